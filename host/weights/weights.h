@@ -1,0 +1,70 @@
+/* host/weights/weights.h - a checkpoint's tensors, read from whichever format the folder holds.
+ *
+ * vitcl_weights_open looks in a model folder for, in order: model.safetensors,
+ * model.safetensors.index.json (sharded) and pytorch_model.bin, and indexes every tensor without
+ * converting it. Files are memory-mapped; a tensor's data points into the mapping (or, for a
+ * compressed zip member, into a buffer owned by the weights object) and stays valid until
+ * vitcl_weights_close. Every structural check happens at open: a truncated, hostile or
+ * inconsistent file gives VITCL_ERR_FORMAT (or VITCL_ERR_LIMIT) with a message that names the
+ * file and, where there is one, the tensor. Nothing is ever executed: pickle is read by a
+ * restricted reader that accepts only the globals a state dict needs.
+ *
+ * Not thread-safe for concurrent open/close of the same object; read-only use after open is.
+ */
+#ifndef VITCL_HOST_WEIGHTS_H
+#define VITCL_HOST_WEIGHTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vitcl/status.h"
+
+typedef enum vitcl_dtype {
+    VITCL_DTYPE_F32 = 0,
+    VITCL_DTYPE_F16 = 1,
+    VITCL_DTYPE_BF16 = 2
+} vitcl_dtype;
+
+#define VITCL_WEIGHTS_MAX_DIMS 8
+
+typedef struct vitcl_tensor_entry {
+    const char *name;        /* key as stored in the file, e.g. "vit.encoder.layer.0.output.dense.bias" */
+    vitcl_dtype dtype;
+    size_t ndim;
+    uint64_t shape[VITCL_WEIGHTS_MAX_DIMS];
+    uint64_t numel;          /* product of shape (1 for a 0-d tensor) */
+    const void *data;        /* little-endian, C-contiguous, numel elements of dtype; may be unaligned */
+    const char *file;        /* path of the file the tensor lives in (for messages) */
+} vitcl_tensor_entry;
+
+typedef struct vitcl_weights vitcl_weights;
+
+/* Limits a hostile file cannot push past; zero fields mean the defaults below. */
+typedef struct vitcl_weights_limits {
+    uint64_t max_header_bytes;  /* safetensors JSON header; default 100,000,000 (as the reference) */
+    uint64_t max_tensors;       /* default 100,000 */
+    uint64_t max_total_bytes;   /* sum of tensor sizes; default 64 GiB */
+} vitcl_weights_limits;
+
+/* Opens the weights of a model folder (see above). limits may be NULL. */
+vitcl_status vitcl_weights_open(const char *model_dir, const vitcl_weights_limits *limits,
+                                vitcl_weights **out);
+
+/* Opens one file: a .safetensors file or a PyTorch zip (pytorch_model.bin). */
+vitcl_status vitcl_weights_open_file(const char *path, const vitcl_weights_limits *limits,
+                                     vitcl_weights **out);
+
+void vitcl_weights_close(vitcl_weights *w);
+
+/* "safetensors", "safetensors (sharded)" or "pytorch_model.bin". */
+const char *vitcl_weights_format(const vitcl_weights *w);
+
+size_t vitcl_weights_count(const vitcl_weights *w);
+const vitcl_tensor_entry *vitcl_weights_at(const vitcl_weights *w, size_t index);
+/* Exact-name lookup; NULL when absent. */
+const vitcl_tensor_entry *vitcl_weights_find(const vitcl_weights *w, const char *name);
+
+/* Converts a tensor's numel elements to fp32 into dst (F32 copied, F16 and BF16 widened exactly). */
+void vitcl_tensor_to_f32(const vitcl_tensor_entry *t, float *dst);
+
+#endif

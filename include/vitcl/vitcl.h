@@ -1,0 +1,169 @@
+/* vitcl/vitcl.h - the user API: find backends, open a device, load a ViT checkpoint, run it.
+ *
+ * Typical use:
+ *     vitcl_registry *reg;  vitcl_backend *be;  vitcl_model *m;  vitcl_output *out;
+ *     vitcl_registry_open(NULL, &reg);                 // finds and checks plugins
+ *     vitcl_backend_open(reg, NULL, NULL, &be);        // VITCL_BACKEND / VITCL_DEVICE or "auto"
+ *     vitcl_model_load(be, "vit-msn-small/", &m);      // config.json + weights, uploaded once
+ *     vitcl_model_run(m, pixels, 1, 224, 224, NULL, &out);
+ *     const float *h = vitcl_output_last_hidden_state(out, &b, &s, &d);
+ *     vitcl_output_free(out); vitcl_model_free(m); vitcl_backend_close(be);
+ *     vitcl_registry_close(reg);
+ *
+ * Errors: every function that can fail returns a vitcl_status; on failure
+ * vitcl_last_error() returns a message naming the file, tensor, plugin or device concerned.
+ * No function exits, aborts or prints.
+ *
+ * Lifetimes: objects are freed in the reverse order of creation: outputs before their model,
+ * models before their backend, backends before their registry. Free functions accept NULL.
+ *
+ * Thread-safety: the error message is per thread. A registry may be shared by threads once
+ * opened (read-only), but vitcl_backend_open on one registry must not race with
+ * vitcl_registry_close. A backend and the models on it may be used from several threads: calls
+ * that reach the device are serialised per backend by an internal lock, so concurrent
+ * vitcl_model_run calls on one model are safe and give the same results as serial calls (they
+ * do not run in parallel). For parallel work, open one backend per thread. Outputs are plain
+ * host memory, independent of the model once returned.
+ */
+#ifndef VITCL_VITCL_H
+#define VITCL_VITCL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vitcl/backend.h"
+#include "vitcl/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VITCL_VERSION_STRING "0.1.0"
+
+/* The message of the last failed vitcl call on this thread ("" when none). The string is owned
+ * by the library and valid until the next vitcl call on this thread. */
+VITCL_API const char *vitcl_last_error(void);
+
+/* ---------------------------------------------------------------- plugins and devices */
+
+typedef struct vitcl_registry vitcl_registry;
+
+/* Searches for plugins and loads every acceptable one. Search order (first found name wins):
+ *  1. explicit_path, when not NULL: a plugin file or a directory of plugins;
+ *  2. each entry of VITCL_PLUGIN_PATH (colon-separated files or directories);
+ *  3. the build tree's plugin directories (so everything runs uninstalled);
+ *  4. the installed plugin directory, <libdir>/vitcl/plugins.
+ * Plugins that fail to load are recorded with a reason, not fatal: the registry opens even
+ * when it holds no usable plugin (vitcl_backend_open then reports every refusal). Fails only on
+ * out of memory. *out is owned by the caller: vitcl_registry_close. */
+VITCL_API vitcl_status vitcl_registry_open(const char *explicit_path, vitcl_registry **out);
+
+/* Shuts every plugin down and unloads it. Backends opened on reg must be closed first. */
+VITCL_API void vitcl_registry_close(vitcl_registry *reg);
+
+typedef struct vitcl_plugin_info {
+    const char *name;        /* backend name, e.g. "opencl" */
+    const char *version;
+    const char *description;
+    const char *path;        /* the file it was loaded from */
+    uint32_t abi_major, abi_minor;
+    int device_count;
+    int32_t auto_rank;
+} vitcl_plugin_info;
+
+/* Accepted plugins, in search order. Strings are owned by the registry. */
+VITCL_API size_t vitcl_registry_plugin_count(const vitcl_registry *reg);
+VITCL_API vitcl_status vitcl_registry_plugin(const vitcl_registry *reg, size_t index, vitcl_plugin_info *out);
+/* Fills info (struct_size is set by this function) for device `device` of plugin `plugin`. */
+VITCL_API vitcl_status vitcl_registry_device(const vitcl_registry *reg, size_t plugin, int device,
+                                   vitcl_device_info *info);
+
+/* Refused candidates: the file and why it was refused ("no symbol vitcl_plugin_entry",
+ * "ABI major 2, host speaks 1", "required op linear is NULL", "init failed: ..."). */
+VITCL_API size_t vitcl_registry_refused_count(const vitcl_registry *reg);
+VITCL_API vitcl_status vitcl_registry_refused(const vitcl_registry *reg, size_t index, const char **path,
+                                    const char **reason);
+/* Every file or directory looked at, in order, with what was found there. */
+VITCL_API size_t vitcl_registry_searched_count(const vitcl_registry *reg);
+VITCL_API const char *vitcl_registry_searched(const vitcl_registry *reg, size_t index);
+
+/* ---------------------------------------------------------------- backends */
+
+typedef struct vitcl_backend vitcl_backend;
+
+/* Opens a context on one device.
+ * backend: a plugin name, "auto" or NULL (NULL reads VITCL_BACKEND, then means "auto").
+ * device:  a device index within the plugin, a case-insensitive substring of the device name,
+ *          or NULL (NULL reads VITCL_DEVICE, then means the plugin's best device).
+ * "auto" picks the best device over all plugins: GPUs first, then accelerators, then CPU
+ * devices by the plugin's auto_rank (OpenCL CPU, then the cpu plugin, then ref).
+ * When nothing fits, the error lists every path searched and every refusal. */
+VITCL_API vitcl_status vitcl_backend_open(vitcl_registry *reg, const char *backend, const char *device,
+                                vitcl_backend **out);
+VITCL_API void vitcl_backend_close(vitcl_backend *be);
+
+/* The chosen plugin's name and the device's info; owned by the backend. */
+VITCL_API const char *vitcl_backend_name(const vitcl_backend *be);
+VITCL_API const vitcl_device_info *vitcl_backend_device(const vitcl_backend *be);
+
+/* ---------------------------------------------------------------- models */
+
+typedef struct vitcl_model vitcl_model;
+
+/* Loads a model folder as the Hub serves it: config.json plus model.safetensors,
+ * model.safetensors.index.json (sharded) or pytorch_model.bin. Validates the config and every
+ * tensor's name and shape, then uploads the weights to the backend once. Errors name the file
+ * and the tensor. The model keeps a reference to be (close the model first). */
+VITCL_API vitcl_status vitcl_model_load(vitcl_backend *be, const char *model_dir, vitcl_model **out);
+VITCL_API void vitcl_model_free(vitcl_model *model);
+
+typedef struct vitcl_model_config {
+    char model_type[32];        /* "vit_msn" or "vit" */
+    size_t hidden_size;         /* D */
+    size_t num_hidden_layers;   /* L */
+    size_t num_attention_heads; /* Hh */
+    size_t intermediate_size;   /* I */
+    size_t patch_size;          /* P */
+    size_t image_size;          /* pretraining resolution (square) */
+    size_t num_channels;
+    size_t num_labels;          /* 0 when the checkpoint has no classifier weights */
+    float layer_norm_eps;
+    uint64_t parameter_count;   /* number of floats in the checkpoint's tensors */
+    char weight_format[32];     /* "safetensors", "safetensors (sharded)" or "pytorch_model.bin" */
+    char weight_dtype[8];       /* "F32", "F16", "BF16" or "mixed" */
+} vitcl_model_config;
+
+VITCL_API vitcl_status vitcl_model_get_config(const vitcl_model *model, vitcl_model_config *out);
+
+typedef struct vitcl_run_options {
+    uint32_t struct_size;         /* sizeof(vitcl_run_options) */
+    int interpolate_pos_encoding; /* required for inputs whose size is not image_size */
+    int output_hidden_states;     /* also return the L+1 hidden states (before the final LN) */
+} vitcl_run_options;
+
+typedef struct vitcl_output vitcl_output;
+
+/* Runs the encoder on pixels [batch, num_channels, height, width] (fp32, preprocessed).
+ * options may be NULL (defaults: no interpolation, no hidden states). An input whose size is not
+ * image_size x image_size needs interpolate_pos_encoding, else VITCL_ERR_INVALID_ARGUMENT with a
+ * message that says so. *out is owned by the caller: vitcl_output_free. */
+VITCL_API vitcl_status vitcl_model_run(vitcl_model *model, const float *pixels, size_t batch, size_t height,
+                             size_t width, const vitcl_run_options *options, vitcl_output **out);
+
+/* last_hidden_state [batch, seq, dim] (after the final LayerNorm); shape through the pointers
+ * (any may be NULL). Owned by out. */
+VITCL_API const float *vitcl_output_last_hidden_state(const vitcl_output *out, size_t *batch, size_t *seq,
+                                            size_t *dim);
+/* Number of hidden states: L+1 when requested, else 0. */
+VITCL_API size_t vitcl_output_num_hidden_states(const vitcl_output *out);
+/* Hidden state i in [0, L]: 0 is the embedding output, i the output of layer i, all before the
+ * final LayerNorm, each [batch, seq, dim]. NULL when not requested or out of range. */
+VITCL_API const float *vitcl_output_hidden_state(const vitcl_output *out, size_t i);
+/* Classifier logits [batch, num_labels], or NULL when the checkpoint has no classifier. */
+VITCL_API const float *vitcl_output_logits(const vitcl_output *out, size_t *num_labels);
+VITCL_API void vitcl_output_free(vitcl_output *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
