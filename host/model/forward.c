@@ -1,0 +1,347 @@
+/* host/model/forward.c - the ViT encoder forward pass on the op interface.
+ *
+ * Embeddings (patch embedding, CLS row, position table), L pre-LN layers (LN, fused QKV linear,
+ * attention, output projection, residual, LN, linear + GELU, linear, residual), the final
+ * LayerNorm and the optional classifier on the CLS rows. Activations stay in backend buffers
+ * from the pixel upload to the final read; nothing is read back mid-forward. The caller holds
+ * be->lock.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "model_internal.h"
+#include "pos_interp.h"
+
+/* Largest score buffer the composed attention path uses for one chunk of heads. */
+#define SCORES_BUDGET_BYTES ((size_t)256 << 20)
+
+static const char *const scratch_label[SCR_COUNT] = {
+    "activations.hidden", "activations.normed", "activations.qkv",     "activations.context",
+    "activations.mlp",    "input.pixels",       "attention.scores",    "output.hidden_states",
+    "output.cls_rows",    "output.logits"};
+
+typedef struct fwd {
+    vitcl_model *m;
+    vitcl_backend *be;
+    const vitcl_op_table *op;
+    vitcl_context *ctx;
+    size_t B, S, T, D, Hh, dh, I;
+    vitcl_buffer **s; /* scratch buffers */
+} fwd;
+
+void model_scratch_free(vitcl_model *m)
+{
+    for (int i = 0; i < SCR_COUNT; i++) {
+        m->be->desc->buffer_free(m->be->ctx, m->s.buf[i]);
+        m->s.buf[i] = NULL;
+        m->s.cap[i] = 0;
+    }
+}
+
+static vitcl_status ensure(vitcl_model *m, int which, size_t floats)
+{
+    if (floats == 0 || m->s.cap[which] >= floats)
+        return VITCL_OK;
+    vitcl_backend *be = m->be;
+    be->desc->buffer_free(be->ctx, m->s.buf[which]);
+    m->s.buf[which] = NULL;
+    m->s.cap[which] = 0;
+    vitcl_status st = be->desc->buffer_alloc(be->ctx, floats * sizeof(float),
+                                             scratch_label[which], &m->s.buf[which]);
+    if (st)
+        return vitcl_backend_fail(be, st, scratch_label[which]);
+    m->s.cap[which] = floats;
+    return VITCL_OK;
+}
+
+/* a*b*c... with overflow detection; returns 0 on overflow. */
+static size_t mul3(size_t a, size_t b, size_t c)
+{
+    if (a && b > SIZE_MAX / a)
+        return 0;
+    size_t ab = a * b;
+    if (ab && c > SIZE_MAX / ab)
+        return 0;
+    return ab * c;
+}
+
+static int use_fused_attention(const fwd *f)
+{
+    if (!VITCL_HAS_FIELD(f->op, vitcl_op_table, attention))
+        return 0;
+    if (!VITCL_HAS_FIELD(f->op, vitcl_op_table, supports))
+        return 1;
+    vitcl_op_shape sh = {0};
+    sh.batch = f->B;
+    sh.seq = f->S;
+    sh.heads = f->Hh;
+    sh.head_dim = f->dh;
+    return f->op->supports(f->ctx, VITCL_OP_ATTENTION, &sh);
+}
+
+/* Allocates (or reuses) every activation buffer this run needs, after checking the total
+ * against the device's memory. */
+static vitcl_status prepare_scratch(fwd *f, size_t pixels, int hidden, int fused_attn)
+{
+    vitcl_model *m = f->m;
+    size_t need[SCR_COUNT] = {0};
+    size_t TD = mul3(f->T, f->D, 1);
+    need[SCR_H] = need[SCR_A] = need[SCR_CTX] = TD;
+    need[SCR_QKV] = mul3(f->T, f->D, 3);
+    need[SCR_MLP] = mul3(f->T, f->I, 1);
+    need[SCR_PIX] = pixels;
+    if (!fused_attn) {
+        size_t per_head = mul3(f->S, f->S, sizeof(float));
+        size_t heads = per_head ? SCORES_BUDGET_BYTES / per_head : 0;
+        heads = heads < 1 ? 1 : (heads > f->Hh ? f->Hh : heads);
+        need[SCR_SCORES] = mul3(heads, f->S, f->S);
+    }
+    if (hidden)
+        need[SCR_HS] = mul3(m->cfg.num_layers + 1, TD, 1);
+    if (m->num_labels) {
+        need[SCR_CLS] = mul3(f->B, f->D, 1);
+        need[SCR_LOGITS] = mul3(f->B, m->num_labels, 1);
+    }
+    uint64_t total = 0;
+    for (int i = 0; i < SCR_COUNT; i++) {
+        if (i != SCR_PIX && i != SCR_HS && i != SCR_CLS && i != SCR_LOGITS && i != SCR_SCORES &&
+            need[i] == 0)
+            return vitcl_fail(VITCL_ERR_LIMIT, "input of batch %zu with %zu tokens is too large",
+                              f->B, f->S);
+        total += (uint64_t)need[i] * sizeof(float);
+    }
+    uint64_t mem = f->be->info.global_mem_bytes;
+    if (mem && total > mem)
+        return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY,
+                          "a run of batch %zu x %zu tokens needs %.1f MiB of activations but "
+                          "device '%s' has %.1f MiB",
+                          f->B, f->S, (double)total / 1048576.0, f->be->info.name,
+                          (double)mem / 1048576.0);
+    for (int i = 0; i < SCR_COUNT; i++) {
+        vitcl_status st = ensure(m, i, need[i]);
+        if (st)
+            return st;
+    }
+    f->s = m->s.buf;
+    return VITCL_OK;
+}
+
+/* The position table for a gh x gw grid: the stored one, or a cached bicubic resampling. */
+static vitcl_status position_table(fwd *f, size_t gh, size_t gw, int interpolate, size_t H,
+                                   size_t W, vitcl_buffer **out)
+{
+    vitcl_model *m = f->m;
+    size_t g0 = m->grid0;
+    if (!interpolate || (gh * gw == g0 * g0 && H == W)) {
+        *out = m->pos;
+        return VITCL_OK;
+    }
+    for (size_t i = 0; i < MODEL_POS_CACHE; i++)
+        if (m->pos_cache[i].buf && m->pos_cache[i].gh == gh && m->pos_cache[i].gw == gw) {
+            *out = m->pos_cache[i].buf;
+            return VITCL_OK;
+        }
+    size_t rows = gh * gw + 1;
+    float *tab = malloc(rows * f->D * sizeof(float));
+    if (!tab)
+        return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of memory interpolating positions");
+    vitcl_pos_interp_bicubic(m->pos_host, g0, f->D, tab, gh, gw);
+    pos_table *slot = &m->pos_cache[m->pos_cache_next];
+    m->pos_cache_next = (m->pos_cache_next + 1) % MODEL_POS_CACHE;
+    f->be->desc->buffer_free(f->be->ctx, slot->buf);
+    slot->buf = NULL;
+    slot->gh = slot->gw = 0;
+    vitcl_status st = f->be->desc->buffer_alloc(f->be->ctx, rows * f->D * sizeof(float),
+                                                "embeddings.position_embeddings (interpolated)",
+                                                &slot->buf);
+    if (!st)
+        st = f->be->desc->buffer_write(f->be->ctx, slot->buf, 0, tab, rows * f->D * sizeof(float));
+    free(tab);
+    if (st) {
+        f->be->desc->buffer_free(f->be->ctx, slot->buf);
+        slot->buf = NULL;
+        return vitcl_backend_fail(f->be, st, "interpolated position embeddings");
+    }
+    slot->gh = gh;
+    slot->gw = gw;
+    *out = slot->buf;
+    return VITCL_OK;
+}
+
+#define CALL(expr, ...)                                                                            \
+    do {                                                                                           \
+        vitcl_status st_ = (expr);                                                                 \
+        if (st_) {                                                                                 \
+            char what_[160];                                                                       \
+            snprintf(what_, sizeof what_, __VA_ARGS__);                                            \
+            return vitcl_backend_fail(f->be, st_, what_);                                          \
+        }                                                                                          \
+    } while (0)
+
+static vitcl_status linear(fwd *f, vitcl_buffer *x, const model_linear *l, vitcl_buffer *y,
+                           size_t rows, uint32_t flags, const char *what, size_t layer)
+{
+    flags |= l->packed ? VITCL_LINEAR_PACKED_W : 0;
+    CALL(f->op->linear(f->ctx, x, 0, l->w, 0, l->b, 0, y, 0, rows, l->n, l->k, flags),
+         "layer %zu %s (linear %zux%zu <- %zu)", layer, what, rows, l->n, l->k);
+    return VITCL_OK;
+}
+
+/* Attention from gemm_batched and softmax, a chunk of heads at a time per image. */
+static vitcl_status composed_attention(fwd *f, size_t layer, float scale)
+{
+    size_t S = f->S, D = f->D, dh = f->dh, ld = 3 * D;
+    size_t chunk = f->m->s.cap[SCR_SCORES] / (S * S);
+    vitcl_buffer *qkv = f->s[SCR_QKV], *sc = f->s[SCR_SCORES], *ctx = f->s[SCR_CTX];
+    for (size_t b = 0; b < f->B; b++) {
+        for (size_t h0 = 0; h0 < f->Hh; h0 += chunk) {
+            size_t nh = f->Hh - h0 < chunk ? f->Hh - h0 : chunk;
+            size_t base = b * S * ld + h0 * dh;
+            CALL(f->op->gemm_batched(f->ctx, 0, 1, S, S, dh, scale, qkv, base, ld, dh, qkv,
+                                     base + D, ld, dh, 0.0f, sc, 0, S, S * S, nh),
+                 "layer %zu attention scores (image %zu)", layer, b);
+            CALL(f->op->softmax(f->ctx, sc, 0, sc, 0, nh * S, S, 1.0f),
+                 "layer %zu attention softmax (image %zu)", layer, b);
+            CALL(f->op->gemm_batched(f->ctx, 0, 0, S, dh, S, 1.0f, sc, 0, S, S * S, qkv,
+                                     base + 2 * D, ld, dh, 0.0f, ctx, b * S * D + h0 * dh, D, dh,
+                                     nh),
+                 "layer %zu attention context (image %zu)", layer, b);
+        }
+    }
+    return VITCL_OK;
+}
+
+static vitcl_status encoder_layer(fwd *f, size_t l, int fused_attn)
+{
+    const model_layer *ly = &f->m->layers[l];
+    float eps = f->m->cfg.layer_norm_eps;
+    size_t T = f->T, D = f->D;
+    vitcl_buffer *h = f->s[SCR_H], *a = f->s[SCR_A];
+    vitcl_status st;
+    CALL(f->op->layernorm(f->ctx, h, 0, ly->ln1_g, 0, ly->ln1_b, 0, a, 0, T, D, eps),
+         "layer %zu layernorm_before", l);
+    if ((st = linear(f, a, &ly->qkv, f->s[SCR_QKV], T, 0, "qkv", l)))
+        return st;
+    float scale = 1.0f / sqrtf((float)f->dh);
+    if (fused_attn) {
+        CALL(f->op->attention(f->ctx, f->s[SCR_QKV], 0, 3 * D, f->s[SCR_QKV], D, 3 * D,
+                              f->s[SCR_QKV], 2 * D, 3 * D, f->s[SCR_CTX], 0, D, f->B, f->S, f->Hh,
+                              f->dh, scale),
+             "layer %zu attention", l);
+    } else if ((st = composed_attention(f, l, scale))) {
+        return st;
+    }
+    if ((st = linear(f, f->s[SCR_CTX], &ly->out, a, T, 0, "attention.output", l)))
+        return st;
+    CALL(f->op->add(f->ctx, h, 0, a, 0, h, 0, T * D, T * D), "layer %zu residual 1", l);
+    CALL(f->op->layernorm(f->ctx, h, 0, ly->ln2_g, 0, ly->ln2_b, 0, a, 0, T, D, eps),
+         "layer %zu layernorm_after", l);
+    if ((st = linear(f, a, &ly->fc1, f->s[SCR_MLP], T, VITCL_LINEAR_GELU, "intermediate", l)) ||
+        (st = linear(f, f->s[SCR_MLP], &ly->fc2, a, T, 0, "output", l)))
+        return st;
+    CALL(f->op->add(f->ctx, h, 0, a, 0, h, 0, T * D, T * D), "layer %zu residual 2", l);
+    return VITCL_OK;
+}
+
+static vitcl_status read_back(fwd *f, vitcl_buffer *buf, float *dst, size_t floats,
+                              const char *what)
+{
+    CALL(f->be->desc->buffer_read(f->ctx, buf, 0, dst, floats * sizeof(float)), "reading %s",
+         what);
+    return VITCL_OK;
+}
+
+vitcl_status model_forward(vitcl_model *m, const float *pixels, size_t B, size_t H, size_t W,
+                           const vitcl_run_options *opt, vitcl_output *out)
+{
+    const vitcl_vit_config *c = &m->cfg;
+    int interp = VITCL_HAS_FIELD(opt, vitcl_run_options, interpolate_pos_encoding);
+    int want_hidden = VITCL_HAS_FIELD(opt, vitcl_run_options, output_hidden_states);
+    if (!interp && (H != c->image_size || W != c->image_size))
+        return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT,
+                          "input size %zux%zu differs from the model's image_size %zux%zu; pass "
+                          "interpolate_pos_encoding (CLI: --interpolate-pos-encoding) to run it",
+                          H, W, c->image_size, c->image_size);
+    if (H < c->patch_size || W < c->patch_size)
+        return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT,
+                          "input size %zux%zu is smaller than one %zux%zu patch", H, W,
+                          c->patch_size, c->patch_size);
+    fwd fs = {.m = m, .be = m->be, .op = m->be->ops, .ctx = m->be->ctx};
+    fwd *f = &fs;
+    size_t gh = H / c->patch_size, gw = W / c->patch_size;
+    f->B = B;
+    f->S = gh * gw + 1;
+    f->D = c->hidden_size;
+    f->Hh = c->num_heads;
+    f->dh = c->hidden_size / c->num_heads;
+    f->I = c->intermediate_size;
+    f->T = mul3(B, f->S, 1);
+    size_t pixels_n = mul3(B, c->num_channels, mul3(H, W, 1));
+    if (!f->T || !pixels_n || f->T > SIZE_MAX / (4 * f->I + 4 * f->D))
+        return vitcl_fail(VITCL_ERR_LIMIT, "input of batch %zu at %zux%zu is too large", B, H, W);
+    int fused_attn = use_fused_attention(f);
+    vitcl_status st = prepare_scratch(f, pixels_n, want_hidden, fused_attn);
+    if (st)
+        return st;
+    size_t T = f->T, D = f->D, S = f->S;
+
+    out->batch = B;
+    out->seq = S;
+    out->dim = D;
+    out->num_labels = m->num_labels;
+    out->num_hidden = want_hidden ? c->num_layers + 1 : 0;
+    out->last_hidden = malloc(T * D * sizeof(float));
+    if (want_hidden)
+        out->hidden = malloc(mul3(out->num_hidden, T * D, sizeof(float)));
+    if (m->num_labels)
+        out->logits = malloc(B * m->num_labels * sizeof(float));
+    if (!out->last_hidden || (want_hidden && !out->hidden) || (m->num_labels && !out->logits))
+        return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of host memory for the outputs");
+
+    /* Embeddings. */
+    vitcl_buffer *h = f->s[SCR_H], *a = f->s[SCR_A], *pos = NULL;
+    CALL(f->be->desc->buffer_write(f->ctx, f->s[SCR_PIX], 0, pixels, pixels_n * sizeof(float)),
+         "uploading %zu pixels", pixels_n);
+    CALL(f->op->patch_embed(f->ctx, f->s[SCR_PIX], 0, m->patch_w, 0, m->patch_b, 0, h, D, S * D, B,
+                           c->num_channels, H, W, c->patch_size, D),
+         "patch embedding");
+    for (size_t b = 0; b < B; b++)
+        CALL(f->be->desc->buffer_copy(f->ctx, h, b * S * D * sizeof(float), m->cls_token, 0,
+                                     D * sizeof(float)),
+             "CLS token (image %zu)", b);
+    if ((st = position_table(f, gh, gw, interp, H, W, &pos)))
+        return st;
+    CALL(f->op->add(f->ctx, h, 0, pos, 0, h, 0, T * D, S * D), "position embeddings");
+
+    for (size_t l = 0; l <= c->num_layers; l++) {
+        if (want_hidden)
+            CALL(f->be->desc->buffer_copy(f->ctx, f->s[SCR_HS], l * T * D * sizeof(float), h, 0,
+                                         T * D * sizeof(float)),
+                 "saving hidden state %zu", l);
+        if (l < c->num_layers && (st = encoder_layer(f, l, fused_attn)))
+            return st;
+    }
+    CALL(f->op->layernorm(f->ctx, h, 0, m->lnf_g, 0, m->lnf_b, 0, a, 0, T, D, c->layer_norm_eps),
+         "final layernorm");
+    if (m->num_labels) {
+        for (size_t b = 0; b < B; b++)
+            CALL(f->be->desc->buffer_copy(f->ctx, f->s[SCR_CLS], b * D * sizeof(float), a,
+                                         b * S * D * sizeof(float), D * sizeof(float)),
+                 "gathering CLS rows");
+        if ((st = linear(f, f->s[SCR_CLS], &m->classifier, f->s[SCR_LOGITS], B, 0, "classifier",
+                         c->num_layers)))
+            return st;
+    }
+    if ((st = read_back(f, a, out->last_hidden, T * D, "last_hidden_state")))
+        return st;
+    if (want_hidden &&
+        (st = read_back(f, f->s[SCR_HS], out->hidden, out->num_hidden * T * D, "hidden states")))
+        return st;
+    if (m->num_labels &&
+        (st = read_back(f, f->s[SCR_LOGITS], out->logits, B * m->num_labels, "logits")))
+        return st;
+    return VITCL_OK;
+}

@@ -1,0 +1,536 @@
+/* host/model/model_load.c - load a model folder: config, tensor validation, upload to the backend.
+ *
+ * Every tensor the encoder needs is looked up under the checkpoint's prefix ("" for bare
+ * ViTMSNModel files as the Hub serves them, "vit." for files saved from an image-classification
+ * model), its shape checked against config.json, and uploaded once. Query, key and value are
+ * fused into one [3D, D] weight at load. Tensors that are F32 and memory-mapped may be aliased by
+ * the backend (zero copy) when it says it can; everything else is converted through at most one
+ * transient host copy per tensor.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "model_internal.h"
+
+#define NAME_MAX_LEN 160
+#define MAX_SHAPE 4
+
+typedef struct expect {
+    char name[NAME_MAX_LEN]; /* without prefix */
+    size_t ndim;
+    uint64_t shape[MAX_SHAPE];
+    int optional;            /* may be absent (classifier pair, mask token, pooler) */
+    int ignored;             /* accepted but unused (mask token, pooler) */
+    const vitcl_tensor_entry *found;
+} expect;
+
+typedef struct loader_ctx {
+    vitcl_model *m;
+    const char *dir;
+    const char *prefix;
+    expect *ex;
+    size_t n_ex;
+    int alias_ok;     /* the backend may alias F32 tensors of the open weights */
+    size_t aliased;   /* buffers that do */
+    float *tmp;       /* transient conversion buffer */
+    size_t tmp_cap;
+} loader_ctx;
+
+static void add_expect(expect *ex, size_t *n, const char *name, size_t ndim, const uint64_t *shape,
+                       int optional, int ignored)
+{
+    expect *e = &ex[(*n)++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->ndim = ndim;
+    for (size_t i = 0; i < ndim; i++)
+        e->shape[i] = shape[i];
+    e->optional = optional;
+    e->ignored = ignored;
+}
+
+#define SHAPE(...) ((const uint64_t[]){__VA_ARGS__}), (sizeof((const uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t))
+
+static void add_req(expect *ex, size_t *n, const char *name, const uint64_t *shape, size_t ndim)
+{
+    add_expect(ex, n, name, ndim, shape, 0, 0);
+}
+
+/* Builds the list of tensors a checkpoint with this config holds. */
+static size_t build_expectations(const vitcl_vit_config *c, size_t num_labels, expect *ex)
+{
+    size_t n = 0;
+    uint64_t D = c->hidden_size, I = c->intermediate_size, P = c->patch_size;
+    uint64_t g0 = c->image_size / c->patch_size;
+    add_req(ex, &n, "embeddings.cls_token", SHAPE(1, 1, D));
+    add_req(ex, &n, "embeddings.position_embeddings", SHAPE(1, g0 * g0 + 1, D));
+    add_req(ex, &n, "embeddings.patch_embeddings.projection.weight",
+            SHAPE(D, c->num_channels, P, P));
+    add_req(ex, &n, "embeddings.patch_embeddings.projection.bias", SHAPE(D));
+    static const char *const lin[] = {"attention.attention.query", "attention.attention.key",
+                                      "attention.attention.value", "attention.output.dense"};
+    char name[NAME_MAX_LEN];
+    for (size_t l = 0; l < c->num_layers; l++) {
+        static const char *const ln[] = {"layernorm_before", "layernorm_after"};
+        for (int j = 0; j < 2; j++) {
+            snprintf(name, sizeof name, "encoder.layer.%zu.%s.weight", l, ln[j]);
+            add_req(ex, &n, name, SHAPE(D));
+            snprintf(name, sizeof name, "encoder.layer.%zu.%s.bias", l, ln[j]);
+            add_req(ex, &n, name, SHAPE(D));
+        }
+        for (int j = 0; j < 4; j++) {
+            snprintf(name, sizeof name, "encoder.layer.%zu.%s.weight", l, lin[j]);
+            add_req(ex, &n, name, SHAPE(D, D));
+            snprintf(name, sizeof name, "encoder.layer.%zu.%s.bias", l, lin[j]);
+            if (j == 3 || c->qkv_bias)
+                add_req(ex, &n, name, SHAPE(D));
+        }
+        snprintf(name, sizeof name, "encoder.layer.%zu.intermediate.dense.weight", l);
+        add_req(ex, &n, name, SHAPE(I, D));
+        snprintf(name, sizeof name, "encoder.layer.%zu.intermediate.dense.bias", l);
+        add_req(ex, &n, name, SHAPE(I));
+        snprintf(name, sizeof name, "encoder.layer.%zu.output.dense.weight", l);
+        add_req(ex, &n, name, SHAPE(D, I));
+        snprintf(name, sizeof name, "encoder.layer.%zu.output.dense.bias", l);
+        add_req(ex, &n, name, SHAPE(D));
+    }
+    add_req(ex, &n, "layernorm.weight", SHAPE(D));
+    add_req(ex, &n, "layernorm.bias", SHAPE(D));
+    /* Optional: a classifier head (never prefixed), a mask token, ViT's pooler. */
+    add_expect(ex, &n, "classifier.weight", 2, (const uint64_t[]){num_labels, D}, 1, 0);
+    add_expect(ex, &n, "classifier.bias", 1, (const uint64_t[]){num_labels}, 1, 0);
+    add_expect(ex, &n, "embeddings.mask_token", 3, (const uint64_t[]){1, 1, D}, 1, 1);
+    add_expect(ex, &n, "pooler.dense.weight", 2, (const uint64_t[]){D, D}, 1, 1);
+    add_expect(ex, &n, "pooler.dense.bias", 1, (const uint64_t[]){D}, 1, 1);
+    return n;
+}
+
+static size_t expectation_count(const vitcl_vit_config *c)
+{
+    return 4 + c->num_layers * 16 + 2 + 5;
+}
+
+static void shape_str(char *buf, size_t len, size_t ndim, const uint64_t *shape)
+{
+    size_t o = (size_t)snprintf(buf, len, "[");
+    for (size_t i = 0; i < ndim && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%llu", i ? ", " : "",
+                              (unsigned long long)shape[i]);
+    if (o < len)
+        snprintf(buf + o, len - o, "]");
+}
+
+/* The name of a file tensor without the checkpoint prefix, or NULL when it lacks it. */
+static const char *strip_prefix(const char *name, const char *prefix)
+{
+    if (!strncmp(name, "classifier.", 11))
+        return name;
+    size_t pl = strlen(prefix);
+    return strncmp(name, prefix, pl) == 0 ? name + pl : NULL;
+}
+
+/* Matches every file tensor to an expectation; names what is missing, unexpected or misshapen. */
+static vitcl_status match_tensors(loader_ctx *L, const vitcl_weights *w)
+{
+    const vitcl_vit_config *c = &L->m->cfg;
+    /* Detect the prefix from the CLS token. */
+    L->prefix = vitcl_weights_find(w, "vit.embeddings.cls_token") ? "vit." : "";
+    const vitcl_tensor_entry *cls_w = vitcl_weights_find(w, "classifier.weight");
+    size_t num_labels = 0;
+    if (cls_w && cls_w->ndim == 2)
+        num_labels = (size_t)cls_w->shape[0];
+    if (cls_w && c->num_labels && num_labels != c->num_labels)
+        return vitcl_fail(VITCL_ERR_FORMAT,
+                          "%s: tensor classifier.weight has %zu rows but config.json names %zu "
+                          "labels",
+                          L->dir, num_labels, c->num_labels);
+    L->n_ex = build_expectations(c, num_labels, L->ex);
+    for (size_t i = 0; i < vitcl_weights_count(w); i++) {
+        const vitcl_tensor_entry *t = vitcl_weights_at(w, i);
+        const char *rel = strip_prefix(t->name, L->prefix);
+        expect *e = NULL;
+        for (size_t j = 0; rel && j < L->n_ex; j++)
+            if (!strcmp(L->ex[j].name, rel)) {
+                e = &L->ex[j];
+                break;
+            }
+        if (!e)
+            return vitcl_fail(VITCL_ERR_FORMAT,
+                              "%s: unexpected tensor '%s' (not part of a %s model with %zu "
+                              "layers%s)",
+                              t->file, t->name, c->model_type, c->num_layers,
+                              *L->prefix ? ", keys prefixed 'vit.'" : "");
+        int same = t->ndim == e->ndim;
+        for (size_t d = 0; same && d < e->ndim; d++)
+            same = t->shape[d] == e->shape[d];
+        if (!same) {
+            char got[96], want[96];
+            shape_str(got, sizeof got, t->ndim, t->shape);
+            shape_str(want, sizeof want, e->ndim, e->shape);
+            return vitcl_fail(VITCL_ERR_FORMAT,
+                              "%s: tensor '%s' has shape %s but config.json implies %s", t->file,
+                              t->name, got, want);
+        }
+        e->found = t;
+    }
+    for (size_t j = 0; j < L->n_ex; j++) {
+        if (!L->ex[j].found && !L->ex[j].optional)
+            return vitcl_fail(VITCL_ERR_FORMAT, "%s: missing tensor '%s%s' (weights: %s)", L->dir,
+                              L->prefix, L->ex[j].name, vitcl_weights_format(w));
+    }
+    const expect *cb = NULL;
+    for (size_t j = 0; j < L->n_ex; j++)
+        if (!strcmp(L->ex[j].name, "classifier.bias"))
+            cb = &L->ex[j];
+    if (cb && (cls_w != NULL) != (cb->found != NULL))
+        return vitcl_fail(VITCL_ERR_FORMAT,
+                          "%s: tensor '%s' is present without its pair (classifier.weight and "
+                          "classifier.bias go together)",
+                          L->dir, cls_w ? "classifier.weight" : "classifier.bias");
+    L->m->num_labels = cls_w ? num_labels : 0;
+    return VITCL_OK;
+}
+
+static const vitcl_tensor_entry *get(const loader_ctx *L, const char *fmt, size_t layer)
+{
+    char name[NAME_MAX_LEN];
+    snprintf(name, sizeof name, fmt, layer);
+    for (size_t j = 0; j < L->n_ex; j++)
+        if (!strcmp(L->ex[j].name, name))
+            return L->ex[j].found;
+    return NULL;
+}
+
+static vitcl_status be_fail(const loader_ctx *L, vitcl_status st, const char *what)
+{
+    return vitcl_backend_fail(L->m->be, st, what);
+}
+
+static float *tmp_floats(loader_ctx *L, size_t n, const char *label)
+{
+    if (n > L->tmp_cap) {
+        float *p = realloc(L->tmp, n * sizeof(float));
+        if (!p) {
+            vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of host memory converting '%s' (%zu bytes)",
+                       label, n * sizeof(float));
+            return NULL;
+        }
+        L->tmp = p;
+        L->tmp_cap = n;
+    }
+    return L->tmp;
+}
+
+/* Uploads one tensor as fp32: aliased when allowed, else written from the mapping (F32) or
+ * from one converted copy (F16, BF16). */
+static vitcl_status upload(loader_ctx *L, const vitcl_tensor_entry *t, int may_alias,
+                           vitcl_buffer **out)
+{
+    vitcl_backend *be = L->m->be;
+    size_t bytes = (size_t)t->numel * sizeof(float);
+    vitcl_status st;
+    if (t->dtype == VITCL_DTYPE_F32 && may_alias && L->alias_ok) {
+        st = be->desc->buffer_wrap_host(be->ctx, t->data, bytes, t->name, out);
+        if (st)
+            return be_fail(L, st, t->name);
+        L->aliased++;
+        return VITCL_OK;
+    }
+    const void *src = t->data;
+    if (t->dtype != VITCL_DTYPE_F32) {
+        float *tmp = tmp_floats(L, (size_t)t->numel, t->name);
+        if (!tmp)
+            return VITCL_ERR_OUT_OF_MEMORY;
+        vitcl_tensor_to_f32(t, tmp);
+        src = tmp;
+    }
+    st = be->desc->buffer_alloc(be->ctx, bytes, t->name, out);
+    if (st)
+        return be_fail(L, st, t->name);
+    st = be->desc->buffer_write(be->ctx, *out, 0, src, bytes);
+    if (st) {
+        be_fail(L, st, t->name);
+        be->desc->buffer_free(be->ctx, *out);
+        *out = NULL;
+        return st;
+    }
+    return VITCL_OK;
+}
+
+/* Packs a linear weight in the backend's preferred layout when it offers one. */
+static vitcl_status maybe_pack(loader_ctx *L, model_linear *lin, const char *label,
+                               int w_aliased)
+{
+    vitcl_backend *be = L->m->be;
+    if (!VITCL_HAS_FIELD(be->ops, vitcl_op_table, linear_pack_weight))
+        return VITCL_OK;
+    vitcl_buffer *packed = NULL;
+    vitcl_status st = be->ops->linear_pack_weight(be->ctx, lin->w, 0, lin->n, lin->k, label,
+                                                  &packed);
+    if (st)
+        return be_fail(L, st, label);
+    be->desc->buffer_free(be->ctx, lin->w);
+    if (w_aliased)
+        L->aliased--;
+    lin->w = packed;
+    lin->packed = 1;
+    return VITCL_OK;
+}
+
+static vitcl_status load_linear(loader_ctx *L, const vitcl_tensor_entry *w,
+                                const vitcl_tensor_entry *b, model_linear *lin)
+{
+    lin->n = (size_t)w->shape[0];
+    lin->k = (size_t)w->shape[1];
+    size_t before = L->aliased;
+    vitcl_status st = upload(L, w, 1, &lin->w);
+    if (st)
+        return st;
+    int w_aliased = L->aliased > before;
+    if (b && (st = upload(L, b, 1, &lin->b)))
+        return st;
+    return maybe_pack(L, lin, w->name, w_aliased);
+}
+
+/* Query, key and value become one [3D, D] weight and one [3D] bias, built in one host copy. */
+static vitcl_status load_qkv(loader_ctx *L, size_t l, model_linear *lin)
+{
+    vitcl_backend *be = L->m->be;
+    size_t D = L->m->cfg.hidden_size;
+    static const char *const wn[3] = {"encoder.layer.%zu.attention.attention.query.weight",
+                                      "encoder.layer.%zu.attention.attention.key.weight",
+                                      "encoder.layer.%zu.attention.attention.value.weight"};
+    static const char *const bn[3] = {"encoder.layer.%zu.attention.attention.query.bias",
+                                      "encoder.layer.%zu.attention.attention.key.bias",
+                                      "encoder.layer.%zu.attention.attention.value.bias"};
+    char label[NAME_MAX_LEN];
+    snprintf(label, sizeof label, "encoder.layer.%zu.attention.qkv (fused)", l);
+    lin->n = 3 * D;
+    lin->k = D;
+    float *tmp = tmp_floats(L, 3 * D * D, label);
+    if (!tmp)
+        return VITCL_ERR_OUT_OF_MEMORY;
+    for (int j = 0; j < 3; j++)
+        vitcl_tensor_to_f32(get(L, wn[j], l), tmp + (size_t)j * D * D);
+    vitcl_status st = be->desc->buffer_alloc(be->ctx, 3 * D * D * sizeof(float), label, &lin->w);
+    if (st)
+        return be_fail(L, st, label);
+    if ((st = be->desc->buffer_write(be->ctx, lin->w, 0, tmp, 3 * D * D * sizeof(float))))
+        return be_fail(L, st, label);
+    if (L->m->cfg.qkv_bias) {
+        for (int j = 0; j < 3; j++)
+            vitcl_tensor_to_f32(get(L, bn[j], l), tmp + (size_t)j * D);
+        snprintf(label, sizeof label, "encoder.layer.%zu.attention.qkv.bias (fused)", l);
+        if ((st = be->desc->buffer_alloc(be->ctx, 3 * D * sizeof(float), label, &lin->b)))
+            return be_fail(L, st, label);
+        if ((st = be->desc->buffer_write(be->ctx, lin->b, 0, tmp, 3 * D * sizeof(float))))
+            return be_fail(L, st, label);
+    }
+    return maybe_pack(L, lin, label, 0);
+}
+
+static vitcl_status load_all(loader_ctx *L)
+{
+    vitcl_model *m = L->m;
+    const vitcl_vit_config *c = &m->cfg;
+    vitcl_status st;
+    if ((st = upload(L, get(L, "embeddings.patch_embeddings.projection.weight", 0), 1,
+                     &m->patch_w)) ||
+        (st = upload(L, get(L, "embeddings.patch_embeddings.projection.bias", 0), 1,
+                     &m->patch_b)) ||
+        (st = upload(L, get(L, "embeddings.cls_token", 0), 1, &m->cls_token)) ||
+        (st = upload(L, get(L, "embeddings.position_embeddings", 0), 1, &m->pos)) ||
+        (st = upload(L, get(L, "layernorm.weight", 0), 1, &m->lnf_g)) ||
+        (st = upload(L, get(L, "layernorm.bias", 0), 1, &m->lnf_b)))
+        return st;
+    /* The stored position table stays on the host for interpolate_pos_encoding. */
+    const vitcl_tensor_entry *pos = get(L, "embeddings.position_embeddings", 0);
+    m->pos_host = malloc((size_t)pos->numel * sizeof(float));
+    if (!m->pos_host)
+        return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of host memory for '%s'", pos->name);
+    vitcl_tensor_to_f32(pos, m->pos_host);
+
+    m->layers = calloc(c->num_layers, sizeof *m->layers);
+    if (!m->layers)
+        return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of host memory for %zu layers",
+                          c->num_layers);
+    for (size_t l = 0; l < c->num_layers; l++) {
+        model_layer *ly = &m->layers[l];
+        if ((st = upload(L, get(L, "encoder.layer.%zu.layernorm_before.weight", l), 1,
+                         &ly->ln1_g)) ||
+            (st = upload(L, get(L, "encoder.layer.%zu.layernorm_before.bias", l), 1,
+                         &ly->ln1_b)) ||
+            (st = upload(L, get(L, "encoder.layer.%zu.layernorm_after.weight", l), 1,
+                         &ly->ln2_g)) ||
+            (st = upload(L, get(L, "encoder.layer.%zu.layernorm_after.bias", l), 1,
+                         &ly->ln2_b)) ||
+            (st = load_qkv(L, l, &ly->qkv)) ||
+            (st = load_linear(L, get(L, "encoder.layer.%zu.attention.output.dense.weight", l),
+                              get(L, "encoder.layer.%zu.attention.output.dense.bias", l),
+                              &ly->out)) ||
+            (st = load_linear(L, get(L, "encoder.layer.%zu.intermediate.dense.weight", l),
+                              get(L, "encoder.layer.%zu.intermediate.dense.bias", l),
+                              &ly->fc1)) ||
+            (st = load_linear(L, get(L, "encoder.layer.%zu.output.dense.weight", l),
+                              get(L, "encoder.layer.%zu.output.dense.bias", l), &ly->fc2)))
+            return st;
+    }
+    if (m->num_labels)
+        return load_linear(L, get(L, "classifier.weight", 0), get(L, "classifier.bias", 0),
+                           &m->classifier);
+    return VITCL_OK;
+}
+
+static void fill_info(vitcl_model *m, const vitcl_weights *w, const loader_ctx *L)
+{
+    vitcl_model_config *i = &m->info;
+    const vitcl_vit_config *c = &m->cfg;
+    snprintf(i->model_type, sizeof i->model_type, "%s", c->model_type);
+    i->hidden_size = c->hidden_size;
+    i->num_hidden_layers = c->num_layers;
+    i->num_attention_heads = c->num_heads;
+    i->intermediate_size = c->intermediate_size;
+    i->patch_size = c->patch_size;
+    i->image_size = c->image_size;
+    i->num_channels = c->num_channels;
+    i->num_labels = m->num_labels;
+    i->layer_norm_eps = c->layer_norm_eps;
+    snprintf(i->weight_format, sizeof i->weight_format, "%s", vitcl_weights_format(w));
+    int dt = -1;
+    for (size_t j = 0; j < L->n_ex; j++) {
+        const vitcl_tensor_entry *t = L->ex[j].found;
+        if (!t)
+            continue;
+        i->parameter_count += t->numel;
+        dt = dt < 0 ? (int)t->dtype : (dt == (int)t->dtype ? dt : 99);
+    }
+    snprintf(i->weight_dtype, sizeof i->weight_dtype, "%s",
+             dt == VITCL_DTYPE_F32    ? "F32"
+             : dt == VITCL_DTYPE_F16  ? "F16"
+             : dt == VITCL_DTYPE_BF16 ? "BF16"
+                                      : "mixed");
+}
+
+/* Refuses a model whose fp32 weights cannot fit the device before allocating anything. */
+static vitcl_status check_device_memory(const vitcl_model *m, const loader_ctx *L)
+{
+    uint64_t floats = 0;
+    for (size_t j = 0; j < L->n_ex; j++)
+        if (L->ex[j].found && !L->ex[j].ignored)
+            floats += L->ex[j].found->numel;
+    uint64_t bytes = floats * sizeof(float);
+    uint64_t mem = m->be->info.global_mem_bytes;
+    if (mem && bytes > mem)
+        return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY,
+                          "%s: the weights need %.1f MiB but device '%s' has %.1f MiB", L->dir,
+                          (double)bytes / 1048576.0, m->be->info.name, (double)mem / 1048576.0);
+    return VITCL_OK;
+}
+
+vitcl_status vitcl_model_load(vitcl_backend *be, const char *dir, vitcl_model **out)
+{
+    if (!be || !dir || !out)
+        return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT, "vitcl_model_load: NULL argument");
+    *out = NULL;
+    vitcl_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of memory");
+    m->be = be;
+    loader_ctx L = {.m = m, .dir = dir};
+    vitcl_weights *w = NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    vitcl_status st = vitcl_config_load(path, &m->cfg);
+    if (st)
+        goto fail;
+    m->grid0 = m->cfg.image_size / m->cfg.patch_size;
+    if ((st = vitcl_weights_open(dir, NULL, &w)))
+        goto fail;
+    L.ex = calloc(expectation_count(&m->cfg), sizeof *L.ex);
+    if (!L.ex) {
+        st = vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
+    if ((st = match_tensors(&L, w)) || (st = check_device_memory(m, &L)))
+        goto fail;
+    fill_info(m, w, &L);
+    L.alias_ok = (be->info.caps & VITCL_CAP_ZERO_COPY_WRAP) &&
+                 VITCL_HAS_FIELD(be->desc, vitcl_backend_desc, buffer_wrap_host) &&
+                 strncmp(vitcl_weights_format(w), "safetensors", 11) == 0;
+    pthread_mutex_lock(&be->lock);
+    st = load_all(&L);
+    pthread_mutex_unlock(&be->lock);
+    if (st)
+        goto fail;
+    /* Keep the mapping only while backend buffers alias it. */
+    if (L.aliased)
+        m->weights = w;
+    else
+        vitcl_weights_close(w);
+    free(L.ex);
+    free(L.tmp);
+    *out = m;
+    return VITCL_OK;
+fail:
+    free(L.ex);
+    free(L.tmp);
+    m->weights = NULL;
+    vitcl_model_free(m);
+    vitcl_weights_close(w);
+    if (strstr(vitcl_last_error(), dir) == NULL)
+        vitcl_fail_prefix(st, "%s: ", dir);
+    return st;
+}
+
+void model_linear_free(vitcl_backend *be, model_linear *l)
+{
+    be->desc->buffer_free(be->ctx, l->w);
+    be->desc->buffer_free(be->ctx, l->b);
+    l->w = l->b = NULL;
+}
+
+void vitcl_model_free(vitcl_model *m)
+{
+    if (!m)
+        return;
+    vitcl_backend *be = m->be;
+    pthread_mutex_lock(&be->lock);
+    model_scratch_free(m);
+    for (size_t i = 0; i < MODEL_POS_CACHE; i++)
+        be->desc->buffer_free(be->ctx, m->pos_cache[i].buf);
+    if (m->layers) {
+        for (size_t l = 0; l < m->cfg.num_layers; l++) {
+            model_layer *ly = &m->layers[l];
+            be->desc->buffer_free(be->ctx, ly->ln1_g);
+            be->desc->buffer_free(be->ctx, ly->ln1_b);
+            be->desc->buffer_free(be->ctx, ly->ln2_g);
+            be->desc->buffer_free(be->ctx, ly->ln2_b);
+            model_linear_free(be, &ly->qkv);
+            model_linear_free(be, &ly->out);
+            model_linear_free(be, &ly->fc1);
+            model_linear_free(be, &ly->fc2);
+        }
+    }
+    model_linear_free(be, &m->classifier);
+    vitcl_buffer *bufs[] = {m->patch_w, m->patch_b, m->cls_token, m->pos, m->lnf_g, m->lnf_b};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        be->desc->buffer_free(be->ctx, bufs[i]);
+    /* Buffers may alias the mapping: wait for queued work before unmapping. */
+    be->desc->synchronize(be->ctx);
+    pthread_mutex_unlock(&be->lock);
+    free(m->layers);
+    free(m->pos_host);
+    vitcl_weights_close(m->weights);
+    free(m);
+}
+
+vitcl_status vitcl_model_get_config(const vitcl_model *m, vitcl_model_config *out)
+{
+    if (!m || !out)
+        return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT, "vitcl_model_get_config: NULL argument");
+    *out = m->info;
+    return VITCL_OK;
+}
