@@ -394,13 +394,13 @@ def make_model_fixture(spec, root):
         cases=cases)
 
 
-def versions_text(argv):
+def versions_text(command):
     return "".join(f"{k}: {v}\n" for k, v in [
         ("python", platform.python_version()), ("torch", torch.__version__),
         ("transformers", transformers.__version__), ("numpy", np.__version__),
         ("safetensors", safetensors.__version__), ("attn_implementation", ATTN_IMPLEMENTATION),
         ("device", "cpu, float32, eval mode, torch.no_grad"),
-        ("command", " ".join(["tools/make_fixtures.py"] + argv)),
+        ("command", command),
     ])
 
 
@@ -431,7 +431,7 @@ def section_models(args):
         json.dump(manifest, f, indent=2)
         f.write("\n")
     with open(os.path.join(root, "VERSIONS.txt"), "w") as f:
-        f.write(versions_text(args.argv))
+        f.write(versions_text(" ".join(["tools/make_fixtures.py"] + args.argv)))
 
 
 DEMO_PREPROCESSOR = {
@@ -458,7 +458,8 @@ downloading hundreds of megabytes.
   Hub key names without prefix), `preprocessor_config.json` in the same 2022 form as the Hub's
   `facebook/vit-msn-*` files (`size: 224`, `resample: 2` = bilinear, ImageNet mean/std).
 - Made by `tools/make_fixtures.py` (section `demo`) with fixed seeds; weights drawn from normal
-  distributions (std 0.1, LayerNorm gains 1 +/- 0.2, cls/position embeddings std 0.5).
+  distributions (std 0.1, query/key matrices std 0.2, LayerNorm gains 1 +/- 0.2, cls/position
+  embeddings std 0.5).
   Versions used:
 
 ```
@@ -492,7 +493,8 @@ def section_demo(args):
     with open(os.path.join(folder, "README.md"), "w") as f:
         f.write(DEMO_README.format(hidden=spec["hidden"], heads=spec["heads"],
                                    head_dim=spec["hidden"] // spec["heads"], layers=spec["layers"],
-                                   inter=spec["inter"], versions=versions_text(args.argv)))
+                                   inter=spec["inter"],
+                                   versions=versions_text("tools/make_fixtures.py (section demo)")))
     log(f"demo: {folder}")
 
 
