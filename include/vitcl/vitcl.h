@@ -79,7 +79,7 @@ VITCL_API vitcl_status vitcl_registry_device(const vitcl_registry *reg, size_t p
                                    vitcl_device_info *info);
 
 /* Refused candidates: the file and why it was refused ("no symbol vitcl_plugin_entry",
- * "ABI major 2, host speaks 1", "required op linear is NULL", "init failed: ..."). */
+ * "plugin ABI 2.0, host speaks 1.x", "required op 'linear' is NULL", "init failed (...): ..."). */
 VITCL_API size_t vitcl_registry_refused_count(const vitcl_registry *reg);
 VITCL_API vitcl_status vitcl_registry_refused(const vitcl_registry *reg, size_t index, const char **path,
                                     const char **reason);
