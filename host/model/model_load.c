@@ -1,8 +1,8 @@
 /* host/model/model_load.c - load a model folder: config, tensor validation, upload to the backend.
  *
- * Every tensor the encoder needs is looked up under the checkpoint's prefix ("" for bare
- * ViTMSNModel files as the Hub serves them, "vit." for files saved from an image-classification
- * model), its shape checked against config.json, and uploaded once. Query, key and value are
+ * Every tensor the encoder needs is looked up by its Hub name, with or without the "vit." prefix
+ * of files saved from an image-classification model, its shape checked against config.json, and
+ * uploaded once. Query, key and value are
  * fused into one [3D, D] weight at load. Tensors that are F32 and memory-mapped may be aliased by
  * the backend (zero copy) when it says it can; everything else is converted through at most one
  * transient host copy per tensor.
@@ -123,20 +123,19 @@ static void shape_str(char *buf, size_t len, size_t ndim, const uint64_t *shape)
         snprintf(buf + o, len - o, "]");
 }
 
-/* The name of a file tensor without the checkpoint prefix, or NULL when it lacks it. */
-static const char *strip_prefix(const char *name, const char *prefix)
+/* The name of a file tensor without the "vit." prefix that image-classification checkpoints
+ * put on encoder tensors. transformers accepts the prefix on some keys and not others (its 5.x
+ * save_pretrained writes "vit.embeddings.*" beside bare "encoder.layer.*"), so the prefix is
+ * optional per key; a tensor present both ways is refused as a duplicate. */
+static const char *strip_prefix(const char *name)
 {
-    if (!strncmp(name, "classifier.", 11))
-        return name;
-    size_t pl = strlen(prefix);
-    return strncmp(name, prefix, pl) == 0 ? name + pl : NULL;
+    return strncmp(name, "vit.", 4) == 0 ? name + 4 : name;
 }
 
 /* Matches every file tensor to an expectation; names what is missing, unexpected or misshapen. */
 static vitcl_status match_tensors(loader_ctx *L, const vitcl_weights *w)
 {
     const vitcl_vit_config *c = &L->m->cfg;
-    /* Detect the prefix from the CLS token. */
     L->prefix = vitcl_weights_find(w, "vit.embeddings.cls_token") ? "vit." : "";
     const vitcl_tensor_entry *cls_w = vitcl_weights_find(w, "classifier.weight");
     size_t num_labels = 0;
@@ -150,9 +149,9 @@ static vitcl_status match_tensors(loader_ctx *L, const vitcl_weights *w)
     L->n_ex = build_expectations(c, num_labels, L->ex);
     for (size_t i = 0; i < vitcl_weights_count(w); i++) {
         const vitcl_tensor_entry *t = vitcl_weights_at(w, i);
-        const char *rel = strip_prefix(t->name, L->prefix);
+        const char *rel = strip_prefix(t->name);
         expect *e = NULL;
-        for (size_t j = 0; rel && j < L->n_ex; j++)
+        for (size_t j = 0; j < L->n_ex; j++)
             if (!strcmp(L->ex[j].name, rel)) {
                 e = &L->ex[j];
                 break;
@@ -174,6 +173,9 @@ static vitcl_status match_tensors(loader_ctx *L, const vitcl_weights *w)
                               "%s: tensor '%s' has shape %s but config.json implies %s", t->file,
                               t->name, got, want);
         }
+        if (e->found)
+            return vitcl_fail(VITCL_ERR_FORMAT, "%s: tensor '%s' appears twice ('%s' and '%s')",
+                              t->file, e->name, e->found->name, t->name);
         e->found = t;
     }
     for (size_t j = 0; j < L->n_ex; j++) {

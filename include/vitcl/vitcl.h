@@ -106,6 +106,13 @@ VITCL_API void vitcl_backend_close(vitcl_backend *be);
 VITCL_API const char *vitcl_backend_name(const vitcl_backend *be);
 VITCL_API const vitcl_device_info *vitcl_backend_device(const vitcl_backend *be);
 
+/* Turns per-op timing on or off for the backend's later ops (OpenCL event profiling on OpenCL
+ * devices, the wall clock elsewhere). VITCL_ERR_UNSUPPORTED when the plugin has no profiling. */
+VITCL_API vitcl_status vitcl_backend_profiling(vitcl_backend *be, int enable);
+/* Waits for queued work, then moves up to max timings recorded since the last call into out and
+ * returns how many (0 when profiling is off or unsupported). */
+VITCL_API size_t vitcl_backend_profile_drain(vitcl_backend *be, vitcl_op_timing *out, size_t max);
+
 /* ---------------------------------------------------------------- models */
 
 typedef struct vitcl_model vitcl_model;

@@ -1,0 +1,272 @@
+/* host/cli/cmd_bench.c - `vitcl bench MODEL_DIR`: throughput, latency, per-op breakdown.
+ *
+ * Times the phases a user sees (backend open with program builds and self-check, model load,
+ * first result), then warm-up runs and K timed runs of the same random batch, then one profiled
+ * run for the per-op breakdown. --trace writes Chrome trace-event JSON (Perfetto opens it).
+ * --json prints one machine-readable line at the end for scripts/bench.sh.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "cli.h"
+#include "vitcl/vitcl.h"
+
+#define MAX_TIMINGS 65536
+#define MAX_OPS 32
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* FLOPs of one forward (multiply-adds count 2), GEMMs and attention only. */
+static double forward_flops(const vitcl_model_config *c, size_t B, size_t H, size_t W)
+{
+    double D = (double)c->hidden_size, I = (double)c->intermediate_size;
+    double gh = (double)(H / c->patch_size), gw = (double)(W / c->patch_size);
+    double N = gh * gw, S = N + 1, T = (double)B * S, P = (double)c->patch_size;
+    double per_layer = 2 * T * D * 3 * D + 2 * 2 * (double)B * S * S * D + 2 * T * D * D +
+                       2 * 2 * T * D * I;
+    return (double)c->num_hidden_layers * per_layer + 2 * (double)B * N * D * (double)c->num_channels * P * P;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: vitcl bench MODEL_DIR [--backend B] [--device D] [--batch N] [--iters K]\n"
+               "                   [--warmup W] [--size HxW] [--trace FILE.json] [--json]\n");
+}
+
+typedef struct op_total {
+    const char *name;
+    double ms;
+    size_t count;
+} op_total;
+
+int cmd_bench(int argc, char **argv)
+{
+    const char *dir = NULL, *backend = NULL, *device = NULL, *trace = NULL;
+    long batch = 1, iters = 10, warmup = 2;
+    size_t H = 0, W = 0;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int v = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--backend") && v) {
+            backend = argv[++i];
+        } else if (!strcmp(a, "--device") && v) {
+            device = argv[++i];
+        } else if (!strcmp(a, "--batch") && v) {
+            batch = strtol(argv[++i], NULL, 10);
+        } else if (!strcmp(a, "--iters") && v) {
+            iters = strtol(argv[++i], NULL, 10);
+        } else if (!strcmp(a, "--warmup") && v) {
+            warmup = strtol(argv[++i], NULL, 10);
+        } else if (!strcmp(a, "--size") && v) {
+            if (sscanf(argv[++i], "%zux%zu", &H, &W) != 2 || !H || !W) {
+                fprintf(stderr, "vitcl bench: --size takes HxW, e.g. 224x224\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--trace") && v) {
+            trace = argv[++i];
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (a[0] == '-' || dir) {
+            fprintf(stderr, "vitcl bench: unexpected argument %s\n", a);
+            usage(stderr);
+            return 2;
+        } else {
+            dir = a;
+        }
+    }
+    if (!dir || batch < 1 || batch > 4096 || iters < 1 || iters > 100000 || warmup < 0) {
+        usage(stderr);
+        return 2;
+    }
+    vitcl_registry *reg = NULL;
+    vitcl_backend *be = NULL;
+    vitcl_model *m = NULL;
+    vitcl_output *out = NULL;
+    float *px = NULL;
+    double *times = calloc((size_t)iters, sizeof(double));
+    vitcl_op_timing *tim = calloc(MAX_TIMINGS, sizeof *tim);
+    FILE *tf = NULL;
+    int rc = 1;
+    if (!times || !tim) {
+        fprintf(stderr, "vitcl bench: out of memory\n");
+        goto done;
+    }
+    double t0 = now_s();
+    if (vitcl_registry_open(NULL, &reg) || vitcl_backend_open(reg, backend, device, &be)) {
+        fprintf(stderr, "vitcl bench: %s\n", vitcl_last_error());
+        goto done;
+    }
+    double t_backend = now_s();
+    if (vitcl_model_load(be, dir, &m)) {
+        fprintf(stderr, "vitcl bench: %s\n", vitcl_last_error());
+        goto done;
+    }
+    double t_load = now_s();
+    vitcl_model_config c;
+    vitcl_model_get_config(m, &c);
+    if (!H)
+        H = W = c.image_size;
+    size_t n = (size_t)batch * c.num_channels * H * W;
+    px = malloc(n * sizeof(float));
+    if (!px) {
+        fprintf(stderr, "vitcl bench: out of memory for %zu pixels\n", n);
+        goto done;
+    }
+    uint64_t s = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < n; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        px[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 4.0 - 2.0);
+    }
+    vitcl_run_options opt = {.struct_size = sizeof opt};
+    opt.interpolate_pos_encoding = (H != c.image_size || W != c.image_size);
+    double t_first = 0;
+    for (long i = 0; i < warmup + iters; i++) {
+        double a = now_s();
+        if (vitcl_model_run(m, px, (size_t)batch, H, W, &opt, &out)) {
+            fprintf(stderr, "vitcl bench: %s\n", vitcl_last_error());
+            goto done;
+        }
+        vitcl_output_free(out);
+        out = NULL;
+        double b = now_s();
+        if (i == 0)
+            t_first = b;
+        if (i >= warmup)
+            times[i - warmup] = b - a;
+    }
+    double *sorted = malloc((size_t)iters * sizeof(double));
+    if (!sorted)
+        goto done;
+    memcpy(sorted, times, (size_t)iters * sizeof(double));
+    qsort(sorted, (size_t)iters, sizeof(double), cmp_double);
+    double med = iters % 2 ? sorted[iters / 2] : 0.5 * (sorted[iters / 2 - 1] + sorted[iters / 2]);
+    double mn = sorted[0], mx = sorted[iters - 1];
+    free(sorted);
+
+    /* One profiled run for the per-op breakdown. */
+    op_total ops[MAX_OPS];
+    size_t nops = 0, ntim = 0;
+    double prof_total = 0;
+    int have_prof = vitcl_backend_profiling(be, 1) == VITCL_OK;
+    if (have_prof) {
+        vitcl_backend_profile_drain(be, tim, MAX_TIMINGS);
+        if (vitcl_model_run(m, px, (size_t)batch, H, W, &opt, &out) == VITCL_OK) {
+            ntim = vitcl_backend_profile_drain(be, tim, MAX_TIMINGS);
+            vitcl_output_free(out);
+            out = NULL;
+        }
+        vitcl_backend_profiling(be, 0);
+        for (size_t i = 0; i < ntim; i++) {
+            double ms = (double)(tim[i].end_ns - tim[i].start_ns) * 1e-6;
+            prof_total += ms;
+            size_t k = 0;
+            while (k < nops && strcmp(ops[k].name, tim[i].op) != 0)
+                k++;
+            if (k == nops && nops < MAX_OPS)
+                ops[nops++] = (op_total){tim[i].op, 0, 0};
+            if (k < nops) {
+                ops[k].ms += ms;
+                ops[k].count++;
+            }
+        }
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double peak_mb = (double)ru.ru_maxrss / 1024.0;
+    double flops = forward_flops(&c, (size_t)batch, H, W);
+    const vitcl_device_info *di = vitcl_backend_device(be);
+
+    printf("model        %s (%s, D=%zu, L=%zu, %zux%zu)\n", dir, c.weight_format, c.hidden_size,
+           c.num_hidden_layers, H, W);
+    printf("backend      %s on %s\n", vitcl_backend_name(be), di->name);
+    printf("batch        %ld, %ld warm-up + %ld timed runs\n", batch, warmup, iters);
+    printf("throughput   %.3f images/s\n", (double)batch / med);
+    printf("per image    median %.1f ms, min %.1f ms, max %.1f ms\n", med * 1e3 / (double)batch,
+           mn * 1e3 / (double)batch, mx * 1e3 / (double)batch);
+    printf("compute      %.1f GFLOP per batch, %.1f GFLOP/s\n", flops * 1e-9, flops * 1e-9 / med);
+    printf("backend open %.1f ms (device init, program builds or cache loads, self-check)\n",
+           (t_backend - t0) * 1e3);
+    printf("model load   %.1f ms\n", (t_load - t_backend) * 1e3);
+    printf("first result %.1f ms after start\n", (t_first - t0) * 1e3);
+    printf("peak RSS     %.1f MB\n", peak_mb);
+    if (have_prof && ntim) {
+        printf("per-op breakdown (one profiled run, %zu ops, %.1f ms of op time):\n", ntim,
+               prof_total);
+        for (size_t i = 0; i < nops; i++)
+            printf("  %-16s %9.2f ms %5.1f%%  (%zu calls)\n", ops[i].name, ops[i].ms,
+                   100.0 * ops[i].ms / (prof_total > 0 ? prof_total : 1), ops[i].count);
+    } else {
+        printf("per-op breakdown: not available from this backend\n");
+    }
+    if (trace) {
+        tf = fopen(trace, "w");
+        if (!tf) {
+            fprintf(stderr, "vitcl bench: cannot write %s\n", trace);
+            goto done;
+        }
+        fprintf(tf, "{\"traceEvents\":[\n");
+        uint64_t base = ntim ? tim[0].start_ns : 0;
+        for (size_t i = 0; i < ntim; i++)
+            fprintf(tf,
+                    "{\"name\":\"%s\",\"cat\":\"op\",\"ph\":\"X\",\"pid\":1,\"tid\":1,"
+                    "\"ts\":%.3f,\"dur\":%.3f},\n",
+                    tim[i].op, (double)(tim[i].start_ns - base) * 1e-3,
+                    (double)(tim[i].end_ns - tim[i].start_ns) * 1e-3);
+        double ts = 0;
+        for (long i = 0; i < iters; i++) {
+            fprintf(tf,
+                    "{\"name\":\"forward batch %ld\",\"cat\":\"run\",\"ph\":\"X\",\"pid\":2,"
+                    "\"tid\":1,\"ts\":%.3f,\"dur\":%.3f}%s\n",
+                    batch, ts * 1e6, times[i] * 1e6, i + 1 < iters ? "," : "");
+            ts += times[i];
+        }
+        fprintf(tf, "],\"displayTimeUnit\":\"ms\"}\n");
+        if (fclose(tf) != 0) {
+            tf = NULL;
+            fprintf(stderr, "vitcl bench: write error on %s\n", trace);
+            goto done;
+        }
+        tf = NULL;
+        printf("trace        %s\n", trace);
+    }
+    if (json)
+        printf("{\"backend\":\"%s\",\"batch\":%ld,\"images_per_s\":%.4f,\"ms_per_image_median\":%.3f,"
+               "\"ms_per_image_min\":%.3f,\"ms_per_image_max\":%.3f,\"gflops\":%.2f,"
+               "\"backend_open_ms\":%.1f,\"load_ms\":%.1f,\"first_result_ms\":%.1f,"
+               "\"peak_rss_mb\":%.1f}\n",
+               vitcl_backend_name(be), batch, (double)batch / med, med * 1e3 / (double)batch,
+               mn * 1e3 / (double)batch, mx * 1e3 / (double)batch, flops * 1e-9 / med,
+               (t_backend - t0) * 1e3, (t_load - t_backend) * 1e3, (t_first - t0) * 1e3, peak_mb);
+    rc = 0;
+done:
+    if (tf)
+        fclose(tf);
+    vitcl_output_free(out);
+    vitcl_model_free(m);
+    vitcl_backend_close(be);
+    vitcl_registry_close(reg);
+    free(px);
+    free(times);
+    free(tim);
+    return rc;
+}

@@ -1,0 +1,216 @@
+/* host/cli/cmd_model.c - `vitcl info MODEL_DIR` and `vitcl run MODEL_DIR --input X.npy ...`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "npy.h"
+#include "vitcl/vitcl.h"
+#include "weights.h"
+
+static const char *const dtype_names[] = {"F32", "F16", "BF16"};
+
+int cmd_info(int argc, char **argv)
+{
+    const char *dir = NULL;
+    int list_tensors = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: vitcl info MODEL_DIR [--no-tensors] [--backend NAME]\n"
+                   "Validates config.json and the weights against each other and prints the "
+                   "config, parameter count, weight format and tensors.\n");
+            return 0;
+        } else if (!strcmp(argv[i], "--no-tensors")) {
+            list_tensors = 0;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "vitcl info: unknown option %s\n", argv[i]);
+            return 2;
+        } else if (!dir) {
+            dir = argv[i];
+        } else {
+            fprintf(stderr, "vitcl info: one MODEL_DIR expected\n");
+            return 2;
+        }
+    }
+    if (!dir) {
+        fprintf(stderr, "usage: vitcl info MODEL_DIR [--no-tensors]\n");
+        return 2;
+    }
+    /* Validation is the model loader's: load on the reference backend without running. */
+    vitcl_registry *reg = NULL;
+    vitcl_backend *be = NULL;
+    vitcl_model *m = NULL;
+    vitcl_weights *w = NULL;
+    int rc = 1;
+    if (vitcl_registry_open(NULL, &reg) || vitcl_backend_open(reg, "ref", NULL, &be) ||
+        vitcl_model_load(be, dir, &m) || vitcl_weights_open(dir, NULL, &w)) {
+        fprintf(stderr, "vitcl info: %s\n", vitcl_last_error());
+        goto done;
+    }
+    vitcl_model_config c;
+    vitcl_model_get_config(m, &c);
+    size_t dh = c.hidden_size / c.num_attention_heads;
+    size_t g = c.image_size / c.patch_size;
+    printf("model:        %s\n", dir);
+    printf("model_type:   %s\n", c.model_type);
+    printf("hidden_size:  %zu (%zu heads x %zu)\n", c.hidden_size, c.num_attention_heads, dh);
+    printf("layers:       %zu\n", c.num_hidden_layers);
+    printf("mlp width:    %zu\n", c.intermediate_size);
+    printf("image_size:   %zu (patch %zu: %zux%zu patches, %zu tokens with CLS)\n", c.image_size,
+           c.patch_size, g, g, g * g + 1);
+    printf("channels:     %zu\n", c.num_channels);
+    printf("layer_norm:   eps %g\n", (double)c.layer_norm_eps);
+    if (c.num_labels)
+        printf("classifier:   %zu labels\n", c.num_labels);
+    else
+        printf("classifier:   none (encoder only)\n");
+    printf("parameters:   %llu (%.1f MB as fp32)\n", (unsigned long long)c.parameter_count,
+           (double)c.parameter_count * 4.0 / 1e6);
+    printf("weights:      %s, %s\n", c.weight_format, c.weight_dtype);
+    if (list_tensors) {
+        printf("tensors:      %zu\n", vitcl_weights_count(w));
+        for (size_t i = 0; i < vitcl_weights_count(w); i++) {
+            const vitcl_tensor_entry *t = vitcl_weights_at(w, i);
+            printf("  %-64s %-4s [", t->name, dtype_names[t->dtype]);
+            for (size_t d = 0; d < t->ndim; d++)
+                printf("%s%llu", d ? ", " : "", (unsigned long long)t->shape[d]);
+            printf("]\n");
+        }
+    }
+    rc = 0;
+done:
+    vitcl_weights_close(w);
+    vitcl_model_free(m);
+    vitcl_backend_close(be);
+    vitcl_registry_close(reg);
+    return rc;
+}
+
+static void run_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: vitcl run MODEL_DIR --input PIXELS.npy --output OUT.npy [--hidden-states]\n"
+            "                 [--backend NAME] [--device D] [--interpolate-pos-encoding]\n"
+            "PIXELS.npy is float32 [B, C, H, W] (or [C, H, W]) as transformers' processor gives "
+            "pixel_values.\n"
+            "Writes last_hidden_state [B, S, D] to OUT.npy; with --hidden-states also\n"
+            "OUT.hidden_states.npy [L+1, B, S, D]; with a classifier, OUT.logits.npy [B, C].\n");
+}
+
+/* OUT.npy -> OUT.<suffix>.npy */
+static void sibling_path(char *dst, size_t len, const char *out, const char *suffix)
+{
+    size_t n = strlen(out);
+    if (n > 4 && !strcmp(out + n - 4, ".npy"))
+        n -= 4;
+    snprintf(dst, len, "%.*s.%s.npy", (int)n, out, suffix);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    const char *dir = NULL, *input = NULL, *output = NULL, *backend = NULL, *device = NULL;
+    vitcl_run_options opt = {.struct_size = sizeof opt};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_val = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            run_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--input") && has_val) {
+            input = argv[++i];
+        } else if (!strcmp(a, "--output") && has_val) {
+            output = argv[++i];
+        } else if (!strcmp(a, "--backend") && has_val) {
+            backend = argv[++i];
+        } else if (!strcmp(a, "--device") && has_val) {
+            device = argv[++i];
+        } else if (!strcmp(a, "--hidden-states")) {
+            opt.output_hidden_states = 1;
+        } else if (!strcmp(a, "--interpolate-pos-encoding")) {
+            opt.interpolate_pos_encoding = 1;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "vitcl run: unknown or incomplete option %s\n", a);
+            run_usage(stderr);
+            return 2;
+        } else if (!dir) {
+            dir = a;
+        } else {
+            fprintf(stderr, "vitcl run: unexpected argument %s\n", a);
+            return 2;
+        }
+    }
+    if (!dir || !input || !output) {
+        run_usage(stderr);
+        return 2;
+    }
+    vitcl_npy px = {0};
+    vitcl_registry *reg = NULL;
+    vitcl_backend *be = NULL;
+    vitcl_model *m = NULL;
+    vitcl_output *out = NULL;
+    int rc = 1;
+    if (vitcl_npy_read_f32(input, 0, &px)) {
+        fprintf(stderr, "vitcl run: %s\n", vitcl_last_error());
+        goto done;
+    }
+    if (px.ndim == 3) {
+        px.shape[3] = px.shape[2];
+        px.shape[2] = px.shape[1];
+        px.shape[1] = px.shape[0];
+        px.shape[0] = 1;
+        px.ndim = 4;
+    }
+    if (vitcl_registry_open(NULL, &reg) || vitcl_backend_open(reg, backend, device, &be) ||
+        vitcl_model_load(be, dir, &m)) {
+        fprintf(stderr, "vitcl run: %s\n", vitcl_last_error());
+        goto done;
+    }
+    vitcl_model_config c;
+    vitcl_model_get_config(m, &c);
+    if (px.ndim != 4 || px.shape[1] != c.num_channels) {
+        fprintf(stderr, "vitcl run: %s: expected pixel_values of shape [B, %zu, H, W]\n", input,
+                c.num_channels);
+        goto done;
+    }
+    if (vitcl_model_run(m, px.data, px.shape[0], px.shape[2], px.shape[3], &opt, &out)) {
+        fprintf(stderr, "vitcl run: %s\n", vitcl_last_error());
+        goto done;
+    }
+    size_t B, S, D;
+    const float *lhs = vitcl_output_last_hidden_state(out, &B, &S, &D);
+    size_t shape[4] = {B, S, D, 0};
+    if (vitcl_npy_write_f32(output, lhs, 3, shape)) {
+        fprintf(stderr, "vitcl run: %s\n", vitcl_last_error());
+        goto done;
+    }
+    char path[4096];
+    size_t nh = vitcl_output_num_hidden_states(out);
+    if (nh) {
+        size_t hs[4] = {nh, B, S, D};
+        sibling_path(path, sizeof path, output, "hidden_states");
+        if (vitcl_npy_write_f32(path, vitcl_output_hidden_state(out, 0), 4, hs)) {
+            fprintf(stderr, "vitcl run: %s\n", vitcl_last_error());
+            goto done;
+        }
+    }
+    size_t nl;
+    const float *logits = vitcl_output_logits(out, &nl);
+    if (logits) {
+        size_t ls[2] = {B, nl};
+        sibling_path(path, sizeof path, output, "logits");
+        if (vitcl_npy_write_f32(path, logits, 2, ls)) {
+            fprintf(stderr, "vitcl run: %s\n", vitcl_last_error());
+            goto done;
+        }
+    }
+    fprintf(stderr, "vitcl run: %zu image(s) -> %s [%zu, %zu, %zu] on %s (%s)\n", B, output, B, S,
+            D, vitcl_backend_name(be), vitcl_backend_device(be)->name);
+    rc = 0;
+done:
+    vitcl_output_free(out);
+    vitcl_model_free(m);
+    vitcl_backend_close(be);
+    vitcl_registry_close(reg);
+    vitcl_npy_free(&px);
+    return rc;
+}
