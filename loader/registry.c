@@ -9,23 +9,6 @@
 #include "error.h"
 #include "registry_private.h"
 
-char *loader_strdupf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 /* Makes room for one more element of `elem` bytes in *arr (count used, *cap allocated). */
 static int grow(void **arr, size_t count, size_t *cap, size_t elem)
 {
@@ -65,6 +48,15 @@ static char *vformat_with_head(const char *head, const char *fmt, va_list ap)
     if (head)
         snprintf(s, hl + 1, "%s: ", head);
     vsnprintf(s + hl, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
+char *loader_strdupf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = vformat_with_head(NULL, fmt, ap);
+    va_end(ap);
     return s;
 }
 
