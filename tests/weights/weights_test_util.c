@@ -1,0 +1,224 @@
+/* tests/weights/weights_test_util.c - see weights_test_util.h. */
+#include "weights_test_util.h"
+
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <zip.h>
+
+const char *wt_data(const char *rel)
+{
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/tests/weights/data/%s", VITCL_SOURCE_ROOT, rel);
+    return path;
+}
+
+char *wt_tmpdir(void)
+{
+    char *dir = strdup("/tmp/vitcl-weights-XXXXXX");
+    cr_assert_not_null(dir);
+    cr_assert_not_null(mkdtemp(dir), "mkdtemp failed");
+    return dir;
+}
+
+static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void wt_tmpdir_remove(char *dir)
+{
+    if (!dir)
+        return;
+    nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+char *wt_write(const char *dir, const char *name, const void *data, size_t len)
+{
+    char *path = malloc(strlen(dir) + strlen(name) + 2);
+    cr_assert_not_null(path);
+    sprintf(path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "cannot write %s", path);
+    if (len)
+        cr_assert_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+    return path;
+}
+
+char *wt_write_safetensors(const char *dir, const char *name, const char *header,
+                           const void *data, size_t data_len)
+{
+    size_t hl = strlen(header);
+    uint8_t *buf = calloc(1, 8 + hl + data_len + 1);
+    cr_assert_not_null(buf);
+    for (int i = 0; i < 8; i++)
+        buf[i] = (uint8_t)((uint64_t)hl >> (8 * i));
+    memcpy(buf + 8, header, hl);
+    if (data)
+        memcpy(buf + 8 + hl, data, data_len);
+    char *path = wt_write(dir, name, buf, 8 + hl + data_len);
+    free(buf);
+    return path;
+}
+
+uint8_t *wt_read(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot read %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)n + 1);
+    cr_assert_not_null(buf);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static void add_entry(zip_t *za, const char *name, uint8_t *data, size_t len)
+{
+    zip_source_t *s = zip_source_buffer(za, data, len, 1);
+    cr_assert_not_null(s);
+    cr_assert(zip_file_add(za, name, s, ZIP_FL_ENC_UTF_8) >= 0, "zip_file_add %s", name);
+}
+
+char *wt_rezip(const char *src, const char *dir, wt_entry_fn fn, void *ctx)
+{
+    int err = 0;
+    zip_t *in = zip_open(src, ZIP_RDONLY, &err);
+    cr_assert_not_null(in, "cannot open %s", src);
+    char *dst = malloc(strlen(dir) + 32);
+    cr_assert_not_null(dst);
+    sprintf(dst, "%s/pytorch_model.bin", dir);
+    zip_t *out = zip_open(dst, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    cr_assert_not_null(out);
+    zip_int64_t n = zip_get_num_entries(in, 0);
+    for (zip_int64_t i = 0; i < n; i++) {
+        zip_stat_t st;
+        cr_assert_eq(zip_stat_index(in, (zip_uint64_t)i, 0, &st), 0);
+        size_t len = (size_t)st.size;
+        uint8_t *data = malloc(len ? len : 1);
+        cr_assert_not_null(data);
+        zip_file_t *f = zip_fopen_index(in, (zip_uint64_t)i, 0);
+        cr_assert_not_null(f);
+        cr_assert_eq(zip_fread(f, data, len), (zip_int64_t)len);
+        zip_fclose(f);
+        if (fn && !fn(st.name, &data, &len, ctx)) {
+            free(data);
+            continue;
+        }
+        add_entry(out, st.name, data, len);
+    }
+    cr_assert_eq(zip_close(out), 0, "zip_close %s", dst);
+    zip_discard(in);
+    return dst;
+}
+
+char *wt_torch_zip(const char *dir, const uint8_t *pickle, size_t pickle_len,
+                   size_t storage_len)
+{
+    char *dst = malloc(strlen(dir) + 32);
+    cr_assert_not_null(dst);
+    sprintf(dst, "%s/pytorch_model.bin", dir);
+    int err = 0;
+    zip_t *out = zip_open(dst, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    cr_assert_not_null(out);
+    uint8_t *p = malloc(pickle_len);
+    cr_assert_not_null(p);
+    memcpy(p, pickle, pickle_len);
+    add_entry(out, "archive/data.pkl", p, pickle_len);
+    add_entry(out, "archive/byteorder", (uint8_t *)strdup("little"), 6);
+    if (storage_len) {
+        uint8_t *s = calloc(1, storage_len);
+        cr_assert_not_null(s);
+        add_entry(out, "archive/data/0", s, storage_len);
+    }
+    cr_assert_eq(zip_close(out), 0);
+    return dst;
+}
+
+wt_expected *wt_expected_load(const char *section, size_t *n)
+{
+    size_t len;
+    uint8_t *text = wt_read(wt_data("expected.json"), &len);
+    cJSON *root = cJSON_ParseWithLength((const char *)text, len);
+    free(text);
+    cr_assert_not_null(root, "expected.json does not parse");
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, section);
+    cr_assert(cJSON_IsArray(list));
+    size_t count = (size_t)cJSON_GetArraySize(list);
+    wt_expected *e = calloc(count, sizeof *e);
+    cr_assert_not_null(e);
+    size_t i = 0;
+    for (const cJSON *t = list->child; t; t = t->next, i++) {
+        const char *dt = cJSON_GetObjectItemCaseSensitive(t, "dtype")->valuestring;
+        snprintf(e[i].name, sizeof e[i].name, "%s",
+                 cJSON_GetObjectItemCaseSensitive(t, "name")->valuestring);
+        e[i].dtype = !strcmp(dt, "F32") ? VITCL_DTYPE_F32
+                     : !strcmp(dt, "F16") ? VITCL_DTYPE_F16 : VITCL_DTYPE_BF16;
+        e[i].numel = 1;
+        for (const cJSON *s = cJSON_GetObjectItemCaseSensitive(t, "shape")->child; s; s = s->next) {
+            e[i].shape[e[i].ndim++] = (uint64_t)s->valuedouble;
+            e[i].numel *= (uint64_t)s->valuedouble;
+        }
+        e[i].bits = calloc(e[i].numel + 1, sizeof *e[i].bits);
+        cr_assert_not_null(e[i].bits);
+        size_t k = 0;
+        for (const cJSON *b = cJSON_GetObjectItemCaseSensitive(t, "f32_bits")->child; b;
+             b = b->next)
+            e[i].bits[k++] = (uint32_t)b->valuedouble;
+        cr_assert_eq(k, e[i].numel, "expected.json: %s has %zu values", e[i].name, k);
+    }
+    cJSON_Delete(root);
+    *n = count;
+    return e;
+}
+
+void wt_expected_free(wt_expected *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(e[i].bits);
+    free(e);
+}
+
+void wt_check_against(const vitcl_weights *w, const char *section, const char *file_part)
+{
+    size_t n;
+    wt_expected *e = wt_expected_load(section, &n);
+    cr_assert_eq(vitcl_weights_count(w), n, "holds %zu tensors, expected %zu",
+                 vitcl_weights_count(w), n);
+    for (size_t i = 0; i < n; i++) {
+        const vitcl_tensor_entry *t = vitcl_weights_find(w, e[i].name);
+        cr_assert_not_null(t, "tensor %s missing", e[i].name);
+        cr_assert_str_eq(t->name, e[i].name);
+        cr_assert_eq(t->dtype, e[i].dtype, "%s: dtype %d, expected %d", e[i].name, t->dtype,
+                     e[i].dtype);
+        cr_assert_eq(t->ndim, e[i].ndim, "%s: ndim", e[i].name);
+        for (size_t d = 0; d < t->ndim; d++)
+            cr_assert_eq(t->shape[d], e[i].shape[d], "%s: dim %zu", e[i].name, d);
+        cr_assert_eq(t->numel, e[i].numel, "%s: numel", e[i].name);
+        cr_assert(strstr(t->file, file_part) != NULL, "%s: file %s", e[i].name, t->file);
+        float *f = malloc((t->numel + 1) * sizeof *f);
+        cr_assert_not_null(f);
+        vitcl_tensor_to_f32(t, f);
+        for (uint64_t k = 0; k < t->numel; k++) {
+            uint32_t got;
+            memcpy(&got, &f[k], sizeof got);
+            cr_assert_eq(got, e[i].bits[k], "%s[%llu]: bits 0x%08x, torch gives 0x%08x",
+                         e[i].name, (unsigned long long)k, got, e[i].bits[k]);
+        }
+        free(f);
+    }
+    wt_expected_free(e, n);
+}
