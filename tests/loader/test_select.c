@@ -1,6 +1,7 @@
 /* tests/loader/test_select.c - backend selection: by name argument, VITCL_BACKEND, VITCL_DEVICE
  * index and substring, "auto" (GPU first, then auto_rank), and the errors when nothing fits. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,6 +176,32 @@ Test(select, ref_plugin_from_build_tree)
     cr_assert_str_eq(vitcl_backend_name(be), "ref");
     cr_assert_eq(vitcl_backend_device(be)->struct_size, sizeof(vitcl_device_info));
     vitcl_backend_close(be);
+    vitcl_registry_close(reg);
+}
+
+static void *open_close_many(void *arg)
+{
+    vitcl_registry *reg = arg;
+    for (int i = 0; i < 200; i++) {
+        vitcl_backend *be = NULL;
+        if (vitcl_backend_open(reg, "fakecpu", i % 2 ? "beta" : "0", &be) != VITCL_OK)
+            return (void *)1;
+        vitcl_backend_close(be);
+    }
+    return NULL;
+}
+
+Test(select, threads_share_one_registry)
+{
+    vitcl_registry *reg = open_good();
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, open_close_many, reg), 0);
+    for (int i = 0; i < 4; i++) {
+        void *ret = (void *)1;
+        cr_assert_eq(pthread_join(t[i], &ret), 0);
+        cr_assert_null(ret, "a thread failed to open a backend");
+    }
     vitcl_registry_close(reg);
 }
 
