@@ -9,20 +9,19 @@
 #include "error.h"
 #include "registry_private.h"
 
-/* Makes room for one more element of `elem` bytes in *arr (count used, *cap allocated). */
-static int grow(void **arr, size_t count, size_t *cap, size_t elem)
+/* Returns arr (count used, *cap allocated elements of `elem` bytes) with room for one more,
+ * reallocated when full; NULL on overflow or out of memory, arr then unchanged. */
+static void *grow(void *arr, size_t count, size_t *cap, size_t elem)
 {
     if (count < *cap)
-        return 0;
+        return arr;
     size_t ncap = *cap ? *cap * 2 : 8;
     if (ncap < *cap || ncap > SIZE_MAX / elem)
-        return -1;
-    void *p = realloc(*arr, ncap * elem);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = ncap;
-    return 0;
+        return NULL;
+    void *p = realloc(arr, ncap * elem);
+    if (p)
+        *cap = ncap;
+    return p;
 }
 
 static vitcl_status oom(const char *what)
@@ -62,8 +61,10 @@ char *loader_strdupf(const char *fmt, ...)
 
 vitcl_status loader_note_searched(vitcl_registry *reg, const char *path, const char *fmt, ...)
 {
-    if (grow((void **)&reg->searched, reg->searched_count, &reg->searched_cap, sizeof(char *)))
+    char **list = grow(reg->searched, reg->searched_count, &reg->searched_cap, sizeof *list);
+    if (!list)
         return oom("recording a searched path");
+    reg->searched = list;
     va_list ap;
     va_start(ap, fmt);
     char *s = vformat_with_head(path, fmt, ap);
@@ -76,9 +77,11 @@ vitcl_status loader_note_searched(vitcl_registry *reg, const char *path, const c
 
 vitcl_status loader_note_refused(vitcl_registry *reg, const char *path, const char *fmt, ...)
 {
-    if (grow((void **)&reg->refused, reg->refused_count, &reg->refused_cap,
-             sizeof(loader_refusal)))
+    loader_refusal *list = grow(reg->refused, reg->refused_count, &reg->refused_cap,
+                                sizeof *list);
+    if (!list)
         return oom("recording a refused plugin");
+    reg->refused = list;
     va_list ap;
     va_start(ap, fmt);
     char *reason = vformat_with_head(NULL, fmt, ap);
@@ -100,9 +103,11 @@ int loader_mark_seen(vitcl_registry *reg, const char *real_path)
     for (size_t i = 0; i < reg->seen_count; i++)
         if (!strcmp(reg->seen[i], real_path))
             return 1;
-    char *s = strdup(real_path);
-    if (!s || grow((void **)&reg->seen, reg->seen_count, &reg->seen_cap, sizeof(char *))) {
-        free(s);
+    char **list = grow(reg->seen, reg->seen_count, &reg->seen_cap, sizeof *list);
+    char *s = list ? strdup(real_path) : NULL;
+    if (list)
+        reg->seen = list;
+    if (!s) {
         oom("recording a candidate");
         return -1;
     }
@@ -112,8 +117,10 @@ int loader_mark_seen(vitcl_registry *reg, const char *real_path)
 
 vitcl_status loader_add_plugin(vitcl_registry *reg, const loader_plugin *p)
 {
-    if (grow((void **)&reg->plugins, reg->plugin_count, &reg->plugin_cap, sizeof(loader_plugin)))
+    loader_plugin *list = grow(reg->plugins, reg->plugin_count, &reg->plugin_cap, sizeof *list);
+    if (!list)
         return oom("accepting a plugin");
+    reg->plugins = list;
     reg->plugins[reg->plugin_count++] = *p;
     return VITCL_OK;
 }
