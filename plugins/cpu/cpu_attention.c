@@ -1,0 +1,245 @@
+/* plugins/cpu/cpu_attention.c - the cpu plugin's fused multi-head attention.
+ *
+ * Work is split into tasks (image b, head h, tile of ATT_TILE queries) run on the context's
+ * pool. A thread that starts on a head packs it once into its scratch: K^T [head_dim, Sp]
+ * (Sp = seq rounded up to 16, zero padded) and V [seq, Dp] (Dp = head_dim rounded up to 16).
+ * For a tile it then computes the scaled scores of 4 queries at a time against 16 keys at a
+ * time (register-blocked), a numerically safe softmax per row (maximum subtracted), and the
+ * context 4 queries × 16 dimensions at a time. Scratch per thread is
+ * head_dim·Sp + seq·Dp + ATT_TILE·Sp + 4·head_dim floats, so memory never grows with
+ * batch·heads·seq² (seq 3137, head_dim 64: about 2.4 MiB per thread). Arbitrary leading
+ * dimensions are read through the packing, so fused QKV buffers cost nothing extra.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+#include "cpu_vmath.h"
+
+#define ATT_TILE 32 /* queries per task; a multiple of 4 */
+#define ATT_COLS 16 /* keys / output dimensions per register block */
+
+typedef struct att_args {
+    const float *q, *k, *v;
+    float *o;
+    size_t ldq, ldk, ldv, ldo;
+    size_t seq, heads, hd, sp, dp, tiles;
+    float scale;
+    uint64_t call;
+    cpu_scratch *scratch;
+} att_args;
+
+static size_t round_up(size_t x, size_t to)
+{
+    return (x + to - 1) / to * to;
+}
+
+/* Kt[j][t] = k(t, j) for t < seq, 0 up to sp; Vp[t][j] = v(t, j) for j < hd, 0 up to dp. */
+static void pack_head(const att_args *a, const float *k, const float *v, float *kt, float *vp)
+{
+    for (size_t t = 0; t < a->seq; t++) {
+        const float *kr = k + t * a->ldk;
+        for (size_t j = 0; j < a->hd; j++)
+            kt[j * a->sp + t] = kr[j];
+        memcpy(vp + t * a->dp, v + t * a->ldv, a->hd * sizeof(float));
+        memset(vp + t * a->dp + a->hd, 0, (a->dp - a->hd) * sizeof(float));
+    }
+    for (size_t j = 0; j < a->hd; j++)
+        memset(kt + j * a->sp + a->seq, 0, (a->sp - a->seq) * sizeof(float));
+}
+
+/* P[r][0..sp) = Σ_j qs[r][j]·Kt[j][·] for 4 rows (qs already scaled). */
+CPU_KERNEL
+static void scores4(const float *qs, size_t hd, const float *kt, size_t sp, float *p, size_t ldp)
+{
+    for (size_t t = 0; t < sp; t += ATT_COLS) {
+        cpu_v8 c00 = cpu_v8_set1(0.0f), c01 = c00, c10 = c00, c11 = c00;
+        cpu_v8 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        for (size_t j = 0; j < hd; j++) {
+            const float *kr = kt + j * sp + t;
+            cpu_v8 k0 = cpu_v8_load(kr), k1 = cpu_v8_load(kr + CPU_V);
+            cpu_v8 q0 = cpu_v8_set1(qs[j]), q1 = cpu_v8_set1(qs[hd + j]);
+            cpu_v8 q2 = cpu_v8_set1(qs[2 * hd + j]), q3 = cpu_v8_set1(qs[3 * hd + j]);
+            c00 += q0 * k0;
+            c01 += q0 * k1;
+            c10 += q1 * k0;
+            c11 += q1 * k1;
+            c20 += q2 * k0;
+            c21 += q2 * k1;
+            c30 += q3 * k0;
+            c31 += q3 * k1;
+        }
+        cpu_v8_store(p + t, c00);
+        cpu_v8_store(p + t + CPU_V, c01);
+        cpu_v8_store(p + ldp + t, c10);
+        cpu_v8_store(p + ldp + t + CPU_V, c11);
+        cpu_v8_store(p + 2 * ldp + t, c20);
+        cpu_v8_store(p + 2 * ldp + t + CPU_V, c21);
+        cpu_v8_store(p + 3 * ldp + t, c30);
+        cpu_v8_store(p + 3 * ldp + t + CPU_V, c31);
+    }
+}
+
+/* out[r][0..dp) = Σ_t P[r][t]·Vp[t][·] for 4 rows; out has leading dimension dp. */
+CPU_KERNEL
+static void context4(const float *p, size_t ldp, size_t seq, const float *vp, size_t dp,
+                     float *out)
+{
+    for (size_t j = 0; j < dp; j += ATT_COLS) {
+        cpu_v8 c00 = cpu_v8_set1(0.0f), c01 = c00, c10 = c00, c11 = c00;
+        cpu_v8 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        for (size_t t = 0; t < seq; t++) {
+            const float *vr = vp + t * dp + j;
+            cpu_v8 v0 = cpu_v8_load(vr), v1 = cpu_v8_load(vr + CPU_V);
+            cpu_v8 p0 = cpu_v8_set1(p[t]), p1 = cpu_v8_set1(p[ldp + t]);
+            cpu_v8 p2 = cpu_v8_set1(p[2 * ldp + t]), p3 = cpu_v8_set1(p[3 * ldp + t]);
+            c00 += p0 * v0;
+            c01 += p0 * v1;
+            c10 += p1 * v0;
+            c11 += p1 * v1;
+            c20 += p2 * v0;
+            c21 += p2 * v1;
+            c30 += p3 * v0;
+            c31 += p3 * v1;
+        }
+        cpu_v8_store(out + j, c00);
+        cpu_v8_store(out + j + CPU_V, c01);
+        cpu_v8_store(out + dp + j, c10);
+        cpu_v8_store(out + dp + j + CPU_V, c11);
+        cpu_v8_store(out + 2 * dp + j, c20);
+        cpu_v8_store(out + 2 * dp + j + CPU_V, c21);
+        cpu_v8_store(out + 3 * dp + j, c30);
+        cpu_v8_store(out + 3 * dp + j + CPU_V, c31);
+    }
+}
+
+CPU_KERNEL
+static float row_max(const float *x, size_t n)
+{
+    float mx = -INFINITY;
+    size_t i = 0;
+    if (n >= CPU_V) {
+        cpu_v8 vm = cpu_v8_load(x);
+        for (i = CPU_V; i + CPU_V <= n; i += CPU_V)
+            vm = cpu_v8_max(vm, cpu_v8_load(x + i));
+        mx = cpu_v8_hmax(vm);
+    }
+    for (; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    return mx;
+}
+
+/* In-place softmax of 4 rows of n scores (already scaled), leading dimension ld. */
+CPU_KERNEL
+static void softmax4(float *p, size_t ld, size_t n)
+{
+    for (size_t r = 0; r < 4; r++) {
+        float *row = p + r * ld;
+        cpu_v8_softmax_tail(row, row, n, 1.0f, row_max(row, n));
+    }
+}
+
+static void att_task(void *arg, size_t begin, size_t end, int thread)
+{
+    const att_args *a = arg;
+    cpu_scratch *s = &a->scratch[thread];
+    float *kt = s->data;
+    float *vp = kt + a->hd * a->sp;
+    float *p = vp + a->seq * a->dp;
+    float *qs = p + ATT_TILE * a->sp;
+    float *ob = qs + 4 * a->hd; /* 4 rows of dp outputs */
+    for (size_t task = begin; task < end; task++) {
+        size_t bh = task / a->tiles, tile = task % a->tiles;
+        size_t b = bh / a->heads, h = bh % a->heads;
+        size_t row0 = b * a->seq; /* first token row of image b */
+        size_t col = h * a->hd;
+        if (s->tag_call != a->call || s->tag_head != bh) {
+            pack_head(a, a->k + row0 * a->ldk + col, a->v + row0 * a->ldv + col, kt, vp);
+            s->tag_call = a->call;
+            s->tag_head = bh;
+        }
+        size_t i0 = tile * ATT_TILE;
+        size_t i1 = a->seq - i0 < ATT_TILE ? a->seq : i0 + ATT_TILE;
+        for (size_t i = i0; i < i1; i += 4) {
+            size_t live = i1 - i < 4 ? i1 - i : 4;
+            float *pr = p + (i - i0) * a->sp;
+            for (size_t r = 0; r < 4; r++) {
+                /* Rows past the tile's end repeat its last query; their results are dropped. */
+                size_t qi = r < live ? i + r : i + live - 1;
+                const float *qrow = a->q + (row0 + qi) * a->ldq + col;
+                for (size_t j = 0; j < a->hd; j++)
+                    qs[r * a->hd + j] = qrow[j] * a->scale;
+            }
+            scores4(qs, a->hd, kt, a->sp, pr, a->sp);
+            softmax4(pr, a->sp, a->seq);
+            context4(pr, a->sp, a->seq, vp, a->dp, ob);
+            for (size_t r = 0; r < live; r++)
+                memcpy(a->o + (row0 + i + r) * a->ldo + col, ob + r * a->dp,
+                       a->hd * sizeof(float));
+        }
+    }
+}
+
+vitcl_status cpu_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_off, size_t ldq,
+                           const vitcl_buffer *K, size_t k_off, size_t ldk, const vitcl_buffer *V,
+                           size_t v_off, size_t ldv, vitcl_buffer *O, size_t o_off, size_t ldo,
+                           size_t batch, size_t seq, size_t heads, size_t head_dim, float scale)
+{
+    static const char op[] = "attention";
+    if (!ctx)
+        return VITCL_ERR_INVALID_ARGUMENT;
+    uint64_t t0 = cpu_now_ns();
+    if (batch == 0 || seq == 0 || heads == 0 || head_dim == 0)
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
+                        "zero size (batch %zu, seq %zu, heads %zu, head_dim %zu)", batch, seq,
+                        heads, head_dim);
+    if (!isfinite(scale))
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "scale %g is not finite",
+                        (double)scale);
+    size_t width, rows, tasks, bh;
+    if (!cpu_mul(heads, head_dim, &width) || !cpu_mul(batch, seq, &rows) ||
+        !cpu_mul(batch, heads, &bh) || !cpu_mul(bh, (seq + ATT_TILE - 1) / ATT_TILE, &tasks) ||
+        seq > SIZE_MAX / 2 || head_dim > SIZE_MAX / 2)
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "sizes overflow");
+    if (ldq < width || ldk < width || ldv < width || ldo < width)
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
+                        "leading dimension below heads·head_dim = %zu (ldq %zu, ldk %zu, ldv "
+                        "%zu, ldo %zu)",
+                        width, ldq, ldk, ldv, ldo);
+    size_t q_ext = cpu_extent(1, 0, rows, ldq, width), k_ext = cpu_extent(1, 0, rows, ldk, width);
+    size_t v_ext = cpu_extent(1, 0, rows, ldv, width), o_ext = cpu_extent(1, 0, rows, ldo, width);
+    vitcl_status st = cpu_check_span(ctx, op, "Q", Q, q_off, q_ext, 0);
+    if (st == VITCL_OK)
+        st = cpu_check_span(ctx, op, "K", K, k_off, k_ext, 0);
+    if (st == VITCL_OK)
+        st = cpu_check_span(ctx, op, "V", V, v_off, v_ext, 0);
+    if (st == VITCL_OK)
+        st = cpu_check_span(ctx, op, "O", O, o_off, o_ext, 1);
+    if (st == VITCL_OK)
+        st = cpu_check_disjoint(ctx, op, "O and Q", O, o_off, o_ext, Q, q_off, q_ext);
+    if (st == VITCL_OK)
+        st = cpu_check_disjoint(ctx, op, "O and K", O, o_off, o_ext, K, k_off, k_ext);
+    if (st == VITCL_OK)
+        st = cpu_check_disjoint(ctx, op, "O and V", O, o_off, o_ext, V, v_off, v_ext);
+    if (st != VITCL_OK)
+        return st;
+
+    att_args a = {.q = cpu_f(Q, q_off), .k = cpu_f(K, k_off), .v = cpu_f(V, v_off),
+                  .o = cpu_f(O, o_off), .ldq = ldq, .ldk = ldk, .ldv = ldv, .ldo = ldo,
+                  .seq = seq, .heads = heads, .hd = head_dim, .scale = scale,
+                  .sp = round_up(seq, ATT_COLS), .dp = round_up(head_dim, ATT_COLS),
+                  .tiles = (seq + ATT_TILE - 1) / ATT_TILE, .call = ++ctx->call_seq,
+                  .scratch = ctx->scratch};
+    /* kt + vp + p + qs + ob, see att_task. */
+    size_t f1, f2, f3, f4, total;
+    if (!cpu_mul(head_dim, a.sp, &f1) || !cpu_mul(seq, a.dp, &f2) ||
+        !cpu_mul(ATT_TILE, a.sp, &f3) || !cpu_mul(4, head_dim + a.dp, &f4) ||
+        !cpu_add(f1, f2, &total) || !cpu_add(total, f3, &total) || !cpu_add(total, f4, &total))
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "scratch size overflows");
+    st = cpu_scratch_reserve(ctx, op, total);
+    if (st != VITCL_OK)
+        return st;
+    cpu_pool_run(ctx->pool, tasks, 1, att_task, &a);
+    cpu_record(ctx, op, t0);
+    return VITCL_OK;
+}

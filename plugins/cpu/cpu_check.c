@@ -1,0 +1,79 @@
+/* plugins/cpu/cpu_check.c - argument validation shared by the cpu plugin's ops: overflow-checked
+ * size arithmetic and "does this region lie inside that buffer" checks with messages that name
+ * the op and the argument. */
+#include <limits.h>
+#include <stdint.h>
+
+#include "cpu_internal.h"
+
+int cpu_mul(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return 0;
+    *out = a * b;
+    return 1;
+}
+
+int cpu_add(size_t a, size_t b, size_t *out)
+{
+    if (b > SIZE_MAX - a)
+        return 0;
+    *out = a + b;
+    return 1;
+}
+
+size_t cpu_extent(size_t batch, size_t stride, size_t rows, size_t ld, size_t cols)
+{
+    size_t one, all, head;
+    if (batch == 0 || rows == 0 || cols == 0)
+        return 0;
+    if (!cpu_mul(rows - 1, ld, &one) || !cpu_add(one, cols, &one))
+        return 0;
+    if (!cpu_mul(batch - 1, stride, &head) || !cpu_add(head, one, &all))
+        return 0;
+    return all;
+}
+
+vitcl_status cpu_check_span(vitcl_context *ctx, const char *op, const char *what,
+                            const vitcl_buffer *buf, size_t off, size_t extent, int writable)
+{
+    size_t end, bytes;
+    if (!buf)
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "%s is NULL", what);
+    if (buf->owner != ctx)
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
+                        "%s (buffer '%s') belongs to another context", what, buf->label);
+    if (extent == 0)
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
+                        "%s (buffer '%s'): region size overflows", what, buf->label);
+    if (!cpu_add(off, extent, &end) || !cpu_mul(end, sizeof(float), &bytes) || bytes > buf->bytes)
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
+                        "%s (buffer '%s', %zu bytes): floats [%zu, %zu + %zu) lie outside it",
+                        what, buf->label, buf->bytes, off, off, extent);
+    if (writable && buf->read_only)
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
+                        "%s (buffer '%s') is a read-only host wrap", what, buf->label);
+    return VITCL_OK;
+}
+
+vitcl_status cpu_check_disjoint(vitcl_context *ctx, const char *op, const char *what,
+                                const vitcl_buffer *a, size_t a_off, size_t a_ext,
+                                const vitcl_buffer *b, size_t b_off, size_t b_ext)
+{
+    /* Both spans were checked against their buffers, so these addresses are in range. */
+    uintptr_t a0 = (uintptr_t)cpu_f(a, a_off), a1 = a0 + a_ext * sizeof(float);
+    uintptr_t b0 = (uintptr_t)cpu_f(b, b_off), b1 = b0 + b_ext * sizeof(float);
+    if (a0 < b1 && b0 < a1)
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "%s overlap ('%s' and '%s')", what,
+                        a->label, b->label);
+    return VITCL_OK;
+}
+
+vitcl_status cpu_check_blas_dims(vitcl_context *ctx, const char *op, size_t a, size_t b,
+                                 size_t c, size_t d)
+{
+    if (a > INT_MAX || b > INT_MAX || c > INT_MAX || d > INT_MAX)
+        return cpu_fail(ctx, VITCL_ERR_UNSUPPORTED, op,
+                        "a dimension or leading dimension exceeds OpenBLAS's limit %d", INT_MAX);
+    return VITCL_OK;
+}

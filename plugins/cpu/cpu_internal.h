@@ -1,0 +1,182 @@
+/* plugins/cpu/cpu_internal.h - what the files of the cpu plugin share.
+ *
+ * The cpu backend runs every op synchronously on the calling thread: GEMMs go to OpenBLAS
+ * (cblas_sgemm), everything else runs on a small persistent thread pool owned by the context
+ * (cpu_pool.h). Buffers are 64-byte aligned host memory, or the caller's own read-only memory
+ * for buffer_wrap_host (zero copy).
+ *
+ * Threads: a context owns `nthreads` threads in all (the caller plus nthreads-1 pool workers;
+ * online cores, or VITCL_CPU_THREADS). OpenBLAS keeps its own pthread pool; the context sets it
+ * to the same count (openblas_set_num_threads). The two pools never run at the same time: an op
+ * calls OpenBLAS from the caller thread while the pool workers sleep on a condition variable,
+ * and the pool runs only between GEMMs, so at most nthreads threads compute at any moment.
+ * OpenBLAS's thread count is process-wide: the last context created sets it.
+ *
+ * A context is used by one thread at a time (backend.h); plugin-wide state is read-only after
+ * init, so contexts need no locks between them.
+ */
+#ifndef VITCL_CPU_INTERNAL_H
+#define VITCL_CPU_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vitcl/backend.h"
+#include "cpu_pool.h"
+
+#if defined(__GNUC__)
+#define CPU_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CPU_PRINTF(a, b)
+#endif
+
+#define CPU_ALIGN 64
+#define CPU_ERR_MAX 512
+#define CPU_LABEL_MAX 96
+#define CPU_PROFILE_MAX 8192
+#define CPU_MAX_THREADS 256
+
+/* A buffer: `bytes` of host memory at `data`, owned (aligned allocation) or aliasing the
+ * caller's read-only memory (buffer_wrap_host). A buffer made by linear_pack_weight remembers
+ * n and k so linear can check that it is used for the shape it was packed for. */
+struct vitcl_buffer {
+    vitcl_context *owner;
+    unsigned char *data;
+    size_t bytes;
+    int owned;     /* data was allocated here and is freed with the buffer */
+    int read_only; /* wraps caller memory: ops and writes may not modify it */
+    int packed;    /* made by linear_pack_weight */
+    size_t pack_n, pack_k;
+    char label[CPU_LABEL_MAX];
+};
+
+/* Per-thread scratch, grown by the caller before a parallel region (workers never allocate). */
+typedef struct cpu_scratch {
+    float *data;
+    size_t floats;
+    uint64_t tag_call; /* attention: the call (ctx->call_seq) whose head is packed, 0 = none */
+    size_t tag_head;   /* attention: which image·head of that call is packed */
+} cpu_scratch;
+
+struct vitcl_context {
+    int device_index;
+    int nthreads;
+    cpu_pool *pool;
+    cpu_scratch scratch[CPU_MAX_THREADS];
+    float *shared;        /* caller-side scratch (patch_embed im2col) */
+    size_t shared_floats;
+    uint64_t call_seq;    /* counts attention calls, to key scratch contents */
+    char err[CPU_ERR_MAX];
+    int profiling;
+    size_t n_timings;
+    vitcl_op_timing timings[CPU_PROFILE_MAX];
+};
+
+/* ---- cpu_context.c: errors, profiling, scratch */
+
+/* Formats "<op> (cpu device N): <cause>" into ctx's last error and returns status. ctx may be
+ * NULL (the message is then lost). */
+vitcl_status cpu_fail(vitcl_context *ctx, vitcl_status status, const char *op, const char *fmt,
+                      ...) CPU_PRINTF(4, 5);
+
+/* Monotonic wall-clock time in nanoseconds (CLOCK_MONOTONIC). */
+uint64_t cpu_now_ns(void);
+
+/* Appends one timing record [start_ns, now] when profiling is on; records beyond
+ * CPU_PROFILE_MAX are dropped. */
+void cpu_record(vitcl_context *ctx, const char *op, uint64_t start_ns);
+
+/* Makes every thread's scratch hold at least `floats` floats (64-byte aligned). On failure
+ * sets ctx's error naming `op` and returns VITCL_ERR_OUT_OF_MEMORY. */
+vitcl_status cpu_scratch_reserve(vitcl_context *ctx, const char *op, size_t floats);
+
+/* Makes ctx->shared hold at least `floats` floats; errors as cpu_scratch_reserve. */
+vitcl_status cpu_shared_reserve(vitcl_context *ctx, const char *op, size_t floats);
+
+/* ---- cpu_check.c: argument validation shared by the ops */
+
+/* a*b into *out; returns 0 on overflow. */
+int cpu_mul(size_t a, size_t b, size_t *out);
+/* a+b into *out; returns 0 on overflow. */
+int cpu_add(size_t a, size_t b, size_t *out);
+
+/* Number of floats spanned by `rows` rows of `cols` floats with leading dimension ld
+ * ((rows-1)·ld + cols), repeated `batch` times every `stride` floats; 0 on overflow. */
+size_t cpu_extent(size_t batch, size_t stride, size_t rows, size_t ld, size_t cols);
+
+/* Checks that `buf` is a buffer of ctx and that floats [off, off + extent) lie inside it;
+ * `what` names the argument ("X", "W"). With `writable`, also that the buffer is not a
+ * read-only wrap. extent == 0 means the size computation overflowed. */
+vitcl_status cpu_check_span(vitcl_context *ctx, const char *op, const char *what,
+                            const vitcl_buffer *buf, size_t off, size_t extent, int writable);
+
+/* Fails when the float ranges [a_off, a_off+a_ext) of a and [b_off, b_off+b_ext) of b overlap
+ * (same buffer or same memory); `what` names the pair ("Y and X"). */
+vitcl_status cpu_check_disjoint(vitcl_context *ctx, const char *op, const char *what,
+                                const vitcl_buffer *a, size_t a_off, size_t a_ext,
+                                const vitcl_buffer *b, size_t b_off, size_t b_ext);
+
+/* Fails unless every value fits OpenBLAS's int-sized dimensions. */
+vitcl_status cpu_check_blas_dims(vitcl_context *ctx, const char *op, size_t a, size_t b,
+                                 size_t c, size_t d);
+
+/* Float pointer at `off` floats into buf. */
+static inline float *cpu_f(const vitcl_buffer *buf, size_t off)
+{
+    return (float *)(void *)buf->data + off;
+}
+
+/* ---- the ops (cpu_linear.c, cpu_gemm_batched.c, cpu_rowwise.c, cpu_attention.c,
+ * cpu_patch_embed.c), with the signatures of vitcl_op_table */
+
+vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
+                        const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b, size_t b_off,
+                        vitcl_buffer *Y, size_t y_off, size_t m, size_t n, size_t k,
+                        uint32_t flags);
+vitcl_status cpu_linear_pack_weight(vitcl_context *ctx, const vitcl_buffer *W, size_t w_off,
+                                    size_t n, size_t k, const char *label, vitcl_buffer **out);
+vitcl_status cpu_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size_t m, size_t n,
+                              size_t k, float alpha, const vitcl_buffer *A, size_t a_off,
+                              size_t lda, size_t stride_a, const vitcl_buffer *B, size_t b_off,
+                              size_t ldb, size_t stride_b, float beta, vitcl_buffer *C,
+                              size_t c_off, size_t ldc, size_t stride_c, size_t batch);
+vitcl_status cpu_layernorm(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
+                           const vitcl_buffer *gamma, size_t g_off, const vitcl_buffer *beta,
+                           size_t b_off, vitcl_buffer *Y, size_t y_off, size_t rows, size_t cols,
+                           float eps);
+vitcl_status cpu_gelu(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off, vitcl_buffer *Y,
+                      size_t y_off, size_t n);
+vitcl_status cpu_add_op(vitcl_context *ctx, const vitcl_buffer *A, size_t a_off,
+                        const vitcl_buffer *B, size_t b_off, vitcl_buffer *Y, size_t y_off,
+                        size_t n, size_t b_period);
+vitcl_status cpu_softmax(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off, vitcl_buffer *Y,
+                         size_t y_off, size_t rows, size_t cols, float scale);
+vitcl_status cpu_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_off, size_t ldq,
+                           const vitcl_buffer *K, size_t k_off, size_t ldk, const vitcl_buffer *V,
+                           size_t v_off, size_t ldv, vitcl_buffer *O, size_t o_off, size_t ldo,
+                           size_t batch, size_t seq, size_t heads, size_t head_dim, float scale);
+vitcl_status cpu_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, size_t p_off,
+                             const vitcl_buffer *W, size_t w_off, const vitcl_buffer *bias,
+                             size_t bias_off, vitcl_buffer *Y, size_t y_off,
+                             size_t y_batch_stride, size_t batch, size_t channels, size_t height,
+                             size_t width, size_t patch, size_t dim);
+
+/* ---- cpu_buffer.c */
+
+/* Allocates an owned, 64-byte aligned buffer of `bytes` (> 0) for ctx; `op` names the caller
+ * in error messages. */
+vitcl_status cpu_buffer_new(vitcl_context *ctx, const char *op, size_t bytes, const char *label,
+                            vitcl_buffer **out);
+vitcl_status cpu_buffer_alloc(vitcl_context *ctx, size_t bytes, const char *label,
+                              vitcl_buffer **out);
+void cpu_buffer_free(vitcl_context *ctx, vitcl_buffer *buf);
+vitcl_status cpu_buffer_write(vitcl_context *ctx, vitcl_buffer *buf, size_t offset,
+                              const void *src, size_t bytes);
+vitcl_status cpu_buffer_read(vitcl_context *ctx, const vitcl_buffer *buf, size_t offset,
+                             void *dst, size_t bytes);
+vitcl_status cpu_buffer_copy(vitcl_context *ctx, vitcl_buffer *dst, size_t dst_offset,
+                             const vitcl_buffer *src, size_t src_offset, size_t bytes);
+vitcl_status cpu_buffer_wrap_host(vitcl_context *ctx, const void *host, size_t bytes,
+                                  const char *label, vitcl_buffer **out);
+
+#endif

@@ -1,0 +1,258 @@
+/* plugins/cpu/cpu_plugin.c - the cpu plugin's descriptor and entry point: device enumeration
+ * (one device: this machine's CPU), context lifetime (thread pool, OpenBLAS thread count),
+ * last_error, synchronize, profiling and supports(). */
+#include <cblas.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cpu_internal.h"
+
+#define CPU_PLUGIN_VERSION "0.1.0"
+
+typedef struct cpu_state {
+    char model[128];
+    int cores;
+    uint64_t mem_bytes;
+} cpu_state;
+
+/* The "model name" line of /proc/cpuinfo into out, or "unknown CPU". */
+static void read_model_name(char *out, size_t outlen)
+{
+    snprintf(out, outlen, "unknown CPU");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) != 0)
+            continue;
+        const char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        colon++;
+        while (*colon == ' ' || *colon == '\t')
+            colon++;
+        size_t len = strcspn(colon, "\r\n");
+        if (len > 0)
+            snprintf(out, outlen, "%.*s", (int)len, colon);
+        break;
+    }
+    fclose(f);
+}
+
+static vitcl_status cpu_init(void **state, char *err, size_t errlen)
+{
+    cpu_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        if (err && errlen)
+            snprintf(err, errlen, "cpu plugin: out of memory in init");
+        return VITCL_ERR_OUT_OF_MEMORY;
+    }
+    read_model_name(s->model, sizeof s->model);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    s->cores = cores < 1 ? 1 : cores > CPU_MAX_THREADS ? CPU_MAX_THREADS : (int)cores;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    s->mem_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+    *state = s;
+    return VITCL_OK;
+}
+
+static void cpu_shutdown(void *state)
+{
+    free(state);
+}
+
+static int cpu_device_count(void *state)
+{
+    return state ? 1 : 0;
+}
+
+static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *info)
+{
+    const cpu_state *s = state;
+    if (!s || index != 0 || !info || info->struct_size == 0)
+        return VITCL_ERR_INVALID_ARGUMENT;
+    vitcl_device_info full;
+    memset(&full, 0, sizeof full);
+    full.struct_size = info->struct_size;
+    full.type = VITCL_DEVICE_CPU;
+    snprintf(full.name, sizeof full.name, "%s", s->model);
+    snprintf(full.vendor, sizeof full.vendor, "vitcl");
+    char *config = openblas_get_config();
+    snprintf(full.driver, sizeof full.driver, "%s", config ? config : "OpenBLAS");
+    snprintf(full.platform, sizeof full.platform, "host CPU, OpenBLAS + pthreads");
+    full.global_mem_bytes = s->mem_bytes;
+    full.max_alloc_bytes = s->mem_bytes;
+    full.compute_units = (uint32_t)s->cores;
+    full.caps = VITCL_CAP_HOST_UNIFIED | VITCL_CAP_ZERO_COPY_WRAP | VITCL_CAP_PROFILING |
+                VITCL_CAP_FP64;
+    char *core = openblas_get_corename();
+    snprintf(full.extra, sizeof full.extra,
+             "OpenBLAS core %s; %d threads (VITCL_CPU_THREADS overrides)",
+             core ? core : "unknown", s->cores);
+    size_t n = info->struct_size < sizeof full ? info->struct_size : sizeof full;
+    memcpy(info, &full, n);
+    return VITCL_OK;
+}
+
+/* Thread count: VITCL_CPU_THREADS when set (1..CPU_MAX_THREADS), else the online cores. */
+static int thread_count(const cpu_state *s, char *err, size_t errlen)
+{
+    const char *env = getenv("VITCL_CPU_THREADS");
+    if (!env || !env[0])
+        return s->cores;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(env, &end, 10);
+    if (errno != 0 || end == env || *end != '\0' || v < 1 || v > CPU_MAX_THREADS) {
+        if (err && errlen)
+            snprintf(err, errlen,
+                     "cpu plugin: VITCL_CPU_THREADS='%s' is not a thread count in 1..%d", env,
+                     CPU_MAX_THREADS);
+        return -1;
+    }
+    return (int)v;
+}
+
+static vitcl_status cpu_context_create(void *state, int device_index, vitcl_context **out,
+                                       char *err, size_t errlen)
+{
+    const cpu_state *s = state;
+    if (!s || device_index != 0 || !out) {
+        if (err && errlen)
+            snprintf(err, errlen, "cpu plugin: no device %d (it has one, device 0)",
+                     device_index);
+        return VITCL_ERR_NOT_FOUND;
+    }
+    int threads = thread_count(s, err, errlen);
+    if (threads < 0)
+        return VITCL_ERR_INVALID_ARGUMENT;
+    vitcl_context *ctx = calloc(1, sizeof *ctx);
+    cpu_pool *pool = ctx ? cpu_pool_create(threads) : NULL;
+    if (!pool) {
+        free(ctx);
+        if (err && errlen)
+            snprintf(err, errlen, "cpu plugin: cannot create a context with %d threads on '%s'",
+                     threads, s->model);
+        return VITCL_ERR_OUT_OF_MEMORY;
+    }
+    ctx->device_index = device_index;
+    ctx->nthreads = threads;
+    ctx->pool = pool;
+    /* OpenBLAS runs only while the pool sleeps, so both use the same count (cpu_internal.h). */
+    openblas_set_num_threads(threads);
+    *out = ctx;
+    return VITCL_OK;
+}
+
+static void cpu_context_destroy(vitcl_context *ctx)
+{
+    if (!ctx)
+        return;
+    cpu_pool_destroy(ctx->pool);
+    for (int t = 0; t < CPU_MAX_THREADS; t++)
+        free(ctx->scratch[t].data);
+    free(ctx->shared);
+    free(ctx);
+}
+
+static const char *cpu_last_error(vitcl_context *ctx)
+{
+    return ctx ? ctx->err : "cpu plugin: NULL context";
+}
+
+static vitcl_status cpu_synchronize(vitcl_context *ctx)
+{
+    /* Every op runs to completion before it returns. */
+    return ctx ? VITCL_OK : VITCL_ERR_INVALID_ARGUMENT;
+}
+
+static vitcl_status cpu_profiling(vitcl_context *ctx, int enable)
+{
+    if (!ctx)
+        return VITCL_ERR_INVALID_ARGUMENT;
+    ctx->profiling = enable != 0;
+    return VITCL_OK;
+}
+
+static size_t cpu_profile_drain(vitcl_context *ctx, vitcl_op_timing *out, size_t max)
+{
+    if (!ctx || !out)
+        return 0;
+    size_t n = ctx->n_timings < max ? ctx->n_timings : max;
+    memcpy(out, ctx->timings, n * sizeof *out);
+    memmove(ctx->timings, ctx->timings + n, (ctx->n_timings - n) * sizeof *out);
+    ctx->n_timings -= n;
+    return n;
+}
+
+static int cpu_supports(vitcl_context *ctx, vitcl_op op, const vitcl_op_shape *shape)
+{
+    (void)ctx;
+    if (!shape || (unsigned)op >= VITCL_OP_COUNT_)
+        return 0;
+    switch (op) {
+    case VITCL_OP_LINEAR:
+    case VITCL_OP_GEMM_BATCHED:
+    case VITCL_OP_LINEAR_PACK_WEIGHT:
+        /* OpenBLAS takes int dimensions. */
+        return shape->m <= INT_MAX && shape->n <= INT_MAX && shape->k <= INT_MAX;
+    default:
+        return 1;
+    }
+}
+
+static const vitcl_op_table cpu_ops = {
+    .struct_size = sizeof(vitcl_op_table),
+    .linear = cpu_linear,
+    .gemm_batched = cpu_gemm_batched,
+    .layernorm = cpu_layernorm,
+    .gelu = cpu_gelu,
+    .add = cpu_add_op,
+    .softmax = cpu_softmax,
+    .attention = cpu_attention,
+    .patch_embed = cpu_patch_embed,
+    .linear_pack_weight = cpu_linear_pack_weight,
+    .supports = cpu_supports,
+};
+
+static const vitcl_backend_desc cpu_desc = {
+    .struct_size = sizeof(vitcl_backend_desc),
+    .abi_major = VITCL_ABI_MAJOR,
+    .abi_minor = VITCL_ABI_MINOR,
+    .name = "cpu",
+    .version = CPU_PLUGIN_VERSION,
+    .description = "CPU backend: OpenBLAS GEMMs, threaded C for the rest",
+    .auto_rank = 20,
+    .init = cpu_init,
+    .shutdown = cpu_shutdown,
+    .device_count = cpu_device_count,
+    .device_info = cpu_device_info,
+    .context_create = cpu_context_create,
+    .context_destroy = cpu_context_destroy,
+    .last_error = cpu_last_error,
+    .synchronize = cpu_synchronize,
+    .buffer_alloc = cpu_buffer_alloc,
+    .buffer_free = cpu_buffer_free,
+    .buffer_write = cpu_buffer_write,
+    .buffer_read = cpu_buffer_read,
+    .buffer_copy = cpu_buffer_copy,
+    .buffer_wrap_host = cpu_buffer_wrap_host,
+    .ops = &cpu_ops,
+    .profiling = cpu_profiling,
+    .profile_drain = cpu_profile_drain,
+};
+
+VITCL_PLUGIN_EXPORT const vitcl_backend_desc *vitcl_plugin_entry(uint32_t host_abi_major,
+                                                                  uint32_t host_abi_minor);
+
+VITCL_PLUGIN_EXPORT const vitcl_backend_desc *vitcl_plugin_entry(uint32_t host_abi_major,
+                                                                  uint32_t host_abi_minor)
+{
+    (void)host_abi_minor;
+    return host_abi_major == VITCL_ABI_MAJOR ? &cpu_desc : NULL;
+}

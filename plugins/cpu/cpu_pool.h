@@ -1,0 +1,35 @@
+/* plugins/cpu/cpu_pool.h - a small persistent thread pool for the cpu plugin's row-parallel ops.
+ *
+ * A pool has `threads` threads in all: the thread that calls cpu_pool_run and threads-1
+ * workers, started once by cpu_pool_create and sleeping on a condition variable between runs
+ * (they never spin, so they leave the cores to OpenBLAS while a GEMM runs). cpu_pool_run splits
+ * [0, n) into chunks of `grain` indices that the threads take in turn until none is left, and
+ * returns when every chunk is done. A pool is used by one thread at a time (its context's);
+ * task functions must not fail, allocate or call cpu_pool_run.
+ */
+#ifndef VITCL_CPU_POOL_H
+#define VITCL_CPU_POOL_H
+
+#include <stddef.h>
+
+typedef struct cpu_pool cpu_pool;
+
+/* Runs indices [begin, end) of a parallel loop on thread `thread` (0 = the caller,
+ * 1..threads-1 = workers); `thread` selects per-thread scratch. */
+typedef void (*cpu_task_fn)(void *arg, size_t begin, size_t end, int thread);
+
+/* Starts a pool of `threads` (>= 1) threads. Returns NULL when memory or thread creation fails
+ * (nothing is leaked). The pool is freed with cpu_pool_destroy. */
+cpu_pool *cpu_pool_create(int threads);
+
+/* Stops and joins the workers and frees the pool. NULL is a no-op. */
+void cpu_pool_destroy(cpu_pool *pool);
+
+/* Number of threads, caller included. */
+int cpu_pool_threads(const cpu_pool *pool);
+
+/* Runs fn over [0, n) in chunks of grain (>= 1) and waits for all of them. Small loops (one
+ * chunk) run on the caller alone. */
+void cpu_pool_run(cpu_pool *pool, size_t n, size_t grain, cpu_task_fn fn, void *arg);
+
+#endif
