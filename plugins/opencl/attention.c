@@ -1,0 +1,89 @@
+/* plugins/opencl/attention.c - the fused attention op (kernel in attention.cl).
+ *
+ * Global work size (seq rounded up to ATT_GROUP, batch * heads); each work-item owns one query
+ * row of one head and streams over the keys with an online softmax, so memory use does not grow
+ * with seq^2. head_dim is limited to OCL_MAX_HEAD_DIM (every ViT-MSN checkpoint uses 64);
+ * supports() reports larger head_dim as unsupported so the host composes the op instead.
+ */
+#include <stdint.h>
+
+#include "ocl.h"
+
+#define ATT_GROUP 32
+
+/* Elements spanned by rows*ld with the last row holding `last` values, overflow-checked. */
+static int span(size_t rows, size_t ld, size_t last, size_t *out)
+{
+    if (rows == 0)
+        return 0;
+    if (ld != 0 && rows - 1 > SIZE_MAX / ld)
+        return 0;
+    size_t v = (rows - 1) * ld;
+    if (v > SIZE_MAX - last)
+        return 0;
+    *out = v + last;
+    return 1;
+}
+
+vitcl_status ocl_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_off, size_t ldq,
+                           const vitcl_buffer *K, size_t k_off, size_t ldk, const vitcl_buffer *V,
+                           size_t v_off, size_t ldv, vitcl_buffer *O, size_t o_off, size_t ldo,
+                           size_t batch, size_t seq, size_t heads, size_t head_dim, float scale)
+{
+    const char *op = "attention";
+    if (batch == 0 || seq == 0 || heads == 0 || head_dim == 0)
+        return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
+                        "opencl attention on %s: zero size (batch=%zu seq=%zu heads=%zu "
+                        "head_dim=%zu)",
+                        ctx->dev->info.name, batch, seq, heads, head_dim);
+    if (head_dim > OCL_MAX_HEAD_DIM)
+        return ocl_fail(ctx, VITCL_ERR_UNSUPPORTED,
+                        "opencl attention on %s: head_dim %zu exceeds the kernel's limit %d",
+                        ctx->dev->info.name, head_dim, OCL_MAX_HEAD_DIM);
+    size_t width, rows, nq, nk, nv, no;
+    if (heads > SIZE_MAX / head_dim || batch > SIZE_MAX / seq || heads > UINT32_MAX ||
+        batch > SIZE_MAX / heads)
+        return ocl_fail(ctx, VITCL_ERR_LIMIT, "opencl attention on %s: sizes overflow",
+                        ctx->dev->info.name);
+    width = heads * head_dim;
+    rows = batch * seq;
+    if (ldq < width || ldk < width || ldv < width || ldo < width)
+        return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
+                        "opencl attention on %s: leading dimensions (%zu,%zu,%zu,%zu) must be >= "
+                        "heads*head_dim %zu",
+                        ctx->dev->info.name, ldq, ldk, ldv, ldo, width);
+    if (!span(rows, ldq, width, &nq) || !span(rows, ldk, width, &nk) ||
+        !span(rows, ldv, width, &nv) || !span(rows, ldo, width, &no))
+        return ocl_fail(ctx, VITCL_ERR_LIMIT, "opencl attention on %s: sizes overflow",
+                        ctx->dev->info.name);
+    vitcl_status s;
+    if ((s = ocl_check_range(ctx, op, "Q", Q, q_off, nq)) != VITCL_OK ||
+        (s = ocl_check_range(ctx, op, "K", K, k_off, nk)) != VITCL_OK ||
+        (s = ocl_check_range(ctx, op, "V", V, v_off, nv)) != VITCL_OK ||
+        (s = ocl_check_range(ctx, op, "O", O, o_off, no)) != VITCL_OK)
+        return s;
+
+    cl_ulong qo = q_off, lq = ldq, ko = k_off, lk = ldk, vo = v_off, lv = ldv, oo = o_off,
+             lo = ldo, sq = seq;
+    cl_uint nh = (cl_uint)heads, hd = (cl_uint)head_dim;
+    ocl_args a;
+    ocl_args_begin(&a, ctx->kernels[OCL_K_ATTENTION]);
+    OCL_ARG(&a, Q->mem);
+    OCL_ARG(&a, qo);
+    OCL_ARG(&a, lq);
+    OCL_ARG(&a, K->mem);
+    OCL_ARG(&a, ko);
+    OCL_ARG(&a, lk);
+    OCL_ARG(&a, V->mem);
+    OCL_ARG(&a, vo);
+    OCL_ARG(&a, lv);
+    OCL_ARG(&a, O->mem);
+    OCL_ARG(&a, oo);
+    OCL_ARG(&a, lo);
+    OCL_ARG(&a, sq);
+    OCL_ARG(&a, nh);
+    OCL_ARG(&a, hd);
+    OCL_ARG(&a, scale);
+    size_t global[2] = {ocl_round_up(seq, ATT_GROUP), batch * heads};
+    return ocl_launch(ctx, op, &a, 2, global, NULL);
+}

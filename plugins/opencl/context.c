@@ -1,0 +1,130 @@
+/* plugins/opencl/context.c - contexts: OpenCL context and queue, programs, self-check, stats.
+ *
+ * context_create makes a cl_context and an in-order queue on the device, builds (or loads from
+ * the disk cache) every program, then runs the self-check (selfcheck.c) unless this device and
+ * driver already passed it. Queues start without profiling; profiling.c swaps in a profiling
+ * queue only when asked, so the cost stays off by default.
+ *
+ * VITCL_CL_STATS_FILE: when set, context_destroy appends one line
+ *   "opencl device=<name> builds=N cache_hits=N cache_rejected=N selfcheck=ran|cached"
+ * so a test can see whether a process compiled programs or loaded them from the cache.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ocl.h"
+
+static size_t pow2_floor(size_t v)
+{
+    size_t p = 1;
+    while (p * 2 <= v)
+        p *= 2;
+    return p;
+}
+
+vitcl_status ocl_context_create(void *state, int device_index, vitcl_context **out, char *err,
+                                size_t errlen)
+{
+    ocl_state *st = state;
+    if (!st || !out || device_index < 0 || device_index >= st->count) {
+        snprintf(err, errlen, "opencl: no device %d (the plugin has %d)", device_index,
+                 st ? st->count : 0);
+        return VITCL_ERR_NOT_FOUND;
+    }
+    vitcl_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        snprintf(err, errlen, "opencl: out of memory creating a context");
+        return VITCL_ERR_OUT_OF_MEMORY;
+    }
+    ctx->dev = &st->devices[device_index];
+    ctx->stats.selfcheck = "not run";
+
+    vitcl_status s = VITCL_OK;
+    cl_int e = CL_SUCCESS;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
+                                     (cl_context_properties)ctx->dev->platform, 0};
+    ctx->cl = clCreateContext(props, 1, &ctx->dev->id, NULL, NULL, &e);
+    if (!ctx->cl || e != CL_SUCCESS) {
+        s = ocl_fail_cl(ctx, "context_create", "clCreateContext", e);
+        goto fail;
+    }
+    ctx->queue = clCreateCommandQueue(ctx->cl, ctx->dev->id, 0, &e);
+    if (!ctx->queue || e != CL_SUCCESS) {
+        s = ocl_fail_cl(ctx, "context_create", "clCreateCommandQueue", e);
+        goto fail;
+    }
+    size_t wg = ctx->dev->max_wg < 256 ? ctx->dev->max_wg : 256;
+    while (wg > 1 && wg * sizeof(float) > ctx->dev->local_mem / 2)
+        wg /= 2;
+    ctx->row_wg = pow2_floor(wg);
+
+    ctx->cache_usable = ocl_cache_dir(ctx->cache_dir, sizeof ctx->cache_dir);
+    if ((s = ocl_programs_build(ctx)) != VITCL_OK)
+        goto fail;
+    if ((s = ocl_selfcheck(ctx)) != VITCL_OK)
+        goto fail;
+    ctx->err[0] = '\0';
+    *out = ctx;
+    return VITCL_OK;
+
+fail:
+    snprintf(err, errlen, "%s", ctx->err);
+    ocl_context_destroy(ctx);
+    return s;
+}
+
+static void write_stats(const vitcl_context *ctx)
+{
+    const char *path = getenv("VITCL_CL_STATS_FILE");
+    if (!path || !*path)
+        return;
+    char line[512];
+    int n = snprintf(line, sizeof line,
+                     "opencl device=%s builds=%u cache_hits=%u cache_rejected=%u selfcheck=%s\n",
+                     ctx->dev->info.name, ctx->stats.builds, ctx->stats.cache_hits,
+                     ctx->stats.cache_rejected, ctx->stats.selfcheck);
+    if (n <= 0)
+        return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    /* One write with O_APPEND: lines of concurrent processes do not interleave. */
+    ssize_t w = write(fd, line, len);
+    (void)w;
+    close(fd);
+}
+
+void ocl_context_destroy(vitcl_context *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->queue)
+        clFinish(ctx->queue);
+    write_stats(ctx);
+    ocl_prof_clear(ctx);
+    free(ctx->timings);
+    ocl_gemm_release(ctx);
+    ocl_programs_release(ctx);
+    if (ctx->queue)
+        clReleaseCommandQueue(ctx->queue);
+    if (ctx->cl)
+        clReleaseContext(ctx->cl);
+    free(ctx);
+}
+
+const char *ocl_last_error(vitcl_context *ctx)
+{
+    return ctx ? ctx->err : "";
+}
+
+vitcl_status ocl_synchronize(vitcl_context *ctx)
+{
+    cl_int e = clFinish(ctx->queue);
+    if (e != CL_SUCCESS)
+        return ocl_fail_cl(ctx, "synchronize", "clFinish", e);
+    return VITCL_OK;
+}

@@ -1,0 +1,170 @@
+/* plugins/opencl/gemm.c - linear and gemm_batched through CLBlast's C API.
+ *
+ * linear is CLBlastSgemmWithTempBuffer (row-major, X * W^T) with a plugin-owned temporary
+ * buffer grown to the size CLBlast asks for, followed by the bias + GELU kernel (bias_gelu.cl)
+ * when there is a bias or GELU. gemm_batched is CLBlastSgemm for one matrix and
+ * CLBlastSgemmStridedBatched (present in CLBlast 1.5.3) otherwise.
+ *
+ * CLBlast compiles its kernels on the first call of each routine/parameter set and keeps them
+ * in-process; the host can warm it by calling linear once per shape at model load.
+ */
+#include <clblast_c.h>
+#include <stdint.h>
+
+#include "ocl.h"
+
+static vitcl_status clblast_fail(vitcl_context *ctx, const char *op, const char *call,
+                                 CLBlastStatusCode st)
+{
+    vitcl_status s = VITCL_ERR_DEVICE;
+    if (st == CLBlastTempBufferAllocFailure || st == CLBlastOpenCLOutOfResources ||
+        st == CLBlastOpenCLOutOfHostMemory)
+        s = VITCL_ERR_OUT_OF_MEMORY;
+    return ocl_fail(ctx, s, "opencl %s on %s: %s failed: %s (%d)", op, ctx->dev->info.name, call,
+                    ocl_clblast_error_name((int)st), (int)st);
+}
+
+static int mul_ok(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return 0;
+    *out = a * b;
+    return 1;
+}
+
+/* Makes sure the temporary buffer holds at least `bytes` (at least 64). */
+static vitcl_status ensure_temp(vitcl_context *ctx, size_t bytes)
+{
+    if (bytes < 64)
+        bytes = 64;
+    if (ctx->gemm_temp && ctx->gemm_temp_bytes >= bytes)
+        return VITCL_OK;
+    if (ctx->gemm_temp) {
+        clReleaseMemObject(ctx->gemm_temp);
+        ctx->gemm_temp = NULL;
+        ctx->gemm_temp_bytes = 0;
+    }
+    cl_int e = CL_SUCCESS;
+    ctx->gemm_temp = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &e);
+    if (!ctx->gemm_temp || e != CL_SUCCESS) {
+        ctx->gemm_temp = NULL;
+        return ocl_fail(ctx, VITCL_ERR_OUT_OF_MEMORY,
+                        "opencl linear on %s: cannot allocate buffer 'clblast temporary' of %zu "
+                        "bytes: %s (%d)",
+                        ctx->dev->info.name, bytes, ocl_cl_error_name(e), (int)e);
+    }
+    ctx->gemm_temp_bytes = bytes;
+    return VITCL_OK;
+}
+
+void ocl_gemm_release(vitcl_context *ctx)
+{
+    if (ctx->gemm_temp)
+        clReleaseMemObject(ctx->gemm_temp);
+    ctx->gemm_temp = NULL;
+    ctx->gemm_temp_bytes = 0;
+}
+
+vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
+                        const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b, size_t b_off,
+                        vitcl_buffer *Y, size_t y_off, size_t m, size_t n, size_t k,
+                        uint32_t flags)
+{
+    const char *op = "linear";
+    if (flags & VITCL_LINEAR_PACKED_W)
+        return ocl_fail(ctx, VITCL_ERR_UNSUPPORTED,
+                        "opencl linear on %s: packed weights were requested but this plugin has "
+                        "no linear_pack_weight",
+                        ctx->dev->info.name);
+    if (flags & ~(uint32_t)(VITCL_LINEAR_GELU | VITCL_LINEAR_PACKED_W))
+        return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, "opencl linear on %s: unknown flags 0x%x",
+                        ctx->dev->info.name, (unsigned)flags);
+    size_t mk, nk, mn;
+    if (m == 0 || n == 0 || k == 0 || !mul_ok(m, k, &mk) || !mul_ok(n, k, &nk) ||
+        !mul_ok(m, n, &mn))
+        return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
+                        "opencl linear on %s: invalid shape m=%zu n=%zu k=%zu", ctx->dev->info.name,
+                        m, n, k);
+    vitcl_status s;
+    if ((s = ocl_check_range(ctx, op, "X", X, x_off, mk)) != VITCL_OK ||
+        (s = ocl_check_range(ctx, op, "W", W, w_off, nk)) != VITCL_OK ||
+        (s = ocl_check_range(ctx, op, "Y", Y, y_off, mn)) != VITCL_OK ||
+        (b && (s = ocl_check_range(ctx, op, "bias", b, b_off, n)) != VITCL_OK))
+        return s;
+
+    size_t temp = 0;
+    CLBlastStatusCode st = CLBlastSGemmTempBufferSize(
+        CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes, m, n, k, x_off, k, w_off,
+        k, y_off, n, &ctx->queue, &temp);
+    if (st != CLBlastSuccess)
+        return clblast_fail(ctx, op, "CLBlastSGemmTempBufferSize", st);
+    if (temp > SIZE_MAX / sizeof(float))
+        return ocl_fail(ctx, VITCL_ERR_LIMIT, "opencl linear on %s: temporary size overflows",
+                        ctx->dev->info.name);
+    /* CLBlast reports the temporary size in elements. */
+    if ((s = ensure_temp(ctx, temp * sizeof(float))) != VITCL_OK)
+        return s;
+    st = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes,
+                                    m, n, k, 1.0f, X->mem, x_off, k, W->mem, w_off, k, 0.0f, Y->mem,
+                                    y_off, n, &ctx->queue, ocl_prof_event(ctx), ctx->gemm_temp);
+    ocl_prof_step(ctx);
+    if (st != CLBlastSuccess) {
+        ocl_prof_end(ctx, op);
+        return clblast_fail(ctx, op, "CLBlastSgemmWithTempBuffer", st);
+    }
+    int gelu = (flags & VITCL_LINEAR_GELU) != 0;
+    if (!b && !gelu) {
+        ocl_prof_end(ctx, op);
+        return VITCL_OK;
+    }
+    cl_ulong yo = y_off, bo = b_off, cols = n, total = mn;
+    cl_int has_bias = b != NULL, act = gelu;
+    cl_mem bmem = b ? b->mem : Y->mem; /* unused when has_bias == 0 */
+    ocl_args a;
+    ocl_args_begin(&a, ctx->kernels[OCL_K_BIAS_ACT]);
+    OCL_ARG(&a, Y->mem);
+    OCL_ARG(&a, yo);
+    OCL_ARG(&a, bmem);
+    OCL_ARG(&a, bo);
+    OCL_ARG(&a, cols);
+    OCL_ARG(&a, total);
+    OCL_ARG(&a, has_bias);
+    OCL_ARG(&a, act);
+    size_t global = ocl_round_up(mn, 64);
+    return ocl_launch(ctx, op, &a, 1, &global, NULL);
+}
+
+vitcl_status ocl_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size_t m, size_t n,
+                              size_t k, float alpha, const vitcl_buffer *A, size_t a_off,
+                              size_t lda, size_t stride_a, const vitcl_buffer *B, size_t b_off,
+                              size_t ldb, size_t stride_b, float beta, vitcl_buffer *C,
+                              size_t c_off, size_t ldc, size_t stride_c, size_t batch)
+{
+    const char *op = "gemm_batched";
+    if (!A || !B || !C || m == 0 || n == 0 || k == 0 || batch == 0)
+        return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
+                        "opencl gemm_batched on %s: invalid arguments (m=%zu n=%zu k=%zu "
+                        "batch=%zu)",
+                        ctx->dev->info.name, m, n, k, batch);
+    CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastStatusCode st;
+    const char *call;
+    if (batch == 1) {
+        call = "CLBlastSgemm";
+        st = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha, A->mem, a_off, lda,
+                          B->mem, b_off, ldb, beta, C->mem, c_off, ldc, &ctx->queue,
+                          ocl_prof_event(ctx));
+    } else {
+        call = "CLBlastSgemmStridedBatched";
+        st = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha, A->mem,
+                                        a_off, lda, stride_a, B->mem, b_off, ldb, stride_b, beta,
+                                        C->mem, c_off, ldc, stride_c, batch, &ctx->queue,
+                                        ocl_prof_event(ctx));
+    }
+    ocl_prof_step(ctx);
+    ocl_prof_end(ctx, op);
+    if (st != CLBlastSuccess)
+        return clblast_fail(ctx, op, call, st);
+    return VITCL_OK;
+}

@@ -1,0 +1,283 @@
+/* plugins/opencl/ocl.h - types and internal functions shared by the OpenCL plugin's files.
+ *
+ * Layout of the plugin (one job per file):
+ *   plugin.c        the descriptor, entry point, init/shutdown and device queries
+ *   devices.c       enumeration of every platform and device the ICD loader offers
+ *   context.c       contexts: queue, programs, kernels, last_error, synchronize
+ *   buffers.c       buffer alloc/free/read/write/copy and buffer_wrap_host
+ *   profiling.c     per-op event timestamps (profiling / profile_drain)
+ *   launch.c        kernel argument setting and enqueueing shared by the ops
+ *   errors.c        names of OpenCL and CLBlast status codes, the context error message
+ *   hash.c          SHA-256 (OpenSSL libcrypto) and hex keys
+ *   disk_cache.c    the on-disk cache directory: entries with header + checksum, markers
+ *   programs.c      kernel sources (embedded or VITCL_CL_KERNEL_DIR) and cached program builds
+ *   gemm.c          linear and gemm_batched through CLBlast
+ *   elementwise.c   gelu and add
+ *   rowwise.c       layernorm and softmax
+ *   attention.c     fused attention
+ *   patch_embed.c   patch embedding
+ *   selfcheck.c     the first-use correctness check of a device
+ * Nothing here is exported from the shared module except vitcl_plugin_entry.
+ */
+#ifndef VITCL_OCL_H
+#define VITCL_OCL_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vitcl/backend.h"
+
+#if defined(__GNUC__)
+#define OCL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define OCL_PRINTF(a, b)
+#endif
+
+#define OCL_ERR_MAX 4096
+#define OCL_LABEL_MAX 128
+#define OCL_PATH_MAX 4096
+
+/* One OpenCL device as found at init; read-only after init, shared by all contexts. */
+typedef struct ocl_device {
+    cl_platform_id platform;
+    cl_device_id id;
+    vitcl_device_info info;       /* complete, struct_size = sizeof(vitcl_device_info) */
+    char device_version[128];     /* CL_DEVICE_VERSION */
+    char platform_name[128];      /* CL_PLATFORM_NAME */
+    char platform_version[128];   /* CL_PLATFORM_VERSION */
+    int unified;                  /* host-unified memory (or a CPU device) */
+    int profiling_ok;             /* CL_QUEUE_PROFILING_ENABLE is supported */
+    int fp16;                     /* cl_khr_fp16 */
+    size_t max_wg;                /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+    cl_ulong local_mem;           /* CL_DEVICE_LOCAL_MEM_SIZE */
+} ocl_device;
+
+/* Plugin-wide state made by init. */
+typedef struct ocl_state {
+    ocl_device *devices;
+    int count;
+} ocl_state;
+
+/* Programs, one per kernel family (clkernels/<name>.cl plus shared headers). */
+typedef enum ocl_program_id {
+    OCL_P_LAYERNORM,
+    OCL_P_SOFTMAX,
+    OCL_P_BIAS_GELU,
+    OCL_P_ADD,
+    OCL_P_ATTENTION,
+    OCL_P_PATCH_EMBED,
+    OCL_P_COUNT
+} ocl_program_id;
+
+typedef enum ocl_kernel_id {
+    OCL_K_LAYERNORM,
+    OCL_K_SOFTMAX,
+    OCL_K_BIAS_ACT,
+    OCL_K_GELU,
+    OCL_K_ADD,
+    OCL_K_ATTENTION,
+    OCL_K_PATCH_EMBED,
+    OCL_K_COUNT
+} ocl_kernel_id;
+
+/* Largest head_dim the attention kernel takes (private arrays of this many floats). */
+#define OCL_MAX_HEAD_DIM 128
+
+/* Counters a test reads through VITCL_CL_STATS_FILE (see context.c). */
+typedef struct ocl_stats {
+    unsigned builds;       /* programs compiled from source */
+    unsigned cache_hits;   /* programs loaded from a valid disk cache entry */
+    unsigned cache_rejected; /* entries found but corrupt, truncated, foreign or refused */
+    const char *selfcheck; /* "ran", "cached" */
+} ocl_stats;
+
+typedef struct ocl_timing_rec {
+    const char *op;
+    cl_event first, last; /* last may equal first (one reference each) */
+} ocl_timing_rec;
+
+#define OCL_MAX_TIMINGS 65536
+
+struct vitcl_context {
+    const ocl_device *dev;
+    cl_context cl;
+    cl_command_queue queue;
+    int queue_profiling; /* the queue was created with CL_QUEUE_PROFILING_ENABLE */
+    cl_program programs[OCL_P_COUNT];
+    cl_kernel kernels[OCL_K_COUNT];
+    size_t row_wg; /* work-group size of the row-wise kernels (power of two) */
+
+    cl_mem gemm_temp; /* CLBlast's temporary buffer, grown on demand */
+    size_t gemm_temp_bytes;
+
+    int profiling;
+    ocl_timing_rec *timings;
+    size_t n_timings, cap_timings;
+    cl_event prof_first, prof_last, prof_tmp; /* the op being recorded */
+
+    char cache_dir[OCL_PATH_MAX];
+    int cache_usable;
+    ocl_stats stats;
+    char err[OCL_ERR_MAX];
+};
+
+struct vitcl_buffer {
+    cl_mem mem;
+    size_t bytes;
+    int zero_copy;
+    char label[OCL_LABEL_MAX];
+};
+
+/* ---- errors.c */
+/* Static name of an OpenCL status ("CL_OUT_OF_RESOURCES"); never NULL. */
+const char *ocl_cl_error_name(cl_int err);
+/* Static name of a CLBlast status; never NULL. */
+const char *ocl_clblast_error_name(int status);
+/* Formats ctx->err and returns status. */
+vitcl_status ocl_fail(vitcl_context *ctx, vitcl_status status, const char *fmt, ...)
+    OCL_PRINTF(3, 4);
+/* Fails with VITCL_ERR_DEVICE naming the op, the OpenCL call and status and the device. */
+vitcl_status ocl_fail_cl(vitcl_context *ctx, const char *op, const char *call, cl_int err);
+/* Copies a string into a fixed buffer, truncating; dst is always NUL-terminated. */
+void ocl_copy_str(char *dst, size_t dstlen, const char *src);
+
+/* ---- devices.c */
+/* Finds every device of every platform. Zero platforms is success with zero devices. On
+ * failure writes err and returns non-OK; on success *out_devices is malloc'd (NULL if none). */
+vitcl_status ocl_enumerate(ocl_device **out_devices, int *out_count, char *err, size_t errlen);
+
+/* ---- context.c */
+vitcl_status ocl_context_create(void *state, int device_index, vitcl_context **out, char *err,
+                                size_t errlen);
+void ocl_context_destroy(vitcl_context *ctx);
+const char *ocl_last_error(vitcl_context *ctx);
+vitcl_status ocl_synchronize(vitcl_context *ctx);
+
+/* ---- buffers.c */
+vitcl_status ocl_buffer_alloc(vitcl_context *ctx, size_t bytes, const char *label,
+                              vitcl_buffer **out);
+void ocl_buffer_free(vitcl_context *ctx, vitcl_buffer *buf);
+vitcl_status ocl_buffer_write(vitcl_context *ctx, vitcl_buffer *buf, size_t offset,
+                              const void *src, size_t bytes);
+vitcl_status ocl_buffer_read(vitcl_context *ctx, const vitcl_buffer *buf, size_t offset,
+                             void *dst, size_t bytes);
+vitcl_status ocl_buffer_copy(vitcl_context *ctx, vitcl_buffer *dst, size_t dst_offset,
+                             const vitcl_buffer *src, size_t src_offset, size_t bytes);
+vitcl_status ocl_buffer_wrap_host(vitcl_context *ctx, const void *host, size_t bytes,
+                                  const char *label, vitcl_buffer **out);
+/* Checks that floats [off, off + count) lie inside buf (overflow-safe); fails naming op. */
+vitcl_status ocl_check_range(vitcl_context *ctx, const char *op, const char *what,
+                             const vitcl_buffer *buf, size_t off, size_t count);
+
+/* ---- profiling.c */
+vitcl_status ocl_profiling(vitcl_context *ctx, int enable);
+size_t ocl_profile_drain(vitcl_context *ctx, vitcl_op_timing *out, size_t max);
+/* Where the next enqueue of the current op stores its event: NULL when profiling is off. */
+cl_event *ocl_prof_event(vitcl_context *ctx);
+/* After each enqueue that used ocl_prof_event: keeps the op's first and last events. */
+void ocl_prof_step(vitcl_context *ctx);
+/* Ends the current op: records (op, first, last) or drops them when the record is full. */
+void ocl_prof_end(vitcl_context *ctx, const char *op);
+/* Releases every recorded and pending event (context teardown). */
+void ocl_prof_clear(vitcl_context *ctx);
+
+/* ---- launch.c */
+typedef struct ocl_args {
+    cl_kernel kernel;
+    cl_uint next;
+    cl_int err;
+} ocl_args;
+void ocl_args_begin(ocl_args *a, cl_kernel kernel);
+/* Sets the next argument (remembers the first failure). */
+void ocl_arg(ocl_args *a, size_t size, const void *value);
+#define OCL_ARG(a, v) ocl_arg((a), sizeof(v), &(v))
+/* Enqueues kernel over `dims` dimensions (global already padded; local may be NULL), records
+ * the event when profiling; fails naming op and device. Checks the arguments' status first. */
+vitcl_status ocl_launch(vitcl_context *ctx, const char *op, const ocl_args *a, cl_uint dims,
+                        const size_t *global, const size_t *local);
+/* Rounds n up to a multiple of m (m > 0); returns 0 on overflow. */
+size_t ocl_round_up(size_t n, size_t m);
+
+/* ---- hash.c */
+#define OCL_HASH_LEN 32
+typedef struct ocl_hasher ocl_hasher;
+/* Starts a SHA-256; returns NULL on out of memory. */
+ocl_hasher *ocl_hash_begin(void);
+/* Adds a length-prefixed field (so field boundaries are part of the hash). */
+void ocl_hash_field(ocl_hasher *h, const void *data, size_t len);
+void ocl_hash_str(ocl_hasher *h, const char *s);
+/* Finishes into out and frees h; returns 0 on success. */
+int ocl_hash_end(ocl_hasher *h, unsigned char out[OCL_HASH_LEN]);
+/* One-shot SHA-256 of a byte range; returns 0 on success. */
+int ocl_sha256(const void *data, size_t len, unsigned char out[OCL_HASH_LEN]);
+/* Writes 64 hex digits and a NUL into hex. */
+void ocl_hex(const unsigned char key[OCL_HASH_LEN], char hex[2 * OCL_HASH_LEN + 1]);
+
+/* ---- disk_cache.c */
+/* Resolves and creates the cache directory (VITCL_CACHE_DIR, $XDG_CACHE_HOME/vitcl,
+ * ~/.cache/vitcl). Returns 1 when usable (dir filled), 0 when caching is off. Never fails. */
+int ocl_cache_dir(char *dir, size_t dirlen);
+/* Reads entry <dir>/<kind>-<hex key>.bin. Returns 1 with *data (malloc'd) and *len for a
+ * valid entry, 0 when absent, -1 when present but invalid (the file is removed). */
+int ocl_cache_read(const char *dir, const char *kind, const unsigned char key[OCL_HASH_LEN],
+                   unsigned char **data, size_t *len);
+/* Writes an entry atomically (temp file + rename); failures are ignored (returns 0/-1). */
+int ocl_cache_write(const char *dir, const char *kind, const unsigned char key[OCL_HASH_LEN],
+                    const void *data, size_t len);
+/* Removes an entry (after a valid-looking binary was refused by the driver). */
+void ocl_cache_remove(const char *dir, const char *kind, const unsigned char key[OCL_HASH_LEN]);
+
+/* ---- programs.c */
+/* Hashes the identity of a device (name, versions, driver, platform) into h. */
+void ocl_hash_device(ocl_hasher *h, const ocl_device *dev);
+/* Hashes every kernel source and the build options into h (for the self-check marker). On
+ * failure to read a source returns non-OK with ctx->err set. */
+vitcl_status ocl_hash_all_sources(vitcl_context *ctx, ocl_hasher *h);
+/* Builds (or loads from the disk cache) every program and creates every kernel of ctx. */
+vitcl_status ocl_programs_build(vitcl_context *ctx);
+/* Releases the kernels and programs of ctx. */
+void ocl_programs_release(vitcl_context *ctx);
+
+/* ---- ops */
+vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
+                        const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b, size_t b_off,
+                        vitcl_buffer *Y, size_t y_off, size_t m, size_t n, size_t k,
+                        uint32_t flags);
+vitcl_status ocl_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size_t m, size_t n,
+                              size_t k, float alpha, const vitcl_buffer *A, size_t a_off,
+                              size_t lda, size_t stride_a, const vitcl_buffer *B, size_t b_off,
+                              size_t ldb, size_t stride_b, float beta, vitcl_buffer *C,
+                              size_t c_off, size_t ldc, size_t stride_c, size_t batch);
+void ocl_gemm_release(vitcl_context *ctx);
+vitcl_status ocl_layernorm(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
+                           const vitcl_buffer *gamma, size_t g_off, const vitcl_buffer *beta,
+                           size_t b_off, vitcl_buffer *Y, size_t y_off, size_t rows, size_t cols,
+                           float eps);
+vitcl_status ocl_softmax(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
+                         vitcl_buffer *Y, size_t y_off, size_t rows, size_t cols, float scale);
+vitcl_status ocl_gelu(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off, vitcl_buffer *Y,
+                      size_t y_off, size_t n);
+vitcl_status ocl_add(vitcl_context *ctx, const vitcl_buffer *A, size_t a_off,
+                     const vitcl_buffer *B, size_t b_off, vitcl_buffer *Y, size_t y_off, size_t n,
+                     size_t b_period);
+vitcl_status ocl_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_off, size_t ldq,
+                           const vitcl_buffer *K, size_t k_off, size_t ldk, const vitcl_buffer *V,
+                           size_t v_off, size_t ldv, vitcl_buffer *O, size_t o_off, size_t ldo,
+                           size_t batch, size_t seq, size_t heads, size_t head_dim, float scale);
+vitcl_status ocl_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, size_t p_off,
+                             const vitcl_buffer *W, size_t w_off, const vitcl_buffer *bias,
+                             size_t bias_off, vitcl_buffer *Y, size_t y_off,
+                             size_t y_batch_stride, size_t batch, size_t channels, size_t height,
+                             size_t width, size_t patch, size_t dim);
+int ocl_supports(vitcl_context *ctx, vitcl_op op, const vitcl_op_shape *shape);
+
+/* ---- selfcheck.c */
+/* Runs the self-check unless a marker for this device, driver and kernel set exists; on
+ * success writes the marker. Fails (ctx->err) naming the device and the op that was wrong. */
+vitcl_status ocl_selfcheck(vitcl_context *ctx);
+
+#endif

@@ -1,0 +1,335 @@
+/* plugins/opencl/programs.c - kernel sources and program builds with the on-disk cache.
+ *
+ * Each program is the concatenation of clkernels files (common.cl first). Sources come from the
+ * table embedded at build time, or, when VITCL_CL_KERNEL_DIR is set, from files of that folder
+ * (for kernel development). The cache key is the SHA-256 of the program's source text, the build
+ * options and the device identity (name, device version, driver version, platform name and
+ * version); a valid entry holds the driver's program binary. A binary the driver refuses is
+ * removed and the program rebuilt from source.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel_sources.h"
+#include "ocl.h"
+
+#define BUILD_OPTIONS "-DMAX_HEAD_DIM=128"
+#define BUILD_LOG_MAX 2400
+
+typedef struct program_def {
+    const char *name;
+    const char *files[4];
+} program_def;
+
+static const program_def program_defs[OCL_P_COUNT] = {
+    [OCL_P_LAYERNORM] = {"layernorm", {"common.cl", "reduce.cl", "layernorm.cl", NULL}},
+    [OCL_P_SOFTMAX] = {"softmax", {"common.cl", "reduce.cl", "softmax.cl", NULL}},
+    [OCL_P_BIAS_GELU] = {"bias_gelu", {"common.cl", "bias_gelu.cl", NULL, NULL}},
+    [OCL_P_ADD] = {"add", {"common.cl", "add.cl", NULL, NULL}},
+    [OCL_P_ATTENTION] = {"attention", {"common.cl", "attention.cl", NULL, NULL}},
+    [OCL_P_PATCH_EMBED] = {"patch_embed", {"common.cl", "patch_embed.cl", NULL, NULL}},
+};
+
+typedef struct kernel_def {
+    ocl_program_id program;
+    const char *name;
+} kernel_def;
+
+static const kernel_def kernel_defs[OCL_K_COUNT] = {
+    [OCL_K_LAYERNORM] = {OCL_P_LAYERNORM, "layernorm"},
+    [OCL_K_SOFTMAX] = {OCL_P_SOFTMAX, "softmax"},
+    [OCL_K_BIAS_ACT] = {OCL_P_BIAS_GELU, "bias_act"},
+    [OCL_K_GELU] = {OCL_P_BIAS_GELU, "gelu"},
+    [OCL_K_ADD] = {OCL_P_ADD, "add_bcast"},
+    [OCL_K_ATTENTION] = {OCL_P_ATTENTION, "attention"},
+    [OCL_K_PATCH_EMBED] = {OCL_P_PATCH_EMBED, "patch_embed"},
+};
+
+/* Reads a whole text file (malloc'd, NUL-terminated); fails naming the path. */
+static vitcl_status read_text(vitcl_context *ctx, const char *path, char **text, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ocl_fail(ctx, VITCL_ERR_IO, "opencl: cannot open kernel source %s", path);
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (cap - n < 4096) {
+            if (cap > ((size_t)64 << 20)) {
+                free(buf);
+                fclose(f);
+                return ocl_fail(ctx, VITCL_ERR_LIMIT, "opencl: kernel source %s exceeds 64 MiB",
+                                path);
+            }
+            size_t ncap = cap ? cap * 2 : 16384;
+            char *nb = realloc(buf, ncap + 1);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return ocl_fail(ctx, VITCL_ERR_OUT_OF_MEMORY,
+                                "opencl: out of memory reading %s", path);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return ocl_fail(ctx, VITCL_ERR_IO, "opencl: error reading kernel source %s", path);
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return VITCL_OK;
+}
+
+/* The program's full source text (malloc'd). */
+static vitcl_status program_source(vitcl_context *ctx, const program_def *def, char **out)
+{
+    const char *dir = getenv("VITCL_CL_KERNEL_DIR");
+    char *all = NULL;
+    size_t total = 0;
+    for (int i = 0; i < 4 && def->files[i]; i++) {
+        char *owned = NULL;
+        const char *text = NULL;
+        size_t len = 0;
+        if (dir && *dir) {
+            char path[OCL_PATH_MAX];
+            int n = snprintf(path, sizeof path, "%s/%s", dir, def->files[i]);
+            if (n < 0 || (size_t)n >= sizeof path) {
+                free(all);
+                return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
+                                "opencl: VITCL_CL_KERNEL_DIR path too long");
+            }
+            vitcl_status s = read_text(ctx, path, &owned, &len);
+            if (s != VITCL_OK) {
+                free(all);
+                return s;
+            }
+            text = owned;
+        } else {
+            for (size_t j = 0; j < ocl_embedded_source_count; j++)
+                if (strcmp(ocl_embedded_sources[j].name, def->files[i]) == 0) {
+                    text = ocl_embedded_sources[j].text;
+                    len = ocl_embedded_sources[j].len;
+                }
+            if (!text) {
+                free(all);
+                return ocl_fail(ctx, VITCL_ERR_INTERNAL,
+                                "opencl: kernel source %s is not embedded in the plugin",
+                                def->files[i]);
+            }
+        }
+        char *grown = realloc(all, total + len + 2);
+        if (!grown) {
+            free(owned);
+            free(all);
+            return ocl_fail(ctx, VITCL_ERR_OUT_OF_MEMORY,
+                            "opencl: out of memory assembling program %s", def->name);
+        }
+        all = grown;
+        memcpy(all + total, text, len);
+        total += len;
+        all[total++] = '\n';
+        all[total] = '\0';
+        free(owned);
+    }
+    *out = all;
+    return VITCL_OK;
+}
+
+void ocl_hash_device(ocl_hasher *h, const ocl_device *dev)
+{
+    ocl_hash_str(h, dev->info.name);
+    ocl_hash_str(h, dev->device_version);
+    ocl_hash_str(h, dev->info.driver);
+    ocl_hash_str(h, dev->platform_name);
+    ocl_hash_str(h, dev->platform_version);
+}
+
+vitcl_status ocl_hash_all_sources(vitcl_context *ctx, ocl_hasher *h)
+{
+    ocl_hash_str(h, BUILD_OPTIONS);
+    for (int p = 0; p < OCL_P_COUNT; p++) {
+        char *src = NULL;
+        vitcl_status s = program_source(ctx, &program_defs[p], &src);
+        if (s != VITCL_OK)
+            return s;
+        ocl_hash_str(h, src);
+        free(src);
+    }
+    return VITCL_OK;
+}
+
+static vitcl_status build_failure(vitcl_context *ctx, const program_def *def, cl_program prog,
+                                  cl_int e)
+{
+    char *log = NULL;
+    size_t need = 0;
+    if (clGetProgramBuildInfo(prog, ctx->dev->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &need) ==
+            CL_SUCCESS &&
+        need > 0 && (log = malloc(need + 1)) != NULL) {
+        if (clGetProgramBuildInfo(prog, ctx->dev->id, CL_PROGRAM_BUILD_LOG, need, log, NULL) !=
+            CL_SUCCESS)
+            need = 0;
+        log[need] = '\0';
+    }
+    const char *text = log && *log ? log : "(the driver gave no build log)";
+    size_t tl = strlen(text);
+    const char *more = tl > BUILD_LOG_MAX ? "\n[build log truncated]" : "";
+    vitcl_status s = ocl_fail(
+        ctx, VITCL_ERR_DEVICE,
+        "opencl: building kernel program '%s' for device %s (%s) failed: %s (%d); build log:\n"
+        "%.*s%s",
+        def->name, ctx->dev->info.name, ctx->dev->platform_name, ocl_cl_error_name(e), (int)e,
+        (int)(tl > BUILD_LOG_MAX ? BUILD_LOG_MAX : tl), text, more);
+    free(log);
+    return s;
+}
+
+/* Tries the cache entry; returns the built program or NULL (entry missing or refused). */
+static cl_program load_cached(vitcl_context *ctx, const unsigned char key[OCL_HASH_LEN])
+{
+    unsigned char *bin = NULL;
+    size_t len = 0;
+    int r = ocl_cache_read(ctx->cache_dir, "prog", key, &bin, &len);
+    if (r < 0)
+        ctx->stats.cache_rejected++;
+    if (r != 1)
+        return NULL;
+    cl_int e = CL_SUCCESS, bin_status = CL_SUCCESS;
+    const unsigned char *bins[1] = {bin};
+    cl_program prog = len ? clCreateProgramWithBinary(ctx->cl, 1, &ctx->dev->id, &len, bins,
+                                                      &bin_status, &e)
+                          : NULL;
+    free(bin);
+    if (prog && e == CL_SUCCESS && bin_status == CL_SUCCESS &&
+        clBuildProgram(prog, 1, &ctx->dev->id, BUILD_OPTIONS, NULL, NULL) == CL_SUCCESS)
+        return prog;
+    if (prog)
+        clReleaseProgram(prog);
+    ctx->stats.cache_rejected++;
+    ocl_cache_remove(ctx->cache_dir, "prog", key);
+    return NULL;
+}
+
+static void store_cached(vitcl_context *ctx, cl_program prog,
+                         const unsigned char key[OCL_HASH_LEN])
+{
+    size_t len = 0;
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) != CL_SUCCESS ||
+        len == 0)
+        return;
+    unsigned char *bin = malloc(len);
+    if (!bin)
+        return;
+    unsigned char *bins[1] = {bin};
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS)
+        ocl_cache_write(ctx->cache_dir, "prog", key, bin, len);
+    free(bin);
+}
+
+static vitcl_status build_one(vitcl_context *ctx, ocl_program_id id)
+{
+    const program_def *def = &program_defs[id];
+    char *src = NULL;
+    vitcl_status s = program_source(ctx, def, &src);
+    if (s != VITCL_OK)
+        return s;
+
+    unsigned char key[OCL_HASH_LEN];
+    int have_key = 0;
+    ocl_hasher *h = ocl_hash_begin();
+    if (h) {
+        ocl_hash_str(h, "vitcl-opencl-program v1");
+        ocl_hash_str(h, src);
+        ocl_hash_str(h, BUILD_OPTIONS);
+        ocl_hash_device(h, ctx->dev);
+        have_key = ocl_hash_end(h, key) == 0;
+    }
+    if (ctx->cache_usable && have_key) {
+        cl_program prog = load_cached(ctx, key);
+        if (prog) {
+            ctx->programs[id] = prog;
+            ctx->stats.cache_hits++;
+            free(src);
+            return VITCL_OK;
+        }
+    }
+
+    cl_int e = CL_SUCCESS;
+    const char *srcs[1] = {src};
+    cl_program prog = clCreateProgramWithSource(ctx->cl, 1, srcs, NULL, &e);
+    free(src);
+    if (!prog || e != CL_SUCCESS) {
+        if (prog)
+            clReleaseProgram(prog);
+        return ocl_fail_cl(ctx, "context_create", "clCreateProgramWithSource", e);
+    }
+    e = clBuildProgram(prog, 1, &ctx->dev->id, BUILD_OPTIONS, NULL, NULL);
+    if (e != CL_SUCCESS) {
+        s = build_failure(ctx, def, prog, e);
+        clReleaseProgram(prog);
+        return s;
+    }
+    ctx->stats.builds++;
+    if (ctx->cache_usable && have_key)
+        store_cached(ctx, prog, key);
+    ctx->programs[id] = prog;
+    return VITCL_OK;
+}
+
+vitcl_status ocl_programs_build(vitcl_context *ctx)
+{
+    for (int p = 0; p < OCL_P_COUNT; p++) {
+        vitcl_status s = build_one(ctx, (ocl_program_id)p);
+        if (s != VITCL_OK)
+            return s;
+    }
+    for (int k = 0; k < OCL_K_COUNT; k++) {
+        cl_int e = CL_SUCCESS;
+        ctx->kernels[k] =
+            clCreateKernel(ctx->programs[kernel_defs[k].program], kernel_defs[k].name, &e);
+        if (!ctx->kernels[k] || e != CL_SUCCESS) {
+            ctx->kernels[k] = NULL;
+            return ocl_fail(ctx, VITCL_ERR_DEVICE,
+                            "opencl: kernel '%s' of program '%s' on %s: clCreateKernel failed: "
+                            "%s (%d)",
+                            kernel_defs[k].name, program_defs[kernel_defs[k].program].name,
+                            ctx->dev->info.name, ocl_cl_error_name(e), (int)e);
+        }
+    }
+    /* The row kernels' work-group size must also fit what the compiled kernels allow. */
+    const ocl_kernel_id rows[] = {OCL_K_LAYERNORM, OCL_K_SOFTMAX};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        size_t kwg = 0;
+        if (clGetKernelWorkGroupInfo(ctx->kernels[rows[i]], ctx->dev->id,
+                                     CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg,
+                                     NULL) == CL_SUCCESS &&
+            kwg > 0)
+            while (ctx->row_wg > kwg)
+                ctx->row_wg /= 2;
+    }
+    return VITCL_OK;
+}
+
+void ocl_programs_release(vitcl_context *ctx)
+{
+    for (int k = 0; k < OCL_K_COUNT; k++)
+        if (ctx->kernels[k]) {
+            clReleaseKernel(ctx->kernels[k]);
+            ctx->kernels[k] = NULL;
+        }
+    for (int p = 0; p < OCL_P_COUNT; p++)
+        if (ctx->programs[p]) {
+            clReleaseProgram(ctx->programs[p]);
+            ctx->programs[p] = NULL;
+        }
+}

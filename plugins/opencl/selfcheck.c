@@ -1,0 +1,386 @@
+/* plugins/opencl/selfcheck.c - the correctness check a device passes before first use.
+ *
+ * At context_create, unless a marker says this device + driver + kernel set + CLBlast version
+ * already passed, every op runs on small deterministic inputs (a CLBlast sgemm in both the small
+ * "direct" and the large "indirect" regime, a strided batched gemm, and each of our kernels) and
+ * is compared with plain C computed here in double precision. A wrong result refuses the device
+ * with a message naming the device and the op; a pass writes the marker (kind "selfcheck") into
+ * the cache folder so later processes skip the check.
+ */
+#include <clblast_c.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ocl.h"
+
+#define SC_MAX_BUFS 6
+
+typedef struct sc_run {
+    vitcl_context *ctx;
+    vitcl_buffer *bufs[SC_MAX_BUFS];
+    int n;
+    uint32_t seed;
+} sc_run;
+
+static float sc_rand(sc_run *r)
+{
+    r->seed = r->seed * 1664525u + 1013904223u;
+    return (float)((r->seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static float *sc_floats(sc_run *r, size_t n, float scale)
+{
+    float *p = malloc(n * sizeof *p);
+    if (p)
+        for (size_t i = 0; i < n; i++)
+            p[i] = sc_rand(r) * scale;
+    return p;
+}
+
+/* Uploads n floats into a new buffer (kept in r for release). */
+static vitcl_status sc_upload(sc_run *r, const float *data, size_t n, vitcl_buffer **out)
+{
+    vitcl_status s = ocl_buffer_alloc(r->ctx, n * sizeof(float), "self-check", out);
+    if (s != VITCL_OK)
+        return s;
+    r->bufs[r->n++] = *out;
+    return ocl_buffer_write(r->ctx, *out, 0, data, n * sizeof(float));
+}
+
+static void sc_release(sc_run *r)
+{
+    for (int i = 0; i < r->n; i++)
+        ocl_buffer_free(r->ctx, r->bufs[i]);
+    r->n = 0;
+}
+
+/* Compares n results with the reference; fails naming the op when any is off. */
+static vitcl_status sc_compare(vitcl_context *ctx, const char *what, int clblast,
+                               const float *got, const double *ref, size_t n, double rtol)
+{
+    double worst = 0.0;
+    size_t at = 0;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs((double)got[i] - ref[i]);
+        if (!(err <= rtol * (1.0 + fabs(ref[i])))) { /* also catches NaN */
+            bad = 1;
+            if (!(err <= worst)) {
+                worst = err;
+                at = i;
+            }
+        }
+    }
+    if (!bad)
+        return VITCL_OK;
+    if (clblast)
+        return ocl_fail(ctx, VITCL_ERR_DEVICE,
+                        "CLBlast %s on %s returned wrong results (max err %g at element %zu): "
+                        "refusing this device; CLBlast's tuned kernels are known to fail silently "
+                        "on some devices",
+                        what, ctx->dev->info.name, worst, at);
+    return ocl_fail(ctx, VITCL_ERR_DEVICE,
+                    "opencl self-check: kernel %s on %s returned wrong results (max err %g at "
+                    "element %zu): refusing this device",
+                    what, ctx->dev->info.name, worst, at);
+}
+
+static double gelu_ref(double x)
+{
+    return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+}
+
+/* Checks one linear (with bias and GELU) of the given shape. */
+static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k)
+{
+    vitcl_context *ctx = r->ctx;
+    vitcl_status s = VITCL_ERR_OUT_OF_MEMORY;
+    float *x = sc_floats(r, m * k, 1.0f), *w = sc_floats(r, n * k, 1.0f);
+    float *b = sc_floats(r, n, 1.0f), *y = malloc(m * n * sizeof *y);
+    double *ref = malloc(m * n * sizeof *ref);
+    vitcl_buffer *X, *W, *B, *Y;
+    if (!x || !w || !b || !y || !ref) {
+        s = ocl_fail(ctx, s, "opencl self-check on %s: out of host memory", ctx->dev->info.name);
+        goto done;
+    }
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double acc = b[j];
+            for (size_t t = 0; t < k; t++)
+                acc += (double)x[i * k + t] * w[j * k + t];
+            ref[i * n + j] = gelu_ref(acc);
+        }
+    if ((s = sc_upload(r, x, m * k, &X)) != VITCL_OK ||
+        (s = sc_upload(r, w, n * k, &W)) != VITCL_OK || (s = sc_upload(r, b, n, &B)) != VITCL_OK)
+        goto done;
+    if ((s = ocl_buffer_alloc(ctx, m * n * sizeof(float), "self-check", &Y)) != VITCL_OK)
+        goto done;
+    r->bufs[r->n++] = Y;
+    if ((s = ocl_linear(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, VITCL_LINEAR_GELU)) != VITCL_OK ||
+        (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK)
+        goto done;
+    s = sc_compare(ctx, "sgemm", 1, y, ref, m * n, 1e-3);
+done:
+    sc_release(r);
+    free(x), free(w), free(b), free(y), free(ref);
+    return s;
+}
+
+/* Strided batched gemm, A^T B, alpha 0.5, beta 0 over a NaN-filled C. */
+static vitcl_status check_batched(sc_run *r)
+{
+    enum { M = 11, N = 13, K = 17, BATCH = 3 };
+    vitcl_context *ctx = r->ctx;
+    vitcl_status s = VITCL_ERR_OUT_OF_MEMORY;
+    float *a = sc_floats(r, (size_t)BATCH * K * M, 1.0f), *b = sc_floats(r, (size_t)BATCH * K * N, 1.0f);
+    float *c = malloc(sizeof(float) * BATCH * M * N);
+    double *ref = malloc(sizeof(double) * BATCH * M * N);
+    vitcl_buffer *A, *B, *C;
+    if (!a || !b || !c || !ref) {
+        s = ocl_fail(ctx, s, "opencl self-check on %s: out of host memory", ctx->dev->info.name);
+        goto done;
+    }
+    for (size_t i = 0; i < (size_t)BATCH * M * N; i++)
+        c[i] = NAN;
+    for (size_t p = 0; p < BATCH; p++)
+        for (size_t i = 0; i < M; i++)
+            for (size_t j = 0; j < N; j++) {
+                double acc = 0;
+                for (size_t t = 0; t < K; t++) /* A_p stored [K, M]; B_p stored [K, N] */
+                    acc += (double)a[p * K * M + t * M + i] * b[p * K * N + t * N + j];
+                ref[p * M * N + i * N + j] = 0.5 * acc;
+            }
+    if ((s = sc_upload(r, a, (size_t)BATCH * K * M, &A)) != VITCL_OK ||
+        (s = sc_upload(r, b, (size_t)BATCH * K * N, &B)) != VITCL_OK ||
+        (s = sc_upload(r, c, (size_t)BATCH * M * N, &C)) != VITCL_OK)
+        goto done;
+    if ((s = ocl_gemm_batched(ctx, 1, 0, M, N, K, 0.5f, A, 0, M, (size_t)K * M, B, 0, N,
+                              (size_t)K * N, 0.0f, C, 0, N, (size_t)M * N, BATCH)) != VITCL_OK ||
+        (s = ocl_buffer_read(ctx, C, 0, c, sizeof(float) * BATCH * M * N)) != VITCL_OK)
+        goto done;
+    s = sc_compare(ctx, "sgemm (strided batched)", 1, c, ref, (size_t)BATCH * M * N, 1e-3);
+done:
+    sc_release(r);
+    free(a), free(b), free(c), free(ref);
+    return s;
+}
+
+/* layernorm, softmax, gelu and add on one small matrix. */
+static vitcl_status check_rowwise(sc_run *r)
+{
+    enum { ROWS = 5, COLS = 77 };
+    const size_t n = (size_t)ROWS * COLS;
+    vitcl_context *ctx = r->ctx;
+    vitcl_status s = VITCL_ERR_OUT_OF_MEMORY;
+    float *x = sc_floats(r, n, 3.0f), *g = sc_floats(r, COLS, 1.0f), *bt = sc_floats(r, COLS, 1.0f);
+    float *y = malloc(n * sizeof *y);
+    double *ref = malloc(n * sizeof *ref);
+    vitcl_buffer *X, *G, *BT, *Y;
+    if (!x || !g || !bt || !y || !ref) {
+        s = ocl_fail(ctx, s, "opencl self-check on %s: out of host memory", ctx->dev->info.name);
+        goto done;
+    }
+    if ((s = sc_upload(r, x, n, &X)) != VITCL_OK || (s = sc_upload(r, g, COLS, &G)) != VITCL_OK ||
+        (s = sc_upload(r, bt, COLS, &BT)) != VITCL_OK || (s = sc_upload(r, x, n, &Y)) != VITCL_OK)
+        goto done;
+
+    for (size_t i = 0; i < ROWS; i++) {
+        double mean = 0, var = 0;
+        for (size_t j = 0; j < COLS; j++)
+            mean += x[i * COLS + j];
+        mean /= COLS;
+        for (size_t j = 0; j < COLS; j++)
+            var += (x[i * COLS + j] - mean) * (x[i * COLS + j] - mean);
+        var /= COLS;
+        for (size_t j = 0; j < COLS; j++)
+            ref[i * COLS + j] = (x[i * COLS + j] - mean) / sqrt(var + 1e-6) * g[j] + bt[j];
+    }
+    if ((s = ocl_layernorm(ctx, X, 0, G, 0, BT, 0, Y, 0, ROWS, COLS, 1e-6f)) != VITCL_OK ||
+        (s = ocl_buffer_read(ctx, Y, 0, y, n * sizeof(float))) != VITCL_OK ||
+        (s = sc_compare(ctx, "layernorm", 0, y, ref, n, 1e-4)) != VITCL_OK)
+        goto done;
+
+    const double scale = 0.7;
+    for (size_t i = 0; i < ROWS; i++) {
+        double mx = -INFINITY, sum = 0;
+        for (size_t j = 0; j < COLS; j++)
+            mx = fmax(mx, scale * x[i * COLS + j]);
+        for (size_t j = 0; j < COLS; j++)
+            sum += exp(scale * x[i * COLS + j] - mx);
+        for (size_t j = 0; j < COLS; j++)
+            ref[i * COLS + j] = exp(scale * x[i * COLS + j] - mx) / sum;
+    }
+    if ((s = ocl_softmax(ctx, X, 0, Y, 0, ROWS, COLS, (float)scale)) != VITCL_OK ||
+        (s = ocl_buffer_read(ctx, Y, 0, y, n * sizeof(float))) != VITCL_OK ||
+        (s = sc_compare(ctx, "softmax", 0, y, ref, n, 1e-4)) != VITCL_OK)
+        goto done;
+
+    for (size_t i = 0; i < n; i++)
+        ref[i] = gelu_ref(x[i]);
+    if ((s = ocl_gelu(ctx, X, 0, Y, 0, n)) != VITCL_OK ||
+        (s = ocl_buffer_read(ctx, Y, 0, y, n * sizeof(float))) != VITCL_OK ||
+        (s = sc_compare(ctx, "gelu", 0, y, ref, n, 1e-4)) != VITCL_OK)
+        goto done;
+
+    for (size_t i = 0; i < n; i++)
+        ref[i] = (double)x[i] + g[i % COLS];
+    if ((s = ocl_add(ctx, X, 0, G, 0, Y, 0, n, COLS)) != VITCL_OK ||
+        (s = ocl_buffer_read(ctx, Y, 0, y, n * sizeof(float))) != VITCL_OK)
+        goto done;
+    s = sc_compare(ctx, "add", 0, y, ref, n, 1e-5);
+done:
+    sc_release(r);
+    free(x), free(g), free(bt), free(y), free(ref);
+    return s;
+}
+
+/* Attention on a packed QKV matrix (ld = 3 * heads * head_dim), 2 images. */
+static vitcl_status check_attention(sc_run *r)
+{
+    enum { B = 2, S = 37, H = 2, HD = 16, D = H * HD, LD = 3 * D };
+    vitcl_context *ctx = r->ctx;
+    vitcl_status s = VITCL_ERR_OUT_OF_MEMORY;
+    const float scale = 0.25f;
+    float *qkv = sc_floats(r, (size_t)B * S * LD, 1.0f), *o = malloc(sizeof(float) * B * S * D);
+    double *ref = malloc(sizeof(double) * B * S * D), *p = malloc(sizeof(double) * S);
+    vitcl_buffer *QKV, *O;
+    if (!qkv || !o || !ref || !p) {
+        s = ocl_fail(ctx, s, "opencl self-check on %s: out of host memory", ctx->dev->info.name);
+        goto done;
+    }
+    for (size_t b = 0; b < B; b++)
+        for (size_t h = 0; h < H; h++)
+            for (size_t i = 0; i < S; i++) {
+                const float *q = qkv + (b * S + i) * LD + h * HD;
+                double mx = -INFINITY, sum = 0;
+                for (size_t t = 0; t < S; t++) {
+                    const float *kk = qkv + (b * S + t) * LD + D + h * HD;
+                    double dot = 0;
+                    for (size_t j = 0; j < HD; j++)
+                        dot += (double)q[j] * kk[j];
+                    p[t] = scale * dot;
+                    mx = fmax(mx, p[t]);
+                }
+                for (size_t t = 0; t < S; t++)
+                    sum += (p[t] = exp(p[t] - mx));
+                for (size_t j = 0; j < HD; j++) {
+                    double acc = 0;
+                    for (size_t t = 0; t < S; t++)
+                        acc += p[t] * qkv[(b * S + t) * LD + 2 * D + h * HD + j];
+                    ref[(b * S + i) * D + h * HD + j] = acc / sum;
+                }
+            }
+    if ((s = sc_upload(r, qkv, (size_t)B * S * LD, &QKV)) != VITCL_OK)
+        goto done;
+    if ((s = ocl_buffer_alloc(ctx, sizeof(float) * B * S * D, "self-check", &O)) != VITCL_OK)
+        goto done;
+    r->bufs[r->n++] = O;
+    if ((s = ocl_attention(ctx, QKV, 0, LD, QKV, D, LD, QKV, 2 * D, LD, O, 0, D, B, S, H, HD,
+                           scale)) != VITCL_OK ||
+        (s = ocl_buffer_read(ctx, O, 0, o, sizeof(float) * B * S * D)) != VITCL_OK)
+        goto done;
+    s = sc_compare(ctx, "attention", 0, o, ref, (size_t)B * S * D, 1e-4);
+done:
+    sc_release(r);
+    free(qkv), free(o), free(ref), free(p);
+    return s;
+}
+
+/* Patch embedding of 2 images 3x10x9, patch 4 (remainder rows and columns ignored), dim 5,
+ * with one spare row per image (y_batch_stride = (tokens + 1) * dim). */
+static vitcl_status check_patch_embed(sc_run *r)
+{
+    enum { B = 2, C = 3, HH = 10, WW = 9, P = 4, DIM = 5, GH = HH / P, GW = WW / P };
+    const size_t ntok = GH * GW, stride = (ntok + 1) * DIM, ny = B * stride;
+    vitcl_context *ctx = r->ctx;
+    vitcl_status s = VITCL_ERR_OUT_OF_MEMORY;
+    float *px = sc_floats(r, (size_t)B * C * HH * WW, 1.0f), *w = sc_floats(r, (size_t)DIM * C * P * P, 1.0f);
+    float *bias = sc_floats(r, DIM, 1.0f), *y = malloc(ny * sizeof *y);
+    double *ref = malloc(ny * sizeof *ref);
+    vitcl_buffer *PX, *Wb, *Bb, *Y;
+    if (!px || !w || !bias || !y || !ref) {
+        s = ocl_fail(ctx, s, "opencl self-check on %s: out of host memory", ctx->dev->info.name);
+        goto done;
+    }
+    for (size_t i = 0; i < ny; i++) {
+        y[i] = 123.0f; /* rows the op must not touch */
+        ref[i] = 123.0;
+    }
+    for (size_t b = 0; b < B; b++)
+        for (size_t n = 0; n < ntok; n++)
+            for (size_t d = 0; d < DIM; d++) {
+                double acc = bias[d];
+                size_t rr = n / GW, cc = n % GW;
+                for (size_t ch = 0; ch < C; ch++)
+                    for (size_t i = 0; i < P; i++)
+                        for (size_t j = 0; j < P; j++)
+                            acc += (double)w[((d * C + ch) * P + i) * P + j] *
+                                   px[((b * C + ch) * HH + rr * P + i) * WW + cc * P + j];
+                ref[b * stride + n * DIM + d] = acc;
+            }
+    if ((s = sc_upload(r, px, (size_t)B * C * HH * WW, &PX)) != VITCL_OK ||
+        (s = sc_upload(r, w, (size_t)DIM * C * P * P, &Wb)) != VITCL_OK ||
+        (s = sc_upload(r, bias, DIM, &Bb)) != VITCL_OK || (s = sc_upload(r, y, ny, &Y)) != VITCL_OK)
+        goto done;
+    if ((s = ocl_patch_embed(ctx, PX, 0, Wb, 0, Bb, 0, Y, 0, stride, B, C, HH, WW, P, DIM)) !=
+            VITCL_OK ||
+        (s = ocl_buffer_read(ctx, Y, 0, y, ny * sizeof(float))) != VITCL_OK)
+        goto done;
+    s = sc_compare(ctx, "patch_embed", 0, y, ref, ny, 1e-4);
+done:
+    sc_release(r);
+    free(px), free(w), free(bias), free(y), free(ref);
+    return s;
+}
+
+static int marker_key(vitcl_context *ctx, unsigned char key[OCL_HASH_LEN])
+{
+    ocl_hasher *h = ocl_hash_begin();
+    if (!h)
+        return -1;
+    char ver[64];
+    snprintf(ver, sizeof ver, "CLBlast %d.%d.%d", CLBLAST_VERSION_MAJOR, CLBLAST_VERSION_MINOR,
+             CLBLAST_VERSION_PATCH);
+    ocl_hash_str(h, "vitcl-opencl-selfcheck v1");
+    ocl_hash_str(h, ver);
+    ocl_hash_device(h, ctx->dev);
+    if (ocl_hash_all_sources(ctx, h) != VITCL_OK) {
+        unsigned char tmp[OCL_HASH_LEN];
+        ocl_hash_end(h, tmp);
+        return -1;
+    }
+    return ocl_hash_end(h, key);
+}
+
+vitcl_status ocl_selfcheck(vitcl_context *ctx)
+{
+    unsigned char key[OCL_HASH_LEN];
+    int have_key = marker_key(ctx, key) == 0;
+    if (have_key && ctx->cache_usable) {
+        unsigned char *data = NULL;
+        size_t len = 0;
+        if (ocl_cache_read(ctx->cache_dir, "selfcheck", key, &data, &len) == 1) {
+            int ok = len == 2 && memcmp(data, "ok", 2) == 0;
+            free(data);
+            if (ok) {
+                ctx->stats.selfcheck = "cached";
+                return VITCL_OK;
+            }
+        }
+    }
+    sc_run r = {.ctx = ctx, .n = 0, .seed = 12345u};
+    vitcl_status s;
+    /* Small shape: CLBlast's direct kernel. Large shape (above 384^3 multiply-adds): the
+     * indirect kernel with its pre/post-processing through the temporary buffer. */
+    if ((s = check_linear(&r, 5, 7, 9)) != VITCL_OK ||
+        (s = check_linear(&r, 400, 392, 384)) != VITCL_OK || (s = check_batched(&r)) != VITCL_OK ||
+        (s = check_rowwise(&r)) != VITCL_OK || (s = check_attention(&r)) != VITCL_OK ||
+        (s = check_patch_embed(&r)) != VITCL_OK)
+        return s;
+    ctx->stats.selfcheck = "ran";
+    if (have_key && ctx->cache_usable)
+        ocl_cache_write(ctx->cache_dir, "selfcheck", key, "ok", 2);
+    return VITCL_OK;
+}

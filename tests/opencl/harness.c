@@ -1,0 +1,105 @@
+/* tests/opencl/harness.c - plugin loading and data helpers for the opencl suite. */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+const char *harness_plugin_path(void)
+{
+    return VITCL_BUILD_ROOT "/plugins/opencl/vitcl_opencl.so";
+}
+
+void harness_load(harness *h)
+{
+    h->dl = dlopen(harness_plugin_path(), RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(h->dl, "dlopen %s: %s", harness_plugin_path(), dlerror());
+    vitcl_plugin_entry_fn entry =
+        (vitcl_plugin_entry_fn)(uintptr_t)dlsym(h->dl, VITCL_PLUGIN_ENTRY_SYMBOL);
+    cr_assert_not_null(entry, "no %s", VITCL_PLUGIN_ENTRY_SYMBOL);
+    h->desc = entry(VITCL_ABI_MAJOR, VITCL_ABI_MINOR);
+    cr_assert_not_null(h->desc);
+    char err[512] = "";
+    cr_assert_eq(h->desc->init(&h->state, err, sizeof err), VITCL_OK, "init: %s", err);
+}
+
+void harness_open(harness *h)
+{
+    harness_load(h);
+    cr_assert_gt(h->desc->device_count(h->state), 0, "PoCL must provide an OpenCL device");
+    char err[4096] = "";
+    vitcl_status s = h->desc->context_create(h->state, 0, &h->ctx, err, sizeof err);
+    cr_assert_eq(s, VITCL_OK, "context_create: %s", err);
+}
+
+void harness_close(harness *h)
+{
+    if (h->ctx)
+        h->desc->context_destroy(h->ctx);
+    if (h->state)
+        h->desc->shutdown(h->state);
+    if (h->dl)
+        dlclose(h->dl);
+    h->ctx = NULL;
+    h->state = NULL;
+    h->dl = NULL;
+}
+
+vitcl_buffer *h_upload(harness *h, const float *data, size_t n)
+{
+    vitcl_buffer *b = NULL;
+    vitcl_status s = h->desc->buffer_alloc(h->ctx, n * sizeof(float), "test", &b);
+    cr_assert_eq(s, VITCL_OK, "buffer_alloc: %s", h->desc->last_error(h->ctx));
+    if (data) {
+        s = h->desc->buffer_write(h->ctx, b, 0, data, n * sizeof(float));
+        cr_assert_eq(s, VITCL_OK, "buffer_write: %s", h->desc->last_error(h->ctx));
+    }
+    return b;
+}
+
+void h_download(harness *h, const vitcl_buffer *b, size_t off, float *out, size_t n)
+{
+    vitcl_status s = h->desc->buffer_read(h->ctx, b, off * sizeof(float), out, n * sizeof(float));
+    cr_assert_eq(s, VITCL_OK, "buffer_read: %s", h->desc->last_error(h->ctx));
+}
+
+void h_free(harness *h, vitcl_buffer *b)
+{
+    h->desc->buffer_free(h->ctx, b);
+}
+
+float *h_random(size_t n, float scale, unsigned seed)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    cr_assert_not_null(p);
+    unsigned s = seed * 2654435761u + 1u;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        p[i] = ((float)(s >> 8) / 16777216.0f * 2.0f - 1.0f) * scale;
+    }
+    return p;
+}
+
+void h_expect_close(const char *what, const float *got, const double *want, size_t n,
+                    double atol, double rtol)
+{
+    double worst = 0;
+    size_t at = 0, bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs((double)got[i] - want[i]);
+        if (!(err <= atol + rtol * fabs(want[i]))) {
+            if (bad == 0 || !(err <= worst)) {
+                worst = err;
+                at = i;
+            }
+            bad++;
+        }
+    }
+    cr_expect_eq(bad, 0,
+                 "%s: %zu of %zu values off; worst at %zu: got %.9g want %.9g (err %g, atol %g, "
+                 "rtol %g)",
+                 what, bad, n, at, bad ? (double)got[at] : 0.0, bad ? want[at] : 0.0, worst, atol,
+                 rtol);
+}

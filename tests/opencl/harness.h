@@ -1,0 +1,44 @@
+/* tests/opencl/harness.h - loads the OpenCL plugin from the build tree for the opencl suite.
+ *
+ * Each Criterion test runs in its own process: harness_open() dlopens vitcl_opencl.so, inits it
+ * and creates a context on device 0; harness_close() undoes it. Helpers upload and download
+ * float arrays and fill deterministic pseudo-random data. Failures end the test through
+ * Criterion's asserts.
+ */
+#ifndef VITCL_TEST_OPENCL_HARNESS_H
+#define VITCL_TEST_OPENCL_HARNESS_H
+
+#include <stddef.h>
+
+#include "vitcl/backend.h"
+
+typedef struct harness {
+    void *dl;
+    const vitcl_backend_desc *desc;
+    void *state;
+    vitcl_context *ctx;
+} harness;
+
+/* Path of the plugin in the build tree. */
+const char *harness_plugin_path(void);
+/* Loads and inits the plugin only (no context). */
+void harness_load(harness *h);
+/* harness_load plus a context on device 0; asserts success. */
+void harness_open(harness *h);
+void harness_close(harness *h);
+
+/* New buffer holding n floats copied from data (data may be NULL: contents undefined). */
+vitcl_buffer *h_upload(harness *h, const float *data, size_t n);
+/* Reads n floats starting at float offset off. */
+void h_download(harness *h, const vitcl_buffer *b, size_t off, float *out, size_t n);
+void h_free(harness *h, vitcl_buffer *b);
+
+/* malloc'd array of n floats uniform in [-scale, scale), from a fixed seed. */
+float *h_random(size_t n, float scale, unsigned seed);
+
+/* Asserts |got[i] - want[i]| <= atol + rtol * |want[i]| for all i (NaN fails), reporting the
+ * worst element under `what`. */
+void h_expect_close(const char *what, const float *got, const double *want, size_t n,
+                    double atol, double rtol);
+
+#endif

@@ -1,0 +1,267 @@
+/* tests/opencl/test_cache.c - the on-disk program cache, the self-check marker and kernel
+ * loading from VITCL_CL_KERNEL_DIR, observed through the stats line the plugin appends to
+ * VITCL_CL_STATS_FILE at context_destroy (the probe helper runs the plugin in a new process). */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+extern char **environ;
+
+#define NPROGRAMS 6 /* programs the plugin builds (programs.c) */
+
+TestSuite(opencl_cache, .timeout = 600);
+
+static void make_tmpdir(char *out, size_t len)
+{
+    char parent[1024];
+    snprintf(parent, sizeof parent, "%s/tests/opencl/tmp", VITCL_BUILD_ROOT);
+    mkdir(parent, 0700);
+    snprintf(out, len, "%s/run-XXXXXX", parent);
+    cr_assert_not_null(mkdtemp(out), "mkdtemp %s", out);
+}
+
+/* Runs the probe with the given cache dir and stats file; returns its exit status. */
+static int run_probe(const char *cache_dir, const char *stats, const char *kernel_dir)
+{
+    setenv("VITCL_CACHE_DIR", cache_dir, 1);
+    setenv("VITCL_CL_STATS_FILE", stats, 1);
+    if (kernel_dir)
+        setenv("VITCL_CL_KERNEL_DIR", kernel_dir, 1);
+    else
+        unsetenv("VITCL_CL_KERNEL_DIR");
+    char probe[1024];
+    snprintf(probe, sizeof probe, "%s/tests/opencl/opencl_probe", VITCL_BUILD_ROOT);
+    char *argv[] = {probe, (char *)harness_plugin_path(), NULL};
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, probe, NULL, NULL, argv, environ), 0, "spawn %s", probe);
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "probe crashed");
+    return WEXITSTATUS(status);
+}
+
+typedef struct stats {
+    unsigned builds, hits, rejected;
+    char selfcheck[32];
+} stats;
+
+/* Parses line `index` (0-based) of the stats file. */
+static stats read_stats(const char *path, int index)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no stats file %s", path);
+    char line[1024];
+    stats s = {0};
+    int i = 0, found = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (i++ != index)
+            continue;
+        const char *p = strstr(line, " builds=");
+        cr_assert_not_null(p, "line: %s", line);
+        cr_assert_eq(sscanf(p, " builds=%u cache_hits=%u cache_rejected=%u selfcheck=%31s",
+                            &s.builds, &s.hits, &s.rejected, s.selfcheck),
+                     4, "line: %s", line);
+        found = 1;
+    }
+    fclose(f);
+    cr_assert(found, "stats file %s has no line %d", path, index);
+    return s;
+}
+
+/* Collects up to max program entries of <cache>/opencl into names (sorted). */
+static int list_entries(const char *cache, char names[][512], int max)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/opencl", cache);
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "no cache folder %s", dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < max)
+        if (strncmp(e->d_name, "prog-", 5) == 0 && strstr(e->d_name, ".tmp") == NULL)
+            snprintf(names[n++], 512, "%s/%s", dir, e->d_name);
+    closedir(d);
+    qsort(names, (size_t)n, 512, (int (*)(const void *, const void *))strcmp);
+    return n;
+}
+
+Test(opencl_cache, second_process_hits_the_cache)
+{
+    char dir[1024], st[1100];
+    make_tmpdir(dir, sizeof dir);
+    snprintf(st, sizeof st, "%s/stats.txt", dir);
+    cr_assert_eq(run_probe(dir, st, NULL), 0);
+    cr_assert_eq(run_probe(dir, st, NULL), 0);
+    stats a = read_stats(st, 0), b = read_stats(st, 1);
+    cr_expect_eq(a.builds, NPROGRAMS);
+    cr_expect_eq(a.hits, 0);
+    cr_expect_str_eq(a.selfcheck, "ran");
+    cr_expect_eq(b.builds, 0, "the second process must not compile");
+    cr_expect_eq(b.hits, NPROGRAMS);
+    cr_expect_eq(b.rejected, 0);
+    cr_expect_str_eq(b.selfcheck, "cached", "the self-check marker must be honoured");
+}
+
+static void flip_byte(const char *path, long where)
+{
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, where, SEEK_SET), 0);
+    int c = fgetc(f);
+    cr_assert_neq(c, EOF);
+    cr_assert_eq(fseek(f, where, SEEK_SET), 0);
+    fputc(c ^ 0x5a, f);
+    fclose(f);
+}
+
+Test(opencl_cache, corrupt_truncated_and_foreign_entries_are_rebuilt)
+{
+    char dir[1024], st[1100];
+    make_tmpdir(dir, sizeof dir);
+    snprintf(st, sizeof st, "%s/stats.txt", dir);
+    cr_assert_eq(run_probe(dir, st, NULL), 0);
+    char names[16][512];
+    cr_assert_eq(list_entries(dir, names, 16), NPROGRAMS);
+
+    struct stat sb;
+    cr_assert_eq(stat(names[0], &sb), 0);
+    flip_byte(names[0], (long)(sb.st_size - sb.st_size / 3)); /* inside the binary */
+    cr_assert_eq(truncate(names[1], 40), 0);                  /* shorter than the header */
+    /* A valid entry of another program under this program's name: key mismatch. */
+    FILE *src = fopen(names[2], "rb"), *dst = fopen(names[3], "wb");
+    cr_assert(src && dst);
+    int c;
+    while ((c = fgetc(src)) != EOF)
+        fputc(c, dst);
+    fclose(src);
+    fclose(dst);
+
+    cr_assert_eq(run_probe(dir, st, NULL), 0);
+    stats b = read_stats(st, 1);
+    cr_expect_eq(b.rejected, 3);
+    cr_expect_eq(b.builds, 3);
+    cr_expect_eq(b.hits, NPROGRAMS - 3);
+    /* The rebuilt entries were written back and are now valid. */
+    cr_assert_eq(run_probe(dir, st, NULL), 0);
+    stats c3 = read_stats(st, 2);
+    cr_expect_eq(c3.builds, 0);
+    cr_expect_eq(c3.hits, NPROGRAMS);
+    cr_expect_eq(c3.rejected, 0);
+}
+
+Test(opencl_cache, unwritable_cache_dir_means_no_cache_not_an_error)
+{
+    char dir[1024], st[1100], blocker[1100], cache[1200];
+    make_tmpdir(dir, sizeof dir);
+    snprintf(st, sizeof st, "%s/stats.txt", dir);
+    snprintf(blocker, sizeof blocker, "%s/a-file", dir);
+    FILE *f = fopen(blocker, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    snprintf(cache, sizeof cache, "%s/sub", blocker); /* cannot be created: parent is a file */
+    cr_assert_eq(run_probe(cache, st, NULL), 0);
+    cr_assert_eq(run_probe(cache, st, NULL), 0);
+    stats b = read_stats(st, 1);
+    cr_expect_eq(b.builds, NPROGRAMS);
+    cr_expect_eq(b.hits, 0);
+    cr_expect_str_eq(b.selfcheck, "ran");
+}
+
+/* Copies clkernels/ into dir, applying one replacement to `file` (old -> new). */
+static void copy_kernels(const char *dir, const char *file, const char *old, const char *new_text)
+{
+    const char *files[] = {"common.cl", "reduce.cl", "layernorm.cl", "softmax.cl",
+                           "bias_gelu.cl", "add.cl", "attention.cl", "patch_embed.cl"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char in[1200], out[1200];
+        snprintf(in, sizeof in, "%s/clkernels/%s", VITCL_SOURCE_ROOT, files[i]);
+        snprintf(out, sizeof out, "%s/%s", dir, files[i]);
+        FILE *f = fopen(in, "rb");
+        cr_assert_not_null(f, "%s", in);
+        static char text[1 << 16];
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        FILE *g = fopen(out, "wb");
+        cr_assert_not_null(g);
+        char *at = file && strcmp(file, files[i]) == 0 ? strstr(text, old) : NULL;
+        if (file && strcmp(file, files[i]) == 0)
+            cr_assert_not_null(at, "'%s' not found in %s", old, files[i]);
+        if (at) {
+            fwrite(text, 1, (size_t)(at - text), g);
+            fputs(new_text, g);
+            fputs(at + strlen(old), g);
+        } else {
+            fwrite(text, 1, n, g);
+        }
+        fclose(g);
+    }
+}
+
+static vitcl_status create_with_kernels(const char *kdir, char *err, size_t errlen,
+                                        char *devname, size_t dnlen)
+{
+    char cache[1024];
+    make_tmpdir(cache, sizeof cache);
+    setenv("VITCL_CACHE_DIR", cache, 1);
+    setenv("VITCL_CL_KERNEL_DIR", kdir, 1);
+    harness h = {0};
+    harness_load(&h);
+    vitcl_device_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    cr_assert_eq(h.desc->device_info(h.state, 0, &info), VITCL_OK);
+    snprintf(devname, dnlen, "%s", info.name);
+    vitcl_status s = h.desc->context_create(h.state, 0, &h.ctx, err, errlen);
+    if (s == VITCL_OK)
+        h.desc->context_destroy(h.ctx);
+    h.ctx = NULL;
+    harness_close(&h);
+    return s;
+}
+
+Test(opencl_cache, kernel_dir_is_used_and_a_build_failure_names_device_and_log)
+{
+    char kdir[1024], err[4096] = "", dev[256];
+    make_tmpdir(kdir, sizeof kdir);
+    copy_kernels(kdir, "softmax.cl", "acc_t m = -INFINITY;", "acc_t m = -INFINITY + ;");
+    vitcl_status s = create_with_kernels(kdir, err, sizeof err, dev, sizeof dev);
+    cr_expect_eq(s, VITCL_ERR_DEVICE);
+    cr_expect(strstr(err, dev) != NULL, "message names the device: %s", err);
+    cr_expect(strstr(err, "softmax") != NULL, "message names the program: %s", err);
+    cr_expect(strstr(err, "build log") != NULL, "message carries the log: %s", err);
+    cr_expect(strstr(err, "error") != NULL, "the compiler's diagnostics: %s", err);
+}
+
+Test(opencl_cache, kernel_dir_missing_file_is_an_io_error)
+{
+    char kdir[1024], err[4096] = "", dev[256];
+    make_tmpdir(kdir, sizeof kdir);
+    vitcl_status s = create_with_kernels(kdir, err, sizeof err, dev, sizeof dev);
+    cr_expect_eq(s, VITCL_ERR_IO);
+    cr_expect(strstr(err, kdir) != NULL && strstr(err, "common.cl") != NULL, "message: %s",
+              err);
+}
+
+Test(opencl_cache, self_check_refuses_a_wrong_kernel)
+{
+    char kdir[1024], err[4096] = "", dev[256];
+    make_tmpdir(kdir, sizeof kdir);
+    /* gelu that returns its input: compiles fine, computes the wrong thing. */
+    copy_kernels(kdir, "bias_gelu.cl", "STORE(y, y_off + i, gelu_erf(LOAD(x, x_off + i)));",
+                 "STORE(y, y_off + i, LOAD(x, x_off + i));");
+    vitcl_status s = create_with_kernels(kdir, err, sizeof err, dev, sizeof dev);
+    cr_expect_eq(s, VITCL_ERR_DEVICE);
+    cr_expect(strstr(err, "gelu") != NULL, "message names the op: %s", err);
+    cr_expect(strstr(err, dev) != NULL, "message names the device: %s", err);
+    cr_expect(strstr(err, "refusing this device") != NULL, "message: %s", err);
+}
