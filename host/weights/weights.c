@@ -53,6 +53,19 @@ static vitcl_status weights_finish(vitcl_weights *w)
     return VITCL_OK;
 }
 
+/* Ends an open: builds the index on success, hands w to the caller or frees it. */
+static vitcl_status open_done(vitcl_weights *w, vitcl_status st, vitcl_weights **out)
+{
+    if (st == VITCL_OK)
+        st = weights_finish(w);
+    if (st != VITCL_OK) {
+        vitcl_weights_close(w);
+        return st;
+    }
+    *out = w;
+    return VITCL_OK;
+}
+
 /* True when the file starts with the zip local-header or empty-archive signature. */
 static vitcl_status sniff_zip(const char *path, int *is_zip, int *is_legacy)
 {
@@ -73,7 +86,9 @@ static vitcl_status sniff_zip(const char *path, int *is_zip, int *is_legacy)
     return VITCL_OK;
 }
 
-static vitcl_status open_into(vitcl_weights *w, const char *path)
+/* Reads a file by its content: a zip is a torch.save archive, anything else must be safetensors
+ * unless must_be_torch (pytorch_model.bin), where a non-zip gets the zip reader's error. */
+static vitcl_status open_into(vitcl_weights *w, const char *path, int must_be_torch)
 {
     int is_zip, is_legacy;
     vitcl_status st = sniff_zip(path, &is_zip, &is_legacy);
@@ -83,7 +98,7 @@ static vitcl_status open_into(vitcl_weights *w, const char *path)
         return vitcl_fail(VITCL_ERR_UNSUPPORTED,
                           "%s: legacy torch.save format (before PyTorch 1.6); re-save it with a "
                           "current PyTorch or convert it to safetensors", path);
-    if (is_zip) {
+    if (is_zip || must_be_torch) {
         w->format = "pytorch_model.bin";
         return weights_read_torch_zip(w, path);
     }
@@ -101,15 +116,7 @@ vitcl_status vitcl_weights_open_file(const char *path, const vitcl_weights_limit
     vitcl_status st = weights_new(limits, &w);
     if (st != VITCL_OK)
         return st;
-    st = open_into(w, path);
-    if (st == VITCL_OK)
-        st = weights_finish(w);
-    if (st != VITCL_OK) {
-        vitcl_weights_close(w);
-        return st;
-    }
-    *out = w;
-    return VITCL_OK;
+    return open_done(w, open_into(w, path, 0), out);
 }
 
 /* 1 when path exists, 0 when it does not; an error status for anything else. */
@@ -161,22 +168,14 @@ vitcl_status vitcl_weights_open(const char *model_dir, const vitcl_weights_limit
             w->format = "safetensors (sharded)";
             st = weights_read_safetensors_index(w, model_dir, path);
         } else {
-            st = open_into(w, path);
-            w->format = "pytorch_model.bin";
+            st = open_into(w, path, 1);
         }
     }
     if (st == VITCL_OK && !found)
         st = vitcl_fail(VITCL_ERR_NOT_FOUND,
                         "%s: no weights found; looked for model.safetensors, "
                         "model.safetensors.index.json and pytorch_model.bin", model_dir);
-    if (st == VITCL_OK)
-        st = weights_finish(w);
-    if (st != VITCL_OK) {
-        vitcl_weights_close(w);
-        return st;
-    }
-    *out = w;
-    return VITCL_OK;
+    return open_done(w, st, out);
 }
 
 void vitcl_weights_close(vitcl_weights *w)

@@ -2,9 +2,9 @@
  *
  * vitcl_weights_open looks in a model folder for, in order: model.safetensors,
  * model.safetensors.index.json (sharded) and pytorch_model.bin, and indexes every tensor without
- * converting it. Files are memory-mapped; a tensor's data points into the mapping (or, for a
- * compressed zip member, into a buffer owned by the weights object) and stays valid until
- * vitcl_weights_close. Every structural check happens at open: a truncated, hostile or
+ * converting it. safetensors files are memory-mapped and a tensor's data points into the
+ * mapping; a pytorch_model.bin's storage records are each read once into a buffer owned by the
+ * weights object. Either way the data stays valid until vitcl_weights_close. Every structural check happens at open: a truncated, hostile or
  * inconsistent file gives VITCL_ERR_FORMAT (or VITCL_ERR_LIMIT) with a message that names the
  * file and, where there is one, the tensor. Nothing is ever executed: pickle is read by a
  * restricted reader that accepts only the globals a state dict needs.
@@ -41,30 +41,40 @@ typedef struct vitcl_weights vitcl_weights;
 
 /* Limits a hostile file cannot push past; zero fields mean the defaults below. */
 typedef struct vitcl_weights_limits {
-    uint64_t max_header_bytes;  /* safetensors JSON header; default 100,000,000 (as the reference) */
+    uint64_t max_header_bytes;  /* safetensors JSON header, index JSON and data.pkl; default
+                                   100,000,000 (the safetensors reference's header limit) */
     uint64_t max_tensors;       /* default 100,000 */
     uint64_t max_total_bytes;   /* sum of tensor sizes; default 64 GiB */
 } vitcl_weights_limits;
 
-/* Opens the weights of a model folder (see above). limits may be NULL. */
+/* Opens the weights of a model folder (see above). limits may be NULL. On success *out is the
+ * caller's (vitcl_weights_close); on failure *out is NULL and nothing leaks. Errors:
+ * VITCL_ERR_NOT_FOUND (no folder, or none of the three files, all named in the message),
+ * VITCL_ERR_FORMAT, VITCL_ERR_UNSUPPORTED (a dtype other than F32/F16/BF16, a non-contiguous
+ * or big-endian torch tensor), VITCL_ERR_LIMIT, VITCL_ERR_IO, VITCL_ERR_OUT_OF_MEMORY. */
 vitcl_status vitcl_weights_open(const char *model_dir, const vitcl_weights_limits *limits,
                                 vitcl_weights **out);
 
-/* Opens one file: a .safetensors file or a PyTorch zip (pytorch_model.bin). */
+/* Opens one file, told apart by content: a PyTorch zip (pytorch_model.bin) or else a
+ * .safetensors file. Ownership and errors as vitcl_weights_open. */
 vitcl_status vitcl_weights_open_file(const char *path, const vitcl_weights_limits *limits,
                                      vitcl_weights **out);
 
+/* Unmaps and frees everything; entries and their data become invalid. NULL is a no-op. */
 void vitcl_weights_close(vitcl_weights *w);
 
 /* "safetensors", "safetensors (sharded)" or "pytorch_model.bin". */
 const char *vitcl_weights_format(const vitcl_weights *w);
 
+/* Number of tensors; entry `index` in file order (NULL past the end). Entries are owned by w. */
 size_t vitcl_weights_count(const vitcl_weights *w);
 const vitcl_tensor_entry *vitcl_weights_at(const vitcl_weights *w, size_t index);
-/* Exact-name lookup; NULL when absent. */
+/* Exact-name lookup (binary search); NULL when absent. */
 const vitcl_tensor_entry *vitcl_weights_find(const vitcl_weights *w, const char *name);
 
-/* Converts a tensor's numel elements to fp32 into dst (F32 copied, F16 and BF16 widened exactly). */
+/* Converts a tensor's numel elements to fp32 into dst (F32 copied, F16 and BF16 widened exactly,
+ * subnormals, infinities and NaN payloads included), reading little-endian bytes at any
+ * alignment. dst holds numel floats. Cannot fail. */
 void vitcl_tensor_to_f32(const vitcl_tensor_entry *t, float *dst);
 
 #endif

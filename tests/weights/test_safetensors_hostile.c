@@ -9,54 +9,36 @@
 #include "weights.h"
 #include "weights_test_util.h"
 
-static char *dir;
 
-static void setup(void)
-{
-    dir = wt_tmpdir();
-}
-
-static void teardown(void)
-{
-    wt_tmpdir_remove(dir);
-    dir = NULL;
-}
-
-TestSuite(safetensors_hostile, .init = setup, .fini = teardown);
+TestSuite(safetensors_hostile, .init = wt_setup, .fini = wt_teardown);
 
 /* Opens path, expects status `want`, and a message containing a and b (b may be NULL). */
 static void expect_fail_file(const char *path, vitcl_status want, const char *a, const char *b)
 {
     vitcl_weights *w = (vitcl_weights *)1;
     vitcl_status st = vitcl_weights_open_file(path, NULL, &w);
-    cr_assert_eq(st, want, "status %s, expected %s (%s)", vitcl_status_name(st),
-                 vitcl_status_name(want), vitcl_last_error());
-    cr_assert_null(w);
-    const char *m = vitcl_last_error();
-    cr_assert(strstr(m, path) != NULL, "message does not name the file: %s", m);
-    cr_assert(strstr(m, a) != NULL, "message lacks '%s': %s", a, m);
-    cr_assert(!b || strstr(m, b) != NULL, "message lacks '%s': %s", b, m);
+    wt_expect_error(st, w, want, path, a, b);
 }
 
 /* Writes a safetensors file from header and data_len zero bytes and expects failure. */
 static void expect_fail(const char *header, size_t data_len, vitcl_status want, const char *a,
                         const char *b)
 {
-    char *path = wt_write_safetensors(dir, "model.safetensors", header, NULL, data_len);
+    char *path = wt_write_safetensors(wt_dir, "model.safetensors", header, NULL, data_len);
     expect_fail_file(path, want, a, b);
     free(path);
 }
 
 Test(safetensors_hostile, zero_byte_file)
 {
-    char *path = wt_write(dir, "model.safetensors", "", 0);
+    char *path = wt_write(wt_dir, "model.safetensors", "", 0);
     expect_fail_file(path, VITCL_ERR_FORMAT, "HeaderTooSmall", NULL);
     free(path);
 }
 
 Test(safetensors_hostile, shorter_than_length_field)
 {
-    char *path = wt_write(dir, "model.safetensors", "\x10\0\0\0", 4);
+    char *path = wt_write(wt_dir, "model.safetensors", "\x10\0\0\0", 4);
     expect_fail_file(path, VITCL_ERR_FORMAT, "HeaderTooSmall", NULL);
     free(path);
 }
@@ -65,7 +47,7 @@ Test(safetensors_hostile, header_length_past_eof)
 {
     uint8_t buf[8 + 20] = {200};
     memcpy(buf + 8, "{\"a\":{\"dtype\":\"F32\"", 19);
-    char *path = wt_write(dir, "model.safetensors", buf, sizeof buf);
+    char *path = wt_write(wt_dir, "model.safetensors", buf, sizeof buf);
     expect_fail_file(path, VITCL_ERR_FORMAT, "past the end", NULL);
     free(path);
 }
@@ -73,14 +55,14 @@ Test(safetensors_hostile, header_length_past_eof)
 Test(safetensors_hostile, huge_header_length)
 {
     uint8_t buf[16] = {0, 0, 0, 0, 0, 0, 0, 0x80, '{', '}'};
-    char *path = wt_write(dir, "model.safetensors", buf, sizeof buf);
+    char *path = wt_write(wt_dir, "model.safetensors", buf, sizeof buf);
     expect_fail_file(path, VITCL_ERR_LIMIT, "HeaderTooLarge", NULL);
     free(path);
 }
 
 Test(safetensors_hostile, header_over_configured_limit)
 {
-    char *path = wt_write_safetensors(dir, "model.safetensors",
+    char *path = wt_write_safetensors(wt_dir, "model.safetensors",
                                       "{\"t\":{\"dtype\":\"F32\",\"shape\":[1],"
                                       "\"data_offsets\":[0,4]}}", NULL, 4);
     vitcl_weights_limits lim = {16, 0, 0};
@@ -97,7 +79,7 @@ Test(safetensors_hostile, truncated_header)
     /* A real file cut inside its header. */
     size_t n;
     uint8_t *real = wt_read(wt_data("safetensors/model.safetensors"), &n);
-    char *path = wt_write(dir, "model.safetensors", real, 40);
+    char *path = wt_write(wt_dir, "model.safetensors", real, 40);
     free(real);
     expect_fail_file(path, VITCL_ERR_FORMAT, "past the end", NULL);
     free(path);
@@ -108,7 +90,7 @@ Test(safetensors_hostile, truncated_data)
     /* A real file missing its last bytes of tensor data. */
     size_t n;
     uint8_t *real = wt_read(wt_data("safetensors/model.safetensors"), &n);
-    char *path = wt_write(dir, "model.safetensors", real, n - 3);
+    char *path = wt_write(wt_dir, "model.safetensors", real, n - 3);
     free(real);
     expect_fail_file(path, VITCL_ERR_FORMAT, "truncated", NULL);
     free(path);
@@ -229,7 +211,7 @@ Test(safetensors_hostile, valid_edge_cases_are_accepted)
     /* Metadata, a 0-d tensor, an empty tensor, unaligned offsets and space padding. */
     const uint8_t data[6] = {0x00, 0x3c, 0x00, 0x00, 0x80, 0x3f};
     char *path = wt_write_safetensors(
-        dir, "model.safetensors",
+        wt_dir, "model.safetensors",
         "{\"__metadata__\":{\"format\":\"pt\"},"
         "\"h\":{\"dtype\":\"F16\",\"shape\":[],\"data_offsets\":[0,2]},"
         "\"z\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[2,2]},"
@@ -256,29 +238,24 @@ static const char *shard_header =
 static void expect_index_fail(const char *index, vitcl_status want, const char *a,
                               const char *b)
 {
-    free(wt_write_safetensors(dir, "s1.safetensors", shard_header, NULL, 4));
-    free(wt_write_safetensors(dir, "s2.safetensors",
+    free(wt_write_safetensors(wt_dir, "s1.safetensors", shard_header, NULL, 4));
+    free(wt_write_safetensors(wt_dir, "s2.safetensors",
                               "{\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
                               NULL, 4));
-    char *ipath = wt_write(dir, "model.safetensors.index.json", index, strlen(index));
+    char *ipath = wt_write(wt_dir, "model.safetensors.index.json", index, strlen(index));
     vitcl_weights *w = (vitcl_weights *)1;
-    vitcl_status st = vitcl_weights_open(dir, NULL, &w);
-    cr_assert_eq(st, want, "status %s (%s)", vitcl_status_name(st), vitcl_last_error());
-    cr_assert_null(w);
-    const char *m = vitcl_last_error();
-    cr_assert(strstr(m, ipath) != NULL, "message does not name the index: %s", m);
-    cr_assert(strstr(m, a) != NULL, "message lacks '%s': %s", a, m);
-    cr_assert(!b || strstr(m, b) != NULL, "message lacks '%s': %s", b, m);
+    vitcl_status st = vitcl_weights_open(wt_dir, NULL, &w);
+    wt_expect_error(st, w, want, ipath, a, b);
     free(ipath);
 }
 
 Test(safetensors_hostile, index_accepts_consistent_map)
 {
-    free(wt_write_safetensors(dir, "s1.safetensors", shard_header, NULL, 4));
+    free(wt_write_safetensors(wt_dir, "s1.safetensors", shard_header, NULL, 4));
     const char *index = "{\"metadata\":{\"total_size\":4},\"weight_map\":{\"a\":\"s1.safetensors\"}}";
-    free(wt_write(dir, "model.safetensors.index.json", index, strlen(index)));
+    free(wt_write(wt_dir, "model.safetensors.index.json", index, strlen(index)));
     vitcl_weights *w = NULL;
-    cr_assert_eq(vitcl_weights_open(dir, NULL, &w), VITCL_OK, "%s", vitcl_last_error());
+    cr_assert_eq(vitcl_weights_open(wt_dir, NULL, &w), VITCL_OK, "%s", vitcl_last_error());
     cr_assert_eq(vitcl_weights_count(w), 1);
     vitcl_weights_close(w);
 }
@@ -302,19 +279,19 @@ Test(safetensors_hostile, index_tensor_missing_from_its_shard)
 Test(safetensors_hostile, index_tensor_in_two_shards)
 {
     /* s2 holds 'b' but the map puts 'b' in s1, which also holds it. */
-    free(wt_write_safetensors(dir, "s1.safetensors",
+    free(wt_write_safetensors(wt_dir, "s1.safetensors",
                               "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                               "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
                               NULL, 8));
     const char *index = "{\"weight_map\":{\"a\":\"s1.safetensors\",\"b\":\"s1.safetensors\","
                         "\"c\":\"s2.safetensors\"}}";
-    free(wt_write_safetensors(dir, "s2.safetensors",
+    free(wt_write_safetensors(wt_dir, "s2.safetensors",
                               "{\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                               "\"c\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
                               NULL, 8));
-    char *ipath = wt_write(dir, "model.safetensors.index.json", index, strlen(index));
+    char *ipath = wt_write(wt_dir, "model.safetensors.index.json", index, strlen(index));
     vitcl_weights *w = NULL;
-    cr_assert_eq(vitcl_weights_open(dir, NULL, &w), VITCL_ERR_FORMAT, "%s", vitcl_last_error());
+    cr_assert_eq(vitcl_weights_open(wt_dir, NULL, &w), VITCL_ERR_FORMAT, "%s", vitcl_last_error());
     const char *m = vitcl_last_error();
     cr_assert(strstr(m, ipath) && strstr(m, "'b'") && strstr(m, "s2.safetensors"), "%s", m);
     free(ipath);
@@ -338,13 +315,13 @@ Test(safetensors_hostile, index_duplicate_key_and_bad_shape)
 
 Test(safetensors_hostile, index_broken_shard_names_shard_and_tensor)
 {
-    free(wt_write_safetensors(dir, "s1.safetensors",
+    free(wt_write_safetensors(wt_dir, "s1.safetensors",
                               "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}",
                               NULL, 4));
     const char *index = "{\"weight_map\":{\"a\":\"s1.safetensors\"}}";
-    free(wt_write(dir, "model.safetensors.index.json", index, strlen(index)));
+    free(wt_write(wt_dir, "model.safetensors.index.json", index, strlen(index)));
     vitcl_weights *w = NULL;
-    cr_assert_eq(vitcl_weights_open(dir, NULL, &w), VITCL_ERR_FORMAT);
+    cr_assert_eq(vitcl_weights_open(wt_dir, NULL, &w), VITCL_ERR_FORMAT);
     const char *m = vitcl_last_error();
     cr_assert(strstr(m, "s1.safetensors") && strstr(m, "'a'"), "%s", m);
 }

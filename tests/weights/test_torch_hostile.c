@@ -9,20 +9,8 @@
 #include "weights.h"
 #include "weights_test_util.h"
 
-static char *dir;
 
-static void setup(void)
-{
-    dir = wt_tmpdir();
-}
-
-static void teardown(void)
-{
-    wt_tmpdir_remove(dir);
-    dir = NULL;
-}
-
-TestSuite(torch_hostile, .init = setup, .fini = teardown);
+TestSuite(torch_hostile, .init = wt_setup, .fini = wt_teardown);
 
 /* ---------------------------------------------------------------- a tiny pickle writer */
 
@@ -76,13 +64,18 @@ static void long8(pb *p, uint64_t v) /* LONG1 with 8 bytes */
         op(p, (uint8_t)(v >> (8 * i)));
 }
 
+static void proto(pb *p, uint8_t version) /* PROTO */
+{
+    op(p, 0x80);
+    op(p, version);
+}
+
 /* A state dict {name: tensor} with the tensor's storage key, storage count, offset, shape and
  * strides, as torch.save writes it. */
 static void tensor_dict(pb *p, const char *name, const char *key, uint8_t storage_numel,
                         uint8_t offset, size_t ndim, const uint64_t *shape, const uint8_t *stride)
 {
-    op(p, 0x80);
-    op(p, 2);
+    proto(p, 2);
     op(p, '}');
     op(p, '(');
     str(p, name);
@@ -115,24 +108,27 @@ static void tensor_dict(pb *p, const char *name, const char *key, uint8_t storag
     op(p, '.');
 }
 
-/* Opens path, expects `want` and a message naming the file and containing a and b. */
+/* A state dict holding one 1-d tensor of n elements with unit stride. */
+static void vector_dict(pb *p, const char *name, const char *key, uint8_t storage_numel,
+                        uint8_t offset, uint64_t n)
+{
+    const uint8_t stride[1] = {1};
+    tensor_dict(p, name, key, storage_numel, offset, 1, &n, stride);
+}
+
+/* Opens the scratch folder (holding path), expects `want` and a message naming path and
+ * containing a and b. */
 static void expect_fail_file(const char *path, vitcl_status want, const char *a, const char *b)
 {
     vitcl_weights *w = (vitcl_weights *)1;
-    vitcl_status st = vitcl_weights_open(dir, NULL, &w);
-    cr_assert_eq(st, want, "status %s, expected %s (%s)", vitcl_status_name(st),
-                 vitcl_status_name(want), vitcl_last_error());
-    cr_assert_null(w);
-    const char *m = vitcl_last_error();
-    cr_assert(strstr(m, path) != NULL, "message does not name the file: %s", m);
-    cr_assert(strstr(m, a) != NULL, "message lacks '%s': %s", a, m);
-    cr_assert(!b || strstr(m, b) != NULL, "message lacks '%s': %s", b, m);
+    vitcl_status st = vitcl_weights_open(wt_dir, NULL, &w);
+    wt_expect_error(st, w, want, path, a, b);
 }
 
 static void expect_pickle_fail(const pb *p, size_t storage_len, vitcl_status want,
                                const char *a, const char *b)
 {
-    char *path = wt_torch_zip(dir, p->b, p->n, storage_len);
+    char *path = wt_torch_zip(wt_dir, p->b, p->n, storage_len);
     expect_fail_file(path, want, a, b);
     free(path);
 }
@@ -143,9 +139,9 @@ Test(torch_hostile, crafted_state_dict_is_read)
     uint64_t shape[2] = {2, 3};
     uint8_t stride[2] = {3, 1};
     tensor_dict(&p, "enc.w", "0", 8, 2, 2, shape, stride);
-    char *path = wt_torch_zip(dir, p.b, p.n, 32);
+    char *path = wt_torch_zip(wt_dir, p.b, p.n, 32);
     vitcl_weights *w = NULL;
-    cr_assert_eq(vitcl_weights_open(dir, NULL, &w), VITCL_OK, "%s", vitcl_last_error());
+    cr_assert_eq(vitcl_weights_open(wt_dir, NULL, &w), VITCL_OK, "%s", vitcl_last_error());
     const vitcl_tensor_entry *t = vitcl_weights_find(w, "enc.w");
     cr_assert_not_null(t);
     cr_assert_eq(t->ndim, 2);
@@ -159,8 +155,7 @@ Test(torch_hostile, crafted_state_dict_is_read)
 Test(torch_hostile, global_os_system)
 {
     pb p = {.n = 0};
-    op(&p, 0x80);
-    op(&p, 2);
+    proto(&p, 2);
     glob(&p, "os", "system");
     str(&p, "echo pwned");
     op(&p, 0x85);
@@ -174,8 +169,7 @@ Test(torch_hostile, global_os_system)
 Test(torch_hostile, global_builtins_eval_by_stack_global)
 {
     pb p = {.n = 0};
-    op(&p, 0x80);
-    op(&p, 4);
+    proto(&p, 4);
     op(&p, 0x8c);
     op(&p, 8);
     raw(&p, "builtins", 8);
@@ -193,8 +187,7 @@ Test(torch_hostile, global_builtins_eval_by_stack_global)
 Test(torch_hostile, global_torch_nn_module)
 {
     pb p = {.n = 0};
-    op(&p, 0x80);
-    op(&p, 2);
+    proto(&p, 2);
     op(&p, '}');
     str(&p, "model");
     glob(&p, "torch.nn", "Module");
@@ -208,8 +201,7 @@ Test(torch_hostile, global_torch_nn_module)
 Test(torch_hostile, storage_class_is_not_callable)
 {
     pb p = {.n = 0};
-    op(&p, 0x80);
-    op(&p, 2);
+    proto(&p, 2);
     glob(&p, "torch", "FloatStorage");
     op(&p, ')');
     op(&p, 'R');
@@ -220,16 +212,14 @@ Test(torch_hostile, storage_class_is_not_callable)
 Test(torch_hostile, unknown_opcode)
 {
     pb p = {.n = 0};
-    op(&p, 0x80);
-    op(&p, 2);
+    proto(&p, 2);
     op(&p, '}');
     op(&p, 0xff);
     op(&p, '.');
     expect_pickle_fail(&p, 0, VITCL_ERR_FORMAT, "opcode 0xff", "byte 3");
     /* INST ('i') would import and call by name: refused like any opcode torch does not emit. */
     pb q = {.n = 0};
-    op(&q, 0x80);
-    op(&q, 2);
+    proto(&q, 2);
     op(&q, '(');
     raw(&q, "ios\nsystem\n", 11);
     op(&q, '.');
@@ -239,16 +229,14 @@ Test(torch_hostile, unknown_opcode)
 Test(torch_hostile, structural_abuse)
 {
     pb p = {.n = 0};
-    op(&p, 0x80);
-    op(&p, 2);
+    proto(&p, 2);
     op(&p, 'h'); /* BINGET of an empty memo */
     op(&p, 7);
     op(&p, '.');
     expect_pickle_fail(&p, 0, VITCL_ERR_FORMAT, "memo", NULL);
 
     p.n = 0;
-    op(&p, 0x80);
-    op(&p, 2);
+    proto(&p, 2);
     op(&p, '}');
     op(&p, 'r'); /* LONG_BINPUT at index 0xffffffff */
     raw(&p, "\xff\xff\xff\xff", 4);
@@ -256,24 +244,21 @@ Test(torch_hostile, structural_abuse)
     expect_pickle_fail(&p, 0, VITCL_ERR_FORMAT, "memo index", NULL);
 
     p.n = 0;
-    op(&p, 0x80);
-    op(&p, 2);
+    proto(&p, 2);
     for (int i = 0; i < 5000; i++)
         op(&p, '(');
     op(&p, '.');
     expect_pickle_fail(&p, 0, VITCL_ERR_FORMAT, "MARK", NULL);
 
     p.n = 0;
-    op(&p, 0x80);
-    op(&p, 2);
+    proto(&p, 2);
     op(&p, 'X'); /* a 4 GiB string in a 10-byte pickle */
     raw(&p, "\xff\xff\xff\xff", 4);
     op(&p, '.');
     expect_pickle_fail(&p, 0, VITCL_ERR_FORMAT, "string", NULL);
 
     p.n = 0;
-    op(&p, 0x80);
-    op(&p, 2);
+    proto(&p, 2);
     op(&p, '.'); /* STOP on an empty stack */
     expect_pickle_fail(&p, 0, VITCL_ERR_FORMAT, "underflow", NULL);
 }
@@ -281,8 +266,7 @@ Test(torch_hostile, structural_abuse)
 Test(torch_hostile, value_that_is_not_a_tensor)
 {
     pb p = {.n = 0};
-    op(&p, 0x80);
-    op(&p, 2);
+    proto(&p, 2);
     op(&p, '}');
     str(&p, "epoch");
     int1(&p, 3);
@@ -303,43 +287,35 @@ Test(torch_hostile, shape_element_count_overflow)
 Test(torch_hostile, storage_key_outside_data_folder)
 {
     pb p = {.n = 0};
-    uint64_t shape[1] = {1};
-    uint8_t stride[1] = {1};
-    tensor_dict(&p, "sneaky.w", "../data.pkl", 1, 0, 1, shape, stride);
+    vector_dict(&p, "sneaky.w", "../data.pkl", 1, 0, 1);
     expect_pickle_fail(&p, 4, VITCL_ERR_FORMAT, "'sneaky.w'", "plain record name");
 }
 
 Test(torch_hostile, missing_storage_record)
 {
     pb p = {.n = 0};
-    uint64_t shape[1] = {2};
-    uint8_t stride[1] = {1};
-    tensor_dict(&p, "lost.w", "0", 2, 0, 1, shape, stride);
+    vector_dict(&p, "lost.w", "0", 2, 0, 2);
     expect_pickle_fail(&p, 0, VITCL_ERR_FORMAT, "'lost.w'", "missing");
 }
 
 Test(torch_hostile, offset_past_storage)
 {
     pb p = {.n = 0};
-    uint64_t shape[1] = {2};
-    uint8_t stride[1] = {1};
-    tensor_dict(&p, "shifted.w", "0", 2, 1, 1, shape, stride);
+    vector_dict(&p, "shifted.w", "0", 2, 1, 2);
     expect_pickle_fail(&p, 8, VITCL_ERR_FORMAT, "'shifted.w'", "needs elements [1, 3)");
 }
 
 Test(torch_hostile, declared_storage_count_mismatch)
 {
     pb p = {.n = 0};
-    uint64_t shape[1] = {2};
-    uint8_t stride[1] = {1};
-    tensor_dict(&p, "w", "0", 9, 0, 1, shape, stride);
+    vector_dict(&p, "w", "0", 9, 0, 2);
     expect_pickle_fail(&p, 8, VITCL_ERR_FORMAT, "'w'", "declares 9");
 }
 
 Test(torch_hostile, legacy_format_is_refused_clearly)
 {
     static const uint8_t legacy[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20};
-    char *path = wt_write(dir, "pytorch_model.bin", legacy, sizeof legacy);
+    char *path = wt_write(wt_dir, "pytorch_model.bin", legacy, sizeof legacy);
     expect_fail_file(path, VITCL_ERR_UNSUPPORTED, "legacy", NULL);
     free(path);
 }
@@ -383,28 +359,28 @@ static int big_endian(const char *name, uint8_t **data, size_t *len, void *ctx)
 
 Test(torch_hostile, truncated_pickle)
 {
-    char *path = wt_rezip(wt_data("torch/pytorch_model.bin"), dir, truncate_pickle, NULL);
+    char *path = wt_rezip(wt_data("torch/pytorch_model.bin"), wt_dir, truncate_pickle, NULL);
     expect_fail_file(path, VITCL_ERR_FORMAT, "data.pkl", "past the end");
     free(path);
 }
 
 Test(torch_hostile, zip_without_data_pkl)
 {
-    char *path = wt_rezip(wt_data("torch/pytorch_model.bin"), dir, drop_pickle, NULL);
+    char *path = wt_rezip(wt_data("torch/pytorch_model.bin"), wt_dir, drop_pickle, NULL);
     expect_fail_file(path, VITCL_ERR_FORMAT, "data.pkl", NULL);
     free(path);
 }
 
 Test(torch_hostile, storage_record_shorter_than_tensor)
 {
-    char *path = wt_rezip(wt_data("torch/pytorch_model.bin"), dir, shorten_storages, NULL);
+    char *path = wt_rezip(wt_data("torch/pytorch_model.bin"), wt_dir, shorten_storages, NULL);
     expect_fail_file(path, VITCL_ERR_FORMAT, "needs elements", "tensor '");
     free(path);
 }
 
 Test(torch_hostile, big_endian_refused)
 {
-    char *path = wt_rezip(wt_data("torch/pytorch_model.bin"), dir, big_endian, NULL);
+    char *path = wt_rezip(wt_data("torch/pytorch_model.bin"), wt_dir, big_endian, NULL);
     expect_fail_file(path, VITCL_ERR_UNSUPPORTED, "big", "little-endian");
     free(path);
 }
@@ -412,9 +388,9 @@ Test(torch_hostile, big_endian_refused)
 Test(torch_hostile, rezipped_real_file_still_reads)
 {
     /* The rewriting helper itself keeps a valid file valid (so the failures above are ours). */
-    char *path = wt_rezip(wt_data("torch/pytorch_model.bin"), dir, NULL, NULL);
+    char *path = wt_rezip(wt_data("torch/pytorch_model.bin"), wt_dir, NULL, NULL);
     vitcl_weights *w = NULL;
-    cr_assert_eq(vitcl_weights_open(dir, NULL, &w), VITCL_OK, "%s", vitcl_last_error());
+    cr_assert_eq(vitcl_weights_open(wt_dir, NULL, &w), VITCL_OK, "%s", vitcl_last_error());
     wt_check_against(w, "torch", path);
     vitcl_weights_close(w);
     free(path);
@@ -424,7 +400,7 @@ Test(torch_hostile, corrupted_zip_directory)
 {
     size_t n;
     uint8_t *real = wt_read(wt_data("torch/pytorch_model.bin"), &n);
-    char *path = wt_write(dir, "pytorch_model.bin", real, n - 30); /* cut the end record */
+    char *path = wt_write(wt_dir, "pytorch_model.bin", real, n - 30); /* cut the end record */
     free(real);
     expect_fail_file(path, VITCL_ERR_FORMAT, "zip", NULL);
     free(path);
@@ -446,7 +422,7 @@ Test(torch_hostile, corrupted_storage_bytes_fail_crc)
     hit = real + off - 30;
     cr_assert_eq(memcmp(hit, "PK\x03\x04", 4), 0, "local header not where expected");
     real[data_at] ^= 0x55;
-    char *path = wt_write(dir, "pytorch_model.bin", real, n);
+    char *path = wt_write(wt_dir, "pytorch_model.bin", real, n);
     free(real);
     expect_fail_file(path, VITCL_ERR_FORMAT, "data/0", NULL);
     free(path);
@@ -464,4 +440,14 @@ Test(torch_hostile, non_contiguous_tensor_from_torch)
     cr_assert(strstr(m, copy) && strstr(m, "'transposed.weight'") && strstr(m, "contiguous"),
               "%s", m);
     free(copy);
+}
+
+Test(torch_hostile, pytorch_bin_that_is_not_a_zip)
+{
+    char *path = wt_write(wt_dir, "pytorch_model.bin", "hello, not a zip", 16);
+    expect_fail_file(path, VITCL_ERR_FORMAT, "zip", NULL);
+    free(path);
+    path = wt_write(wt_dir, "pytorch_model.bin", "", 0);
+    expect_fail_file(path, VITCL_ERR_FORMAT, "zip", NULL);
+    free(path);
 }

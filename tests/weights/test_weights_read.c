@@ -9,11 +9,19 @@
 #include "weights.h"
 #include "weights_test_util.h"
 
-Test(weights_read, torch_zip_matches_torch)
+/* Opens a fixture folder (or file, when it names one) and fails the test when that fails. */
+static vitcl_weights *open_fixture(const char *rel)
 {
     vitcl_weights *w = NULL;
-    cr_assert_eq(vitcl_weights_open(wt_data("torch"), NULL, &w), VITCL_OK, "%s",
-                 vitcl_last_error());
+    vitcl_status st = strchr(rel, '.') ? vitcl_weights_open_file(wt_data(rel), NULL, &w)
+                                       : vitcl_weights_open(wt_data(rel), NULL, &w);
+    cr_assert_eq(st, VITCL_OK, "%s: %s", rel, vitcl_last_error());
+    return w;
+}
+
+Test(weights_read, torch_zip_matches_torch)
+{
+    vitcl_weights *w = open_fixture("torch");
     cr_assert_str_eq(vitcl_weights_format(w), "pytorch_model.bin");
     wt_check_against(w, "torch", "torch/pytorch_model.bin");
     vitcl_weights_close(w);
@@ -21,9 +29,7 @@ Test(weights_read, torch_zip_matches_torch)
 
 Test(weights_read, torch_view_keeps_storage_offset)
 {
-    vitcl_weights *w = NULL;
-    cr_assert_eq(vitcl_weights_open_file(wt_data("torch/pytorch_model.bin"), NULL, &w), VITCL_OK,
-                 "%s", vitcl_last_error());
+    vitcl_weights *w = open_fixture("torch/pytorch_model.bin");
     const vitcl_tensor_entry *t = vitcl_weights_find(w, "view.offset");
     cr_assert_not_null(t);
     float f[6];
@@ -35,9 +41,7 @@ Test(weights_read, torch_view_keeps_storage_offset)
 
 Test(weights_read, safetensors_matches_torch)
 {
-    vitcl_weights *w = NULL;
-    cr_assert_eq(vitcl_weights_open(wt_data("safetensors"), NULL, &w), VITCL_OK, "%s",
-                 vitcl_last_error());
+    vitcl_weights *w = open_fixture("safetensors");
     cr_assert_str_eq(vitcl_weights_format(w), "safetensors");
     wt_check_against(w, "safetensors", "safetensors/model.safetensors");
     vitcl_weights_close(w);
@@ -45,9 +49,7 @@ Test(weights_read, safetensors_matches_torch)
 
 Test(weights_read, sharded_matches_torch)
 {
-    vitcl_weights *w = NULL;
-    cr_assert_eq(vitcl_weights_open(wt_data("sharded"), NULL, &w), VITCL_OK, "%s",
-                 vitcl_last_error());
+    vitcl_weights *w = open_fixture("sharded");
     cr_assert_str_eq(vitcl_weights_format(w), "safetensors (sharded)");
     wt_check_against(w, "safetensors", "sharded/model-0000");
     /* Each tensor points at the shard the index names. */
@@ -58,8 +60,7 @@ Test(weights_read, sharded_matches_torch)
 
 Test(weights_read, lookup_and_index)
 {
-    vitcl_weights *w = NULL;
-    cr_assert_eq(vitcl_weights_open(wt_data("safetensors"), NULL, &w), VITCL_OK);
+    vitcl_weights *w = open_fixture("safetensors");
     cr_assert_null(vitcl_weights_find(w, "no.such.tensor"));
     cr_assert_null(vitcl_weights_find(w, ""));
     cr_assert_null(vitcl_weights_at(w, vitcl_weights_count(w)));

@@ -11,6 +11,8 @@
 #include <cjson/cJSON.h>
 #include <zip.h>
 
+#include "vitcl/vitcl.h"
+
 const char *wt_data(const char *rel)
 {
     static char path[4096];
@@ -40,6 +42,31 @@ void wt_tmpdir_remove(char *dir)
         return;
     nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
     free(dir);
+}
+
+char *wt_dir;
+
+void wt_setup(void)
+{
+    wt_dir = wt_tmpdir();
+}
+
+void wt_teardown(void)
+{
+    wt_tmpdir_remove(wt_dir);
+    wt_dir = NULL;
+}
+
+void wt_expect_error(vitcl_status got, const vitcl_weights *w, vitcl_status want,
+                     const char *file, const char *a, const char *b)
+{
+    const char *m = vitcl_last_error();
+    cr_assert_eq(got, want, "status %s, expected %s (%s)", vitcl_status_name(got),
+                 vitcl_status_name(want), m);
+    cr_assert_null(w);
+    cr_assert(strstr(m, file) != NULL, "message does not name %s: %s", file, m);
+    cr_assert(strstr(m, a) != NULL, "message lacks '%s': %s", a, m);
+    cr_assert(!b || strstr(m, b) != NULL, "message lacks '%s': %s", b, m);
 }
 
 char *wt_write(const char *dir, const char *name, const void *data, size_t len)
@@ -86,9 +113,14 @@ uint8_t *wt_read(const char *path, size_t *len)
     return buf;
 }
 
+/* Adds an entry that takes data (malloc'd) over; libzip frees it, except for an empty entry. */
 static void add_entry(zip_t *za, const char *name, uint8_t *data, size_t len)
 {
-    zip_source_t *s = zip_source_buffer(za, data, len, 1);
+    if (len == 0) {
+        free(data);
+        data = NULL;
+    }
+    zip_source_t *s = zip_source_buffer(za, data, len, len != 0);
     cr_assert_not_null(s);
     cr_assert(zip_file_add(za, name, s, ZIP_FL_ENC_UTF_8) >= 0, "zip_file_add %s", name);
 }

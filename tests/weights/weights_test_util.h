@@ -15,6 +15,16 @@ const char *wt_data(const char *rel);
 char *wt_tmpdir(void);
 void wt_tmpdir_remove(char *dir);
 
+/* The scratch folder of the hostile suites: wt_setup creates it, wt_teardown removes it. */
+extern char *wt_dir;
+void wt_setup(void);
+void wt_teardown(void);
+
+/* Asserts that an open returned `want`, left *out (w) NULL and set a message that names file
+ * and contains a and b (b may be NULL). */
+void wt_expect_error(vitcl_status got, const vitcl_weights *w, vitcl_status want,
+                     const char *file, const char *a, const char *b);
+
 /* Writes len bytes to dir/name and returns the malloc'd path. */
 char *wt_write(const char *dir, const char *name, const void *data, size_t len);
 
