@@ -26,27 +26,28 @@ static vitcl_status zip_status(const tz *z, const char *what)
                       zip_error_strerror(zip_get_error(z->za)));
 }
 
-/* Reads entry `index` (of `size` bytes, already checked against limits) into buf. */
+/* Reads entry `index`, "<prefix>name" (of `size` bytes, already checked against limits), into
+ * buf. */
 static vitcl_status read_entry(tz *z, zip_int64_t index, const char *name, void *buf,
                                uint64_t size)
 {
     zip_file_t *f = zip_fopen_index(z->za, (zip_uint64_t)index, 0);
     if (!f)
-        return vitcl_fail(VITCL_ERR_FORMAT, "%s: cannot open archive entry '%s': %s", z->path,
-                          name, zip_error_strerror(zip_get_error(z->za)));
+        return vitcl_fail(VITCL_ERR_FORMAT, "%s: cannot open archive entry '%s%s': %s", z->path,
+                          z->prefix, name, zip_error_strerror(zip_get_error(z->za)));
     uint64_t got = 0;
     vitcl_status st = VITCL_OK;
     while (got < size) {
         zip_int64_t n = zip_fread(f, (char *)buf + got, size - got);
         if (n < 0) {
-            st = vitcl_fail(VITCL_ERR_FORMAT, "%s: cannot read archive entry '%s': %s", z->path,
-                            name, zip_error_strerror(zip_file_get_error(f)));
+            st = vitcl_fail(VITCL_ERR_FORMAT, "%s: cannot read archive entry '%s%s': %s", z->path,
+                            z->prefix, name, zip_error_strerror(zip_file_get_error(f)));
             break;
         }
         if (n == 0) {
             st = vitcl_fail(VITCL_ERR_FORMAT,
-                            "%s: archive entry '%s' ends after %llu of its %llu bytes", z->path,
-                            name, (unsigned long long)got, (unsigned long long)size);
+                            "%s: archive entry '%s%s' ends after %llu of its %llu bytes",
+                            z->path, z->prefix, name, (unsigned long long)got, (unsigned long long)size);
             break;
         }
         got += (uint64_t)n;
@@ -55,8 +56,8 @@ static vitcl_status read_entry(tz *z, zip_int64_t index, const char *name, void 
     char extra;
     if (st == VITCL_OK && zip_fread(f, &extra, 1) != 0)
         st = vitcl_fail(VITCL_ERR_FORMAT,
-                        "%s: archive entry '%s' is longer than its %llu bytes or fails its CRC",
-                        z->path, name, (unsigned long long)size);
+                        "%s: archive entry '%s%s' is longer than its %llu bytes or fails its CRC",
+                        z->path, z->prefix, name, (unsigned long long)size);
     zip_fclose(f);
     return st;
 }
@@ -223,9 +224,7 @@ static vitcl_status load_storage(tz *z, const torch_pickle_result *res, const st
         vitcl_status st = weights_keep(z->w, buf);
         if (st != VITCL_OK)
             return st;
-        char label[600];
-        snprintf(label, sizeof label, "%s%s", z->prefix, rec);
-        st = read_entry(z, idx, label, buf, size);
+        st = read_entry(z, idx, rec, buf, size);
         if (st != VITCL_OK)
             return st;
         data = buf;

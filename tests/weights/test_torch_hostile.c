@@ -451,3 +451,12 @@ Test(torch_hostile, pytorch_bin_that_is_not_a_zip)
     expect_fail_file(path, VITCL_ERR_FORMAT, "zip", NULL);
     free(path);
 }
+
+Test(torch_hostile, global_with_binary_name_is_escaped_in_the_message)
+{
+    pb p = {.n = 0};
+    proto(&p, 2);
+    glob(&p, "os\xff", "sys\ttem");
+    op(&p, '.');
+    expect_pickle_fail(&p, 0, VITCL_ERR_FORMAT, "names global 'os\\xff.sys\\x09tem'", NULL);
+}
