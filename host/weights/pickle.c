@@ -323,7 +323,8 @@ static vitcl_status push_global(pk *p, const char *module, size_t mlen, const ch
                                 size_t nlen)
 {
     for (size_t i = 0; i < sizeof accepted_globals / sizeof accepted_globals[0]; i++)
-        if (strlen(accepted_globals[i].module) == mlen && strlen(accepted_globals[i].name) == nlen &&
+        if (strlen(accepted_globals[i].module) == mlen &&
+            strlen(accepted_globals[i].name) == nlen &&
             !memcmp(accepted_globals[i].module, module, mlen) &&
             !memcmp(accepted_globals[i].name, name, nlen)) {
             pv *v = new_value(p, PV_GLOBAL);

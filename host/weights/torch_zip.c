@@ -47,7 +47,8 @@ static vitcl_status read_entry(tz *z, zip_int64_t index, const char *name, void 
         if (n == 0) {
             st = vitcl_fail(VITCL_ERR_FORMAT,
                             "%s: archive entry '%s%s' ends after %llu of its %llu bytes",
-                            z->path, z->prefix, name, (unsigned long long)got, (unsigned long long)size);
+                            z->path, z->prefix, name, (unsigned long long)got,
+                            (unsigned long long)size);
             break;
         }
         got += (uint64_t)n;
@@ -298,10 +299,10 @@ vitcl_status weights_read_torch_zip(vitcl_weights *w, const char *path)
     if (!z.za) {
         zip_error_t err;
         zip_error_init_with_code(&err, code);
-        vitcl_status st = vitcl_fail(code == ZIP_ER_NOENT ? VITCL_ERR_NOT_FOUND
-                                     : code == ZIP_ER_OPEN || code == ZIP_ER_READ ? VITCL_ERR_IO
-                                                                                  : VITCL_ERR_FORMAT,
-                                     "%s: not a readable zip archive: %s", path,
+        vitcl_status kind = code == ZIP_ER_NOENT                         ? VITCL_ERR_NOT_FOUND
+                            : code == ZIP_ER_OPEN || code == ZIP_ER_READ ? VITCL_ERR_IO
+                                                                         : VITCL_ERR_FORMAT;
+        vitcl_status st = vitcl_fail(kind, "%s: not a readable zip archive: %s", path,
                                      zip_error_strerror(&err));
         zip_error_fini(&err);
         return st;

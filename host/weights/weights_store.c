@@ -1,4 +1,4 @@
-/* host/weights/weights_store.c - the weights object's owned memory, file mappings and entry list. */
+/* host/weights/weights_store.c - what a weights object owns: memory, file mappings, entries. */
 #include "weights_internal.h"
 
 #include <errno.h>

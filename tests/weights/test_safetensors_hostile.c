@@ -252,7 +252,8 @@ static void expect_index_fail(const char *index, vitcl_status want, const char *
 Test(safetensors_hostile, index_accepts_consistent_map)
 {
     free(wt_write_safetensors(wt_dir, "s1.safetensors", shard_header, NULL, 4));
-    const char *index = "{\"metadata\":{\"total_size\":4},\"weight_map\":{\"a\":\"s1.safetensors\"}}";
+    const char *index =
+        "{\"metadata\":{\"total_size\":4},\"weight_map\":{\"a\":\"s1.safetensors\"}}";
     free(wt_write(wt_dir, "model.safetensors.index.json", index, strlen(index)));
     vitcl_weights *w = NULL;
     cr_assert_eq(vitcl_weights_open(wt_dir, NULL, &w), VITCL_OK, "%s", vitcl_last_error());
