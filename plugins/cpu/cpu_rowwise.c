@@ -2,6 +2,7 @@
  * softmax) and the bias/GELU epilogue of linear, threaded over rows or chunks on the context's
  * pool and vectorised with cpu_vmath.h. */
 #include <math.h>
+#include <string.h>
 
 #include "cpu_internal.h"
 #include "cpu_rowwise.h"
@@ -159,6 +160,26 @@ void cpu_bias_gelu_rows(vitcl_context *ctx, float *y, size_t rows, size_t cols, 
 {
     rows_task t = {.b = bias, .y = y, .cols = cols, .ld = ld, .gelu = gelu};
     cpu_pool_run(ctx->pool, rows, row_grain(cols), bias_gelu_task, &t);
+}
+
+typedef struct fill_task {
+    float *y;
+    const float *row;
+    size_t cols;
+} fill_task;
+
+static void fill_task_fn(void *arg, size_t begin, size_t end, int thread)
+{
+    const fill_task *t = arg;
+    (void)thread;
+    for (size_t r = begin; r < end; r++)
+        memcpy(t->y + r * t->cols, t->row, t->cols * sizeof(float));
+}
+
+void cpu_fill_rows(vitcl_context *ctx, float *y, size_t rows, size_t cols, const float *row)
+{
+    fill_task t = {.y = y, .row = row, .cols = cols};
+    cpu_pool_run(ctx->pool, rows, row_grain(cols), fill_task_fn, &t);
 }
 
 typedef struct elem_task {
