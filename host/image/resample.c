@@ -1,8 +1,11 @@
 /* host/image/resample.c - Pillow's Image.resize for 8-bit RGB images, reproduced exactly.
  *
  * The algorithm (Pillow's Resample.c behaviour, spec section 3.3), written from its description:
- * - separable: a horizontal pass, then a vertical pass; a pass is skipped when that dimension is
- *   unchanged (an unchanged image is copied);
+ * - separable: a horizontal pass, then a vertical pass - except that Pillow 13 does the vertical
+ *   pass first when the height shrinks by more than twice as many pixels as the width does
+ *   (src_h - dst_h > 2 * (src_w - dst_w), dst_h < src_h; found by comparing outputs, see
+ *   docs/images.md); a pass is skipped when that dimension is unchanged (an unchanged image is
+ *   copied);
  * - per output index o: scale = in / out, fs = max(scale, 1), support = filter_support * fs,
  *   center = (o + 0.5) * scale, taps x in [trunc(center - support + 0.5) clamped to >= 0,
  *   trunc(center + support + 0.5) clamped to <= in); weight = filter((x - center + 0.5) / fs)
@@ -244,8 +247,23 @@ vitcl_status vitcl_image_resize(const uint8_t *src, size_t src_w, size_t src_h, 
         pass_horizontal(src, src_w, 0, src_h, dst, dst_w, &th);
     } else if (!need_h) {
         pass_vertical(src, 0, src_w, dst, dst_h, &tv);
+    } else if (dst_h < src_h && (long long)(src_h - dst_h) > 2 * ((long long)src_w -
+                                                                  (long long)dst_w)) {
+        /* Pillow 13 runs the vertical pass first when the height shrinks by more than twice
+         * what the width shrinks (measured against Pillow: the rows are rounded to 8 bits in
+         * the other order, so the order is visible in the output). */
+        uint8_t *tmp = malloc(src_w * dst_h * 3);
+        if (!tmp) {
+            st = vitcl_fail(VITCL_ERR_OUT_OF_MEMORY,
+                            "vitcl_image_resize: cannot allocate a %zux%zu temporary image",
+                            src_w, dst_h);
+        } else {
+            pass_vertical(src, 0, src_w, tmp, dst_h, &tv);
+            pass_horizontal(tmp, src_w, 0, dst_h, dst, dst_w, &th);
+            free(tmp);
+        }
     } else {
-        /* Only the source rows the vertical pass reads go through the horizontal pass. */
+        /* Horizontal first; only the source rows the vertical pass reads go through it. */
         size_t row0 = tv.first[0];
         size_t row_end = tv.first[dst_h - 1] + tv.count[dst_h - 1];
         size_t nrows = row_end > row0 ? row_end - row0 : 0;
