@@ -98,11 +98,8 @@ vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
         k, y_off, n, &ctx->queue, &temp);
     if (st != CLBlastSuccess)
         return clblast_fail(ctx, op, "CLBlastSGemmTempBufferSize", st);
-    if (temp > SIZE_MAX / sizeof(float))
-        return ocl_fail(ctx, VITCL_ERR_LIMIT, "opencl linear on %s: temporary size overflows",
-                        ctx->dev->info.name);
-    /* CLBlast reports the temporary size in elements. */
-    if ((s = ensure_temp(ctx, temp * sizeof(float))) != VITCL_OK)
+    /* CLBlast reports the temporary size in bytes (0 for its direct kernel). */
+    if ((s = ensure_temp(ctx, temp)) != VITCL_OK)
         return s;
     st = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes,
                                     m, n, k, 1.0f, X->mem, x_off, k, W->mem, w_off, k, 0.0f, Y->mem,
