@@ -17,6 +17,7 @@
 extern char **environ;
 
 #define NPROGRAMS 6 /* programs the plugin builds (programs.c) */
+#define NAME_MAX_LEN 2400
 
 TestSuite(opencl_cache, .timeout = 600);
 
@@ -78,9 +79,9 @@ static stats read_stats(const char *path, int index)
 }
 
 /* Collects up to max program entries of <cache>/opencl into names (sorted). */
-static int list_entries(const char *cache, char names[][512], int max)
+static int list_entries(const char *cache, char names[][NAME_MAX_LEN], int max)
 {
-    char dir[1024];
+    char dir[2048];
     snprintf(dir, sizeof dir, "%s/opencl", cache);
     DIR *d = opendir(dir);
     cr_assert_not_null(d, "no cache folder %s", dir);
@@ -88,9 +89,9 @@ static int list_entries(const char *cache, char names[][512], int max)
     struct dirent *e;
     while ((e = readdir(d)) != NULL && n < max)
         if (strncmp(e->d_name, "prog-", 5) == 0 && strstr(e->d_name, ".tmp") == NULL)
-            snprintf(names[n++], 512, "%s/%s", dir, e->d_name);
+            snprintf(names[n++], NAME_MAX_LEN, "%s/%s", dir, e->d_name);
     closedir(d);
-    qsort(names, (size_t)n, 512, (int (*)(const void *, const void *))strcmp);
+    qsort(names, (size_t)n, NAME_MAX_LEN, (int (*)(const void *, const void *))strcmp);
     return n;
 }
 
@@ -129,7 +130,7 @@ Test(opencl_cache, corrupt_truncated_and_foreign_entries_are_rebuilt)
     make_tmpdir(dir, sizeof dir);
     snprintf(st, sizeof st, "%s/stats.txt", dir);
     cr_assert_eq(run_probe(dir, st, NULL), 0);
-    char names[16][512];
+    char names[16][NAME_MAX_LEN];
     cr_assert_eq(list_entries(dir, names, 16), NPROGRAMS);
 
     struct stat sb;
