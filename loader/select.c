@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "error.h"
+#include "fault_inject.h"
 #include "loader_internal.h"
 #include "registry_private.h"
 
@@ -221,6 +222,14 @@ vitcl_status vitcl_backend_open(vitcl_registry *reg, const char *backend, const 
                           err[0] ? err : "the plugin gave no message");
     }
     be->ctx = ctx;
+    if ((st = loader_fault_wrap(be)) != VITCL_OK) { /* only with VITCL_FAULT_INJECT set */
+        pthread_mutex_lock(&reg->lock);
+        p->desc->context_destroy(ctx);
+        pthread_mutex_unlock(&reg->lock);
+        pthread_mutex_destroy(&be->lock);
+        free(be);
+        return st;
+    }
     *out = be;
     return VITCL_OK;
 }

@@ -1,0 +1,42 @@
+/* tests/hardening/hardening_util.h - what the hardening tests share: fixture paths, a ref
+ * backend opened through the build tree's plugins, deterministic inputs and owned copies of a
+ * run's outputs for memcmp. All helpers assert (Criterion) instead of returning errors. */
+#ifndef VITCL_HARDENING_UTIL_H
+#define VITCL_HARDENING_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vitcl/vitcl.h"
+
+#define HARDEN_FIXTURES VITCL_SOURCE_ROOT "/tests/fixtures/models"
+
+/* HARDEN_FIXTURES "/" name, in a static buffer overwritten by the next call. */
+const char *harden_model_dir(const char *name);
+
+/* Deterministic pixels [batch, 3, h, w] in [-1, 1]; the caller frees them. */
+float *harden_pixels(size_t batch, size_t h, size_t w, uint32_t seed);
+
+/* An output's tensors, copied out so they outlive the model. */
+typedef struct harden_result {
+    size_t batch, seq, dim, num_labels, num_hidden;
+    float *last;   /* [batch, seq, dim] */
+    float *hidden; /* [num_hidden, batch, seq, dim] or NULL */
+    float *logits; /* [batch, num_labels] or NULL */
+} harden_result;
+
+/* Copies out's tensors into r (owned by r: harden_result_free). */
+void harden_result_take(const vitcl_output *out, harden_result *r);
+void harden_result_free(harden_result *r);
+/* 1 when a and b have the same shapes and bit-identical values. */
+int harden_result_equal(const harden_result *a, const harden_result *b);
+
+/* Opens the registry of the build tree and a backend of the named plugin ("ref"); asserts. */
+void harden_open(const char *plugin, vitcl_registry **reg, vitcl_backend **be);
+
+/* Runs m on pixels at h x w (with interpolate_pos_encoding and hidden states) into *r;
+ * returns the run's status (r is filled only on success). */
+vitcl_status harden_run(vitcl_model *m, const float *pixels, size_t batch, size_t h, size_t w,
+                        harden_result *r);
+
+#endif
