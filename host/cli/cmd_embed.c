@@ -1,0 +1,406 @@
+/* host/cli/cmd_embed.c - `vitcl embed MODEL_DIR IMAGE...`: decode, preprocess (as transformers'
+ * PIL-backend ViT processor with the model's preprocessor_config.json) and run the encoder in
+ * batches; write the embeddings to .npy and, beside it, which row is which file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "npy.h"
+#include "vitcl/image.h"
+#include "vitcl/vitcl.h"
+
+enum pool { POOL_CLS, POOL_MEAN, POOL_NONE };
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: vitcl embed MODEL_DIR IMAGE... [-o OUT.npy] [--pool cls|mean|none]\n"
+            "                   [--batch N] [--size HxW] [--backend B] [--device D]\n"
+            "                   [--list FILE|-]\n"
+            "Embeds PNG/JPEG images as transformers' ViTImageProcessorPil + the model would.\n"
+            "  -o OUT.npy     output (default embeddings.npy); OUT.paths.txt gets one input path\n"
+            "                 per row, in row order\n"
+            "  --pool cls     token 0 of last_hidden_state: [N, D] (default)\n"
+            "  --pool mean    mean of last_hidden_state over all tokens, CLS included: [N, D]\n"
+            "  --pool none    the whole last_hidden_state: [N, S, D]\n"
+            "  --batch N      images per model run (default 8)\n"
+            "  --size HxW     resize to HxW instead of the processor's size (runs the model\n"
+            "                 with interpolate_pos_encoding)\n"
+            "  --list FILE    read more image paths from FILE, one per line ('-': stdin)\n"
+            "A file that cannot be read or decoded is reported and skipped; the exit status is\n"
+            "then 3 (0 when every image was embedded, 1 when none was).\n");
+}
+
+typedef struct path_list {
+    char **items;
+    size_t count, cap;
+} path_list;
+
+static int path_push(path_list *l, const char *p)
+{
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        char **n = realloc(l->items, cap * sizeof *n);
+        if (!n)
+            return -1;
+        l->items = n;
+        l->cap = cap;
+    }
+    char *copy = strdup(p);
+    if (!copy)
+        return -1;
+    l->items[l->count++] = copy;
+    return 0;
+}
+
+static void path_free(path_list *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->items[i]);
+    free(l->items);
+}
+
+/* Appends the non-empty lines of FILE (or stdin for "-") to l. */
+static int read_list(const char *file, path_list *l)
+{
+    FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+    if (!f) {
+        fprintf(stderr, "vitcl embed: cannot open list %s\n", file);
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n > 0 && path_push(l, line)) {
+            fprintf(stderr, "vitcl embed: out of memory reading %s\n", file);
+            rc = -1;
+            break;
+        }
+    }
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void progress(size_t done, size_t total)
+{
+    int width = 30, fill = total ? (int)((double)done / (double)total * width) : width;
+    fprintf(stderr, "\r[");
+    for (int i = 0; i < width; i++)
+        fputc(i < fill ? '=' : ' ', stderr);
+    fprintf(stderr, "] %zu/%zu images", done, total);
+    fflush(stderr);
+}
+
+/* Everything one embed run holds, freed in one place. */
+typedef struct embed_job {
+    path_list inputs;
+    vitcl_registry *reg;
+    vitcl_backend *be;
+    vitcl_model *model;
+    vitcl_preprocessor *pp;
+    vitcl_model_config cfg;
+    enum pool pool;
+    size_t batch_cap;
+    /* the batch being filled */
+    float *batch;
+    size_t batch_n, batch_h, batch_w, batch_floats;
+    size_t *batch_src; /* index into inputs of each batch row */
+    /* the results */
+    float *rows;
+    size_t rows_n, rows_cap, row_len, seq_len;
+    size_t *row_src;
+} embed_job;
+
+static void job_free(embed_job *j)
+{
+    free(j->batch);
+    free(j->batch_src);
+    free(j->rows);
+    free(j->row_src);
+    vitcl_preprocessor_free(j->pp);
+    vitcl_model_free(j->model);
+    vitcl_backend_close(j->be);
+    vitcl_registry_close(j->reg);
+    path_free(&j->inputs);
+}
+
+/* Runs the batch and appends its pooled rows. Returns 0, or -1 after reporting the error. */
+static int flush(embed_job *j)
+{
+    if (!j->batch_n)
+        return 0;
+    vitcl_run_options opt = {.struct_size = sizeof opt};
+    opt.interpolate_pos_encoding = j->batch_h != j->cfg.image_size ||
+                                   j->batch_w != j->cfg.image_size;
+    vitcl_output *out = NULL;
+    if (vitcl_model_run(j->model, j->batch, j->batch_n, j->batch_h, j->batch_w, &opt, &out)) {
+        fprintf(stderr, "\nvitcl embed: %s\n", vitcl_last_error());
+        return -1;
+    }
+    size_t B, S, D;
+    const float *lhs = vitcl_output_last_hidden_state(out, &B, &S, &D);
+    size_t len = j->pool == POOL_NONE ? S * D : D;
+    if (j->rows_n && (len != j->row_len || (j->pool == POOL_NONE && S != j->seq_len))) {
+        fprintf(stderr, "\nvitcl embed: images give %zu and %zu tokens; --pool none needs one "
+                "size (use --size HxW)\n", j->seq_len, S);
+        vitcl_output_free(out);
+        return -1;
+    }
+    j->row_len = len;
+    j->seq_len = S;
+    if (j->rows_n + B > j->rows_cap) {
+        size_t cap = j->rows_cap ? j->rows_cap : 64;
+        while (cap < j->rows_n + B)
+            cap *= 2;
+        float *r = cap <= SIZE_MAX / sizeof(float) / len ? realloc(j->rows, cap * len *
+                                                                   sizeof *r) : NULL;
+        size_t *s = r ? realloc(j->row_src, cap * sizeof *s) : NULL;
+        if (r)
+            j->rows = r;
+        if (s)
+            j->row_src = s;
+        if (!r || !s) {
+            fprintf(stderr, "\nvitcl embed: out of memory for %zu embeddings\n", cap);
+            vitcl_output_free(out);
+            return -1;
+        }
+        j->rows_cap = cap;
+    }
+    for (size_t b = 0; b < B; b++) {
+        const float *h = lhs + b * S * D;
+        float *dst = j->rows + (j->rows_n + b) * len;
+        if (j->pool == POOL_NONE) {
+            memcpy(dst, h, S * D * sizeof *dst);
+        } else if (j->pool == POOL_CLS) {
+            memcpy(dst, h, D * sizeof *dst);
+        } else {
+            for (size_t d = 0; d < D; d++) {
+                double s = 0;
+                for (size_t t = 0; t < S; t++)
+                    s += h[t * D + d];
+                dst[d] = (float)(s / (double)S);
+            }
+        }
+        j->row_src[j->rows_n + b] = j->batch_src[b];
+    }
+    j->rows_n += B;
+    j->batch_n = 0;
+    vitcl_output_free(out);
+    return 0;
+}
+
+/* Decodes and preprocesses input i into the batch. Returns 1 when the file was skipped,
+ * 0 when added, -1 on a fatal error. */
+static int add_image(embed_job *j, size_t i)
+{
+    const char *path = j->inputs.items[i];
+    vitcl_image *img = NULL;
+    if (strchr(path, '\n')) {
+        fprintf(stderr, "\nvitcl embed: skipped a path with a newline in it\n");
+        return 1;
+    }
+    if (vitcl_image_load_file(path, NULL, &img)) {
+        fprintf(stderr, "%svitcl embed: skipped %s\n", isatty(STDERR_FILENO) ? "\n" : "",
+                vitcl_last_error());
+        return 1;
+    }
+    size_t h, w;
+    if (vitcl_preprocessor_output_size(j->pp, img->width, img->height, &h, &w)) {
+        fprintf(stderr, "vitcl embed: skipped %s: %s\n", path, vitcl_last_error());
+        vitcl_image_free(img);
+        return 1;
+    }
+    if (j->batch_n && (h != j->batch_h || w != j->batch_w) && flush(j)) {
+        vitcl_image_free(img);
+        return -1;
+    }
+    size_t per = 3 * h * w;
+    if (j->batch_cap > SIZE_MAX / sizeof(float) / per) {
+        fprintf(stderr, "vitcl embed: %zux%zu input is too large for a batch\n", w, h);
+        vitcl_image_free(img);
+        return -1;
+    }
+    if (per * j->batch_cap > j->batch_floats) {
+        free(j->batch);
+        j->batch_floats = per * j->batch_cap;
+        j->batch = malloc(j->batch_floats * sizeof *j->batch);
+        if (!j->batch) {
+            fprintf(stderr, "vitcl embed: out of memory for a batch of %zu\n", j->batch_cap);
+            vitcl_image_free(img);
+            return -1;
+        }
+    }
+    j->batch_h = h, j->batch_w = w;
+    if (vitcl_preprocess(j->pp, img, j->batch + j->batch_n * per, per)) {
+        fprintf(stderr, "vitcl embed: skipped %s: %s\n", path, vitcl_last_error());
+        vitcl_image_free(img);
+        return 1;
+    }
+    vitcl_image_free(img);
+    j->batch_src[j->batch_n++] = i;
+    if (j->batch_n == j->batch_cap && flush(j))
+        return -1;
+    return 0;
+}
+
+static int write_results(const embed_job *j, const char *output)
+{
+    size_t shape[3] = {j->rows_n, j->pool == POOL_NONE ? j->seq_len : j->row_len,
+                       j->pool == POOL_NONE ? j->row_len / j->seq_len : 0};
+    if (vitcl_npy_write_f32(output, j->rows, j->pool == POOL_NONE ? 3 : 2, shape)) {
+        fprintf(stderr, "vitcl embed: %s\n", vitcl_last_error());
+        return -1;
+    }
+    size_t n = strlen(output);
+    if (n > 4 && !strcmp(output + n - 4, ".npy"))
+        n -= 4;
+    char *paths = malloc(n + sizeof ".paths.txt");
+    if (!paths) {
+        fprintf(stderr, "vitcl embed: out of memory\n");
+        return -1;
+    }
+    snprintf(paths, n + sizeof ".paths.txt", "%.*s.paths.txt", (int)n, output);
+    FILE *f = fopen(paths, "w");
+    int rc = 0;
+    if (!f) {
+        fprintf(stderr, "vitcl embed: cannot write %s\n", paths);
+        rc = -1;
+    } else {
+        for (size_t r = 0; r < j->rows_n; r++)
+            fprintf(f, "%s\n", j->inputs.items[j->row_src[r]]);
+        if (fclose(f) != 0) {
+            fprintf(stderr, "vitcl embed: cannot write %s\n", paths);
+            rc = -1;
+        }
+    }
+    free(paths);
+    return rc;
+}
+
+int cmd_embed(int argc, char **argv)
+{
+    embed_job j = {.pool = POOL_CLS, .batch_cap = 8};
+    const char *dir = NULL, *output = "embeddings.npy", *backend = NULL, *device = NULL;
+    size_t size_h = 0, size_w = 0;
+    int rc = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_val = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            rc = 0;
+            goto done;
+        } else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has_val) {
+            output = argv[++i];
+        } else if (!strcmp(a, "--pool") && has_val) {
+            const char *p = argv[++i];
+            if (!strcmp(p, "cls"))
+                j.pool = POOL_CLS;
+            else if (!strcmp(p, "mean"))
+                j.pool = POOL_MEAN;
+            else if (!strcmp(p, "none"))
+                j.pool = POOL_NONE;
+            else {
+                fprintf(stderr, "vitcl embed: --pool must be cls, mean or none\n");
+                goto done;
+            }
+        } else if (!strcmp(a, "--batch") && has_val) {
+            char *end;
+            unsigned long long v = strtoull(argv[++i], &end, 10);
+            if (*end || v == 0 || v > 4096) {
+                fprintf(stderr, "vitcl embed: --batch must be 1..4096\n");
+                goto done;
+            }
+            j.batch_cap = (size_t)v;
+        } else if (!strcmp(a, "--size") && has_val) {
+            unsigned long long h, w;
+            char x, extra;
+            if (sscanf(argv[++i], "%llu%c%llu%c", &h, &x, &w, &extra) != 3 ||
+                (x != 'x' && x != 'X') || !h || !w || h > 65535 || w > 65535) {
+                fprintf(stderr, "vitcl embed: --size must be HxW, e.g. 320x320\n");
+                goto done;
+            }
+            size_h = (size_t)h, size_w = (size_t)w;
+        } else if (!strcmp(a, "--backend") && has_val) {
+            backend = argv[++i];
+        } else if (!strcmp(a, "--device") && has_val) {
+            device = argv[++i];
+        } else if (!strcmp(a, "--list") && has_val) {
+            if (read_list(argv[++i], &j.inputs)) {
+                rc = 1;
+                goto done;
+            }
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "vitcl embed: unknown or incomplete option %s\n", a);
+            usage(stderr);
+            goto done;
+        } else if (!dir) {
+            dir = a;
+        } else if (path_push(&j.inputs, a)) {
+            fprintf(stderr, "vitcl embed: out of memory\n");
+            rc = 1;
+            goto done;
+        }
+    }
+    if (!dir || !j.inputs.count) {
+        usage(stderr);
+        goto done;
+    }
+    rc = 1;
+    if (vitcl_registry_open(NULL, &j.reg) || vitcl_backend_open(j.reg, backend, device, &j.be) ||
+        vitcl_model_load(j.be, dir, &j.model) || vitcl_preprocessor_load(dir, &j.pp) ||
+        (size_h && vitcl_preprocessor_set_size(j.pp, size_h, size_w))) {
+        fprintf(stderr, "vitcl embed: %s\n", vitcl_last_error());
+        goto done;
+    }
+    vitcl_model_get_config(j.model, &j.cfg);
+    j.batch_src = malloc(j.batch_cap * sizeof *j.batch_src);
+    if (!j.batch_src) {
+        fprintf(stderr, "vitcl embed: out of memory\n");
+        goto done;
+    }
+    int tty = isatty(STDERR_FILENO);
+    size_t failed = 0;
+    double t0 = now_seconds();
+    for (size_t i = 0; i < j.inputs.count; i++) {
+        int r = add_image(&j, i);
+        if (r < 0)
+            goto done;
+        failed += r == 1;
+        if (tty)
+            progress(i + 1, j.inputs.count);
+    }
+    if (flush(&j))
+        goto done;
+    double secs = now_seconds() - t0;
+    if (tty)
+        fputc('\n', stderr);
+    if (j.rows_n && write_results(&j, output))
+        goto done;
+    fprintf(stderr, "vitcl embed: %zu image(s) embedded, %zu skipped, %.2f s, %.1f images/s, "
+            "pool %s, backend %s, device %s%s%s\n", j.rows_n, failed, secs,
+            secs > 0 ? (double)j.rows_n / secs : 0.0,
+            j.pool == POOL_CLS ? "cls" : j.pool == POOL_MEAN ? "mean" : "none",
+            vitcl_backend_name(j.be), vitcl_backend_device(j.be)->name,
+            j.rows_n ? " -> " : "", j.rows_n ? output : "");
+    rc = !j.rows_n ? 1 : failed ? 3 : 0;
+done:
+    job_free(&j);
+    return rc;
+}
