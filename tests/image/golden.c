@@ -41,6 +41,18 @@ const cJSON *fixture_manifest(void)
     return manifest;
 }
 
+const char *str_field(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+size_t num_field(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? (size_t)v->valuedouble : 0;
+}
+
 static int parse_npy(const uint8_t *b, size_t n, golden_array *out, char *err, size_t errlen)
 {
     if (n < 10 || memcmp(b, "\x93NUMPY", 6) != 0) {

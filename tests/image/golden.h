@@ -13,6 +13,10 @@ const char *fixture_path(const char *rel);
 /* The parsed manifest.json (cached for the process; do not free). */
 const cJSON *fixture_manifest(void);
 
+/* A manifest entry's string field ("" when absent) and number field (0 when absent). */
+const char *str_field(const cJSON *o, const char *key);
+size_t num_field(const cJSON *o, const char *key);
+
 /* An array from an .npz: a C-order array of uint8 ('|u1') or float32 ('<f4'). */
 typedef struct golden_array {
     size_t ndim, shape[4], numel;

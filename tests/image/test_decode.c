@@ -9,12 +9,6 @@
 #include "vitcl/image.h"
 #include "vitcl/vitcl.h"
 
-static const char *str_field(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 /* Compares decoded pixels with the golden; returns the number of differing bytes and reports
  * the first one. */
 static size_t compare_rgb(const char *name, const vitcl_image *img, const golden_array *g)

@@ -11,12 +11,6 @@
 #include "vitcl/image.h"
 #include "vitcl/vitcl.h"
 
-static const char *str_field(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 Test(preprocess, pixel_values_match_transformers)
 {
     const cJSON *images = cJSON_GetObjectItemCaseSensitive(fixture_manifest(), "images");

@@ -9,18 +9,6 @@
 #include "vitcl/image.h"
 #include "vitcl/vitcl.h"
 
-static const char *str_field(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static size_t num_field(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? (size_t)v->valuedouble : 0;
-}
-
 Test(resize, every_fixture_equals_pillow)
 {
     const cJSON *images = cJSON_GetObjectItemCaseSensitive(fixture_manifest(), "images");
