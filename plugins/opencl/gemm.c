@@ -24,14 +24,6 @@ static vitcl_status clblast_fail(vitcl_context *ctx, const char *op, const char 
                     ocl_clblast_error_name((int)st), (int)st);
 }
 
-static int mul_ok(size_t a, size_t b, size_t *out)
-{
-    if (a != 0 && b > SIZE_MAX / a)
-        return 0;
-    *out = a * b;
-    return 1;
-}
-
 /* Makes sure the temporary buffer holds at least `bytes` (at least 64). */
 static vitcl_status ensure_temp(vitcl_context *ctx, size_t bytes)
 {
@@ -80,8 +72,8 @@ vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
         return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, "opencl linear on %s: unknown flags 0x%x",
                         ctx->dev->info.name, (unsigned)flags);
     size_t mk, nk, mn;
-    if (m == 0 || n == 0 || k == 0 || !mul_ok(m, k, &mk) || !mul_ok(n, k, &nk) ||
-        !mul_ok(m, n, &mn))
+    if (m == 0 || n == 0 || k == 0 || !ocl_mul_ok(m, k, &mk) || !ocl_mul_ok(n, k, &nk) ||
+        !ocl_mul_ok(m, n, &mn))
         return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
                         "opencl linear on %s: invalid shape m=%zu n=%zu k=%zu", ctx->dev->info.name,
                         m, n, k);

@@ -201,6 +201,8 @@ vitcl_status ocl_launch(vitcl_context *ctx, const char *op, const ocl_args *a, c
                         const size_t *global, const size_t *local);
 /* Rounds n up to a multiple of m (m > 0); returns 0 on overflow. */
 size_t ocl_round_up(size_t n, size_t m);
+/* *out = a * b; returns 0 (out untouched) when the product overflows size_t. */
+int ocl_mul_ok(size_t a, size_t b, size_t *out);
 
 /* ---- hash.c */
 #define OCL_HASH_LEN 32

@@ -5,14 +5,6 @@
 
 #define PATCH_GROUP 64
 
-static int mul_ok(size_t a, size_t b, size_t *out)
-{
-    if (a != 0 && b > SIZE_MAX / a)
-        return 0;
-    *out = a * b;
-    return 1;
-}
-
 vitcl_status ocl_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, size_t p_off,
                              const vitcl_buffer *W, size_t w_off, const vitcl_buffer *bias,
                              size_t bias_off, vitcl_buffer *Y, size_t y_off,
@@ -28,11 +20,11 @@ vitcl_status ocl_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, siz
                         ctx->dev->info.name, batch, channels, height, width, patch, dim);
     size_t gh = height / patch, gw = width / patch, ntok, plane, npix, pp, nw, tokdim, total,
            ny;
-    if (!mul_ok(gh, gw, &ntok) || !mul_ok(height, width, &plane) ||
-        !mul_ok(plane, channels, &npix) || !mul_ok(npix, batch, &npix) ||
-        !mul_ok(patch, patch, &pp) || !mul_ok(pp, channels, &nw) || !mul_ok(nw, dim, &nw) ||
-        !mul_ok(ntok, dim, &tokdim) || !mul_ok(tokdim, batch, &total) ||
-        !mul_ok(batch - 1, y_batch_stride, &ny) || ny > SIZE_MAX - tokdim ||
+    if (!ocl_mul_ok(gh, gw, &ntok) || !ocl_mul_ok(height, width, &plane) ||
+        !ocl_mul_ok(plane, channels, &npix) || !ocl_mul_ok(npix, batch, &npix) ||
+        !ocl_mul_ok(patch, patch, &pp) || !ocl_mul_ok(pp, channels, &nw) || !ocl_mul_ok(nw, dim, &nw) ||
+        !ocl_mul_ok(ntok, dim, &tokdim) || !ocl_mul_ok(tokdim, batch, &total) ||
+        !ocl_mul_ok(batch - 1, y_batch_stride, &ny) || ny > SIZE_MAX - tokdim ||
         channels > UINT32_MAX || height > UINT32_MAX || width > UINT32_MAX ||
         dim > UINT32_MAX || ntok > UINT32_MAX)
         return ocl_fail(ctx, VITCL_ERR_LIMIT, "opencl patch_embed on %s: sizes overflow",

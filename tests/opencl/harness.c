@@ -14,8 +14,13 @@ const char *harness_plugin_path(void)
 
 void harness_load(harness *h)
 {
-    h->dl = dlopen(harness_plugin_path(), RTLD_NOW | RTLD_LOCAL);
-    cr_assert_not_null(h->dl, "dlopen %s: %s", harness_plugin_path(), dlerror());
+    harness_load_path(h, harness_plugin_path());
+}
+
+void harness_load_path(harness *h, const char *path)
+{
+    h->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(h->dl, "dlopen %s: %s", path, dlerror());
     vitcl_plugin_entry_fn entry =
         (vitcl_plugin_entry_fn)(uintptr_t)dlsym(h->dl, VITCL_PLUGIN_ENTRY_SYMBOL);
     cr_assert_not_null(entry, "no %s", VITCL_PLUGIN_ENTRY_SYMBOL);

@@ -23,6 +23,8 @@ typedef struct harness {
 const char *harness_plugin_path(void);
 /* Loads and inits the plugin only (no context). */
 void harness_load(harness *h);
+/* Loads and inits the plugin at `path` (e.g. the ref plugin) only. */
+void harness_load_path(harness *h, const char *path);
 /* harness_load plus a context on device 0; asserts success. */
 void harness_open(harness *h);
 void harness_close(harness *h);
