@@ -1,6 +1,6 @@
 /* plugins/opencl/attention.c - the fused attention op (kernel in attention.cl).
  *
- * Global work size (seq rounded up to ATT_GROUP, batch * heads); each work-item owns one query
+ * Global work size (seq rounded up to the group size, batch * heads); each work-item owns one query
  * row of one head and streams over the keys with an online softmax, so memory use does not grow
  * with seq^2. head_dim is limited to OCL_MAX_HEAD_DIM (every ViT-MSN checkpoint uses 64);
  * supports() reports larger head_dim as unsupported so the host composes the op instead.
@@ -8,8 +8,6 @@
 #include <stdint.h>
 
 #include "ocl.h"
-
-#define ATT_GROUP 32
 
 /* Elements spanned by rows*ld with the last row holding `last` values, overflow-checked. */
 static int span(size_t rows, size_t ld, size_t last, size_t *out)
@@ -84,6 +82,7 @@ vitcl_status ocl_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_o
     OCL_ARG(&a, nh);
     OCL_ARG(&a, hd);
     OCL_ARG(&a, scale);
-    size_t global[2] = {ocl_round_up(seq, ATT_GROUP), batch * heads};
-    return ocl_launch(ctx, op, &a, 2, global, NULL);
+    size_t local[2] = {ctx->group[OCL_K_ATTENTION], 1};
+    size_t global[2] = {ocl_round_up(seq, local[0]), batch * heads};
+    return ocl_launch(ctx, op, &a, 2, global, local);
 }

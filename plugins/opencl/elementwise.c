@@ -1,8 +1,6 @@
 /* plugins/opencl/elementwise.c - the gelu and add ops (kernels in bias_gelu.cl and add.cl). */
 #include "ocl.h"
 
-#define ELEMENTWISE_GROUP 64
-
 vitcl_status ocl_gelu(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off, vitcl_buffer *Y,
                       size_t y_off, size_t n)
 {
@@ -22,8 +20,7 @@ vitcl_status ocl_gelu(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off, v
     OCL_ARG(&a, Y->mem);
     OCL_ARG(&a, yo);
     OCL_ARG(&a, nn);
-    size_t global = ocl_round_up(n, ELEMENTWISE_GROUP);
-    return ocl_launch(ctx, op, &a, 1, &global, NULL);
+    return ocl_launch_1d(ctx, op, &a, OCL_K_GELU, n);
 }
 
 vitcl_status ocl_add(vitcl_context *ctx, const vitcl_buffer *A, size_t a_off,
@@ -51,6 +48,5 @@ vitcl_status ocl_add(vitcl_context *ctx, const vitcl_buffer *A, size_t a_off,
     OCL_ARG(&a, yo);
     OCL_ARG(&a, nn);
     OCL_ARG(&a, per);
-    size_t global = ocl_round_up(n, ELEMENTWISE_GROUP);
-    return ocl_launch(ctx, op, &a, 1, &global, NULL);
+    return ocl_launch_1d(ctx, op, &a, OCL_K_ADD, n);
 }

@@ -119,8 +119,7 @@ vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     OCL_ARG(&a, total);
     OCL_ARG(&a, has_bias);
     OCL_ARG(&a, act);
-    size_t global = ocl_round_up(mn, 64);
-    return ocl_launch(ctx, op, &a, 1, &global, NULL);
+    return ocl_launch_1d(ctx, op, &a, OCL_K_BIAS_ACT, mn);
 }
 
 vitcl_status ocl_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size_t m, size_t n,

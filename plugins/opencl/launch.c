@@ -36,6 +36,14 @@ vitcl_status ocl_launch(vitcl_context *ctx, const char *op, const ocl_args *a, c
     return VITCL_OK;
 }
 
+vitcl_status ocl_launch_1d(vitcl_context *ctx, const char *op, const ocl_args *a,
+                           ocl_kernel_id kernel, size_t n)
+{
+    size_t local = ctx->group[kernel];
+    size_t global = ocl_round_up(n, local);
+    return ocl_launch(ctx, op, a, 1, &global, &local);
+}
+
 size_t ocl_round_up(size_t n, size_t m)
 {
     size_t r = n % m;

@@ -110,6 +110,9 @@ struct vitcl_context {
     cl_program programs[OCL_P_COUNT];
     cl_kernel kernels[OCL_K_COUNT];
     size_t row_wg; /* work-group size of the row-wise kernels (power of two) */
+    /* Fixed work-group size per kernel (power of two). A fixed size matters on PoCL, which
+     * compiles a kernel once per distinct local size. */
+    size_t group[OCL_K_COUNT];
 
     cl_mem gemm_temp; /* CLBlast's temporary buffer, grown on demand */
     size_t gemm_temp_bytes;
@@ -199,6 +202,9 @@ void ocl_arg(ocl_args *a, size_t size, const void *value);
  * the event when profiling; fails naming op and device. Checks the arguments' status first. */
 vitcl_status ocl_launch(vitcl_context *ctx, const char *op, const ocl_args *a, cl_uint dims,
                         const size_t *global, const size_t *local);
+/* Enqueues a 1-D kernel over n items with the kernel's fixed group size (ctx->group). */
+vitcl_status ocl_launch_1d(vitcl_context *ctx, const char *op, const ocl_args *a,
+                           ocl_kernel_id kernel, size_t n);
 /* Rounds n up to a multiple of m (m > 0); returns 0 on overflow. */
 size_t ocl_round_up(size_t n, size_t m);
 /* *out = a * b; returns 0 (out untouched) when the product overflows size_t. */

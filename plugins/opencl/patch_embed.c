@@ -3,8 +3,6 @@
 
 #include "ocl.h"
 
-#define PATCH_GROUP 64
-
 vitcl_status ocl_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, size_t p_off,
                              const vitcl_buffer *W, size_t w_off, const vitcl_buffer *bias,
                              size_t bias_off, vitcl_buffer *Y, size_t y_off,
@@ -62,6 +60,5 @@ vitcl_status ocl_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, siz
     OCL_ARG(&a, dd);
     OCL_ARG(&a, gwu);
     OCL_ARG(&a, nt);
-    size_t global = ocl_round_up(total, PATCH_GROUP);
-    return ocl_launch(ctx, op, &a, 1, &global, NULL);
+    return ocl_launch_1d(ctx, op, &a, OCL_K_PATCH_EMBED, total);
 }

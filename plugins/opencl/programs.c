@@ -306,16 +306,26 @@ vitcl_status ocl_programs_build(vitcl_context *ctx)
                             ctx->dev->info.name, ocl_cl_error_name(e), (int)e);
         }
     }
-    /* The row kernels' work-group size must also fit what the compiled kernels allow. */
-    const ocl_kernel_id rows[] = {OCL_K_LAYERNORM, OCL_K_SOFTMAX};
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    /* Work-group sizes: what we want, capped by what the device and each compiled kernel
+     * allow, as a power of two. */
+    for (int k = 0; k < OCL_K_COUNT; k++) {
+        size_t want = k == OCL_K_ATTENTION ? 32 : 64;
+        if (want > ctx->dev->max_wg)
+            want = ctx->dev->max_wg;
         size_t kwg = 0;
-        if (clGetKernelWorkGroupInfo(ctx->kernels[rows[i]], ctx->dev->id,
-                                     CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg,
-                                     NULL) == CL_SUCCESS &&
-            kwg > 0)
-            while (ctx->row_wg > kwg)
-                ctx->row_wg /= 2;
+        if (clGetKernelWorkGroupInfo(ctx->kernels[k], ctx->dev->id, CL_KERNEL_WORK_GROUP_SIZE,
+                                     sizeof kwg, &kwg, NULL) == CL_SUCCESS &&
+            kwg > 0) {
+            while (want > kwg)
+                want /= 2;
+            if (k == OCL_K_LAYERNORM || k == OCL_K_SOFTMAX)
+                while (ctx->row_wg > kwg)
+                    ctx->row_wg /= 2;
+        }
+        size_t p = 1;
+        while (p * 2 <= want)
+            p *= 2;
+        ctx->group[k] = p;
     }
     return VITCL_OK;
 }
