@@ -1,0 +1,80 @@
+/* host/cli/cmd_conformance.c - `vitcl conformance`: checks a plugin's ops (and, with fixtures,
+ * whole models) against the reference backend; non-zero exit on any failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "vitcl/conformance.h"
+#include "vitcl/vitcl.h"
+
+static void conformance_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: vitcl conformance [--plugin PATH|NAME] [--device D] [--filter OP]\n"
+            "                         [--report FILE.json|FILE.xml] [--quick] [--fixtures DIR]\n\n"
+            "Runs every op of the plugin ABI over a matrix of shapes and edge cases on the plugin\n"
+            "(default: VITCL_BACKEND, else auto) and on the ref backend, and compares them with\n"
+            "per-op tolerances (docs/conformance.md). With --fixtures (or VITCL_FIXTURES_DIR), a\n"
+            "folder holding the model fixtures' manifest.json, each fixture then runs end to end\n"
+            "against transformers' golden output. Prints a table; --report writes JSON or JUnit\n"
+            "XML. --filter keeps ops whose name contains OP (\"model\" selects model parity).\n"
+            "--quick runs a smaller matrix for CI.\n"
+            "Exit status: 0 when everything passed (unsupported optional ops are not failures),\n"
+            "1 on any failure or when the suite could not run, 2 on a usage error.\n");
+}
+
+int cmd_conformance(int argc, char **argv)
+{
+    vitcl_conformance_options o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.table = stdout;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dst = !strcmp(a, "--plugin")     ? &o.plugin
+                           : !strcmp(a, "--device")   ? &o.device
+                           : !strcmp(a, "--filter")   ? &o.filter
+                           : !strcmp(a, "--report")   ? &o.report_path
+                           : !strcmp(a, "--fixtures") ? &o.fixtures_dir
+                                                      : NULL;
+        if (dst != NULL) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "vitcl conformance: %s needs a value\n", a);
+                return 2;
+            }
+            *dst = argv[++i];
+        } else if (!strcmp(a, "--quick")) {
+            o.quick = 1;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            conformance_usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "vitcl conformance: unknown argument '%s'\n\n", a);
+            conformance_usage(stderr);
+            return 2;
+        }
+    }
+    if (o.fixtures_dir == NULL) {
+        const char *env = getenv("VITCL_FIXTURES_DIR");
+        if (env != NULL && env[0] != '\0')
+            o.fixtures_dir = env;
+    }
+    /* A plugin given as a file is loaded first, ahead of any plugin of the same name. */
+    int is_path = o.plugin != NULL && (strchr(o.plugin, '/') != NULL ||
+                                       (strlen(o.plugin) > 3 &&
+                                        !strcmp(o.plugin + strlen(o.plugin) - 3, ".so")));
+    vitcl_registry *reg = NULL;
+    if (vitcl_registry_open(is_path ? o.plugin : NULL, &reg) != VITCL_OK) {
+        fprintf(stderr, "vitcl conformance: %s\n", vitcl_last_error());
+        return 1;
+    }
+    vitcl_conformance_summary s;
+    vitcl_status st = vitcl_conformance_run(reg, &o, &s);
+    vitcl_registry_close(reg);
+    if (st != VITCL_OK) {
+        fprintf(stderr, "vitcl conformance: %s\n", vitcl_last_error());
+        return 1;
+    }
+    return s.failed > 0 ? 1 : 0;
+}
