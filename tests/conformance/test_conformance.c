@@ -1,0 +1,224 @@
+/* tests/conformance/test_conformance.c - the conformance engine judged on plugins whose truth is
+ * known: ref against itself passes everything (ops and the model fixtures against
+ * transformers' golden outputs); each variant with one deliberate bug fails, and only on the op
+ * that has it; a plugin without the optional ops reports them UNSUPPORTED, never PASS; the CLI's
+ * exit status follows the verdict. Verdicts are read back from the JSON report. */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vitcl/conformance.h"
+#include "vitcl/vitcl.h"
+
+static const char *root(const char *var, const char *fallback)
+{
+    const char *v = getenv(var);
+    return v != NULL && v[0] != '\0' ? v : fallback;
+}
+
+static void variant_path(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/tests/conformance/vitcl_%s.so", root("VITCL_BUILD_ROOT", VITCL_BUILD_ROOT),
+             name);
+}
+
+/* The report's parsed JSON (caller frees with cJSON_Delete). */
+static cJSON *read_report(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "no report at %s", path);
+    static char text[4 << 20];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    cJSON *j = cJSON_Parse(text);
+    cr_assert_not_null(j, "report %s is not JSON", path);
+    return j;
+}
+
+typedef struct outcome {
+    vitcl_conformance_summary sum;
+    cJSON *report;
+} outcome;
+
+/* Runs the suite on `plugin` (a name, or a file loaded as the registry's explicit path). */
+static outcome run(const char *plugin, int is_file, int quick, const char *fixtures,
+                   const char *filter)
+{
+    char report[256];
+    snprintf(report, sizeof report, "/tmp/vitcl-conformance-%ld.json", (long)getpid());
+    vitcl_registry *reg = NULL;
+    cr_assert_eq(vitcl_registry_open(is_file ? plugin : NULL, &reg), VITCL_OK, "%s",
+                 vitcl_last_error());
+    vitcl_conformance_options o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.plugin = plugin;
+    o.quick = quick;
+    o.fixtures_dir = fixtures;
+    o.filter = filter;
+    o.report_path = report;
+    outcome r;
+    vitcl_status st = vitcl_conformance_run(reg, &o, &r.sum);
+    cr_assert_eq(st, VITCL_OK, "conformance did not run: %s", vitcl_last_error());
+    vitcl_registry_close(reg);
+    r.report = read_report(report);
+    remove(report);
+    return r;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+    cr_assert_not_null(s, "report entry lacks %s", key);
+    return s;
+}
+
+Test(conformance, ref_passes_itself_and_matches_transformers, .timeout = 600)
+{
+    char fixtures[1024];
+    snprintf(fixtures, sizeof fixtures, "%s/tests/fixtures/models",
+             root("VITCL_SOURCE_ROOT", VITCL_SOURCE_ROOT));
+    outcome r = run("ref", 0, 0, fixtures, NULL);
+    cr_assert_eq(r.sum.failed, 0);
+    cr_assert_eq(r.sum.unsupported, 0);
+    static const char *const ops[] = {"linear", "gemm_batched", "layernorm", "gelu", "add",
+                                      "softmax", "attention", "patch_embed",
+                                      "linear_pack_weight", "model"};
+    size_t seen[sizeof ops / sizeof ops[0]] = {0}, rows = 0;
+    int seq3137 = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r.report, "results"))
+    {
+        rows++;
+        cr_assert_str_eq(str(e, "result"), "PASS", "%s %s: %s", str(e, "op"), str(e, "shape"),
+                         str(e, "note"));
+        for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+            seen[i] += strcmp(str(e, "op"), ops[i]) == 0;
+        seq3137 |= strstr(str(e, "shape"), "seq=3137") != NULL;
+    }
+    cr_assert_eq(rows, r.sum.passed);
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        cr_assert_geq(seen[i], 3, "op %s has only %zu cases", ops[i], seen[i]);
+    cr_assert(seq3137, "the full matrix includes attention at sequence length 3137");
+    cJSON_Delete(r.report);
+}
+
+/* The variant must fail, and every failure must be on `op`. */
+static void expect_caught(const char *variant, const char *op)
+{
+    char path[1024];
+    variant_path(path, sizeof path, variant);
+    outcome r = run(path, 1, 1, NULL, NULL);
+    cr_assert_gt(r.sum.failed, 0, "conformance missed the bug of %s", variant);
+    cr_assert_gt(r.sum.passed, 0);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r.report, "results"))
+    {
+        if (strcmp(str(e, "result"), "FAIL") == 0)
+            cr_assert_str_eq(str(e, "op"), op, "%s failed on %s %s (%s), not only on %s", variant,
+                             str(e, "op"), str(e, "shape"), str(e, "note"), op);
+    }
+    char name[64];
+    snprintf(name, sizeof name, "%s", variant);
+    for (char *c = name; *c != '\0'; c++)
+        *c = *c == '_' ? '-' : *c; /* the build names the backend with dashes */
+    cr_assert_str_eq(str(r.report, "plugin"), name);
+    cJSON_Delete(r.report);
+}
+
+Test(conformance, catches_off_by_one_at_gemm_edge)
+{
+    expect_caught("wrong_gemm_edge", "gemm_batched");
+}
+
+Test(conformance, catches_softmax_without_max_subtraction)
+{
+    expect_caught("wrong_softmax_nomax", "softmax");
+}
+
+Test(conformance, catches_layernorm_with_wrong_eps)
+{
+    expect_caught("wrong_layernorm_eps", "layernorm");
+}
+
+Test(conformance, catches_unwritten_last_element)
+{
+    expect_caught("wrong_gelu_last", "gelu");
+}
+
+Test(conformance, missing_optional_ops_are_unsupported_not_passed)
+{
+    char path[1024];
+    variant_path(path, sizeof path, "no_optionals");
+    outcome r = run(path, 1, 0, NULL, NULL);
+    cr_assert_eq(r.sum.failed, 0);
+    size_t unsupported = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r.report, "results"))
+    {
+        const char *op = str(e, "op"), *shape = str(e, "shape"), *res = str(e, "result");
+        int long_row = (!strcmp(op, "layernorm") || !strcmp(op, "softmax")) &&
+                       strstr(shape, "cols=4099") != NULL;
+        if (!strcmp(op, "attention") || !strcmp(op, "linear_pack_weight") || long_row) {
+            cr_assert_str_eq(res, "UNSUPPORTED", "%s %s", op, shape);
+            unsupported++;
+        } else {
+            cr_assert_str_eq(res, "PASS", "%s %s: %s", op, shape, str(e, "note"));
+        }
+    }
+    cr_assert_eq(unsupported, r.sum.unsupported);
+    cr_assert_geq(unsupported, 8 + 4 + 4);
+    cJSON_Delete(r.report);
+}
+
+Test(conformance, filter_selects_ops)
+{
+    outcome r = run("ref", 0, 1, NULL, "softmax");
+    const cJSON *e;
+    size_t n = 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r.report, "results"))
+    {
+        cr_assert_str_eq(str(e, "op"), "softmax");
+        n++;
+    }
+    cr_assert_gt(n, 0);
+    cJSON_Delete(r.report);
+}
+
+/* Runs `vitcl conformance ARGS` and returns its exit status. */
+static int cli(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s/host/cli/vitcl' conformance %s >/dev/null 2>&1",
+             root("VITCL_BUILD_ROOT", VITCL_BUILD_ROOT), args);
+    int st = system(cmd);
+    cr_assert(st != -1 && WIFEXITED(st), "could not run %s", cmd);
+    return WEXITSTATUS(st);
+}
+
+Test(conformance, cli_exit_status_and_junit_report)
+{
+    char path[1024], args[1400], xml[256];
+    snprintf(xml, sizeof xml, "/tmp/vitcl-conformance-%ld.xml", (long)getpid());
+    snprintf(args, sizeof args, "--plugin ref --quick --filter gelu --report %s", xml);
+    cr_assert_eq(cli(args), 0);
+    FILE *f = fopen(xml, "r");
+    cr_assert_not_null(f, "no JUnit report");
+    char head[512] = "";
+    size_t n = fread(head, 1, sizeof head - 1, f);
+    head[n] = '\0';
+    fclose(f);
+    remove(xml);
+    cr_assert(strstr(head, "<testsuite ") != NULL && strstr(head, "failures=\"0\"") != NULL,
+              "%s", head);
+    variant_path(path, sizeof path, "wrong_gelu_last");
+    snprintf(args, sizeof args, "--plugin '%s' --quick --filter gelu", path);
+    cr_assert_eq(cli(args), 1, "a failing plugin gives exit status 1");
+    cr_assert_eq(cli("--no-such-flag"), 2);
+    cr_assert_eq(cli("--plugin no-such-plugin --quick"), 1);
+}
