@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fuzz_targets.h"
+#include "leak_check.h"
 #include "vitcl/vitcl.h"
 
 #define FUZZ_DIR VITCL_SOURCE_ROOT "/tests/fuzz"
@@ -64,6 +65,7 @@ static size_t replay(const char *kind, const char *target, target_fn fn, int mus
         count++;
     }
     closedir(d);
+    leak_check_expect_none();
     return count;
 }
 

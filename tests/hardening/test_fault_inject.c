@@ -17,6 +17,7 @@
 
 #include "fault_inject.h"
 #include "hardening_util.h"
+#include "leak_check.h"
 #include "vitcl/vitcl.h"
 
 typedef struct scenario {
@@ -197,6 +198,7 @@ static void alloc_sweep(const scenario *sc, size_t layers, int classifier)
     free(msgs);
     harden_result_free(&base.r1);
     harden_result_free(&base.r2);
+    leak_check_expect_none();
 }
 
 static void queue_sweep(const scenario *sc, loader_fault_kind kind)
@@ -206,6 +208,7 @@ static void queue_sweep(const scenario *sc, loader_fault_kind kind)
     free(sweep(sc, &base, kind));
     harden_result_free(&base.r1);
     harden_result_free(&base.r2);
+    leak_check_expect_none();
 }
 
 TestSuite(fault_inject, .timeout = 600);
@@ -235,6 +238,7 @@ Test(fault_inject, malformed_variable_is_refused_by_name)
     }
     cr_assert_eq(unsetenv("VITCL_FAULT_INJECT"), 0);
     vitcl_registry_close(reg);
+    leak_check_expect_none();
 }
 
 Test(fault_inject, unset_variable_wraps_nothing)
@@ -248,4 +252,5 @@ Test(fault_inject, unset_variable_wraps_nothing)
     cr_expect_str_eq(vitcl_backend_name(be), "ref");
     vitcl_backend_close(be);
     vitcl_registry_close(reg);
+    leak_check_expect_none();
 }

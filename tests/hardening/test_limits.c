@@ -12,6 +12,7 @@
 #include "config.h"
 #include "fault_inject.h"
 #include "hardening_util.h"
+#include "leak_check.h"
 #include "npy.h"
 #include "vitcl/image.h"
 #include "weights.h"
@@ -33,7 +34,13 @@ static void remove_tmpdir(void)
     cr_assert_eq(system(cmd), 0);
 }
 
-TestSuite(limits, .init = make_tmpdir, .fini = remove_tmpdir);
+static void finish(void)
+{
+    remove_tmpdir();
+    leak_check_expect_none();
+}
+
+TestSuite(limits, .init = make_tmpdir, .fini = finish);
 
 static const char *write_tmp(const char *name, const void *data, size_t len)
 {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "hardening_util.h"
+#include "leak_check.h"
 
 #define MODEL "cls5_d48_h6_l2_p6_s36"
 #define ROUNDS 4
@@ -87,6 +88,7 @@ static void teardown(void)
         harden_result_free(&serial[i]);
     }
     vitcl_registry_close(reg);
+    leak_check_expect_none();
 }
 
 TestSuite(threads, .init = setup, .fini = teardown, .timeout = 600);
