@@ -1,14 +1,27 @@
 /* tests/hardening/hardening_util.c - see hardening_util.h. */
 #include "hardening_util.h"
 
-#include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+void harden_require(int ok, const char *fmt, ...)
+{
+    if (ok)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "hardening test setup failed: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    abort();
+}
+
 const char *harden_model_dir(const char *name)
 {
-    static char path[1024];
+    static _Thread_local char path[1024];
     snprintf(path, sizeof path, "%s/%s", HARDEN_FIXTURES, name);
     return path;
 }
@@ -17,7 +30,7 @@ float *harden_pixels(size_t batch, size_t h, size_t w, uint32_t seed)
 {
     size_t n = batch * 3 * h * w;
     float *p = malloc(n * sizeof *p);
-    cr_assert(p);
+    harden_require(p != NULL, "out of memory");
     uint32_t x = seed * 2654435761u + 1u;
     for (size_t i = 0; i < n; i++) {
         x ^= x << 13;
@@ -33,7 +46,7 @@ static float *dup_floats(const float *src, size_t n)
     if (!src)
         return NULL;
     float *d = malloc(n * sizeof *d);
-    cr_assert(d);
+    harden_require(d != NULL, "out of memory");
     memcpy(d, src, n * sizeof *d);
     return d;
 }
@@ -42,16 +55,16 @@ void harden_result_take(const vitcl_output *out, harden_result *r)
 {
     memset(r, 0, sizeof *r);
     const float *last = vitcl_output_last_hidden_state(out, &r->batch, &r->seq, &r->dim);
-    cr_assert(last);
+    harden_require(last != NULL, "out of memory");
     size_t tsd = r->batch * r->seq * r->dim;
     r->last = dup_floats(last, tsd);
     r->num_hidden = vitcl_output_num_hidden_states(out);
     if (r->num_hidden) {
         r->hidden = malloc(r->num_hidden * tsd * sizeof(float));
-        cr_assert(r->hidden);
+        harden_require(r->hidden != NULL, "out of memory");
         for (size_t i = 0; i < r->num_hidden; i++) {
             const float *h = vitcl_output_hidden_state(out, i);
-            cr_assert(h);
+            harden_require(h != NULL, "out of memory");
             memcpy(r->hidden + i * tsd, h, tsd * sizeof(float));
         }
     }
@@ -85,8 +98,9 @@ int harden_result_equal(const harden_result *a, const harden_result *b)
 
 void harden_open(const char *plugin, vitcl_registry **reg, vitcl_backend **be)
 {
-    cr_assert_eq(vitcl_registry_open(NULL, reg), VITCL_OK, "%s", vitcl_last_error());
-    cr_assert_eq(vitcl_backend_open(*reg, plugin, NULL, be), VITCL_OK, "%s", vitcl_last_error());
+    harden_require(vitcl_registry_open(NULL, reg) == VITCL_OK, "%s", vitcl_last_error());
+    harden_require(vitcl_backend_open(*reg, plugin, NULL, be) == VITCL_OK, "%s",
+                   vitcl_last_error());
 }
 
 vitcl_status harden_run(vitcl_model *m, const float *pixels, size_t batch, size_t h, size_t w,
@@ -97,10 +111,10 @@ vitcl_status harden_run(vitcl_model *m, const float *pixels, size_t batch, size_
     vitcl_output *out = NULL;
     vitcl_status st = vitcl_model_run(m, pixels, batch, h, w, &opt, &out);
     if (st == VITCL_OK) {
-        cr_assert(out);
+        harden_require(out != NULL, "vitcl_model_run succeeded without an output");
         harden_result_take(out, r);
     } else {
-        cr_assert_null(out, "a failed run must leave *out NULL");
+        harden_require(out == NULL, "a failed run must leave *out NULL");
     }
     vitcl_output_free(out);
     return st;

@@ -1,6 +1,7 @@
 /* tests/hardening/hardening_util.h - what the hardening tests share: fixture paths, a ref
  * backend opened through the build tree's plugins, deterministic inputs and owned copies of a
- * run's outputs for memcmp. All helpers assert (Criterion) instead of returning errors. */
+ * run's outputs for memcmp. The helpers do not use Criterion (the ThreadSanitizer driver cannot,
+ * tsan_threads.c): a setup failure prints why and aborts, which fails the calling test. */
 #ifndef VITCL_HARDENING_UTIL_H
 #define VITCL_HARDENING_UTIL_H
 
@@ -11,7 +12,10 @@
 
 #define HARDEN_FIXTURES VITCL_SOURCE_ROOT "/tests/fixtures/models"
 
-/* HARDEN_FIXTURES "/" name, in a static buffer overwritten by the next call. */
+/* When ok is 0, prints the formatted reason on stderr and aborts (test code only). */
+void harden_require(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* HARDEN_FIXTURES "/" name, in a per-thread buffer overwritten by the thread's next call. */
 const char *harden_model_dir(const char *name);
 
 /* Deterministic pixels [batch, 3, h, w] in [-1, 1]; the caller frees them. */
