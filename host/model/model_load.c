@@ -24,6 +24,7 @@ typedef struct expect {
     uint64_t shape[MAX_SHAPE];
     int optional;            /* may be absent (classifier pair, mask token, pooler) */
     int ignored;             /* accepted but unused (mask token, pooler) */
+    int aliased;             /* a backend buffer aliases its host memory */
     const vitcl_tensor_entry *found;
 } expect;
 
@@ -34,7 +35,7 @@ typedef struct loader_ctx {
     expect *ex;
     size_t n_ex;
     int alias_ok;     /* the backend may alias F32 tensors of the open weights */
-    size_t aliased;   /* buffers that do */
+    const vitcl_weights *w;
     float *tmp;       /* transient conversion buffer */
     size_t tmp_cap;
 } loader_ctx;
@@ -206,6 +207,16 @@ static const vitcl_tensor_entry *get(const loader_ctx *L, const char *fmt, size_
     return NULL;
 }
 
+/* Records whether a backend buffer aliases tensor t's host memory. */
+static void set_aliased(loader_ctx *L, const vitcl_tensor_entry *t, int on)
+{
+    for (size_t j = 0; j < L->n_ex; j++)
+        if (L->ex[j].found == t) {
+            L->ex[j].aliased = on;
+            return;
+        }
+}
+
 static vitcl_status be_fail(const loader_ctx *L, vitcl_status st, const char *what)
 {
     return vitcl_backend_fail(L->m->be, st, what);
@@ -238,7 +249,7 @@ static vitcl_status upload(loader_ctx *L, const vitcl_tensor_entry *t, int may_a
         st = be->desc->buffer_wrap_host(be->ctx, t->data, bytes, t->name, out);
         if (st)
             return be_fail(L, st, t->name);
-        L->aliased++;
+        set_aliased(L, t, 1);
         return VITCL_OK;
     }
     const void *src = t->data;
@@ -259,12 +270,13 @@ static vitcl_status upload(loader_ctx *L, const vitcl_tensor_entry *t, int may_a
         *out = NULL;
         return st;
     }
+    vitcl_weights_drop_pages(L->w, t); /* copied: its mapped pages are not needed any more */
     return VITCL_OK;
 }
 
 /* Packs a linear weight in the backend's preferred layout when it offers one. */
-static vitcl_status maybe_pack(loader_ctx *L, model_linear *lin, const char *label,
-                               int w_aliased)
+static vitcl_status maybe_pack(loader_ctx *L, model_linear *lin, const vitcl_tensor_entry *src,
+                               const char *label)
 {
     vitcl_backend *be = L->m->be;
     if (!VITCL_HAS_FIELD(be->ops, vitcl_op_table, linear_pack_weight))
@@ -275,8 +287,10 @@ static vitcl_status maybe_pack(loader_ctx *L, model_linear *lin, const char *lab
     if (st)
         return be_fail(L, st, label);
     be->desc->buffer_free(be->ctx, lin->w);
-    if (w_aliased)
-        L->aliased--;
+    if (src) {
+        set_aliased(L, src, 0);
+        vitcl_weights_drop_pages(L->w, src);
+    }
     lin->w = packed;
     lin->packed = 1;
     return VITCL_OK;
@@ -287,14 +301,12 @@ static vitcl_status load_linear(loader_ctx *L, const vitcl_tensor_entry *w,
 {
     lin->n = (size_t)w->shape[0];
     lin->k = (size_t)w->shape[1];
-    size_t before = L->aliased;
     vitcl_status st = upload(L, w, 1, &lin->w);
     if (st)
         return st;
-    int w_aliased = L->aliased > before;
     if (b && (st = upload(L, b, 1, &lin->b)))
         return st;
-    return maybe_pack(L, lin, w->name, w_aliased);
+    return maybe_pack(L, lin, w, w->name);
 }
 
 /* Query, key and value become one [3D, D] weight and one [3D] bias, built in one host copy. */
@@ -315,23 +327,27 @@ static vitcl_status load_qkv(loader_ctx *L, size_t l, model_linear *lin)
     float *tmp = tmp_floats(L, 3 * D * D, label);
     if (!tmp)
         return VITCL_ERR_OUT_OF_MEMORY;
-    for (int j = 0; j < 3; j++)
+    for (int j = 0; j < 3; j++) {
         vitcl_tensor_to_f32(get(L, wn[j], l), tmp + (size_t)j * D * D);
+        vitcl_weights_drop_pages(L->w, get(L, wn[j], l));
+    }
     vitcl_status st = be->desc->buffer_alloc(be->ctx, 3 * D * D * sizeof(float), label, &lin->w);
     if (st)
         return be_fail(L, st, label);
     if ((st = be->desc->buffer_write(be->ctx, lin->w, 0, tmp, 3 * D * D * sizeof(float))))
         return be_fail(L, st, label);
     if (L->m->cfg.qkv_bias) {
-        for (int j = 0; j < 3; j++)
+        for (int j = 0; j < 3; j++) {
             vitcl_tensor_to_f32(get(L, bn[j], l), tmp + (size_t)j * D);
+            vitcl_weights_drop_pages(L->w, get(L, bn[j], l));
+        }
         snprintf(label, sizeof label, "encoder.layer.%zu.attention.qkv.bias (fused)", l);
         if ((st = be->desc->buffer_alloc(be->ctx, 3 * D * sizeof(float), label, &lin->b)))
             return be_fail(L, st, label);
         if ((st = be->desc->buffer_write(be->ctx, lin->b, 0, tmp, 3 * D * sizeof(float))))
             return be_fail(L, st, label);
     }
-    return maybe_pack(L, lin, label, 0);
+    return maybe_pack(L, lin, NULL, label);
 }
 
 static vitcl_status load_all(loader_ctx *L)
@@ -451,6 +467,7 @@ vitcl_status vitcl_model_load(vitcl_backend *be, const char *dir, vitcl_model **
     m->grid0 = m->cfg.image_size / m->cfg.patch_size;
     if ((st = vitcl_weights_open(dir, NULL, &w)))
         goto fail;
+    L.w = w;
     L.ex = calloc(expectation_count(&m->cfg), sizeof *L.ex);
     if (!L.ex) {
         st = vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of memory");
@@ -467,8 +484,13 @@ vitcl_status vitcl_model_load(vitcl_backend *be, const char *dir, vitcl_model **
     pthread_mutex_unlock(&be->lock);
     if (st)
         goto fail;
-    /* Keep the mapping only while backend buffers alias it. */
-    if (L.aliased)
+    /* Keep the mapping only while backend buffers alias it. Tensors that were copied (fused
+     * QKV, converted or packed weights) had their mapped pages dropped as they were copied, so
+     * resident memory stays near one copy of the weights. */
+    size_t aliased = 0;
+    for (size_t j = 0; j < L.n_ex; j++)
+        aliased += L.ex[j].aliased;
+    if (aliased)
         m->weights = w;
     else
         vitcl_weights_close(w);

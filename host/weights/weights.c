@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "error.h"
 
@@ -259,5 +261,23 @@ void vitcl_tensor_to_f32(const vitcl_tensor_entry *t, float *dst)
             break;
         }
         memcpy(&dst[i], &bits, sizeof bits);
+    }
+}
+
+void vitcl_weights_drop_pages(const vitcl_weights *w, const vitcl_tensor_entry *t)
+{
+    if (!w || !t || !t->data)
+        return;
+    uintptr_t a = (uintptr_t)t->data;
+    uintptr_t b = a + (uintptr_t)t->numel * weights_dtype_size(t->dtype);
+    for (size_t i = 0; i < w->nmaps; i++) {
+        uintptr_t ma = (uintptr_t)w->maps[i].addr, mb = ma + w->maps[i].length;
+        if (a < ma || b > mb)
+            continue;
+        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+        uintptr_t lo = (a + page - 1) / page * page, hi = b / page * page;
+        if (hi > lo)
+            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+        return;
     }
 }

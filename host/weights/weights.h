@@ -72,6 +72,13 @@ const vitcl_tensor_entry *vitcl_weights_at(const vitcl_weights *w, size_t index)
 /* Exact-name lookup (binary search); NULL when absent. */
 const vitcl_tensor_entry *vitcl_weights_find(const vitcl_weights *w, const char *name);
 
+/* Tells the OS that t's host memory will not be read again soon: the pages of a file mapping
+ * that lie wholly inside the tensor are dropped from memory (they are read from the file again
+ * if touched). Memory that is not a file mapping (a zip member's copy) is left alone. The tensor
+ * stays valid. Used after a tensor was copied to the backend, to keep resident memory near one
+ * copy of the weights while other tensors of the same mapping stay aliased. */
+void vitcl_weights_drop_pages(const vitcl_weights *w, const vitcl_tensor_entry *t);
+
 /* Converts a tensor's numel elements to fp32 into dst (F32 copied, F16 and BF16 widened exactly,
  * subnormals, infinities and NaN payloads included), reading little-endian bytes at any
  * alignment. dst holds numel floats. Cannot fail. */
