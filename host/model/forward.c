@@ -345,3 +345,34 @@ vitcl_status model_forward(vitcl_model *m, const float *pixels, size_t B, size_t
         return st;
     return VITCL_OK;
 }
+
+vitcl_status model_warmup(vitcl_model *m)
+{
+    const vitcl_vit_config *c = &m->cfg;
+    fwd fs = {.m = m, .be = m->be, .op = m->be->ops, .ctx = m->be->ctx};
+    fwd *f = &fs;
+    f->B = 1;
+    f->S = m->grid0 * m->grid0 + 1;
+    f->T = f->S;
+    f->D = c->hidden_size;
+    f->Hh = c->num_heads;
+    f->dh = c->hidden_size / c->num_heads;
+    f->I = c->intermediate_size;
+    int fused_attn = use_fused_attention(f);
+    size_t pixels = c->num_channels * c->image_size * c->image_size;
+    vitcl_status st = prepare_scratch(f, pixels, 0, fused_attn);
+    if (st)
+        return st;
+    float *zeros = calloc(f->T * f->D, sizeof(float));
+    if (!zeros)
+        return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of memory for the warm-up input");
+    st = f->be->desc->buffer_write(f->ctx, f->s[SCR_H], 0, zeros, f->T * f->D * sizeof(float));
+    free(zeros);
+    if (st)
+        return vitcl_backend_fail(f->be, st, "warm-up input");
+    /* One layer at the native size runs every GEMM shape of the forward once. */
+    if (c->num_layers && (st = encoder_layer(f, 0, fused_attn)))
+        return st;
+    CALL(f->be->desc->synchronize(f->ctx), "warm-up");
+    return VITCL_OK;
+}

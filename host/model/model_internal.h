@@ -81,6 +81,11 @@ void model_linear_free(vitcl_backend *be, model_linear *l);
 vitcl_status model_forward(vitcl_model *m, const float *pixels, size_t batch, size_t height,
                            size_t width, const vitcl_run_options *opt, vitcl_output *out);
 
+/* Runs one encoder layer on zeros at batch 1 and the native size, so backends that compile
+ * kernels per shape on first use (CLBlast) do it at load with the model's real shapes. The
+ * caller holds be->lock. */
+vitcl_status model_warmup(vitcl_model *m);
+
 /* Frees the scratch buffers. */
 void model_scratch_free(vitcl_model *m);
 

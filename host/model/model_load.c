@@ -481,6 +481,8 @@ vitcl_status vitcl_model_load(vitcl_backend *be, const char *dir, vitcl_model **
                  strncmp(vitcl_weights_format(w), "safetensors", 11) == 0;
     pthread_mutex_lock(&be->lock);
     st = load_all(&L);
+    if (!st)
+        st = model_warmup(m);
     pthread_mutex_unlock(&be->lock);
     if (st)
         goto fail;

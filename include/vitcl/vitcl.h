@@ -119,8 +119,10 @@ typedef struct vitcl_model vitcl_model;
 
 /* Loads a model folder as the Hub serves it: config.json plus model.safetensors,
  * model.safetensors.index.json (sharded) or pytorch_model.bin. Validates the config and every
- * tensor's name and shape, then uploads the weights to the backend once. Errors name the file
- * and the tensor. The model keeps a reference to be (close the model first). */
+ * tensor's name and shape, then uploads the weights to the backend once and runs one encoder
+ * layer at the native size, so that backends which compile kernels per shape on first use
+ * (CLBlast) do so at load with the model's real shapes. Errors name the file and the tensor.
+ * The model keeps a reference to be (close the model first). */
 VITCL_API vitcl_status vitcl_model_load(vitcl_backend *be, const char *model_dir, vitcl_model **out);
 VITCL_API void vitcl_model_free(vitcl_model *model);
 
