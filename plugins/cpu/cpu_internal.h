@@ -1,7 +1,8 @@
 /* plugins/cpu/cpu_internal.h - what the files of the cpu plugin share.
  *
- * The cpu backend runs every op synchronously on the calling thread: GEMMs go to OpenBLAS
- * (cblas_sgemm), everything else runs on a small persistent thread pool owned by the context
+ * The cpu backend runs every op synchronously on the calling thread: linear uses the plugin's
+ * own AVX-512 GEMM where the CPU has it (cpu_gemm_avx512.c), the other GEMMs go to OpenBLAS
+ * (cblas_sgemm), and everything else runs on a small persistent thread pool owned by the context
  * (cpu_pool.h). Buffers are 64-byte aligned host memory, or the caller's own read-only memory
  * for buffer_wrap_host (zero copy).
  *
@@ -37,16 +38,13 @@
 #define CPU_MAX_THREADS 256
 
 /* A buffer: `bytes` of host memory at `data`, owned (aligned allocation) or aliasing the
- * caller's read-only memory (buffer_wrap_host). A buffer made by linear_pack_weight remembers
- * n and k so linear can check that it is used for the shape it was packed for. */
+ * caller's read-only memory (buffer_wrap_host). */
 struct vitcl_buffer {
     vitcl_context *owner;
     unsigned char *data;
     size_t bytes;
     int owned;     /* data was allocated here and is freed with the buffer */
     int read_only; /* wraps caller memory: ops and writes may not modify it */
-    int packed;    /* made by linear_pack_weight */
-    size_t pack_n, pack_k;
     char label[CPU_LABEL_MAX];
 };
 
@@ -66,6 +64,7 @@ struct vitcl_context {
     float *shared;        /* caller-side scratch (patch_embed im2col) */
     size_t shared_floats;
     uint64_t call_seq;    /* counts attention calls, to key scratch contents */
+    int own_gemm;         /* linear uses cpu_gemm_avx512.c (else OpenBLAS), see VITCL_CPU_GEMM */
     char err[CPU_ERR_MAX];
     int profiling;
     size_t n_timings;
@@ -133,8 +132,6 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                         const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b, size_t b_off,
                         vitcl_buffer *Y, size_t y_off, size_t m, size_t n, size_t k,
                         uint32_t flags);
-vitcl_status cpu_linear_pack_weight(vitcl_context *ctx, const vitcl_buffer *W, size_t w_off,
-                                    size_t n, size_t k, const char *label, vitcl_buffer **out);
 vitcl_status cpu_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size_t m, size_t n,
                               size_t k, float alpha, const vitcl_buffer *A, size_t a_off,
                               size_t lda, size_t stride_a, const vitcl_buffer *B, size_t b_off,
@@ -160,6 +157,29 @@ vitcl_status cpu_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, siz
                              size_t bias_off, vitcl_buffer *Y, size_t y_off,
                              size_t y_batch_stride, size_t batch, size_t channels, size_t height,
                              size_t width, size_t patch, size_t dim);
+
+/* ---- cpu_gemm_avx512.c: the plugin's own GEMM for linear */
+
+/* 1 when this CPU runs AVX-512F code (and the plugin was built with the kernel), else 0.
+ * Thread-safe. */
+int cpu_gemm_avx512_usable(void);
+
+/* Y[m,n] (leading dimension ldy) = X[m,k]·W[n,k]^T (+ bias[n] when bias is not NULL, then GELU
+ * when gelu != 0), with leading dimensions ldx and ldw; W is read in place. Runs on ctx's pool,
+ * using ctx->shared and the per-thread scratch (grown here). Only call it when
+ * cpu_gemm_avx512_usable() returned 1. Fails only when scratch cannot be allocated (the error
+ * names `op`); Y is then untouched. */
+vitcl_status cpu_gemm_avx512_linear(vitcl_context *ctx, const char *op, const float *x,
+                                    size_t ldx, const float *w, size_t ldw, const float *bias,
+                                    float *y, size_t ldy, size_t m, size_t n, size_t k, int gelu);
+
+/* ---- cpu_selfcheck.c */
+
+/* Runs the start-up GEMM self-check on a new ctx (every OpenBLAS sgemm form the plugin uses
+ * and, when ctx->own_gemm, the own GEMM) against double-precision loops; under a millisecond.
+ * On a mismatch writes a message naming the GEMM, the OpenBLAS core and the element into err
+ * and returns VITCL_ERR_DEVICE; VITCL_ERR_OUT_OF_MEMORY when its matrices cannot be allocated. */
+vitcl_status cpu_selfcheck(vitcl_context *ctx, char *err, size_t errlen);
 
 /* ---- cpu_buffer.c */
 

@@ -1,6 +1,6 @@
 /* plugins/cpu/cpu_plugin.c - the cpu plugin's descriptor and entry point: device enumeration
- * (one device: this machine's CPU), context lifetime (thread pool, OpenBLAS thread count),
- * last_error, synchronize, profiling and supports(). */
+ * (one device: this machine's CPU), context lifetime (thread pool, OpenBLAS thread count, GEMM
+ * choice and self-check), last_error, synchronize, profiling and supports(). */
 #include <cblas.h>
 #include <errno.h>
 #include <limits.h>
@@ -92,11 +92,35 @@ static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *i
                 VITCL_CAP_FP64;
     char *core = openblas_get_corename();
     snprintf(full.extra, sizeof full.extra,
-             "OpenBLAS core %s; %d threads (VITCL_CPU_THREADS overrides)",
+             "linear GEMM %s; OpenBLAS core %s; %d threads (VITCL_CPU_THREADS overrides)",
+             cpu_gemm_avx512_usable() ? "own AVX-512 (VITCL_CPU_GEMM=openblas for OpenBLAS)"
+                                      : "OpenBLAS",
              core ? core : "unknown", s->cores);
     size_t n = info->struct_size < sizeof full ? info->struct_size : sizeof full;
     memcpy(info, &full, n);
     return VITCL_OK;
+}
+
+/* GEMM of linear: VITCL_CPU_GEMM = "auto" (or unset: the own AVX-512 GEMM where the CPU has
+ * AVX-512F, else OpenBLAS), "own" (refused without AVX-512F) or "openblas". Returns 1 for the
+ * own GEMM, 0 for OpenBLAS, -1 with err set. */
+static int gemm_choice(char *err, size_t errlen)
+{
+    const char *env = getenv("VITCL_CPU_GEMM");
+    int usable = cpu_gemm_avx512_usable();
+    if (!env || !env[0] || strcmp(env, "auto") == 0)
+        return usable;
+    if (strcmp(env, "openblas") == 0)
+        return 0;
+    if (strcmp(env, "own") == 0 && usable)
+        return 1;
+    if (err && errlen)
+        snprintf(err, errlen,
+                 strcmp(env, "own") == 0
+                     ? "cpu plugin: VITCL_CPU_GEMM='%s' needs AVX-512F, which this CPU lacks"
+                     : "cpu plugin: VITCL_CPU_GEMM='%s' is not one of auto, own, openblas",
+                 env);
+    return -1;
 }
 
 /* Thread count: VITCL_CPU_THREADS when set (1..CPU_MAX_THREADS), else the online cores. */
@@ -118,6 +142,8 @@ static int thread_count(const cpu_state *s, char *err, size_t errlen)
     return (int)v;
 }
 
+static void cpu_context_destroy(vitcl_context *ctx);
+
 static vitcl_status cpu_context_create(void *state, int device_index, vitcl_context **out,
                                        char *err, size_t errlen)
 {
@@ -131,6 +157,9 @@ static vitcl_status cpu_context_create(void *state, int device_index, vitcl_cont
     int threads = thread_count(s, err, errlen);
     if (threads < 0)
         return VITCL_ERR_INVALID_ARGUMENT;
+    int own_gemm = gemm_choice(err, errlen);
+    if (own_gemm < 0)
+        return VITCL_ERR_INVALID_ARGUMENT;
     vitcl_context *ctx = calloc(1, sizeof *ctx);
     cpu_pool *pool = ctx ? cpu_pool_create(threads) : NULL;
     if (!pool) {
@@ -143,8 +172,14 @@ static vitcl_status cpu_context_create(void *state, int device_index, vitcl_cont
     ctx->device_index = device_index;
     ctx->nthreads = threads;
     ctx->pool = pool;
+    ctx->own_gemm = own_gemm;
     /* OpenBLAS runs only while the pool sleeps, so both use the same count (cpu_internal.h). */
     openblas_set_num_threads(threads);
+    vitcl_status st = cpu_selfcheck(ctx, err, errlen);
+    if (st != VITCL_OK) {
+        cpu_context_destroy(ctx);
+        return st;
+    }
     *out = ctx;
     return VITCL_OK;
 }
@@ -196,9 +231,10 @@ static int cpu_supports(vitcl_context *ctx, vitcl_op op, const vitcl_op_shape *s
     if (!shape || (unsigned)op >= VITCL_OP_COUNT_)
         return 0;
     switch (op) {
+    case VITCL_OP_LINEAR_PACK_WEIGHT:
+        return 0; /* not implemented (cpu_linear.c says why) */
     case VITCL_OP_LINEAR:
     case VITCL_OP_GEMM_BATCHED:
-    case VITCL_OP_LINEAR_PACK_WEIGHT:
         /* OpenBLAS takes int dimensions. */
         return shape->m <= INT_MAX && shape->n <= INT_MAX && shape->k <= INT_MAX;
     default:
@@ -216,7 +252,6 @@ static const vitcl_op_table cpu_ops = {
     .softmax = cpu_softmax,
     .attention = cpu_attention,
     .patch_embed = cpu_patch_embed,
-    .linear_pack_weight = cpu_linear_pack_weight,
     .supports = cpu_supports,
 };
 

@@ -17,12 +17,15 @@ Test(cpu_plugin, descriptor)
     cr_assert_eq(d->auto_rank, 20);
     cr_assert_eq(d->struct_size, sizeof(vitcl_backend_desc));
     cr_assert_eq(d->ops->struct_size, sizeof(vitcl_op_table));
-    /* Every optional entry is implemented. */
+    /* Every optional entry is implemented but linear_pack_weight (its copy of W doubled the
+     * resident memory for no speed), which supports() refuses too. */
     cr_assert(d->buffer_wrap_host && d->profiling && d->profile_drain);
-    cr_assert(d->ops->attention && d->ops->linear_pack_weight && d->ops->supports);
+    cr_assert(d->ops->attention && d->ops->supports);
+    cr_assert_null(d->ops->linear_pack_weight);
     for (int op = 0; op < VITCL_OP_COUNT_; op++) {
         vitcl_op_shape s = {.m = 197, .n = 768, .k = 768, .batch = 1};
-        cr_assert_eq(d->ops->supports(CPU.ctx, (vitcl_op)op, &s), 1, "op %d", op);
+        cr_assert_eq(d->ops->supports(CPU.ctx, (vitcl_op)op, &s),
+                     op != VITCL_OP_LINEAR_PACK_WEIGHT, "op %d", op);
     }
 }
 
@@ -90,6 +93,34 @@ Test(cpu_plugin, thread_override)
     }
     unsetenv("VITCL_CPU_THREADS");
     cr_assert_neq(CPU.desc->context_create(CPU.state, 1, &c, err, sizeof err), VITCL_OK);
+}
+
+/* VITCL_CPU_GEMM picks linear's GEMM; both give results within the fp32 bound of each other
+ * (numerics tests compare each with the reference), and a bad value refuses the context. */
+Test(cpu_plugin, gemm_override)
+{
+    char err[512] = "";
+    vitcl_context *c = NULL;
+    setenv("VITCL_CPU_GEMM", "openblas", 1);
+    cr_assert_eq(CPU.desc->context_create(CPU.state, 0, &c, err, sizeof err), VITCL_OK, "%s",
+                 err);
+    CPU.desc->context_destroy(c);
+    static const char *bad[] = {"", "x", "OWN", "openblas2"};
+    for (size_t i = 1; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("VITCL_CPU_GEMM", bad[i], 1);
+        c = NULL;
+        err[0] = '\0';
+        cr_assert_neq(CPU.desc->context_create(CPU.state, 0, &c, err, sizeof err), VITCL_OK,
+                      "VITCL_CPU_GEMM=%s accepted", bad[i]);
+        cr_assert_null(c);
+        cr_assert(strstr(err, "VITCL_CPU_GEMM"), "message '%s'", err);
+    }
+    /* Empty means auto. */
+    setenv("VITCL_CPU_GEMM", bad[0], 1);
+    cr_assert_eq(CPU.desc->context_create(CPU.state, 0, &c, err, sizeof err), VITCL_OK, "%s",
+                 err);
+    CPU.desc->context_destroy(c);
+    unsetenv("VITCL_CPU_GEMM");
 }
 
 Test(cpu_plugin, buffers)

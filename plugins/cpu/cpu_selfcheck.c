@@ -1,0 +1,131 @@
+/* plugins/cpu/cpu_selfcheck.c - the cpu plugin's start-up self-check of its GEMMs.
+ *
+ * Some OpenBLAS builds compute wrong results with some kernels on some processors (the reason
+ * this environment pins OPENBLAS_CORETYPE). A context therefore multiplies small deterministic
+ * matrices with every cblas_sgemm form the plugin uses (row-major; A plain or transposed, B
+ * plain or transposed; beta 0 and 1) and, when it is on, with its own AVX-512 GEMM (two depth
+ * blocks, partial tiles, bias and GELU), and compares each result with a plain double-precision
+ * loop. A mismatch refuses the context with a message that names the GEMM, the OpenBLAS core
+ * and the element. Shapes are chosen to cross the kernels' register-block edges yet cost well
+ * under a millisecond.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cpu_internal.h"
+
+#define SC_M 37
+#define SC_N 45
+#define SC_K 67
+#define SC_OWN_K 600 /* more than one depth block of the own GEMM */
+
+/* Deterministic values in [-1, 1). */
+static void fill(float *v, size_t n, uint32_t seed)
+{
+    uint32_t s = seed;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        v[i] = (float)(s >> 8) / 8388608.0f - 1.0f;
+    }
+}
+
+/* Compares c[i·ldc + j] with the double reference of Σ_p a(i,p)·b(p,j) (+ beta·c0, + bias,
+ * GELU); a(i,p) = a[i·sai + p·sap], b(p,j) = b[p·sbp + j·sbj]. Writes a message and returns 0
+ * on the first element off by more than 1e-5 of Σ|terms| (+ 1e-6). */
+static int compare(const char *what, const float *a, size_t sai, size_t sap, const float *b,
+                   size_t sbp, size_t sbj, const float *c0, float beta, const float *bias,
+                   int gelu, const float *c, size_t m, size_t n, size_t k, char *err,
+                   size_t errlen)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0, mag = 0;
+            for (size_t p = 0; p < k; p++) {
+                double t = (double)a[i * sai + p * sap] * (double)b[p * sbp + j * sbj];
+                s += t;
+                mag += fabs(t);
+            }
+            if (beta != 0.0f) {
+                s += (double)beta * c0[i * n + j];
+                mag += fabs((double)beta * c0[i * n + j]);
+            }
+            if (bias) {
+                s += bias[j];
+                mag += fabs(bias[j]);
+            }
+            if (gelu)
+                s = 0.5 * s * (1.0 + erf(s / sqrt(2.0)));
+            double got = c[i * n + j];
+            if (!(fabs(got - s) <= 1e-5 * mag + 1e-6)) {
+                char *core = openblas_get_corename();
+                snprintf(err, errlen,
+                         "cpu plugin: self-check failed: %s computes C[%zu][%zu] = %.9g, expected "
+                         "%.9g (m %zu, n %zu, k %zu; OpenBLAS core %s). This BLAS build gives "
+                         "wrong results on this processor; try another OPENBLAS_CORETYPE or "
+                         "VITCL_CPU_GEMM",
+                         what, i, j, got, s, m, n, k, core ? core : "unknown");
+                return 0;
+            }
+        }
+    return 1;
+}
+
+/* The four transpose forms of cblas_sgemm, beta 0 then beta 1. */
+static int check_openblas(float *a, float *b, float *c, float *c0, char *err, size_t errlen)
+{
+    const size_t m = SC_M, n = SC_N, k = SC_K;
+    static const char *const names[4] = {"OpenBLAS sgemm (N,N)", "OpenBLAS sgemm (N,T)",
+                                         "OpenBLAS sgemm (T,N)", "OpenBLAS sgemm (T,T)"};
+    for (int form = 0; form < 4; form++) {
+        int ta = form & 2, tb = form & 1;
+        /* Stored A is [m,k] or [k,m]; stored B is [k,n] or [n,k]. */
+        size_t lda = ta ? m : k, ldb = tb ? k : n;
+        size_t sai = ta ? 1 : lda, sap = ta ? lda : 1;
+        size_t sbp = tb ? 1 : ldb, sbj = tb ? ldb : 1;
+        for (int pass = 0; pass < 2; pass++) {
+            float beta = pass ? 1.0f : 0.0f;
+            for (size_t i = 0; i < m * n; i++)
+                c[i] = c0[i];
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                        tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a,
+                        (int)lda, b, (int)ldb, beta, c, (int)n);
+            if (!compare(names[form], a, sai, sap, b, sbp, sbj, c0, beta, NULL, 0, c, m, n, k,
+                         err, errlen))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+vitcl_status cpu_selfcheck(vitcl_context *ctx, char *err, size_t errlen)
+{
+    /* One allocation: A and B big enough for the own GEMM's depth, C, C0 and the bias. */
+    size_t a_n = (size_t)SC_M * SC_OWN_K, b_n = (size_t)SC_N * SC_OWN_K, c_n = (size_t)SC_M * SC_N;
+    float *mem = malloc((a_n + b_n + 2 * c_n + SC_N) * sizeof(float));
+    if (!mem) {
+        snprintf(err, errlen, "cpu plugin: out of memory for the GEMM self-check");
+        return VITCL_ERR_OUT_OF_MEMORY;
+    }
+    float *a = mem, *b = a + a_n, *c = b + b_n, *c0 = c + c_n, *bias = c0 + c_n;
+    fill(a, a_n, 1);
+    fill(b, b_n, 2);
+    fill(c0, c_n, 3);
+    fill(bias, SC_N, 4);
+    vitcl_status st = VITCL_OK;
+    if (!check_openblas(a, b, c, c0, err, errlen))
+        st = VITCL_ERR_DEVICE;
+    if (st == VITCL_OK && ctx->own_gemm) {
+        /* Y[m,n] = gelu(X[m,k]·W[n,k]^T + bias): X = a [m,k], W = b [n,k]. */
+        st = cpu_gemm_avx512_linear(ctx, "self-check", a, SC_OWN_K, b, SC_OWN_K, bias, c, SC_N,
+                                    SC_M, SC_N, SC_OWN_K, 1);
+        if (st != VITCL_OK)
+            snprintf(err, errlen, "cpu plugin: %s", ctx->err);
+        else if (!compare("the plugin's AVX-512 GEMM", a, SC_OWN_K, 1, b, 1, SC_OWN_K, NULL, 0.0f,
+                          bias, 1, c, SC_M, SC_N, SC_OWN_K, err, errlen))
+            st = VITCL_ERR_DEVICE;
+    }
+    free(mem);
+    return st;
+}
