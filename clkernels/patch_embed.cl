@@ -31,3 +31,22 @@ __kernel void patch_embed(__global const float *px, ulong p_off, __global const 
     }
     y[y_off + b * y_batch_stride + n * dim + d] = s + bias[bias_off + d];
 }
+
+/* Unfolds patches for the GEMM path: row (b * ntok + n) of xcol holds the patch of token n of
+ * image b in the weight's order (channel, row, column), so patch_embed becomes
+ * Y = xcol * W^T + bias with W [dim, channels * patch * patch]. One work-item per element. */
+__kernel void patch_unfold(__global const float *px, ulong p_off, __global float *xcol,
+                           ulong total, uint channels, uint height, uint width, uint patch,
+                           uint gw, uint ntok)
+{
+    const size_t gid = get_global_id(0);
+    if (gid >= total)
+        return;
+    const size_t kdim = (size_t)channels * patch * patch;
+    const size_t e = gid % kdim, row = gid / kdim;
+    const size_t n = row % ntok, b = row / ntok;
+    const size_t ch = e / ((size_t)patch * patch), i = (e / patch) % patch, j = e % patch;
+    const size_t r = n / gw, c = n % gw;
+    xcol[gid] = px[p_off + ((b * channels + ch) * height + r * patch + i) * (size_t)width +
+                   c * patch + j];
+}

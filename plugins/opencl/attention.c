@@ -4,6 +4,10 @@
  * row of one head and streams over the keys with an online softmax, so memory use does not grow
  * with seq^2. head_dim is limited to OCL_MAX_HEAD_DIM (every ViT-MSN checkpoint uses 64);
  * supports() reports larger head_dim as unsupported so the host composes the op instead.
+ *
+ * head_dim == 64 (every ViT-MSN checkpoint) takes the vectorised path of attention.cl: K is
+ * first transposed per head into a context scratch buffer (B * heads * 64 * seq rounded up to 16
+ * floats), then attention64 runs 4 queries per work-item on float16 registers.
  */
 #include <stdint.h>
 
@@ -21,6 +25,59 @@ static int span(size_t rows, size_t ld, size_t last, size_t *out)
         return 0;
     *out = v + last;
     return 1;
+}
+
+/* The head_dim == 64 path; arguments already checked. */
+static vitcl_status attention64(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_off,
+                                size_t ldq, const vitcl_buffer *K, size_t k_off, size_t ldk,
+                                const vitcl_buffer *V, size_t v_off, size_t ldv, vitcl_buffer *O,
+                                size_t o_off, size_t ldo, size_t batch, size_t seq, size_t heads,
+                                float scale)
+{
+    const char *op = "attention";
+    size_t seq_pad = ocl_round_up(seq, 16), bh = batch * heads, floats, bytes;
+    if (seq_pad == 0 || seq_pad > INT32_MAX || !ocl_mul_ok(bh, 64, &floats) ||
+        !ocl_mul_ok(floats, seq_pad, &floats) || !ocl_mul_ok(floats, sizeof(float), &bytes))
+        return ocl_fail(ctx, VITCL_ERR_LIMIT, "opencl attention on %s: sizes overflow",
+                        ctx->dev->info.name);
+    cl_mem kt;
+    vitcl_status s = ocl_scratch(ctx, OCL_SCRATCH_KT, bytes, op, "attention K^T", &kt);
+    if (s != VITCL_OK)
+        return s;
+    cl_ulong qo = q_off, lq = ldq, ko = k_off, lk = ldk, vo = v_off, lv = ldv, oo = o_off,
+             lo = ldo, sq = seq, sp = seq_pad;
+    cl_uint nh = (cl_uint)heads;
+    ocl_args a;
+    ocl_args_begin(&a, ctx->kernels[OCL_K_ATT_KT]);
+    OCL_ARG(&a, K->mem);
+    OCL_ARG(&a, ko);
+    OCL_ARG(&a, lk);
+    OCL_ARG(&a, kt);
+    OCL_ARG(&a, sq);
+    OCL_ARG(&a, sp);
+    OCL_ARG(&a, nh);
+    size_t local3[3] = {ctx->group[OCL_K_ATT_KT], 1, 1};
+    size_t global3[3] = {seq_pad, 64, bh};
+    if ((s = ocl_launch(ctx, op, &a, 3, global3, local3)) != VITCL_OK)
+        return s;
+    ocl_args_begin(&a, ctx->kernels[OCL_K_ATT64]);
+    OCL_ARG(&a, Q->mem);
+    OCL_ARG(&a, qo);
+    OCL_ARG(&a, lq);
+    OCL_ARG(&a, kt);
+    OCL_ARG(&a, V->mem);
+    OCL_ARG(&a, vo);
+    OCL_ARG(&a, lv);
+    OCL_ARG(&a, O->mem);
+    OCL_ARG(&a, oo);
+    OCL_ARG(&a, lo);
+    OCL_ARG(&a, sq);
+    OCL_ARG(&a, sp);
+    OCL_ARG(&a, nh);
+    OCL_ARG(&a, scale);
+    size_t local[2] = {1, 1};
+    size_t global[2] = {seq / 4 + (seq % 4 != 0), bh};
+    return ocl_launch(ctx, op, &a, 2, global, local);
 }
 
 vitcl_status ocl_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_off, size_t ldq,
@@ -60,6 +117,10 @@ vitcl_status ocl_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_o
         (s = ocl_check_range(ctx, op, "V", V, v_off, nv)) != VITCL_OK ||
         (s = ocl_check_range(ctx, op, "O", O, o_off, no)) != VITCL_OK)
         return s;
+
+    if (head_dim == 64)
+        return attention64(ctx, Q, q_off, ldq, K, k_off, ldk, V, v_off, ldv, O, o_off, ldo, batch,
+                           seq, heads, scale);
 
     cl_ulong qo = q_off, lq = ldq, ko = k_off, lk = ldk, vo = v_off, lv = ldv, oo = o_off,
              lo = ldo, sq = seq;

@@ -155,3 +155,43 @@ vitcl_status ocl_buffer_wrap_host(vitcl_context *ctx, const void *host, size_t b
                                  (void *)(uintptr_t)host, label, "buffer_wrap_host", out);
     return s;
 }
+
+vitcl_status ocl_scratch(vitcl_context *ctx, ocl_scratch_id id, size_t bytes, const char *op,
+                         const char *label, cl_mem *mem)
+{
+    if (bytes < 64)
+        bytes = 64;
+    if (!ctx->scratch[id] || ctx->scratch_bytes[id] < bytes) {
+        if (ctx->scratch[id])
+            clReleaseMemObject(ctx->scratch[id]);
+        ctx->scratch[id] = NULL;
+        ctx->scratch_bytes[id] = 0;
+        if (ctx->dev->info.max_alloc_bytes && (uint64_t)bytes > ctx->dev->info.max_alloc_bytes)
+            return ocl_fail(ctx, VITCL_ERR_OUT_OF_MEMORY,
+                            "opencl %s on %s: scratch buffer '%s' of %zu bytes exceeds the "
+                            "device's largest allocation (%llu bytes)",
+                            op, ctx->dev->info.name, label, bytes,
+                            (unsigned long long)ctx->dev->info.max_alloc_bytes);
+        cl_int e = CL_SUCCESS;
+        cl_mem m = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &e);
+        if (!m || e != CL_SUCCESS)
+            return ocl_fail(ctx, VITCL_ERR_OUT_OF_MEMORY,
+                            "opencl %s on %s: cannot allocate scratch buffer '%s' of %zu bytes: "
+                            "%s (%d)",
+                            op, ctx->dev->info.name, label, bytes, ocl_cl_error_name(e), (int)e);
+        ctx->scratch[id] = m;
+        ctx->scratch_bytes[id] = bytes;
+    }
+    *mem = ctx->scratch[id];
+    return VITCL_OK;
+}
+
+void ocl_scratch_release(vitcl_context *ctx)
+{
+    for (int i = 0; i < OCL_SCRATCH_COUNT; i++) {
+        if (ctx->scratch[i])
+            clReleaseMemObject(ctx->scratch[i]);
+        ctx->scratch[i] = NULL;
+        ctx->scratch_bytes[i] = 0;
+    }
+}

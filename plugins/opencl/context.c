@@ -6,7 +6,8 @@
  * queue only when asked, so the cost stays off by default.
  *
  * VITCL_CL_STATS_FILE: when set, context_destroy appends one line
- *   "opencl device=<name> builds=N cache_hits=N cache_rejected=N selfcheck=ran|cached"
+ *   "opencl device=<name> builds=N cache_hits=N cache_rejected=N selfcheck=ran|cached
+ *    tuning=ran|cached|not run"
  * so a test can see whether a process compiled programs or loaded them from the cache.
  */
 #include <fcntl.h>
@@ -41,6 +42,7 @@ vitcl_status ocl_context_create(void *state, int device_index, vitcl_context **o
     }
     ctx->dev = &st->devices[device_index];
     ctx->stats.selfcheck = "not run";
+    ctx->gemm_tuning = "not run";
 
     vitcl_status s = VITCL_OK;
     cl_int e = CL_SUCCESS;
@@ -83,9 +85,10 @@ static void write_stats(const vitcl_context *ctx)
         return;
     char line[512];
     int n = snprintf(line, sizeof line,
-                     "opencl device=%s builds=%u cache_hits=%u cache_rejected=%u selfcheck=%s\n",
+                     "opencl device=%s builds=%u cache_hits=%u cache_rejected=%u selfcheck=%s "
+                     "tuning=%s\n",
                      ctx->dev->info.name, ctx->stats.builds, ctx->stats.cache_hits,
-                     ctx->stats.cache_rejected, ctx->stats.selfcheck);
+                     ctx->stats.cache_rejected, ctx->stats.selfcheck, ctx->gemm_tuning);
     if (n <= 0)
         return;
     size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
@@ -108,6 +111,7 @@ void ocl_context_destroy(vitcl_context *ctx)
     ocl_prof_clear(ctx);
     free(ctx->timings);
     ocl_gemm_release(ctx);
+    ocl_scratch_release(ctx);
     ocl_programs_release(ctx);
     if (ctx->queue)
         clReleaseCommandQueue(ctx->queue);

@@ -1,8 +1,10 @@
-/* plugins/opencl/gemm.c - linear and gemm_batched through CLBlast's C API.
+/* plugins/opencl/gemm.c - linear (dispatch) and gemm_batched through CLBlast's C API.
  *
- * linear is CLBlastSgemmWithTempBuffer (row-major, X * W^T) with a plugin-owned temporary
- * buffer grown to the size CLBlast asks for, followed by the bias + GELU kernel (bias_gelu.cl)
- * when there is a bias or GELU. gemm_batched is CLBlastSgemm for one matrix and
+ * linear on a weight made by linear_pack_weight runs the layout that buffer was packed in: the
+ * gemm_packed kernel for 32-column panels (gemm_packed.c), CLBlast for plain copies. An unpacked
+ * W goes to CLBlast: CLBlastSgemmWithTempBuffer (row-major, X * W^T) with a plugin-owned
+ * temporary buffer grown to the size CLBlast asks for, followed by the bias + GELU kernel
+ * (bias_gelu.cl) when there is a bias or GELU. gemm_batched is CLBlastSgemm for one matrix and
  * CLBlastSgemmStridedBatched (present in CLBlast 1.5.3) otherwise.
  *
  * CLBlast compiles its kernels on the first call of each routine/parameter set and keeps them
@@ -63,11 +65,6 @@ vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                         uint32_t flags)
 {
     const char *op = "linear";
-    if (flags & VITCL_LINEAR_PACKED_W)
-        return ocl_fail(ctx, VITCL_ERR_UNSUPPORTED,
-                        "opencl linear on %s: packed weights were requested but this plugin has "
-                        "no linear_pack_weight",
-                        ctx->dev->info.name);
     if (flags & ~(uint32_t)(VITCL_LINEAR_GELU | VITCL_LINEAR_PACKED_W))
         return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, "opencl linear on %s: unknown flags 0x%x",
                         ctx->dev->info.name, (unsigned)flags);
@@ -77,13 +74,41 @@ vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
         return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
                         "opencl linear on %s: invalid shape m=%zu n=%zu k=%zu", ctx->dev->info.name,
                         m, n, k);
+    int packed = (flags & VITCL_LINEAR_PACKED_W) != 0;
+    if (packed) {
+        if (!W || W->pack == OCL_PACK_NONE || W->pack_n != n || W->pack_k != k || w_off != 0)
+            return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
+                            "opencl linear on %s: VITCL_LINEAR_PACKED_W needs a buffer from "
+                            "linear_pack_weight for n=%zu k=%zu at offset 0; '%s' %s",
+                            ctx->dev->info.name, n, k, W ? W->label : "(null)",
+                            W && W->pack != OCL_PACK_NONE ? "was packed for another shape"
+                                                          : "is not packed");
+    } else if (W && W->pack == OCL_PACK_PANELS) {
+        return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
+                        "opencl linear on %s: '%s' is a packed weight but VITCL_LINEAR_PACKED_W "
+                        "is not set",
+                        ctx->dev->info.name, W->label);
+    }
     vitcl_status s;
     if ((s = ocl_check_range(ctx, op, "X", X, x_off, mk)) != VITCL_OK ||
-        (s = ocl_check_range(ctx, op, "W", W, w_off, nk)) != VITCL_OK ||
+        (!packed && (s = ocl_check_range(ctx, op, "W", W, w_off, nk)) != VITCL_OK) ||
         (s = ocl_check_range(ctx, op, "Y", Y, y_off, mn)) != VITCL_OK ||
         (b && (s = ocl_check_range(ctx, op, "bias", b, b_off, n)) != VITCL_OK))
         return s;
+    int gelu = (flags & VITCL_LINEAR_GELU) != 0;
+    if (packed && W->pack == OCL_PACK_PANELS)
+        return ocl_linear_panels(ctx, ctx->gemm_kernel, X, x_off, W, b, b_off, Y, y_off, m, n, k,
+                                 gelu);
+    return ocl_linear_clblast(ctx, X, x_off, W, w_off, b, b_off, Y, y_off, m, n, k, gelu);
+}
 
+vitcl_status ocl_linear_clblast(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
+                                const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b,
+                                size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
+                                size_t k, int gelu)
+{
+    const char *op = "linear";
+    vitcl_status s;
     size_t temp = 0;
     CLBlastStatusCode st = CLBlastSGemmTempBufferSize(
         CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes, m, n, k, x_off, k, w_off,
@@ -101,12 +126,11 @@ vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
         ocl_prof_end(ctx, op);
         return clblast_fail(ctx, op, "CLBlastSgemmWithTempBuffer", st);
     }
-    int gelu = (flags & VITCL_LINEAR_GELU) != 0;
     if (!b && !gelu) {
         ocl_prof_end(ctx, op);
         return VITCL_OK;
     }
-    cl_ulong yo = y_off, bo = b_off, cols = n, total = mn;
+    cl_ulong yo = y_off, bo = b_off, cols = n, total = m * n;
     cl_int has_bias = b != NULL, act = gelu;
     cl_mem bmem = b ? b->mem : Y->mem; /* unused when has_bias == 0 */
     ocl_args a;
@@ -119,7 +143,7 @@ vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     OCL_ARG(&a, total);
     OCL_ARG(&a, has_bias);
     OCL_ARG(&a, act);
-    return ocl_launch_1d(ctx, op, &a, OCL_K_BIAS_ACT, mn);
+    return ocl_launch_1d(ctx, op, &a, OCL_K_BIAS_ACT, m * n);
 }
 
 vitcl_status ocl_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size_t m, size_t n,

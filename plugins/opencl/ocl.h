@@ -11,7 +11,9 @@
  *   hash.c          SHA-256 (OpenSSL libcrypto) and hex keys
  *   disk_cache.c    the on-disk cache directory: entries with header + checksum, markers
  *   programs.c      kernel sources (embedded or VITCL_CL_KERNEL_DIR) and cached program builds
- *   gemm.c          linear and gemm_batched through CLBlast
+ *   gemm.c          linear (dispatch) and gemm_batched through CLBlast
+ *   gemm_packed.c   linear_pack_weight and linear on packed weights (clkernels/gemm.cl)
+ *   gemm_tune.c     per-device choice between CLBlast and gemm.cl tiles, cached on disk
  *   elementwise.c   gelu and add
  *   rowwise.c       layernorm and softmax
  *   attention.c     fused attention
@@ -70,6 +72,10 @@ typedef enum ocl_program_id {
     OCL_P_ADD,
     OCL_P_ATTENTION,
     OCL_P_PATCH_EMBED,
+    OCL_P_GEMM_PACK,
+    OCL_P_GEMM_MB6,
+    OCL_P_GEMM_MB8,
+    OCL_P_GEMM_MB12,
     OCL_P_COUNT
 } ocl_program_id;
 
@@ -81,11 +87,46 @@ typedef enum ocl_kernel_id {
     OCL_K_ADD,
     OCL_K_ATTENTION,
     OCL_K_PATCH_EMBED,
+    OCL_K_PATCH_UNFOLD,
+    OCL_K_ATT_KT,
+    OCL_K_ATT64,
+    OCL_K_PACK_W,
+    OCL_K_GEMM_MB6,
+    OCL_K_GEMM_MB8,
+    OCL_K_GEMM_MB12,
     OCL_K_COUNT
 } ocl_kernel_id;
 
+/* The gemm_packed kernels, one per tile height (rows per work-item). */
+#define OCL_GEMM_VARIANTS 3
+#define ocl_kernel_is_gemm(k) ((k) >= OCL_K_GEMM_MB6 && (k) <= OCL_K_GEMM_MB12)
+/* Columns per packed panel (GEMM_PANEL in gemm.cl). */
+#define OCL_GEMM_PANEL 32
+
+/* How linear runs on a context, decided by gemm_tune.c. */
+typedef enum ocl_gemm_mode {
+    OCL_GEMM_UNDECIDED = 0, /* not tuned yet */
+    OCL_GEMM_CLBLAST,       /* packed weights keep the [n,k] layout; CLBlast + bias_act */
+    OCL_GEMM_PANELS         /* packed weights in 32-column panels; gemm_packed kernel */
+} ocl_gemm_mode;
+
+/* Layout of a buffer made by linear_pack_weight. */
+typedef enum ocl_pack_layout {
+    OCL_PACK_NONE = 0,  /* an ordinary buffer */
+    OCL_PACK_PLAIN,     /* a copy of W [n,k] as stored (CLBlast mode) */
+    OCL_PACK_PANELS     /* 32-column k-major panels (gemm.cl) */
+} ocl_pack_layout;
+
 /* Largest head_dim the attention kernel takes (private arrays of this many floats). */
 #define OCL_MAX_HEAD_DIM 128
+
+/* Scratch buffers a context keeps between ops (ocl_scratch). */
+typedef enum ocl_scratch_id {
+    OCL_SCRATCH_KT,     /* attention: K transposed per head */
+    OCL_SCRATCH_PATCH,  /* patch_embed: unfolded patches */
+    OCL_SCRATCH_PATCH_W, /* patch_embed: panel-packed weight */
+    OCL_SCRATCH_COUNT
+} ocl_scratch_id;
 
 /* Counters a test reads through VITCL_CL_STATS_FILE (see context.c). */
 typedef struct ocl_stats {
@@ -116,6 +157,11 @@ struct vitcl_context {
 
     cl_mem gemm_temp; /* CLBlast's temporary buffer, grown on demand */
     size_t gemm_temp_bytes;
+    cl_mem scratch[OCL_SCRATCH_COUNT]; /* per-use scratch buffers, grown on demand */
+    size_t scratch_bytes[OCL_SCRATCH_COUNT];
+    ocl_gemm_mode gemm_mode; /* decided at the first linear_pack_weight (gemm_tune.c) */
+    ocl_kernel_id gemm_kernel; /* the gemm_packed variant used in OCL_GEMM_PANELS mode */
+    const char *gemm_tuning;   /* "ran", "cached", "not run" (stats line) */
 
     int profiling;
     ocl_timing_rec *timings;
@@ -132,6 +178,8 @@ struct vitcl_buffer {
     cl_mem mem;
     size_t bytes;
     int zero_copy;
+    ocl_pack_layout pack;  /* set by linear_pack_weight */
+    size_t pack_n, pack_k; /* the W shape a packed buffer was made for */
     char label[OCL_LABEL_MAX];
 };
 
@@ -172,6 +220,12 @@ vitcl_status ocl_buffer_copy(vitcl_context *ctx, vitcl_buffer *dst, size_t dst_o
                              const vitcl_buffer *src, size_t src_offset, size_t bytes);
 vitcl_status ocl_buffer_wrap_host(vitcl_context *ctx, const void *host, size_t bytes,
                                   const char *label, vitcl_buffer **out);
+/* Returns in *mem a context-owned buffer of at least `bytes` for scratch slot `id` (grown on
+ * demand, kept until context_destroy); fails naming `op` and `label`. */
+vitcl_status ocl_scratch(vitcl_context *ctx, ocl_scratch_id id, size_t bytes, const char *op,
+                         const char *label, cl_mem *mem);
+/* Releases every scratch buffer (context teardown). */
+void ocl_scratch_release(vitcl_context *ctx);
 /* Checks that floats [off, off + count) lie inside buf (overflow-safe); fails naming op. */
 vitcl_status ocl_check_range(vitcl_context *ctx, const char *op, const char *what,
                              const vitcl_buffer *buf, size_t off, size_t count);
@@ -261,6 +315,36 @@ vitcl_status ocl_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size
                               size_t ldb, size_t stride_b, float beta, vitcl_buffer *C,
                               size_t c_off, size_t ldc, size_t stride_c, size_t batch);
 void ocl_gemm_release(vitcl_context *ctx);
+/* CLBlast linear on an unpacked [n,k] W (plus the bias_act pass); arguments already checked. */
+vitcl_status ocl_linear_clblast(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
+                                const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b,
+                                size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
+                                size_t k, int gelu);
+
+/* ---- gemm_packed.c */
+/* The op table's linear_pack_weight: tunes the context on first use (gemm_tune.c), then makes
+ * a new buffer (owned by the caller) in the chosen layout. */
+vitcl_status ocl_linear_pack_weight(vitcl_context *ctx, const vitcl_buffer *W, size_t w_off,
+                                    size_t n, size_t k, const char *label, vitcl_buffer **out);
+/* Packs W into 32-column panels in a new buffer, whatever the context's mode (tuning and tests). */
+vitcl_status ocl_pack_panels(vitcl_context *ctx, const vitcl_buffer *W, size_t w_off, size_t n,
+                             size_t k, const char *label, vitcl_buffer **out);
+/* Enqueues pack_w_panels: W [n,k] at w_off of w into dst, which holds ceil(n/32)*32*k floats;
+ * n and k fit in 32 bits (callers check). */
+vitcl_status ocl_pack_panels_mem(vitcl_context *ctx, cl_mem w, size_t w_off, size_t n, size_t k,
+                                 cl_mem dst);
+/* Runs gemm_packed variant `kernel` on panel-packed Wp; arguments already checked. */
+vitcl_status ocl_linear_panels(vitcl_context *ctx, ocl_kernel_id kernel, const vitcl_buffer *X,
+                               size_t x_off, const vitcl_buffer *Wp, const vitcl_buffer *b,
+                               size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
+                               size_t k, int gelu);
+
+/* ---- gemm_tune.c */
+/* Sets ctx->gemm_mode (and gemm_kernel) unless already set: from the disk cache when an entry
+ * for this device, driver, CLBlast version and gemm.cl exists, else by timing CLBlast and each
+ * gemm_packed variant on a few ViT shapes (a candidate with wrong results is discarded) and
+ * storing the winner. Fails only when no candidate computes correctly or on out of memory. */
+vitcl_status ocl_gemm_tune(vitcl_context *ctx);
 vitcl_status ocl_layernorm(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                            const vitcl_buffer *gamma, size_t g_off, const vitcl_buffer *beta,
                            size_t b_off, vitcl_buffer *Y, size_t y_off, size_t rows, size_t cols,

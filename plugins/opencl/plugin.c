@@ -61,7 +61,7 @@ static const vitcl_op_table ocl_ops = {
     .softmax = ocl_softmax,
     .attention = ocl_attention,
     .patch_embed = ocl_patch_embed,
-    .linear_pack_weight = NULL,
+    .linear_pack_weight = ocl_linear_pack_weight,
     .supports = ocl_supports,
 };
 
@@ -71,7 +71,7 @@ static const vitcl_backend_desc ocl_desc = {
     .abi_minor = VITCL_ABI_MINOR,
     .name = "opencl",
     .version = "0.1.0",
-    .description = "OpenCL 1.2+ devices: CLBlast GEMMs and vitcl kernels, on-disk program cache",
+    .description = "OpenCL 1.2+ devices: tuned GEMMs (vitcl kernels or CLBlast), on-disk program cache",
     .auto_rank = 30,
     .init = plugin_init,
     .shutdown = plugin_shutdown,

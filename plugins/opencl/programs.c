@@ -20,6 +20,7 @@
 typedef struct program_def {
     const char *name;
     const char *files[4];
+    const char *options; /* build options after BUILD_OPTIONS, or NULL */
 } program_def;
 
 static const program_def program_defs[OCL_P_COUNT] = {
@@ -29,6 +30,10 @@ static const program_def program_defs[OCL_P_COUNT] = {
     [OCL_P_ADD] = {"add", {"common.cl", "add.cl", NULL, NULL}},
     [OCL_P_ATTENTION] = {"attention", {"common.cl", "attention.cl", NULL, NULL}},
     [OCL_P_PATCH_EMBED] = {"patch_embed", {"common.cl", "patch_embed.cl", NULL, NULL}},
+    [OCL_P_GEMM_PACK] = {"gemm_pack", {"common.cl", "gemm.cl", NULL, NULL}},
+    [OCL_P_GEMM_MB6] = {"gemm_mb6", {"common.cl", "gemm.cl", NULL, NULL}, "-DGEMM_MB=6"},
+    [OCL_P_GEMM_MB8] = {"gemm_mb8", {"common.cl", "gemm.cl", NULL, NULL}, "-DGEMM_MB=8"},
+    [OCL_P_GEMM_MB12] = {"gemm_mb12", {"common.cl", "gemm.cl", NULL, NULL}, "-DGEMM_MB=12"},
 };
 
 typedef struct kernel_def {
@@ -44,7 +49,23 @@ static const kernel_def kernel_defs[OCL_K_COUNT] = {
     [OCL_K_ADD] = {OCL_P_ADD, "add_bcast"},
     [OCL_K_ATTENTION] = {OCL_P_ATTENTION, "attention"},
     [OCL_K_PATCH_EMBED] = {OCL_P_PATCH_EMBED, "patch_embed"},
+    [OCL_K_PATCH_UNFOLD] = {OCL_P_PATCH_EMBED, "patch_unfold"},
+    [OCL_K_ATT_KT] = {OCL_P_ATTENTION, "attention_kt"},
+    [OCL_K_ATT64] = {OCL_P_ATTENTION, "attention64"},
+    [OCL_K_PACK_W] = {OCL_P_GEMM_PACK, "pack_w_panels"},
+    [OCL_K_GEMM_MB6] = {OCL_P_GEMM_MB6, "gemm_packed"},
+    [OCL_K_GEMM_MB8] = {OCL_P_GEMM_MB8, "gemm_packed"},
+    [OCL_K_GEMM_MB12] = {OCL_P_GEMM_MB12, "gemm_packed"},
 };
+
+/* The full build options of a program: BUILD_OPTIONS itself, or written into buf. */
+static const char *program_options(const program_def *def, char *buf, size_t len)
+{
+    if (!def->options)
+        return BUILD_OPTIONS;
+    snprintf(buf, len, "%s %s", BUILD_OPTIONS, def->options);
+    return buf;
+}
 
 /* Reads a whole text file (malloc'd, NUL-terminated); fails naming the path. */
 static vitcl_status read_text(vitcl_context *ctx, const char *path, char **text, size_t *len)
@@ -158,6 +179,8 @@ vitcl_status ocl_hash_all_sources(vitcl_context *ctx, ocl_hasher *h)
 {
     ocl_hash_str(h, BUILD_OPTIONS);
     for (int p = 0; p < OCL_P_COUNT; p++) {
+        char opts[256];
+        ocl_hash_str(h, program_options(&program_defs[p], opts, sizeof opts));
         char *src = NULL;
         vitcl_status s = program_source(ctx, &program_defs[p], &src);
         if (s != VITCL_OK)
@@ -195,7 +218,8 @@ static vitcl_status build_failure(vitcl_context *ctx, const program_def *def, cl
 }
 
 /* Tries the cache entry; returns the built program or NULL (entry missing or refused). */
-static cl_program load_cached(vitcl_context *ctx, const unsigned char key[OCL_HASH_LEN])
+static cl_program load_cached(vitcl_context *ctx, const unsigned char key[OCL_HASH_LEN],
+                              const char *options)
 {
     unsigned char *bin = NULL;
     size_t len = 0;
@@ -211,7 +235,7 @@ static cl_program load_cached(vitcl_context *ctx, const unsigned char key[OCL_HA
                           : NULL;
     free(bin);
     if (prog && e == CL_SUCCESS && bin_status == CL_SUCCESS &&
-        clBuildProgram(prog, 1, &ctx->dev->id, BUILD_OPTIONS, NULL, NULL) == CL_SUCCESS)
+        clBuildProgram(prog, 1, &ctx->dev->id, options, NULL, NULL) == CL_SUCCESS)
         return prog;
     if (prog)
         clReleaseProgram(prog);
@@ -239,6 +263,8 @@ static void store_cached(vitcl_context *ctx, cl_program prog,
 static vitcl_status build_one(vitcl_context *ctx, ocl_program_id id)
 {
     const program_def *def = &program_defs[id];
+    char opts[256];
+    const char *options = program_options(def, opts, sizeof opts);
     char *src = NULL;
     vitcl_status s = program_source(ctx, def, &src);
     if (s != VITCL_OK)
@@ -250,12 +276,12 @@ static vitcl_status build_one(vitcl_context *ctx, ocl_program_id id)
     if (h) {
         ocl_hash_str(h, "vitcl-opencl-program v1");
         ocl_hash_str(h, src);
-        ocl_hash_str(h, BUILD_OPTIONS);
+        ocl_hash_str(h, options);
         ocl_hash_device(h, ctx->dev);
         have_key = ocl_hash_end(h, key) == 0;
     }
     if (ctx->cache_usable && have_key) {
-        cl_program prog = load_cached(ctx, key);
+        cl_program prog = load_cached(ctx, key, options);
         if (prog) {
             ctx->programs[id] = prog;
             ctx->stats.cache_hits++;
@@ -273,7 +299,7 @@ static vitcl_status build_one(vitcl_context *ctx, ocl_program_id id)
             clReleaseProgram(prog);
         return ocl_fail_cl(ctx, "context_create", "clCreateProgramWithSource", e);
     }
-    e = clBuildProgram(prog, 1, &ctx->dev->id, BUILD_OPTIONS, NULL, NULL);
+    e = clBuildProgram(prog, 1, &ctx->dev->id, options, NULL, NULL);
     if (e != CL_SUCCESS) {
         s = build_failure(ctx, def, prog, e);
         clReleaseProgram(prog);
@@ -310,6 +336,10 @@ vitcl_status ocl_programs_build(vitcl_context *ctx)
      * allow, as a power of two. */
     for (int k = 0; k < OCL_K_COUNT; k++) {
         size_t want = k == OCL_K_ATTENTION ? 32 : 64;
+        if (ocl_kernel_is_gemm(k) || k == OCL_K_ATT64)
+            want = 1; /* one register tile per work-group (see gemm.cl, attention.cl) */
+        else if (k == OCL_K_ATT_KT || k == OCL_K_PACK_W)
+            want = 16;
         if (want > ctx->dev->max_wg)
             want = ctx->dev->max_wg;
         size_t kwg = 0;

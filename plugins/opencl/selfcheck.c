@@ -2,7 +2,8 @@
  *
  * At context_create, unless a marker says this device + driver + kernel set + CLBlast version
  * already passed, every op runs on small deterministic inputs (a CLBlast sgemm in both the small
- * "direct" and the large "indirect" regime, a strided batched gemm, and each of our kernels) and
+ * "direct" and the large "indirect" regime, every gemm_packed tile variant on the same inputs,
+ * a strided batched gemm, and each of our kernels) and
  * is compared with plain C computed here in double precision. A wrong result refuses the device
  * with a message naming the device and the op; a pass writes the marker (kind "selfcheck") into
  * the cache folder so later processes skip the check.
@@ -15,7 +16,7 @@
 
 #include "ocl.h"
 
-#define SC_MAX_BUFS 6
+#define SC_MAX_BUFS 8
 
 typedef struct sc_run {
     vitcl_context *ctx;
@@ -119,9 +120,24 @@ static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k)
         goto done;
     r->bufs[r->n++] = Y;
     if ((s = ocl_linear(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, VITCL_LINEAR_GELU)) != VITCL_OK ||
-        (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK)
+        (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK ||
+        (s = sc_compare(ctx, "sgemm", 1, y, ref, m * n, 1e-3)) != VITCL_OK)
         goto done;
-    s = sc_compare(ctx, "sgemm", 1, y, ref, m * n, 1e-3);
+    /* Every gemm_packed variant (gemm_tune.c may pick any of them) on the panel layout. */
+    vitcl_buffer *Wp;
+    if ((s = ocl_pack_panels(ctx, W, 0, n, k, "self-check", &Wp)) != VITCL_OK)
+        goto done;
+    r->bufs[r->n++] = Wp;
+    for (int v = 0; v < OCL_GEMM_VARIANTS; v++) {
+        static const char *const names[OCL_GEMM_VARIANTS] = {"gemm_packed (6 rows)",
+                                                             "gemm_packed (8 rows)",
+                                                             "gemm_packed (12 rows)"};
+        if ((s = ocl_linear_panels(ctx, (ocl_kernel_id)(OCL_K_GEMM_MB6 + v), X, 0, Wp, B, 0, Y, 0,
+                                   m, n, k, 1)) != VITCL_OK ||
+            (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK ||
+            (s = sc_compare(ctx, names[v], 0, y, ref, m * n, 1e-4)) != VITCL_OK)
+            goto done;
+    }
 done:
     sc_release(r);
     free(x), free(w), free(b), free(y), free(ref);
@@ -375,7 +391,8 @@ vitcl_status ocl_selfcheck(vitcl_context *ctx)
     /* Small shape: CLBlast's direct kernel. Large shape (above 384^3 multiply-adds): the
      * indirect kernel with its pre/post-processing through the temporary buffer. */
     if ((s = check_linear(&r, 5, 7, 9)) != VITCL_OK ||
-        (s = check_linear(&r, 400, 392, 384)) != VITCL_OK || (s = check_batched(&r)) != VITCL_OK ||
+        (s = check_linear(&r, 400, 392, 384)) != VITCL_OK ||
+        (s = check_linear(&r, 13, 37, 19)) != VITCL_OK || (s = check_batched(&r)) != VITCL_OK ||
         (s = check_rowwise(&r)) != VITCL_OK || (s = check_attention(&r)) != VITCL_OK ||
         (s = check_patch_embed(&r)) != VITCL_OK)
         return s;

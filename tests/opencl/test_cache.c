@@ -16,7 +16,7 @@
 
 extern char **environ;
 
-#define NPROGRAMS 6 /* programs the plugin builds (programs.c) */
+#define NPROGRAMS 10/* programs the plugin builds (programs.c) */
 #define NAME_MAX_LEN 2400
 
 TestSuite(opencl_cache, .timeout = 600);
@@ -181,7 +181,8 @@ Test(opencl_cache, unwritable_cache_dir_means_no_cache_not_an_error)
 static void copy_kernels(const char *dir, const char *file, const char *old, const char *new_text)
 {
     const char *files[] = {"common.cl", "reduce.cl", "layernorm.cl", "softmax.cl",
-                           "bias_gelu.cl", "add.cl", "attention.cl", "patch_embed.cl"};
+                           "bias_gelu.cl", "add.cl", "attention.cl", "patch_embed.cl",
+                           "gemm.cl"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char in[1200], out[1200];
         snprintf(in, sizeof in, "%s/clkernels/%s", VITCL_SOURCE_ROOT, files[i]);

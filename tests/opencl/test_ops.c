@@ -98,15 +98,73 @@ Test(opencl_ops, linear_vit_like_shapes)
     run_linear(400, 392, 384, 1, 1, 8);
 }
 
-Test(opencl_ops, linear_packed_flag_is_refused)
+Test(opencl_ops, linear_packed_flag_needs_a_packed_buffer)
 {
     float one = 1.0f;
     vitcl_buffer *A = h_upload(&H, &one, 1), *Y = h_upload(&H, &one, 1);
     vitcl_status s = OPS->linear(H.ctx, A, 0, A, 0, NULL, 0, Y, 0, 1, 1, 1,
                                  VITCL_LINEAR_PACKED_W);
-    cr_expect_eq(s, VITCL_ERR_UNSUPPORTED);
-    cr_expect(strstr(ERRMSG, "linear") != NULL, "message: %s", ERRMSG);
+    cr_expect_eq(s, VITCL_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(ERRMSG, "linear") != NULL && strstr(ERRMSG, "not packed") != NULL,
+              "message: %s", ERRMSG);
     h_free(&H, A), h_free(&H, Y);
+}
+
+/* linear on a weight from linear_pack_weight (W at an offset, X and Y at offsets, Y NaN-filled). */
+static void run_linear_packed(size_t m, size_t n, size_t k, int bias, int gelu, unsigned seed)
+{
+    float *x = h_random(m * k, 1.0f, seed), *w = h_random(n * k + 5, 1.0f, seed + 1);
+    float *b = h_random(n, 1.0f, seed + 2), *y = malloc(m * n * sizeof *y);
+    float *xx = calloc(m * k + 3, sizeof *xx), *yy = malloc((m * n + 7) * sizeof *yy);
+    double *want = malloc(m * n * sizeof *want);
+    cr_assert(y && xx && yy && want);
+    memcpy(xx + 3, x, m * k * sizeof *x);
+    for (size_t i = 0; i < m * n + 7; i++)
+        yy[i] = NAN;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double acc = bias ? b[j] : 0.0;
+            for (size_t t = 0; t < k; t++)
+                acc += (double)x[i * k + t] * w[5 + j * k + t];
+            want[i * n + j] = gelu ? gelu_d(acc) : acc;
+        }
+    vitcl_buffer *X = h_upload(&H, xx, m * k + 3), *W = h_upload(&H, w, n * k + 5);
+    vitcl_buffer *B = h_upload(&H, b, n), *Y = h_upload(&H, yy, m * n + 7), *P = NULL;
+    cr_assert_not_null(OPS->linear_pack_weight);
+    vitcl_status s = OPS->linear_pack_weight(H.ctx, W, 5, n, k, "test weight", &P);
+    cr_assert_eq(s, VITCL_OK, "pack %zux%zu: %s", n, k, ERRMSG);
+    h_free(&H, W); /* the packed buffer must not depend on the original */
+    uint32_t flags = VITCL_LINEAR_PACKED_W | (gelu ? VITCL_LINEAR_GELU : 0);
+    s = OPS->linear(H.ctx, X, 3, P, 0, bias ? B : NULL, 0, Y, 7, m, n, k, flags);
+    cr_assert_eq(s, VITCL_OK, "packed linear %zux%zux%zu: %s", m, n, k, ERRMSG);
+    h_download(&H, Y, 7, y, m * n);
+    char what[96];
+    snprintf(what, sizeof what, "packed linear m=%zu n=%zu k=%zu bias=%d gelu=%d", m, n, k, bias,
+             gelu);
+    h_expect_close(what, y, want, m * n, 1e-4 * sqrt((double)k), 1e-4);
+    /* The packed weight is only valid for its own shape. */
+    if (k > 1) {
+        s = OPS->linear(H.ctx, X, 3, P, 0, NULL, 0, Y, 7, m, n, k - 1, flags);
+        cr_expect_eq(s, VITCL_ERR_INVALID_ARGUMENT, "a k mismatch must be refused");
+    }
+    h_free(&H, X), h_free(&H, B), h_free(&H, Y), h_free(&H, P);
+    free(x), free(w), free(b), free(y), free(xx), free(yy), free(want);
+}
+
+/* Odd shapes: n not a multiple of the 32-column panel, m not a multiple of any tile height. */
+static void packed_shapes(void)
+{
+    run_linear_packed(1, 1, 1, 1, 1, 11);
+    run_linear_packed(5, 7, 9, 0, 0, 12);
+    run_linear_packed(13, 37, 19, 1, 1, 13);
+    run_linear_packed(25, 64, 33, 1, 0, 14);
+    run_linear_packed(197, 96, 64, 1, 1, 15);
+    run_linear_packed(31, 130, 257, 0, 1, 16);
+}
+
+Test(opencl_ops, linear_packed_tuned_choice)
+{
+    packed_shapes();
 }
 
 /* ------------------------------------------------------------------ gemm_batched */
@@ -389,6 +447,15 @@ Test(opencl_ops, attention_small_and_odd)
 Test(opencl_ops, attention_seq_197_packed_qkv)
 {
     run_attention(2, 197, 3, 64, 1, 4);
+}
+
+Test(opencl_ops, attention_head_dim_64_odd_lengths)
+{
+    /* the vectorised head_dim 64 path: lengths around its 4-query and 16-key blocks */
+    run_attention(1, 1, 1, 64, 0, 7);
+    run_attention(2, 5, 2, 64, 1, 8);
+    run_attention(3, 17, 3, 64, 0, 9);
+    run_attention(1, 36, 2, 64, 1, 10);
 }
 
 Test(opencl_ops, attention_seq_1025)

@@ -1,0 +1,268 @@
+/* plugins/opencl/gemm_tune.c - per-device choice of the linear implementation.
+ *
+ * Candidates: the gemm_packed kernel at each tile height (6, 8 or 12 rows x 32 columns per
+ * work-item; clkernels/gemm.cl) and CLBlast. At the first linear_pack_weight of a context the
+ * candidates run on a few ViT-L shapes (m = 197 and 1576 tokens, n and k from 1024, 3072, 4096);
+ * each result is compared with a double-precision reference at sampled elements and a wrong
+ * candidate is discarded; a candidate falling 1.5x behind the best is dropped early, so the run
+ * takes about a second on a 2-core CPU (plus CLBlast's first compile). The winner is stored in the
+ * disk cache (kind "tune", keyed by the device identity, the CLBlast version and every kernel
+ * source) so later processes skip the timing.
+ *
+ * VITCL_CL_GEMM = clblast | mb6 | mb8 | mb12 forces a candidate (benchmarks, tests); the forced
+ * choice is not cached.
+ */
+#include <clblast_c.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ocl.h"
+
+#define N_CAND (OCL_GEMM_VARIANTS + 1) /* the variants, then CLBlast */
+#define CAND_CLBLAST OCL_GEMM_VARIANTS
+#define SAMPLES 64
+
+static const char *const cand_names[N_CAND] = {"mb6", "mb8", "mb12", "clblast"};
+
+typedef struct tune_shape {
+    size_t m, n, k;
+} tune_shape;
+
+static const tune_shape shapes[] = {{197, 4096, 1024}, {197, 1024, 4096}, {1576, 3072, 1024}};
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void set_mode(vitcl_context *ctx, int cand)
+{
+    if (cand == CAND_CLBLAST) {
+        ctx->gemm_mode = OCL_GEMM_CLBLAST;
+        return;
+    }
+    ctx->gemm_mode = OCL_GEMM_PANELS;
+    ctx->gemm_kernel = (ocl_kernel_id)(OCL_K_GEMM_MB6 + cand);
+}
+
+static int tune_key(vitcl_context *ctx, unsigned char key[OCL_HASH_LEN])
+{
+    ocl_hasher *h = ocl_hash_begin();
+    if (!h)
+        return -1;
+    char ver[64];
+    snprintf(ver, sizeof ver, "CLBlast %d.%d.%d", CLBLAST_VERSION_MAJOR, CLBLAST_VERSION_MINOR,
+             CLBLAST_VERSION_PATCH);
+    ocl_hash_str(h, "vitcl-opencl-gemm-tune v1");
+    ocl_hash_str(h, ver);
+    ocl_hash_device(h, ctx->dev);
+    if (ocl_hash_all_sources(ctx, h) != VITCL_OK) {
+        unsigned char tmp[OCL_HASH_LEN];
+        ocl_hash_end(h, tmp);
+        return -1;
+    }
+    return ocl_hash_end(h, key);
+}
+
+/* Index of a candidate name, or -1. */
+static int cand_index(const char *name, size_t len)
+{
+    for (int c = 0; c < N_CAND; c++)
+        if (strlen(cand_names[c]) == len && memcmp(cand_names[c], name, len) == 0)
+            return c;
+    return -1;
+}
+
+typedef struct tune_run {
+    vitcl_context *ctx;
+    float *x, *w, *b, *y;
+    vitcl_buffer *X, *W, *Wp, *B, *Y;
+} tune_run;
+
+static void run_release(tune_run *r)
+{
+    vitcl_buffer **bufs[] = {&r->X, &r->W, &r->Wp, &r->B, &r->Y};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        ocl_buffer_free(r->ctx, *bufs[i]);
+        *bufs[i] = NULL;
+    }
+    free(r->x), free(r->w), free(r->b), free(r->y);
+    r->x = r->w = r->b = r->y = NULL;
+}
+
+static float tune_rand(uint32_t *seed)
+{
+    *seed = *seed * 1664525u + 1013904223u;
+    return (float)((*seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static vitcl_status run_prepare(tune_run *r, const tune_shape *sh)
+{
+    vitcl_context *ctx = r->ctx;
+    size_t nx = sh->m * sh->k, nw = sh->n * sh->k, ny = sh->m * sh->n;
+    r->x = malloc(nx * sizeof(float));
+    r->w = malloc(nw * sizeof(float));
+    r->b = malloc(sh->n * sizeof(float));
+    r->y = malloc(ny * sizeof(float));
+    if (!r->x || !r->w || !r->b || !r->y)
+        return ocl_fail(ctx, VITCL_ERR_OUT_OF_MEMORY,
+                        "opencl gemm tuning on %s: out of host memory", ctx->dev->info.name);
+    uint32_t seed = 777u;
+    for (size_t i = 0; i < nx; i++)
+        r->x[i] = tune_rand(&seed);
+    for (size_t i = 0; i < nw; i++)
+        r->w[i] = tune_rand(&seed) * 0.05f;
+    for (size_t i = 0; i < sh->n; i++)
+        r->b[i] = tune_rand(&seed);
+    vitcl_status s;
+    if ((s = ocl_buffer_alloc(ctx, nx * sizeof(float), "gemm tuning X", &r->X)) != VITCL_OK ||
+        (s = ocl_buffer_write(ctx, r->X, 0, r->x, nx * sizeof(float))) != VITCL_OK ||
+        (s = ocl_buffer_alloc(ctx, nw * sizeof(float), "gemm tuning W", &r->W)) != VITCL_OK ||
+        (s = ocl_buffer_write(ctx, r->W, 0, r->w, nw * sizeof(float))) != VITCL_OK ||
+        (s = ocl_buffer_alloc(ctx, sh->n * sizeof(float), "gemm tuning bias", &r->B)) !=
+            VITCL_OK ||
+        (s = ocl_buffer_write(ctx, r->B, 0, r->b, sh->n * sizeof(float))) != VITCL_OK ||
+        (s = ocl_buffer_alloc(ctx, ny * sizeof(float), "gemm tuning Y", &r->Y)) != VITCL_OK ||
+        (s = ocl_pack_panels(ctx, r->W, 0, sh->n, sh->k, "gemm tuning W (packed)", &r->Wp)) !=
+            VITCL_OK)
+        return s;
+    return ocl_synchronize(ctx);
+}
+
+static vitcl_status run_once(tune_run *r, const tune_shape *sh, int cand, double *secs)
+{
+    vitcl_context *ctx = r->ctx;
+    double t0 = now_s();
+    vitcl_status s =
+        cand == CAND_CLBLAST
+            ? ocl_linear_clblast(ctx, r->X, 0, r->W, 0, r->B, 0, r->Y, 0, sh->m, sh->n, sh->k, 0)
+            : ocl_linear_panels(ctx, (ocl_kernel_id)(OCL_K_GEMM_MB6 + cand), r->X, 0, r->Wp,
+                                r->B, 0, r->Y, 0, sh->m, sh->n, sh->k, 0);
+    if (s == VITCL_OK)
+        s = ocl_synchronize(ctx);
+    *secs = now_s() - t0;
+    return s;
+}
+
+/* 1 when Y matches a double reference at SAMPLES pseudo-random elements (and the corners). */
+static int run_correct(tune_run *r, const tune_shape *sh)
+{
+    if (ocl_buffer_read(r->ctx, r->Y, 0, r->y, sh->m * sh->n * sizeof(float)) != VITCL_OK)
+        return 0;
+    uint32_t seed = 4242u;
+    for (int s = 0; s < SAMPLES; s++) {
+        seed = seed * 1664525u + 1013904223u;
+        size_t i = s == 0 ? 0 : s == 1 ? sh->m - 1 : (seed >> 4) % sh->m;
+        seed = seed * 1664525u + 1013904223u;
+        size_t j = s == 0 ? 0 : s == 1 ? sh->n - 1 : (seed >> 4) % sh->n;
+        double acc = r->b[j], mag = fabs(r->b[j]);
+        for (size_t t = 0; t < sh->k; t++) {
+            double p = (double)r->x[i * sh->k + t] * r->w[j * sh->k + t];
+            acc += p;
+            mag += fabs(p);
+        }
+        double got = r->y[i * sh->n + j];
+        if (!(fabs(got - acc) <= 1e-5 * mag + 1e-6)) /* also catches NaN */
+            return 0;
+    }
+    return 1;
+}
+
+/* Times every live candidate on every shape; returns the winner or -1 when none is right. */
+static vitcl_status tune_run_all(vitcl_context *ctx, int *winner)
+{
+    double total[N_CAND] = {0};
+    int alive[N_CAND];
+    for (int c = 0; c < N_CAND; c++)
+        alive[c] = 1;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const tune_shape *sh = &shapes[si];
+        tune_run r = {.ctx = ctx};
+        vitcl_status s = run_prepare(&r, sh);
+        for (int c = 0; c < N_CAND && s == VITCL_OK; c++) {
+            if (!alive[c])
+                continue;
+            double t, best;
+            /* The first run includes compiling the kernel; it is also the one checked. */
+            if (run_once(&r, sh, c, &t) != VITCL_OK || !run_correct(&r, sh)) {
+                alive[c] = 0;
+                continue;
+            }
+            if (run_once(&r, sh, c, &best) != VITCL_OK || run_once(&r, sh, c, &t) != VITCL_OK) {
+                alive[c] = 0;
+                continue;
+            }
+            total[c] += t < best ? t : best;
+        }
+        run_release(&r);
+        if (s != VITCL_OK)
+            return s;
+        double lead = INFINITY;
+        for (int c = 0; c < N_CAND; c++)
+            if (alive[c] && total[c] < lead)
+                lead = total[c];
+        for (int c = 0; c < N_CAND; c++)
+            if (alive[c] && total[c] > 1.5 * lead)
+                alive[c] = 0;
+    }
+    *winner = -1;
+    for (int c = 0; c < N_CAND; c++)
+        if (alive[c] && (*winner < 0 || total[c] < total[*winner]))
+            *winner = c;
+    ctx->err[0] = '\0'; /* failures of discarded candidates are not the caller's error */
+    return VITCL_OK;
+}
+
+vitcl_status ocl_gemm_tune(vitcl_context *ctx)
+{
+    if (ctx->gemm_mode != OCL_GEMM_UNDECIDED)
+        return VITCL_OK;
+    const char *force = getenv("VITCL_CL_GEMM");
+    if (force && *force) {
+        int c = cand_index(force, strlen(force));
+        if (c < 0)
+            return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
+                            "opencl on %s: VITCL_CL_GEMM='%s' is not one of clblast, mb6, mb8, "
+                            "mb12",
+                            ctx->dev->info.name, force);
+        set_mode(ctx, c);
+        ctx->gemm_tuning = "forced";
+        return VITCL_OK;
+    }
+    unsigned char key[OCL_HASH_LEN];
+    int have_key = tune_key(ctx, key) == 0;
+    if (have_key && ctx->cache_usable) {
+        unsigned char *data = NULL;
+        size_t len = 0;
+        if (ocl_cache_read(ctx->cache_dir, "tune", key, &data, &len) == 1) {
+            int c = cand_index((const char *)data, len);
+            free(data);
+            if (c >= 0) {
+                set_mode(ctx, c);
+                ctx->gemm_tuning = "cached";
+                return VITCL_OK;
+            }
+            ocl_cache_remove(ctx->cache_dir, "tune", key);
+        }
+    }
+    int winner = -1;
+    vitcl_status s = tune_run_all(ctx, &winner);
+    if (s != VITCL_OK)
+        return s;
+    if (winner < 0)
+        return ocl_fail(ctx, VITCL_ERR_DEVICE,
+                        "opencl on %s: neither CLBlast nor the packed GEMM kernel computed "
+                        "linear correctly: refusing this device",
+                        ctx->dev->info.name);
+    set_mode(ctx, winner);
+    ctx->gemm_tuning = "ran";
+    if (have_key && ctx->cache_usable)
+        ocl_cache_write(ctx->cache_dir, "tune", key, cand_names[winner],
+                        strlen(cand_names[winner]));
+    return VITCL_OK;
+}
