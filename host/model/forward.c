@@ -82,44 +82,58 @@ static int use_fused_attention(const fwd *f)
     return f->op->supports(f->ctx, VITCL_OP_ATTENTION, &sh);
 }
 
-/* Allocates (or reuses) every activation buffer this run needs, after checking the total
- * against the device's memory. */
+/* Allocates (or reuses) every activation buffer this run needs, after checking each against
+ * the device's largest allocation and the total, with the weights, against its memory. */
 static vitcl_status prepare_scratch(fwd *f, size_t pixels, int hidden, int fused_attn)
 {
     vitcl_model *m = f->m;
     size_t need[SCR_COUNT] = {0};
-    size_t TD = mul3(f->T, f->D, 1);
-    need[SCR_H] = need[SCR_A] = need[SCR_CTX] = TD;
-    need[SCR_QKV] = mul3(f->T, f->D, 3);
-    need[SCR_MLP] = mul3(f->T, f->I, 1);
-    need[SCR_PIX] = pixels;
+    int overflow = 0;
+#define NEED(i, a, b, c)                                                                          \
+    do {                                                                                           \
+        need[i] = mul3((a), (b), (c));                                                             \
+        overflow |= need[i] == 0 || need[i] > SIZE_MAX / sizeof(float);                            \
+    } while (0)
+    NEED(SCR_H, f->T, f->D, 1);
+    NEED(SCR_A, f->T, f->D, 1);
+    NEED(SCR_CTX, f->T, f->D, 1);
+    NEED(SCR_QKV, f->T, f->D, 3);
+    NEED(SCR_MLP, f->T, f->I, 1);
+    NEED(SCR_PIX, pixels, 1, 1);
     if (!fused_attn) {
         size_t per_head = mul3(f->S, f->S, sizeof(float));
         size_t heads = per_head ? SCORES_BUDGET_BYTES / per_head : 0;
         heads = heads < 1 ? 1 : (heads > f->Hh ? f->Hh : heads);
-        need[SCR_SCORES] = mul3(heads, f->S, f->S);
+        NEED(SCR_SCORES, heads, f->S, f->S);
     }
     if (hidden)
-        need[SCR_HS] = mul3(m->cfg.num_layers + 1, TD, 1);
+        NEED(SCR_HS, m->cfg.num_layers + 1, f->T, f->D);
     if (m->num_labels) {
-        need[SCR_CLS] = mul3(f->B, f->D, 1);
-        need[SCR_LOGITS] = mul3(f->B, m->num_labels, 1);
+        NEED(SCR_CLS, f->B, f->D, 1);
+        NEED(SCR_LOGITS, f->B, m->num_labels, 1);
     }
-    uint64_t total = 0;
+#undef NEED
+    if (overflow)
+        return vitcl_fail(VITCL_ERR_LIMIT, "input of batch %zu with %zu tokens is too large",
+                          f->B, f->S);
+    const vitcl_device_info *di = &f->be->info;
+    uint64_t total = m->weight_bytes;
     for (int i = 0; i < SCR_COUNT; i++) {
-        if (i != SCR_PIX && i != SCR_HS && i != SCR_CLS && i != SCR_LOGITS && i != SCR_SCORES &&
-            need[i] == 0)
-            return vitcl_fail(VITCL_ERR_LIMIT, "input of batch %zu with %zu tokens is too large",
-                              f->B, f->S);
-        total += (uint64_t)need[i] * sizeof(float);
+        uint64_t bytes = (uint64_t)need[i] * sizeof(float);
+        if (di->max_alloc_bytes && bytes > di->max_alloc_bytes)
+            return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY,
+                              "%s for batch %zu x %zu tokens needs one buffer of %.1f MiB but "
+                              "device '%s' allows at most %.1f MiB per buffer",
+                              scratch_label[i], f->B, f->S, (double)bytes / 1048576.0, di->name,
+                              (double)di->max_alloc_bytes / 1048576.0);
+        total += bytes; /* at most SCR_COUNT terms below SIZE_MAX each: no uint64 overflow */
     }
-    uint64_t mem = f->be->info.global_mem_bytes;
-    if (mem && total > mem)
+    if (di->global_mem_bytes && total > di->global_mem_bytes)
         return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY,
-                          "a run of batch %zu x %zu tokens needs %.1f MiB of activations but "
-                          "device '%s' has %.1f MiB",
-                          f->B, f->S, (double)total / 1048576.0, f->be->info.name,
-                          (double)mem / 1048576.0);
+                          "a run of batch %zu x %zu tokens needs %.1f MiB (weights and "
+                          "activations) but device '%s' has %.1f MiB",
+                          f->B, f->S, (double)total / 1048576.0, di->name,
+                          (double)di->global_mem_bytes / 1048576.0);
     for (int i = 0; i < SCR_COUNT; i++) {
         vitcl_status st = ensure(m, i, need[i]);
         if (st)

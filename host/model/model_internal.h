@@ -58,6 +58,7 @@ struct vitcl_model {
     vitcl_weights *weights;  /* kept open only while backend buffers alias its memory */
     size_t num_labels;       /* classifier rows, 0 without a head */
     size_t grid0;            /* sqrt of the stored patch positions */
+    uint64_t weight_bytes;   /* fp32 bytes of the weights on the device */
     vitcl_buffer *patch_w, *patch_b, *cls_token, *pos, *lnf_g, *lnf_b;
     model_linear classifier;
     model_layer *layers;

@@ -433,13 +433,14 @@ static void fill_info(vitcl_model *m, const vitcl_weights *w, const loader_ctx *
 }
 
 /* Refuses a model whose fp32 weights cannot fit the device before allocating anything. */
-static vitcl_status check_device_memory(const vitcl_model *m, const loader_ctx *L)
+static vitcl_status check_device_memory(vitcl_model *m, const loader_ctx *L)
 {
     uint64_t floats = 0;
     for (size_t j = 0; j < L->n_ex; j++)
         if (L->ex[j].found && !L->ex[j].ignored)
             floats += L->ex[j].found->numel;
     uint64_t bytes = floats * sizeof(float);
+    m->weight_bytes = bytes;
     uint64_t mem = m->be->info.global_mem_bytes;
     if (mem && bytes > mem)
         return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY,

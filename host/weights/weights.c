@@ -114,7 +114,7 @@ vitcl_status vitcl_weights_open_file(const char *path, const vitcl_weights_limit
     if (!path || !out)
         return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT, "vitcl_weights_open_file: NULL argument");
     *out = NULL;
-    vitcl_weights *w;
+    vitcl_weights *w = NULL;
     vitcl_status st = weights_new(limits, &w);
     if (st != VITCL_OK)
         return st;
@@ -147,7 +147,7 @@ vitcl_status vitcl_weights_open(const char *model_dir, const vitcl_weights_limit
                           "%s: model folder cannot be opened: %s", model_dir, strerror(errno));
     if (!S_ISDIR(s.st_mode))
         return vitcl_fail(VITCL_ERR_NOT_FOUND, "%s: not a folder", model_dir);
-    vitcl_weights *w;
+    vitcl_weights *w = NULL;
     vitcl_status st = weights_new(limits, &w);
     if (st != VITCL_OK)
         return st;
