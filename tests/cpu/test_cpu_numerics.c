@@ -74,12 +74,14 @@ Test(cpu_numerics, linear_vit_shapes)
     check_linear(394, 768, 200, 1, VITCL_LINEAR_GELU, 1.0f);
 }
 
-/* The blocking of the own GEMM (cpu_gemm_avx512.c): depth blocks of 1024 (k 2100: three, the
- * last partial), token blocks of 256 (m 530: three, token panels of 32 with a last one of 18
- * and of <= 16 live tokens), feature blocks of 12 (n 37: a partial last one). */
+/* The blocking of the own GEMM (cpu_gemm_avx512.c): depth blocks of 4096 (k 8200: three, the
+ * last partial, accumulated through Y), token blocks of 256 (m 530: three, token panels of 32
+ * with a last one of 18 and of <= 16 live tokens), feature blocks of 12 (n 37 and 13: a
+ * partial last one). */
 Test(cpu_numerics, linear_gemm_blocking)
 {
     check_linear(530, 37, 2100, 1, VITCL_LINEAR_GELU, 1.0f);
+    check_linear(40, 13, 8200, 1, VITCL_LINEAR_GELU, 1.0f);
     check_linear(273, 25, 1024, 0, 0, 1.0f);
     check_linear(16, 12, 1025, 1, 0, 1.0f);
 }
