@@ -1,5 +1,15 @@
 /* plugins/cpu/cpu_attention.c - the cpu plugin's fused multi-head attention.
  *
+ * With the own AVX-512 GEMM (ctx->own_gemm) both products run on its micro-kernel
+ * (cpu_gemm_micro), 12 x 32 per call: a thread packs a head once as K in blocks of 12 keys
+ * ([head_dim][12] each) and V in blocks of 12 dimensions ([seq][12] each); a task of 32 queries
+ * packs them scaled and transposed ([head_dim][32]), computes the scores transposed, P^T
+ * [seq][32] (12 keys x 32 queries per call), runs the softmax down the columns (32 queries
+ * side by side, maximum subtracted), and P^T is then directly the packed operand of the
+ * context product (12 dimensions x 32 queries per call, depth seq). Scratch per thread:
+ * 12·ceil(seq/12)·head_dim + 12·ceil(head_dim/12)·seq + 32·head_dim + 32·seq + 384 floats.
+ *
+ * Otherwise (the plain path below):
  * Work is split into tasks (image b, head h, tile of ATT_TILE queries) run on the context's
  * pool. A thread that starts on a head packs it once into its scratch: K^T [head_dim, Sp]
  * (Sp = seq rounded up to 16, zero padded) and V [seq, Dp] (Dp = head_dim rounded up to 16).
@@ -139,6 +149,109 @@ static void softmax4(float *p, size_t ld, size_t n)
     }
 }
 
+/* ------------------------------------------------------------------ own-GEMM path */
+
+#define OWN_MR CPU_GEMM_MR
+#define OWN_NR CPU_GEMM_NR
+
+/* K in blocks of OWN_MR keys, kp[(b·hd + j)·OWN_MR + r] = k(b·OWN_MR + r, j), zero past seq;
+ * V in blocks of OWN_MR dimensions, vp[(c·seq + t)·OWN_MR + r] = v(t, c·OWN_MR + r), zero past
+ * head_dim. */
+static void pack_head_own(const att_args *a, const float *k, const float *v, float *kp,
+                          float *vp)
+{
+    size_t kb = (a->seq + OWN_MR - 1) / OWN_MR, vb = (a->hd + OWN_MR - 1) / OWN_MR;
+    for (size_t b = 0; b < kb; b++)
+        for (size_t r = 0; r < OWN_MR; r++) {
+            size_t t = b * OWN_MR + r;
+            float *dst = kp + b * a->hd * OWN_MR + r;
+            for (size_t j = 0; j < a->hd; j++)
+                dst[j * OWN_MR] = t < a->seq ? k[t * a->ldk + j] : 0.0f;
+        }
+    for (size_t c = 0; c < vb; c++)
+        for (size_t t = 0; t < a->seq; t++) {
+            float *dst = vp + (c * a->seq + t) * OWN_MR;
+            for (size_t r = 0; r < OWN_MR; r++) {
+                size_t j = c * OWN_MR + r;
+                dst[r] = j < a->hd ? v[t * a->ldv + j] : 0.0f;
+            }
+        }
+}
+
+/* Softmax down each of the OWN_NR columns of pt [seq][OWN_NR], in place. */
+CPU_KERNEL
+static void column_softmax(float *pt, size_t seq)
+{
+    enum { NV = OWN_NR / CPU_V };
+    cpu_v8 mx[NV], sum[NV];
+    for (int v = 0; v < NV; v++) {
+        mx[v] = cpu_v8_load(pt + v * CPU_V);
+        sum[v] = cpu_v8_set1(0.0f);
+    }
+    for (size_t t = 1; t < seq; t++)
+        for (int v = 0; v < NV; v++)
+            mx[v] = cpu_v8_max(mx[v], cpu_v8_load(pt + t * OWN_NR + v * CPU_V));
+    for (size_t t = 0; t < seq; t++)
+        for (int v = 0; v < NV; v++) {
+            float *p = pt + t * OWN_NR + v * CPU_V;
+            cpu_v8 e = cpu_v8_exp(cpu_v8_load(p) - mx[v]);
+            sum[v] += e;
+            cpu_v8_store(p, e);
+        }
+    for (int v = 0; v < NV; v++)
+        sum[v] = cpu_v8_set1(1.0f) / sum[v];
+    for (size_t t = 0; t < seq; t++)
+        for (int v = 0; v < NV; v++) {
+            float *p = pt + t * OWN_NR + v * CPU_V;
+            cpu_v8_store(p, cpu_v8_load(p) * sum[v]);
+        }
+}
+
+static void att_task_own(void *arg, size_t begin, size_t end, int thread)
+{
+    const att_args *a = arg;
+    cpu_scratch *s = &a->scratch[thread];
+    size_t kb = (a->seq + OWN_MR - 1) / OWN_MR, vb = (a->hd + OWN_MR - 1) / OWN_MR;
+    float *kp = s->data;
+    float *vp = kp + kb * OWN_MR * a->hd;
+    float *qp = vp + vb * OWN_MR * a->seq;
+    float *pt = qp + a->hd * OWN_NR;
+    float *ct = pt + a->seq * OWN_NR;
+    for (size_t task = begin; task < end; task++) {
+        size_t bh = task / a->tiles, tile = task % a->tiles;
+        size_t b = bh / a->heads, h = bh % a->heads;
+        size_t row0 = b * a->seq, col = h * a->hd;
+        if (s->tag_call != a->call || s->tag_head != bh) {
+            pack_head_own(a, a->k + row0 * a->ldk + col, a->v + row0 * a->ldv + col, kp, vp);
+            s->tag_call = a->call;
+            s->tag_head = bh;
+        }
+        size_t i0 = tile * OWN_NR, live = a->seq - i0 < OWN_NR ? a->seq - i0 : OWN_NR;
+        for (size_t t = 0; t < OWN_NR; t++) {
+            const float *qrow = a->q + (row0 + i0 + t) * a->ldq + col;
+            for (size_t j = 0; j < a->hd; j++)
+                qp[j * OWN_NR + t] = t < live ? qrow[j] * a->scale : 0.0f;
+        }
+        for (size_t c = 0; c < kb; c++) {
+            cpu_gemm_micro(kp + c * a->hd * OWN_MR, qp, a->hd, OWN_NR, ct);
+            size_t keys = a->seq - c * OWN_MR < OWN_MR ? a->seq - c * OWN_MR : OWN_MR;
+            memcpy(pt + c * OWN_MR * OWN_NR, ct, keys * OWN_NR * sizeof(float));
+        }
+        column_softmax(pt, a->seq);
+        for (size_t c = 0; c < vb; c++) {
+            cpu_gemm_micro(vp + c * a->seq * OWN_MR, pt, a->seq, live, ct);
+            size_t dims = a->hd - c * OWN_MR < OWN_MR ? a->hd - c * OWN_MR : OWN_MR;
+            for (size_t t = 0; t < live; t++) {
+                float *orow = a->o + (row0 + i0 + t) * a->ldo + col + c * OWN_MR;
+                for (size_t r = 0; r < dims; r++)
+                    orow[r] = ct[r * OWN_NR + t];
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ plain path */
+
 static void att_task(void *arg, size_t begin, size_t end, int thread)
 {
     const att_args *a = arg;
@@ -230,16 +343,29 @@ vitcl_status cpu_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_o
                   .sp = round_up(seq, ATT_COLS), .dp = round_up(head_dim, ATT_COLS),
                   .tiles = (seq + ATT_TILE - 1) / ATT_TILE, .call = ++ctx->call_seq,
                   .scratch = ctx->scratch};
-    /* kt + vp + p + qs + ob, see att_task. */
     size_t f1, f2, f3, f4, total;
-    if (!cpu_mul(head_dim, a.sp, &f1) || !cpu_mul(seq, a.dp, &f2) ||
-        !cpu_mul(ATT_TILE, a.sp, &f3) || !cpu_mul(4, head_dim + a.dp, &f4) ||
-        !cpu_add(f1, f2, &total) || !cpu_add(total, f3, &total) || !cpu_add(total, f4, &total))
-        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "scratch size overflows");
+    if (ctx->own_gemm) {
+        /* kp + vp + qp + pt + ct, see att_task_own. */
+        size_t kpad = round_up(seq, OWN_MR), dpad = round_up(head_dim, OWN_MR);
+        size_t own_tiles = (seq + OWN_NR - 1) / OWN_NR;
+        if (!cpu_mul(kpad, head_dim, &f1) || !cpu_mul(dpad, seq, &f2) ||
+            !cpu_mul(OWN_NR, head_dim + seq, &f3) || !cpu_add(f1, f2, &total) ||
+            !cpu_add(total, f3, &total) || !cpu_add(total, OWN_MR * OWN_NR, &total) ||
+            !cpu_mul(bh, own_tiles, &tasks))
+            return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "scratch size overflows");
+        a.tiles = own_tiles;
+    } else {
+        /* kt + vp + p + qs + ob, see att_task. */
+        if (!cpu_mul(head_dim, a.sp, &f1) || !cpu_mul(seq, a.dp, &f2) ||
+            !cpu_mul(ATT_TILE, a.sp, &f3) || !cpu_mul(4, head_dim + a.dp, &f4) ||
+            !cpu_add(f1, f2, &total) || !cpu_add(total, f3, &total) ||
+            !cpu_add(total, f4, &total))
+            return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "scratch size overflows");
+    }
     st = cpu_scratch_reserve(ctx, op, total);
     if (st != VITCL_OK)
         return st;
-    cpu_pool_run(ctx->pool, tasks, 1, att_task, &a);
+    cpu_pool_run(ctx->pool, tasks, 1, ctx->own_gemm ? att_task_own : att_task, &a);
     cpu_record(ctx, op, t0);
     return VITCL_OK;
 }

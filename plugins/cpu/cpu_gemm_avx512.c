@@ -38,8 +38,8 @@
 #define GK_HAVE 0
 #endif
 
-#define GK_MR 12  /* output features per micro-tile (rows of W) */
-#define GK_NR 32  /* tokens per micro-tile: two 16-lane vectors */
+#define GK_MR CPU_GEMM_MR /* output features per micro-tile (rows of W) */
+#define GK_NR CPU_GEMM_NR /* tokens per micro-tile: two 16-lane vectors */
 #define GK_KC 4096 /* depth per block: one block for ViT shapes; W panel 192 KiB (L2) */
 #define GK_TB 256 /* tokens per block: 8 panels, 1 MiB of packed X at k = 1024 */
 
@@ -192,6 +192,14 @@ static void micro_12x16(const float *wp, const float *xp, size_t kc, float *ct)
     _mm512_storeu_ps(ct + 11 * GK_NR, c11);
 }
 
+void cpu_gemm_micro(const float *wp, const float *xp, size_t kc, size_t live, float *ct)
+{
+    if (live > 16)
+        micro_12x32(wp, xp, kc, ct);
+    else
+        micro_12x16(wp, xp, kc, ct);
+}
+
 /* Moves tile ct [GK_MR][GK_NR] (rows = features j0.., columns = tokens i0..) into Y: adds what
  * earlier depth blocks stored, and on the last block the bias and GELU. */
 GK_TARGET
@@ -235,13 +243,17 @@ static void compute_task(void *arg, size_t begin, size_t end, int thread)
         for (size_t p = a->p0; p < a->p1; p++) {
             size_t i0 = p * GK_NR, live = a->m - i0 < GK_NR ? a->m - i0 : GK_NR;
             const float *xp = a->xt + (p - a->p0) * a->kc * GK_NR;
-            if (live > 16)
-                micro_12x32(wp, xp, a->kc, ct);
-            else
-                micro_12x16(wp, xp, a->kc, ct);
+            cpu_gemm_micro(wp, xp, a->kc, live, ct);
             tile_store(a, ct, i0, live, j0, rows);
         }
     }
+}
+
+#else
+
+void cpu_gemm_micro(const float *wp, const float *xp, size_t kc, size_t live, float *ct)
+{
+    (void)wp, (void)xp, (void)kc, (void)live, (void)ct; /* never called: no AVX-512 here */
 }
 
 #endif /* GK_HAVE */

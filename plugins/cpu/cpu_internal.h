@@ -173,6 +173,14 @@ vitcl_status cpu_gemm_avx512_linear(vitcl_context *ctx, const char *op, const fl
                                     size_t ldx, const float *w, size_t ldw, const float *bias,
                                     float *y, size_t ldy, size_t m, size_t n, size_t k, int gelu);
 
+/* The micro-kernel of the own GEMM, also used by attention: ct[r][t] = Σ_kk wp[kk·CPU_GEMM_MR + r]
+ * · xp[kk·CPU_GEMM_NR + t] for r < CPU_GEMM_MR and t < CPU_GEMM_NR (t < 16 only when
+ * live <= 16, the other columns of ct are then left undefined); ct is [CPU_GEMM_MR][CPU_GEMM_NR].
+ * AVX-512F only (cpu_gemm_avx512_usable). */
+#define CPU_GEMM_MR 12
+#define CPU_GEMM_NR 32
+void cpu_gemm_micro(const float *wp, const float *xp, size_t kc, size_t live, float *ct);
+
 /* ---- cpu_selfcheck.c */
 
 /* Runs the start-up GEMM self-check on a new ctx (every OpenBLAS sgemm form the plugin uses

@@ -86,24 +86,6 @@ Test(cpu_numerics, linear_gemm_blocking)
     check_linear(16, 12, 1025, 1, 0, 1.0f);
 }
 
-/* The same through OpenBLAS (VITCL_CPU_GEMM=openblas), the path of CPUs without AVX-512. */
-static void setup_openblas(void)
-{
-    setenv("VITCL_CPU_GEMM", "openblas", 1);
-    harness_setup();
-}
-
-TestSuite(cpu_numerics_openblas, .init = setup_openblas, .fini = harness_teardown,
-          .timeout = 240);
-
-Test(cpu_numerics_openblas, linear_shapes)
-{
-    check_linear(197, 384, 384, 1, 0, 1.0f);
-    check_linear(197, 1536, 384, 1, VITCL_LINEAR_GELU, 1.0f);
-    check_linear(530, 37, 2100, 1, VITCL_LINEAR_GELU, 1.0f);
-    check_linear(33, 47, 129, 1, VITCL_LINEAR_GELU, 1e3f);
-}
-
 Test(cpu_numerics, linear_large_magnitudes)
 {
     check_linear(33, 47, 129, 1, 0, 1e4f);
@@ -461,4 +443,28 @@ Test(cpu_numerics, patch_embed_shapes)
     check_patch(2, 3, 32, 48, 16, 8, 1); /* batch stride with a CLS row */
     check_patch(1, 3, 224, 224, 16, 384, 1);
     check_patch(2, 3, 29, 29, 7, 5, 1);
+}
+
+/* ------------------------------------------------------------------ without the own GEMM */
+
+/* linear and attention through the paths of CPUs without AVX-512 (VITCL_CPU_GEMM=openblas):
+ * OpenBLAS for linear, the plain register-blocked kernels for attention. */
+static void setup_openblas(void)
+{
+    setenv("VITCL_CPU_GEMM", "openblas", 1);
+    harness_setup();
+}
+
+TestSuite(cpu_numerics_openblas, .init = setup_openblas, .fini = harness_teardown,
+          .timeout = 240);
+
+Test(cpu_numerics_openblas, linear_and_attention)
+{
+    check_linear(197, 384, 384, 1, 0, 1.0f);
+    check_linear(197, 1536, 384, 1, VITCL_LINEAR_GELU, 1.0f);
+    check_linear(530, 37, 2100, 1, VITCL_LINEAR_GELU, 1.0f);
+    check_linear(33, 47, 129, 1, VITCL_LINEAR_GELU, 1e3f);
+    check_attention(2, 5, 3, 7, 0.4f, 1);
+    check_attention(2, 197, 3, 64, 0.125f, 1);
+    check_attention(1, 77, 2, 64, 0.125f, 300.0f);
 }
