@@ -45,8 +45,8 @@ static vitcl_status check_pack_args(vitcl_context *ctx, const vitcl_buffer *W, s
     return ocl_check_range(ctx, "linear_pack_weight", "W", W, w_off, nk);
 }
 
-vitcl_status ocl_pack_panels_mem(vitcl_context *ctx, cl_mem w, size_t w_off, size_t n, size_t k,
-                                 cl_mem dst)
+vitcl_status ocl_pack_panels_mem(vitcl_context *ctx, const char *op, cl_mem w, size_t w_off,
+                                 size_t n, size_t k, cl_mem dst)
 {
     size_t panels = n / OCL_GEMM_PANEL + (n % OCL_GEMM_PANEL != 0);
     cl_ulong wo = w_off;
@@ -60,7 +60,7 @@ vitcl_status ocl_pack_panels_mem(vitcl_context *ctx, cl_mem w, size_t w_off, siz
     OCL_ARG(&a, kk);
     size_t local[2] = {ctx->group[OCL_K_PACK_W], 1};
     size_t global[2] = {ocl_round_up(k, local[0]), panels};
-    return ocl_launch(ctx, "linear_pack_weight", &a, 2, global, local);
+    return ocl_launch(ctx, op, &a, 2, global, local);
 }
 
 vitcl_status ocl_pack_panels(vitcl_context *ctx, const vitcl_buffer *W, size_t w_off, size_t n,
@@ -73,7 +73,7 @@ vitcl_status ocl_pack_panels(vitcl_context *ctx, const vitcl_buffer *W, size_t w
     vitcl_buffer *P = NULL;
     if ((s = pack_alloc(ctx, n, k, panels * OCL_GEMM_PANEL, label, &P)) != VITCL_OK)
         return s;
-    if ((s = ocl_pack_panels_mem(ctx, W->mem, w_off, n, k, P->mem)) != VITCL_OK) {
+    if ((s = ocl_pack_panels_mem(ctx, "linear_pack_weight", W->mem, w_off, n, k, P->mem)) != VITCL_OK) {
         ocl_buffer_free(ctx, P);
         return s;
     }

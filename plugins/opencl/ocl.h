@@ -329,10 +329,10 @@ vitcl_status ocl_linear_pack_weight(vitcl_context *ctx, const vitcl_buffer *W, s
 /* Packs W into 32-column panels in a new buffer, whatever the context's mode (tuning and tests). */
 vitcl_status ocl_pack_panels(vitcl_context *ctx, const vitcl_buffer *W, size_t w_off, size_t n,
                              size_t k, const char *label, vitcl_buffer **out);
-/* Enqueues pack_w_panels: W [n,k] at w_off of w into dst, which holds ceil(n/32)*32*k floats;
- * n and k fit in 32 bits (callers check). */
-vitcl_status ocl_pack_panels_mem(vitcl_context *ctx, cl_mem w, size_t w_off, size_t n, size_t k,
-                                 cl_mem dst);
+/* Enqueues pack_w_panels (timed under `op`): W [n,k] at w_off of w into dst, which holds
+ * ceil(n/32)*32*k floats; n and k fit in 32 bits (callers check). */
+vitcl_status ocl_pack_panels_mem(vitcl_context *ctx, const char *op, cl_mem w, size_t w_off,
+                                 size_t n, size_t k, cl_mem dst);
 /* Runs gemm_packed variant `kernel` on panel-packed Wp; arguments already checked. */
 vitcl_status ocl_linear_panels(vitcl_context *ctx, ocl_kernel_id kernel, const vitcl_buffer *X,
                                size_t x_off, const vitcl_buffer *Wp, const vitcl_buffer *b,

@@ -50,7 +50,7 @@ static vitcl_status patch_gemm(vitcl_context *ctx, const vitcl_buffer *pixels, s
     OCL_ARG(&a, gwu);
     OCL_ARG(&a, nt);
     if ((s = ocl_launch_1d(ctx, op, &a, OCL_K_PATCH_UNFOLD, total)) != VITCL_OK ||
-        (s = ocl_pack_panels_mem(ctx, W->mem, w_off, dim, kdim, wp)) != VITCL_OK)
+        (s = ocl_pack_panels_mem(ctx, op, W->mem, w_off, dim, kdim, wp)) != VITCL_OK)
         return s;
     /* Stack views of the scratch buffers for the GEMM launcher. */
     vitcl_buffer xv = {.mem = xcol, .bytes = xbytes}, wv = {.mem = wp, .bytes = wbytes};
