@@ -288,7 +288,11 @@ static vitcl_status maybe_pack(loader_ctx *L, model_linear *lin, const vitcl_ten
         return be_fail(L, st, label);
     be->desc->buffer_free(be->ctx, lin->w);
     if (src) {
+        /* The pack may still be reading the mapping: wait before dropping its pages, or they
+         * fault back in and stay resident. */
         set_aliased(L, src, 0);
+        if ((st = be->desc->synchronize(be->ctx)))
+            return be_fail(L, st, label);
         vitcl_weights_drop_pages(L->w, src);
     }
     lin->w = packed;
