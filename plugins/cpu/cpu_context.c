@@ -71,16 +71,28 @@ vitcl_status cpu_scratch_reserve(vitcl_context *ctx, const char *op, size_t floa
     return VITCL_OK;
 }
 
-vitcl_status cpu_shared_reserve(vitcl_context *ctx, const char *op, size_t floats)
+/* Makes *buf (holding *have floats) hold at least `floats`; contents are not kept. */
+static vitcl_status grow(vitcl_context *ctx, const char *op, float **buf, size_t *have,
+                         size_t floats)
 {
-    if (ctx->shared_floats >= floats)
+    if (*have >= floats)
         return VITCL_OK;
     float *p = alloc_floats(floats);
     if (!p)
         return cpu_fail(ctx, VITCL_ERR_OUT_OF_MEMORY, op, "cannot allocate %zu floats of scratch",
                         floats);
-    free(ctx->shared);
-    ctx->shared = p;
-    ctx->shared_floats = floats;
+    free(*buf);
+    *buf = p;
+    *have = floats;
     return VITCL_OK;
+}
+
+vitcl_status cpu_shared_reserve(vitcl_context *ctx, const char *op, size_t floats)
+{
+    return grow(ctx, op, &ctx->shared, &ctx->shared_floats, floats);
+}
+
+vitcl_status cpu_packed_x_reserve(vitcl_context *ctx, const char *op, size_t floats)
+{
+    return grow(ctx, op, &ctx->packed_x, &ctx->packed_x_floats, floats);
 }

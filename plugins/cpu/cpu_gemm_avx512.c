@@ -12,7 +12,7 @@
  * - depth blocks of GK_KC (one block for every ViT shape: splitting k = 4096 in four and
  *   accumulating through Y measured up to 1.6x slower at 197 tokens);
  * - token blocks of GK_TB tokens: X is packed into panels of GK_NR tokens, [kc][GK_NR] each,
- *   zero padded past m (pool over panels, into ctx->shared: at most GK_TB·GK_KC floats), then
+ *   zero padded past m (pool over panels, into ctx->packed_x: at most GK_TB·GK_KC floats), then
  *   one pool run over blocks of GK_MR output features: a task packs its GK_MR rows of W for
  *   this depth block as [kc][GK_MR] into its thread's scratch (an L2-sized panel), then runs the
  *   GK_MR x GK_NR micro-kernel (24 accumulators) over every panel of the token block;
@@ -86,118 +86,107 @@ static void pack_x_task(void *arg, size_t begin, size_t end, int thread)
     }
 }
 
-/* wp[kk][r] = W[j0 + r][k0 + kk] for the `rows` live rows, zero for the others. */
+/* Rows of the W panel lie GK_LDWP floats apart: a compile-time stride lets the micro-kernel
+ * address all 12 rows from one base register, and the extra 16 floats put consecutive rows in
+ * different L1 sets (a stride of 4096 floats would map all 12 to one set). */
+#define GK_LDWP (GK_KC + 16)
+
+/* wp[r][kk] = W[j0 + r][k0 + kk] (row stride GK_LDWP) for the `rows` live rows, zero for the
+ * others: straight row copies. */
 static void pack_w(const gk_args *a, size_t j0, size_t rows, float *wp)
 {
-    for (size_t r = 0; r < rows; r++) {
-        const float *src = a->w + (j0 + r) * a->ldw + a->k0;
-        for (size_t kk = 0; kk < a->kc; kk++)
-            wp[kk * GK_MR + r] = src[kk];
-    }
+    for (size_t r = 0; r < rows; r++)
+        memcpy(wp + r * GK_LDWP, a->w + (j0 + r) * a->ldw + a->k0, a->kc * sizeof(float));
     for (size_t r = rows; r < GK_MR; r++)
-        for (size_t kk = 0; kk < a->kc; kk++)
-            wp[kk * GK_MR + r] = 0.0f;
+        memset(wp + r * GK_LDWP, 0, a->kc * sizeof(float));
 }
 
-/* One row r of the 12 x 32 tile: both token vectors times the broadcast W scalar. */
+/* Asks for the W rows of feature block j0 (depth block of a) in L2, part `part` of `parts`. */
+static void prefetch_w(const gk_args *a, size_t j0, size_t part, size_t parts)
+{
+    size_t rows = a->n - j0 < GK_MR ? a->n - j0 : GK_MR, per_row = (a->kc + 15) / 16;
+    size_t lines = rows * per_row, from = lines * part / parts, to = lines * (part + 1) / parts;
+    for (size_t l = from; l < to; l++)
+        __builtin_prefetch(a->w + (j0 + l / per_row) * a->ldw + a->k0 + (l % per_row) * 16, 0,
+                           2);
+}
+
+/* The micro-kernels: ct[r][t] = Σ_kk w(r, kk)·xp[kk·GK_NR + t] for r < 12 and t < 32 (two
+ * vectors) or t < 16 (one), for two layouts of the W panel: ROWS (wp[r·GK_LDWP + kk], linear)
+ * and INTERLEAVED (wp[kk·GK_MR + r], attention). WAT(r) reads w(r, kk); WSTEP advances wp. */
+#define GK_ROWS_AT(r) wp[(r) * GK_LDWP]
+#define GK_ROWS_STEP 1
+#define GK_INTER_AT(r) wp[(r)]
+#define GK_INTER_STEP GK_MR
+
 #define GK_FMA2(r)                                                                         \
     do {                                                                                   \
-        __m512 wr = _mm512_set1_ps(wp[r]);                                                 \
+        __m512 wr = _mm512_set1_ps(WAT(r));                                                \
         c##r##a = _mm512_fmadd_ps(wr, x0, c##r##a);                                        \
         c##r##b = _mm512_fmadd_ps(wr, x1, c##r##b);                                        \
     } while (0)
-
-/* ct[r][0..32) = Σ_kk wp[kk][r]·xp[kk][0..32) for r < 12. */
-GK_TARGET
-static void micro_12x32(const float *wp, const float *xp, size_t kc, float *ct)
-{
-    __m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;
-    __m512 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
-    __m512 c6a = c0a, c6b = c0a, c7a = c0a, c7b = c0a, c8a = c0a, c8b = c0a;
-    __m512 c9a = c0a, c9b = c0a, c10a = c0a, c10b = c0a, c11a = c0a, c11b = c0a;
-    for (size_t kk = 0; kk < kc; kk++) {
-        __m512 x0 = _mm512_loadu_ps(xp), x1 = _mm512_loadu_ps(xp + 16);
-        GK_FMA2(0);
-        GK_FMA2(1);
-        GK_FMA2(2);
-        GK_FMA2(3);
-        GK_FMA2(4);
-        GK_FMA2(5);
-        GK_FMA2(6);
-        GK_FMA2(7);
-        GK_FMA2(8);
-        GK_FMA2(9);
-        GK_FMA2(10);
-        GK_FMA2(11);
-        xp += GK_NR;
-        wp += GK_MR;
-    }
+#define GK_FMA1(r) c##r##a = _mm512_fmadd_ps(_mm512_set1_ps(WAT(r)), x0, c##r##a)
+#define GK_ALL12(M)                                                                        \
+    M(0);                                                                                  \
+    M(1);                                                                                  \
+    M(2);                                                                                  \
+    M(3);                                                                                  \
+    M(4);                                                                                  \
+    M(5);                                                                                  \
+    M(6);                                                                                  \
+    M(7);                                                                                  \
+    M(8);                                                                                  \
+    M(9);                                                                                  \
+    M(10);                                                                                 \
+    M(11)
+#define GK_DECL(r) __m512 c##r##a = _mm512_setzero_ps(), c##r##b = _mm512_setzero_ps()
 #define GK_ST2(r)                                                                          \
     _mm512_storeu_ps(ct + (r) * GK_NR, c##r##a);                                           \
     _mm512_storeu_ps(ct + (r) * GK_NR + 16, c##r##b)
-    GK_ST2(0);
-    GK_ST2(1);
-    GK_ST2(2);
-    GK_ST2(3);
-    GK_ST2(4);
-    GK_ST2(5);
-    GK_ST2(6);
-    GK_ST2(7);
-    GK_ST2(8);
-    GK_ST2(9);
-    GK_ST2(10);
-    GK_ST2(11);
-#undef GK_ST2
-}
+#define GK_ST1(r) _mm512_storeu_ps(ct + (r) * GK_NR, c##r##a)
 
-#define GK_FMA1(r)                                                                         \
-    do {                                                                                   \
-        c##r = _mm512_fmadd_ps(_mm512_set1_ps(wp[r]), x0, c##r);                           \
-    } while (0)
-
-/* ct[r][0..16) = Σ_kk wp[kk][r]·xp[kk][0..16) for r < 12 (panels with <= 16 live tokens). */
-GK_TARGET
-static void micro_12x16(const float *wp, const float *xp, size_t kc, float *ct)
-{
-    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-    __m512 c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
-    for (size_t kk = 0; kk < kc; kk++) {
-        __m512 x0 = _mm512_loadu_ps(xp);
-        GK_FMA1(0);
-        GK_FMA1(1);
-        GK_FMA1(2);
-        GK_FMA1(3);
-        GK_FMA1(4);
-        GK_FMA1(5);
-        GK_FMA1(6);
-        GK_FMA1(7);
-        GK_FMA1(8);
-        GK_FMA1(9);
-        GK_FMA1(10);
-        GK_FMA1(11);
-        xp += GK_NR;
-        wp += GK_MR;
+/* Defines name_32 and name_16 for a W layout. */
+#define GK_MICRO(name, step)                                                               \
+    GK_TARGET static void name##_32(const float *wp, const float *xp, size_t kc, float *ct)  \
+    {                                                                                      \
+        GK_ALL12(GK_DECL);                                                                 \
+        for (size_t kk = 0; kk < kc; kk++) {                                               \
+            __m512 x0 = _mm512_loadu_ps(xp), x1 = _mm512_loadu_ps(xp + 16);                \
+            GK_ALL12(GK_FMA2);                                                             \
+            xp += GK_NR;                                                                   \
+            wp += (step);                                                                  \
+        }                                                                                  \
+        GK_ALL12(GK_ST2);                                                                  \
+    }                                                                                      \
+    GK_TARGET static void name##_16(const float *wp, const float *xp, size_t kc, float *ct)  \
+    {                                                                                      \
+        GK_ALL12(GK_DECL);                                                                 \
+        for (size_t kk = 0; kk < kc; kk++) {                                               \
+            __m512 x0 = _mm512_loadu_ps(xp);                                               \
+            GK_ALL12(GK_FMA1);                                                             \
+            xp += GK_NR;                                                                   \
+            wp += (step);                                                                  \
+        }                                                                                  \
+        GK_ALL12(GK_ST1);                                                                  \
     }
-    _mm512_storeu_ps(ct + 0 * GK_NR, c0);
-    _mm512_storeu_ps(ct + 1 * GK_NR, c1);
-    _mm512_storeu_ps(ct + 2 * GK_NR, c2);
-    _mm512_storeu_ps(ct + 3 * GK_NR, c3);
-    _mm512_storeu_ps(ct + 4 * GK_NR, c4);
-    _mm512_storeu_ps(ct + 5 * GK_NR, c5);
-    _mm512_storeu_ps(ct + 6 * GK_NR, c6);
-    _mm512_storeu_ps(ct + 7 * GK_NR, c7);
-    _mm512_storeu_ps(ct + 8 * GK_NR, c8);
-    _mm512_storeu_ps(ct + 9 * GK_NR, c9);
-    _mm512_storeu_ps(ct + 10 * GK_NR, c10);
-    _mm512_storeu_ps(ct + 11 * GK_NR, c11);
-}
+
+/* The b accumulators of the one-vector kernel are declared but unused. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-variable"
+#define WAT GK_ROWS_AT
+GK_MICRO(micro_rows, GK_ROWS_STEP)
+#undef WAT
+#define WAT GK_INTER_AT
+GK_MICRO(micro_inter, GK_INTER_STEP)
+#undef WAT
+#pragma GCC diagnostic pop
 
 void cpu_gemm_micro(const float *wp, const float *xp, size_t kc, size_t live, float *ct)
 {
     if (live > 16)
-        micro_12x32(wp, xp, kc, ct);
+        micro_inter_32(wp, xp, kc, ct);
     else
-        micro_12x16(wp, xp, kc, ct);
+        micro_inter_16(wp, xp, kc, ct);
 }
 
 /* Moves tile ct [GK_MR][GK_NR] (rows = features j0.., columns = tokens i0..) into Y: adds what
@@ -240,10 +229,17 @@ static void compute_task(void *arg, size_t begin, size_t end, int thread)
     for (size_t jb = begin; jb < end; jb++) {
         size_t j0 = jb * GK_MR, rows = a->n - j0 < GK_MR ? a->n - j0 : GK_MR;
         pack_w(a, j0, rows, wp);
+        /* While this block computes, the next one of this chunk comes in from memory. */
+        int ahead = jb + 1 < end;
         for (size_t p = a->p0; p < a->p1; p++) {
+            if (ahead)
+                prefetch_w(a, j0 + GK_MR, p - a->p0, a->p1 - a->p0);
             size_t i0 = p * GK_NR, live = a->m - i0 < GK_NR ? a->m - i0 : GK_NR;
             const float *xp = a->xt + (p - a->p0) * a->kc * GK_NR;
-            cpu_gemm_micro(wp, xp, a->kc, live, ct);
+            if (live > 16)
+                micro_rows_32(wp, xp, a->kc, ct);
+            else
+                micro_rows_16(wp, xp, a->kc, ct);
             tile_store(a, ct, i0, live, j0, rows);
         }
     }
@@ -266,15 +262,19 @@ vitcl_status cpu_gemm_avx512_linear(vitcl_context *ctx, const char *op, const fl
     size_t panels = (m + GK_NR - 1) / GK_NR, per_block = GK_TB / GK_NR;
     size_t kc_max = k < GK_KC ? k : GK_KC;
     size_t xt_floats = (panels < per_block ? panels : per_block) * GK_NR * kc_max;
-    vitcl_status st = cpu_shared_reserve(ctx, op, xt_floats);
+    vitcl_status st = cpu_packed_x_reserve(ctx, op, xt_floats);
     if (st == VITCL_OK)
-        st = cpu_scratch_reserve(ctx, op, (size_t)GK_MR * GK_KC);
+        st = cpu_scratch_reserve(ctx, op, (size_t)GK_MR * GK_LDWP);
     if (st != VITCL_OK)
         return st;
     gk_args a = {.x = x, .w = w, .bias = bias, .y = y, .m = m, .n = n, .k = k, .ldx = ldx,
-                 .ldw = ldw, .ldy = ldy, .xt = ctx->shared, .scratch = ctx->scratch,
+                 .ldw = ldw, .ldy = ldy, .xt = ctx->packed_x, .scratch = ctx->scratch,
                  .gelu = gelu};
+    /* Chunks of consecutive feature blocks (about 8 per thread and token block), so that a
+     * thread knows its next block and can prefetch its W rows. */
     size_t fblocks = (n + GK_MR - 1) / GK_MR;
+    size_t grain = fblocks / (8 * (size_t)cpu_pool_threads(ctx->pool));
+    grain = grain ? grain : 1;
     for (size_t k0 = 0; k0 < k; k0 += GK_KC) {
         a.k0 = k0;
         a.kc = k - k0 < GK_KC ? k - k0 : GK_KC;
@@ -284,7 +284,7 @@ vitcl_status cpu_gemm_avx512_linear(vitcl_context *ctx, const char *op, const fl
             a.p0 = p0;
             a.p1 = panels - p0 < per_block ? panels : p0 + per_block;
             cpu_pool_run(ctx->pool, a.p1 - a.p0, 1, pack_x_task, &a);
-            cpu_pool_run(ctx->pool, fblocks, 1, compute_task, &a);
+            cpu_pool_run(ctx->pool, fblocks, grain, compute_task, &a);
         }
     }
     return VITCL_OK;

@@ -63,6 +63,8 @@ struct vitcl_context {
     cpu_scratch scratch[CPU_MAX_THREADS];
     float *shared;        /* caller-side scratch (patch_embed im2col) */
     size_t shared_floats;
+    float *packed_x;      /* the own GEMM's packed activations (cpu_gemm_avx512.c) */
+    size_t packed_x_floats;
     uint64_t call_seq;    /* counts attention calls, to key scratch contents */
     int own_gemm;         /* linear uses cpu_gemm_avx512.c (else OpenBLAS), see VITCL_CPU_GEMM */
     char err[CPU_ERR_MAX];
@@ -91,6 +93,9 @@ vitcl_status cpu_scratch_reserve(vitcl_context *ctx, const char *op, size_t floa
 
 /* Makes ctx->shared hold at least `floats` floats; errors as cpu_scratch_reserve. */
 vitcl_status cpu_shared_reserve(vitcl_context *ctx, const char *op, size_t floats);
+
+/* Makes ctx->packed_x hold at least `floats` floats; errors as cpu_scratch_reserve. */
+vitcl_status cpu_packed_x_reserve(vitcl_context *ctx, const char *op, size_t floats);
 
 /* ---- cpu_check.c: argument validation shared by the ops */
 
@@ -166,7 +171,7 @@ int cpu_gemm_avx512_usable(void);
 
 /* Y[m,n] (leading dimension ldy) = X[m,k]·W[n,k]^T (+ bias[n] when bias is not NULL, then GELU
  * when gelu != 0), with leading dimensions ldx and ldw; W is read in place. Runs on ctx's pool,
- * using ctx->shared and the per-thread scratch (grown here). Only call it when
+ * using ctx->packed_x and the per-thread scratch (grown here; X may lie in ctx->shared). Only call it when
  * cpu_gemm_avx512_usable() returned 1. Fails only when scratch cannot be allocated (the error
  * names `op`); Y is then untouched. */
 vitcl_status cpu_gemm_avx512_linear(vitcl_context *ctx, const char *op, const float *x,

@@ -1,7 +1,8 @@
 /* plugins/cpu/cpu_patch_embed.c - the cpu plugin's patch embedding: per image, the patches are
- * gathered into rows (im2col, [tokens, channels·patch·patch], threaded over tokens on the pool),
- * multiplied by W^T with cblas_sgemm straight into the output rows, and the bias is added by
- * the shared epilogue. */
+ * gathered into rows (im2col, [tokens, channels·patch·patch], threaded over tokens on the pool)
+ * and multiplied by W^T straight into the output rows: by the own GEMM with the bias in its
+ * epilogue (cpu_gemm_avx512.c) where linear uses it, else by cblas_sgemm and the shared bias
+ * epilogue. */
 #include <cblas.h>
 #include <string.h>
 
@@ -91,6 +92,13 @@ vitcl_status cpu_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, siz
                          .patch = patch, .gw = gw};
         cpu_pool_run(ctx->pool, tokens, 16, im2col_task, &a);
         float *y = cpu_f(Y, y_off + n * y_batch_stride);
+        if (ctx->own_gemm) {
+            st = cpu_gemm_avx512_linear(ctx, op, ctx->shared, kk, w, kk, b, y, dim, tokens, dim,
+                                        kk, 0);
+            if (st != VITCL_OK)
+                return st;
+            continue;
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)tokens, (int)dim, (int)kk,
                     1.0f, ctx->shared, (int)kk, w, (int)kk, 0.0f, y, (int)dim);
         cpu_bias_gelu_rows(ctx, y, tokens, dim, dim, b, 0);

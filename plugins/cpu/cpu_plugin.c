@@ -192,6 +192,7 @@ static void cpu_context_destroy(vitcl_context *ctx)
     for (int t = 0; t < CPU_MAX_THREADS; t++)
         free(ctx->scratch[t].data);
     free(ctx->shared);
+    free(ctx->packed_x);
     free(ctx);
 }
 

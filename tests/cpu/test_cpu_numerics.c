@@ -467,4 +467,5 @@ Test(cpu_numerics_openblas, linear_and_attention)
     check_attention(2, 5, 3, 7, 0.4f, 1);
     check_attention(2, 197, 3, 64, 0.125f, 1);
     check_attention(1, 77, 2, 64, 0.125f, 300.0f);
+    check_patch(2, 3, 32, 48, 16, 40, 1);
 }
