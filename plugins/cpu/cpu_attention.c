@@ -161,16 +161,24 @@ static void pack_head_own(const att_args *a, const float *k, const float *v, flo
                           float *vp)
 {
     size_t kb = (a->seq + OWN_MR - 1) / OWN_MR, vb = (a->hd + OWN_MR - 1) / OWN_MR;
+    /* The rows lie ld apart in the QKV activations (often outside the caches): ask for a few
+     * rows ahead, which the hardware prefetcher does not follow across such strides. */
     for (size_t b = 0; b < kb; b++)
         for (size_t r = 0; r < OWN_MR; r++) {
             size_t t = b * OWN_MR + r;
             float *dst = kp + b * a->hd * OWN_MR + r;
+            if (t + 8 < a->seq)
+                for (size_t j = 0; j < a->hd; j += 16)
+                    __builtin_prefetch(k + (t + 8) * a->ldk + j, 0, 3);
             for (size_t j = 0; j < a->hd; j++)
                 dst[j * OWN_MR] = t < a->seq ? k[t * a->ldk + j] : 0.0f;
         }
     for (size_t c = 0; c < vb; c++)
         for (size_t t = 0; t < a->seq; t++) {
             float *dst = vp + (c * a->seq + t) * OWN_MR;
+            if (c == 0 && t + 8 < a->seq)
+                for (size_t j = 0; j < a->hd; j += 16)
+                    __builtin_prefetch(v + (t + 8) * a->ldv + j, 0, 3);
             for (size_t r = 0; r < OWN_MR; r++) {
                 size_t j = c * OWN_MR + r;
                 dst[r] = j < a->hd ? v[t * a->ldv + j] : 0.0f;
