@@ -31,7 +31,10 @@ static vitcl_status make_buffer(vitcl_context *ctx, cl_mem_flags flags, size_t b
                         "opencl %s on %s: out of host memory for buffer '%s'", op,
                         ctx->dev->info.name, name);
     cl_int e = CL_SUCCESS;
-    b->mem = clCreateBuffer(ctx->cl, flags, bytes, host, &e);
+    if (ocl_fault_hit(&ctx->fault, OCL_FAULT_ALLOC))
+        e = (cl_int)ocl_fault_status(OCL_FAULT_ALLOC);
+    else
+        b->mem = clCreateBuffer(ctx->cl, flags, bytes, host, &e);
     if (!b->mem || e != CL_SUCCESS) {
         free(b);
         return ocl_fail(ctx, VITCL_ERR_OUT_OF_MEMORY,
@@ -49,6 +52,12 @@ vitcl_status ocl_buffer_alloc(vitcl_context *ctx, size_t bytes, const char *labe
                               vitcl_buffer **out)
 {
     return make_buffer(ctx, CL_MEM_READ_WRITE, bytes, NULL, label, "buffer_alloc", out);
+}
+
+vitcl_status ocl_buffer_alloc_for(vitcl_context *ctx, const char *op, size_t bytes,
+                                  const char *label, vitcl_buffer **out)
+{
+    return make_buffer(ctx, CL_MEM_READ_WRITE, bytes, NULL, label, op, out);
 }
 
 void ocl_buffer_free(vitcl_context *ctx, vitcl_buffer *buf)
@@ -89,6 +98,15 @@ vitcl_status ocl_check_range(vitcl_context *ctx, const char *op, const char *wha
     return VITCL_OK;
 }
 
+/* A failed transfer, naming the buffer (the destination of a copy). */
+static vitcl_status transfer_fail(vitcl_context *ctx, const char *op, const char *call,
+                                  size_t bytes, const vitcl_buffer *buf, cl_int e)
+{
+    char what[OCL_LABEL_MAX + 64];
+    snprintf(what, sizeof what, "%s of %zu bytes for buffer '%s'", call, bytes, buf->label);
+    return ocl_fail_cl(ctx, op, what, e);
+}
+
 vitcl_status ocl_buffer_write(vitcl_context *ctx, vitcl_buffer *buf, size_t offset,
                               const void *src, size_t bytes)
 {
@@ -99,10 +117,12 @@ vitcl_status ocl_buffer_write(vitcl_context *ctx, vitcl_buffer *buf, size_t offs
         return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
                         "opencl buffer_write on %s: buffer '%s' wraps read-only host memory",
                         ctx->dev->info.name, buf->label);
-    cl_int e = clEnqueueWriteBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, src, 0, NULL,
-                                    NULL);
+    cl_int e = ocl_fault_hit(&ctx->fault, OCL_FAULT_ENQUEUE)
+                   ? (cl_int)ocl_fault_status(OCL_FAULT_ENQUEUE)
+                   : clEnqueueWriteBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, src, 0,
+                                          NULL, NULL);
     if (e != CL_SUCCESS)
-        return ocl_fail_cl(ctx, "buffer_write", "clEnqueueWriteBuffer", e);
+        return transfer_fail(ctx, "buffer_write", "clEnqueueWriteBuffer", bytes, buf, e);
     return VITCL_OK;
 }
 
@@ -112,10 +132,12 @@ vitcl_status ocl_buffer_read(vitcl_context *ctx, const vitcl_buffer *buf, size_t
     vitcl_status s = check_bytes(ctx, "buffer_read", buf, offset, bytes);
     if (s != VITCL_OK || bytes == 0)
         return s;
-    cl_int e =
-        clEnqueueReadBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, dst, 0, NULL, NULL);
+    cl_int e = ocl_fault_hit(&ctx->fault, OCL_FAULT_ENQUEUE)
+                   ? (cl_int)ocl_fault_status(OCL_FAULT_ENQUEUE)
+                   : clEnqueueReadBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, dst, 0,
+                                         NULL, NULL);
     if (e != CL_SUCCESS)
-        return ocl_fail_cl(ctx, "buffer_read", "clEnqueueReadBuffer", e);
+        return transfer_fail(ctx, "buffer_read", "clEnqueueReadBuffer", bytes, buf, e);
     return VITCL_OK;
 }
 
@@ -127,12 +149,14 @@ vitcl_status ocl_buffer_copy(vitcl_context *ctx, vitcl_buffer *dst, size_t dst_o
         s = check_bytes(ctx, "buffer_copy", src, src_offset, bytes);
     if (s != VITCL_OK || bytes == 0)
         return s;
-    cl_int e = clEnqueueCopyBuffer(ctx->queue, src->mem, dst->mem, src_offset, dst_offset, bytes,
-                                   0, NULL, ocl_prof_event(ctx));
+    cl_int e = ocl_fault_hit(&ctx->fault, OCL_FAULT_ENQUEUE)
+                   ? (cl_int)ocl_fault_status(OCL_FAULT_ENQUEUE)
+                   : clEnqueueCopyBuffer(ctx->queue, src->mem, dst->mem, src_offset, dst_offset,
+                                         bytes, 0, NULL, ocl_prof_event(ctx));
     ocl_prof_step(ctx);
     ocl_prof_end(ctx, "buffer_copy");
     if (e != CL_SUCCESS)
-        return ocl_fail_cl(ctx, "buffer_copy", "clEnqueueCopyBuffer", e);
+        return transfer_fail(ctx, "buffer_copy", "clEnqueueCopyBuffer", bytes, dst, e);
     return VITCL_OK;
 }
 
@@ -173,7 +197,11 @@ vitcl_status ocl_scratch(vitcl_context *ctx, ocl_scratch_id id, size_t bytes, co
                             op, ctx->dev->info.name, label, bytes,
                             (unsigned long long)ctx->dev->info.max_alloc_bytes);
         cl_int e = CL_SUCCESS;
-        cl_mem m = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &e);
+        cl_mem m = NULL;
+        if (ocl_fault_hit(&ctx->fault, OCL_FAULT_ALLOC))
+            e = (cl_int)ocl_fault_status(OCL_FAULT_ALLOC);
+        else
+            m = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &e);
         if (!m || e != CL_SUCCESS)
             return ocl_fail(ctx, VITCL_ERR_OUT_OF_MEMORY,
                             "opencl %s on %s: cannot allocate scratch buffer '%s' of %zu bytes: "

@@ -7,8 +7,10 @@
  *
  * VITCL_CL_STATS_FILE: when set, context_destroy appends one line
  *   "opencl device=<name> builds=N cache_hits=N cache_rejected=N selfcheck=ran|cached
- *    tuning=ran|cached|not run"
- * so a test can see whether a process compiled programs or loaded them from the cache.
+ *    tuning=ran|cached|forced|not run[ faults=build:N,cl_alloc:N,cl_enqueue:N injected=N]"
+ * so a test can see whether a process compiled programs or loaded them from the cache; the
+ * faults field (calls counted by fault_inject.h) is there only while VITCL_FAULT_INJECT names a
+ * plugin kind.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -41,6 +43,7 @@ vitcl_status ocl_context_create(void *state, int device_index, vitcl_context **o
         return VITCL_ERR_OUT_OF_MEMORY;
     }
     ctx->dev = &st->devices[device_index];
+    ocl_fault_init(&ctx->fault);
     ctx->stats.selfcheck = "not run";
     ctx->gemm_tuning = "not run";
 
@@ -83,12 +86,14 @@ static void write_stats(const vitcl_context *ctx)
     const char *path = getenv("VITCL_CL_STATS_FILE");
     if (!path || !*path)
         return;
-    char line[512];
+    char line[640], faults[160];
+    ocl_fault_describe(&ctx->fault, faults, sizeof faults);
     int n = snprintf(line, sizeof line,
                      "opencl device=%s builds=%u cache_hits=%u cache_rejected=%u selfcheck=%s "
-                     "tuning=%s\n",
+                     "tuning=%s%s%s\n",
                      ctx->dev->info.name, ctx->stats.builds, ctx->stats.cache_hits,
-                     ctx->stats.cache_rejected, ctx->stats.selfcheck, ctx->gemm_tuning);
+                     ctx->stats.cache_rejected, ctx->stats.selfcheck, ctx->gemm_tuning,
+                     faults[0] ? " faults=" : "", faults);
     if (n <= 0)
         return;
     size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;

@@ -94,6 +94,14 @@ vitcl_status ocl_fail(vitcl_context *ctx, vitcl_status status, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
     va_end(ap);
+    if (ctx->fault.note[0]) {
+        size_t used = strlen(ctx->err), room = sizeof ctx->err - used;
+        size_t need = strlen(ctx->fault.note) + 4;
+        if (need > room) /* keep the note even when the message filled the buffer */
+            used = sizeof ctx->err - need;
+        snprintf(ctx->err + used, sizeof ctx->err - used, " [%s]", ctx->fault.note);
+        ctx->fault.note[0] = '\0';
+    }
     return status;
 }
 

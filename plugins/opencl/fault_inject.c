@@ -2,6 +2,7 @@
 #include "fault_inject.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ void ocl_fault_init(ocl_fault *f)
         for (int k = 0; ok && k < OCL_FAULT_KINDS_; k++)
             if (strlen(kind_names[k]) == klen && !strncmp(p, kind_names[k], klen)) {
                 f->fail_at[k] = n;
-                f->active |= n != 0;
+                f->active = 1;
             }
         p = comma ? comma + 1 : NULL;
     }
@@ -34,7 +35,14 @@ int ocl_fault_hit(ocl_fault *f, ocl_fault_kind kind)
 {
     if (!f->active)
         return 0;
-    return ++f->calls[kind] == f->fail_at[kind];
+    f->note[0] = '\0';
+    uint64_t n = ++f->calls[kind];
+    if (n != f->fail_at[kind])
+        return 0;
+    f->injected++;
+    snprintf(f->note, sizeof f->note, "injected fault %s:%llu (VITCL_FAULT_INJECT)",
+             kind_names[kind], (unsigned long long)n);
+    return 1;
 }
 
 int ocl_fault_status(ocl_fault_kind kind)
@@ -42,4 +50,16 @@ int ocl_fault_status(ocl_fault_kind kind)
     /* CL_BUILD_PROGRAM_FAILURE, CL_MEM_OBJECT_ALLOCATION_FAILURE, CL_OUT_OF_RESOURCES */
     static const int codes[OCL_FAULT_KINDS_] = {-11, -4, -5};
     return codes[kind];
+}
+
+void ocl_fault_describe(const ocl_fault *f, char *buf, size_t len)
+{
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    if (!f->active)
+        return;
+    snprintf(buf, len, "%s:%llu,%s:%llu,%s:%llu injected=%llu", kind_names[0],
+             (unsigned long long)f->calls[0], kind_names[1], (unsigned long long)f->calls[1],
+             kind_names[2], (unsigned long long)f->calls[2], (unsigned long long)f->injected);
 }

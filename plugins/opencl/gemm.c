@@ -7,6 +7,8 @@
  * (bias_gelu.cl) when there is a bias or GELU. gemm_batched is CLBlastSgemm for one matrix and
  * CLBlastSgemmStridedBatched (present in CLBlast 1.5.3) otherwise.
  *
+ * Each CLBlast routine call counts as one enqueue for VITCL_FAULT_INJECT (cl_enqueue:N).
+ *
  * CLBlast compiles its kernels on the first call of each routine/parameter set and keeps them
  * in-process; the host can warm it by calling linear once per shape at model load.
  */
@@ -39,7 +41,10 @@ static vitcl_status ensure_temp(vitcl_context *ctx, size_t bytes)
         ctx->gemm_temp_bytes = 0;
     }
     cl_int e = CL_SUCCESS;
-    ctx->gemm_temp = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &e);
+    if (ocl_fault_hit(&ctx->fault, OCL_FAULT_ALLOC))
+        e = (cl_int)ocl_fault_status(OCL_FAULT_ALLOC);
+    else
+        ctx->gemm_temp = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &e);
     if (!ctx->gemm_temp || e != CL_SUCCESS) {
         ctx->gemm_temp = NULL;
         return ocl_fail(ctx, VITCL_ERR_OUT_OF_MEMORY,
@@ -118,9 +123,13 @@ vitcl_status ocl_linear_clblast(vitcl_context *ctx, const vitcl_buffer *X, size_
     /* CLBlast reports the temporary size in bytes (0 for its direct kernel). */
     if ((s = ensure_temp(ctx, temp)) != VITCL_OK)
         return s;
-    st = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes,
-                                    m, n, k, 1.0f, X->mem, x_off, k, W->mem, w_off, k, 0.0f, Y->mem,
-                                    y_off, n, &ctx->queue, ocl_prof_event(ctx), ctx->gemm_temp);
+    if (ocl_fault_hit(&ctx->fault, OCL_FAULT_ENQUEUE))
+        st = (CLBlastStatusCode)ocl_fault_status(OCL_FAULT_ENQUEUE);
+    else
+        st = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, CLBlastTransposeNo,
+                                        CLBlastTransposeYes, m, n, k, 1.0f, X->mem, x_off, k,
+                                        W->mem, w_off, k, 0.0f, Y->mem, y_off, n, &ctx->queue,
+                                        ocl_prof_event(ctx), ctx->gemm_temp);
     ocl_prof_step(ctx);
     if (st != CLBlastSuccess) {
         ocl_prof_end(ctx, op);
@@ -162,7 +171,10 @@ vitcl_status ocl_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size
     CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastStatusCode st;
     const char *call;
-    if (batch == 1) {
+    if (ocl_fault_hit(&ctx->fault, OCL_FAULT_ENQUEUE)) {
+        call = batch == 1 ? "CLBlastSgemm" : "CLBlastSgemmStridedBatched";
+        st = (CLBlastStatusCode)ocl_fault_status(OCL_FAULT_ENQUEUE);
+    } else if (batch == 1) {
         call = "CLBlastSgemm";
         st = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha, A->mem, a_off, lda,
                           B->mem, b_off, ldb, beta, C->mem, c_off, ldc, &ctx->queue,

@@ -21,7 +21,7 @@ static vitcl_status pack_alloc(vitcl_context *ctx, size_t n, size_t k, size_t co
         return ocl_fail(ctx, VITCL_ERR_LIMIT,
                         "opencl linear_pack_weight on %s: '%s' [%zu, %zu] is too large", 
                         ctx->dev->info.name, label ? label : "(unnamed)", n, k);
-    vitcl_status s = ocl_buffer_alloc(ctx, bytes, label, out);
+    vitcl_status s = ocl_buffer_alloc_for(ctx, "linear_pack_weight", bytes, label, out);
     if (s != VITCL_OK)
         return s;
     (*out)->pack_n = n;

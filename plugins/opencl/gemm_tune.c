@@ -7,7 +7,8 @@
  * candidate is discarded; a candidate falling 1.5x behind the best is dropped early, so the run
  * takes about a second on a 2-core CPU (plus CLBlast's first compile). The winner is stored in the
  * disk cache (kind "tune", keyed by the device identity, the CLBlast version and every kernel
- * source) so later processes skip the timing.
+ * source) so later processes skip the timing, unless an OpenCL call failed during the run (the
+ * choice then holds for this context only).
  *
  * VITCL_CL_GEMM = clblast | mb6 | mb8 | mb12 forces a candidate (benchmarks, tests); the forced
  * choice is not cached.
@@ -149,11 +150,12 @@ static vitcl_status run_once(tune_run *r, const tune_shape *sh, int cand, double
     return s;
 }
 
-/* 1 when Y matches a double reference at SAMPLES pseudo-random elements (and the corners). */
+/* 1 when Y matches a double reference at SAMPLES pseudo-random elements (and the corners), 0
+ * when not, -1 when Y could not be read. */
 static int run_correct(tune_run *r, const tune_shape *sh)
 {
     if (ocl_buffer_read(r->ctx, r->Y, 0, r->y, sh->m * sh->n * sizeof(float)) != VITCL_OK)
-        return 0;
+        return -1;
     uint32_t seed = 4242u;
     for (int s = 0; s < SAMPLES; s++) {
         seed = seed * 1664525u + 1013904223u;
@@ -173,9 +175,12 @@ static int run_correct(tune_run *r, const tune_shape *sh)
     return 1;
 }
 
-/* Times every live candidate on every shape; returns the winner or -1 when none is right. */
-static vitcl_status tune_run_all(vitcl_context *ctx, int *winner)
+/* Times every live candidate on every shape; *winner is -1 when none is right. *errored is set
+ * when a candidate was dropped because an OpenCL call failed (rather than for a wrong result or
+ * its speed): such a run may have lost the best candidate to a passing condition. */
+static vitcl_status tune_run_all(vitcl_context *ctx, int *winner, int *errored)
 {
+    *errored = 0;
     double total[N_CAND] = {0};
     int alive[N_CAND];
     for (int c = 0; c < N_CAND; c++)
@@ -189,12 +194,13 @@ static vitcl_status tune_run_all(vitcl_context *ctx, int *winner)
                 continue;
             double t, best;
             /* The first run includes compiling the kernel; it is also the one checked. */
-            if (run_once(&r, sh, c, &t) != VITCL_OK || !run_correct(&r, sh)) {
+            int ok = run_once(&r, sh, c, &t) == VITCL_OK ? run_correct(&r, sh) : -1;
+            if (ok == 1 && (run_once(&r, sh, c, &best) != VITCL_OK ||
+                            run_once(&r, sh, c, &t) != VITCL_OK))
+                ok = -1;
+            if (ok != 1) {
                 alive[c] = 0;
-                continue;
-            }
-            if (run_once(&r, sh, c, &best) != VITCL_OK || run_once(&r, sh, c, &t) != VITCL_OK) {
-                alive[c] = 0;
+                *errored |= ok < 0;
                 continue;
             }
             total[c] += t < best ? t : best;
@@ -250,8 +256,8 @@ vitcl_status ocl_gemm_tune(vitcl_context *ctx)
             ocl_cache_remove(ctx->cache_dir, "tune", key);
         }
     }
-    int winner = -1;
-    vitcl_status s = tune_run_all(ctx, &winner);
+    int winner = -1, errored = 0;
+    vitcl_status s = tune_run_all(ctx, &winner, &errored);
     if (s != VITCL_OK)
         return s;
     if (winner < 0)
@@ -261,7 +267,9 @@ vitcl_status ocl_gemm_tune(vitcl_context *ctx)
                         ctx->dev->info.name);
     set_mode(ctx, winner);
     ctx->gemm_tuning = "ran";
-    if (have_key && ctx->cache_usable)
+    /* A run in which an OpenCL call failed decides for this context only: the failure may have
+     * been passing (out of resources under load), and caching would fix the choice for good. */
+    if (have_key && ctx->cache_usable && !errored)
         ocl_cache_write(ctx->cache_dir, "tune", key, cand_names[winner],
                         strlen(cand_names[winner]));
     return VITCL_OK;

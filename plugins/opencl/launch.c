@@ -27,8 +27,10 @@ vitcl_status ocl_launch(vitcl_context *ctx, const char *op, const ocl_args *a, c
             return ocl_fail(ctx, VITCL_ERR_LIMIT,
                             "opencl %s on %s: the work size does not fit in size_t", op,
                             ctx->dev->info.name);
-    cl_int e = clEnqueueNDRangeKernel(ctx->queue, a->kernel, dims, NULL, global, local, 0, NULL,
-                                      ocl_prof_event(ctx));
+    cl_int e = ocl_fault_hit(&ctx->fault, OCL_FAULT_ENQUEUE)
+                   ? (cl_int)ocl_fault_status(OCL_FAULT_ENQUEUE)
+                   : clEnqueueNDRangeKernel(ctx->queue, a->kernel, dims, NULL, global, local, 0,
+                                            NULL, ocl_prof_event(ctx));
     ocl_prof_step(ctx);
     ocl_prof_end(ctx, op);
     if (e != CL_SUCCESS)

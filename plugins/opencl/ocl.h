@@ -19,6 +19,7 @@
  *   attention.c     fused attention
  *   patch_embed.c   patch embedding
  *   selfcheck.c     the first-use correctness check of a device
+ *   fault_inject.c  VITCL_FAULT_INJECT counters (build, cl_alloc, cl_enqueue) for hardening tests
  * Nothing here is exported from the shared module except vitcl_plugin_entry.
  */
 #ifndef VITCL_OCL_H
@@ -31,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fault_inject.h"
 #include "vitcl/backend.h"
 
 #if defined(__GNUC__)
@@ -171,6 +173,7 @@ struct vitcl_context {
     char cache_dir[OCL_PATH_MAX];
     int cache_usable;
     ocl_stats stats;
+    ocl_fault fault; /* VITCL_FAULT_INJECT counters, read at context_create */
     char err[OCL_ERR_MAX];
 };
 
@@ -188,7 +191,8 @@ struct vitcl_buffer {
 const char *ocl_cl_error_name(cl_int err);
 /* Static name of a CLBlast status; never NULL. */
 const char *ocl_clblast_error_name(int status);
-/* Formats ctx->err and returns status. */
+/* Formats ctx->err and returns status. When the call that failed was an injected fault
+ * (fault_inject.h), appends " [injected fault KIND:N (VITCL_FAULT_INJECT)]" and clears the note. */
 vitcl_status ocl_fail(vitcl_context *ctx, vitcl_status status, const char *fmt, ...)
     OCL_PRINTF(3, 4);
 /* Fails with VITCL_ERR_DEVICE naming the op, the OpenCL call and status and the device. */
@@ -211,6 +215,9 @@ vitcl_status ocl_synchronize(vitcl_context *ctx);
 /* ---- buffers.c */
 vitcl_status ocl_buffer_alloc(vitcl_context *ctx, size_t bytes, const char *label,
                               vitcl_buffer **out);
+/* ocl_buffer_alloc for a buffer an op makes itself: errors name `op` instead of buffer_alloc. */
+vitcl_status ocl_buffer_alloc_for(vitcl_context *ctx, const char *op, size_t bytes,
+                                  const char *label, vitcl_buffer **out);
 void ocl_buffer_free(vitcl_context *ctx, vitcl_buffer *buf);
 vitcl_status ocl_buffer_write(vitcl_context *ctx, vitcl_buffer *buf, size_t offset,
                               const void *src, size_t bytes);

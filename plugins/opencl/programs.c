@@ -191,12 +191,14 @@ vitcl_status ocl_hash_all_sources(vitcl_context *ctx, ocl_hasher *h)
     return VITCL_OK;
 }
 
+/* Fails naming the program, device, platform and status, with the build log of prog (NULL:
+ * the build never ran, as for an injected fault). */
 static vitcl_status build_failure(vitcl_context *ctx, const program_def *def, cl_program prog,
                                   cl_int e)
 {
     char *log = NULL;
     size_t need = 0;
-    if (clGetProgramBuildInfo(prog, ctx->dev->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &need) ==
+    if (prog && clGetProgramBuildInfo(prog, ctx->dev->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &need) ==
             CL_SUCCESS &&
         need > 0 && (log = malloc(need + 1)) != NULL) {
         if (clGetProgramBuildInfo(prog, ctx->dev->id, CL_PROGRAM_BUILD_LOG, need, log, NULL) !=
@@ -204,7 +206,9 @@ static vitcl_status build_failure(vitcl_context *ctx, const program_def *def, cl
             need = 0;
         log[need] = '\0';
     }
-    const char *text = log && *log ? log : "(the driver gave no build log)";
+    const char *text = log && *log ? log
+                       : prog      ? "(the driver gave no build log)"
+                                   : "(none: the build was not run)";
     size_t tl = strlen(text);
     const char *more = tl > BUILD_LOG_MAX ? "\n[build log truncated]" : "";
     vitcl_status s = ocl_fail(
@@ -234,9 +238,15 @@ static cl_program load_cached(vitcl_context *ctx, const unsigned char key[OCL_HA
                                                       &bin_status, &e)
                           : NULL;
     free(bin);
-    if (prog && e == CL_SUCCESS && bin_status == CL_SUCCESS &&
-        clBuildProgram(prog, 1, &ctx->dev->id, options, NULL, NULL) == CL_SUCCESS)
-        return prog;
+    if (prog && e == CL_SUCCESS && bin_status == CL_SUCCESS) {
+        /* An injected failure takes the path of a refused binary: rebuilt from source. */
+        cl_int be = ocl_fault_hit(&ctx->fault, OCL_FAULT_BUILD)
+                        ? (cl_int)ocl_fault_status(OCL_FAULT_BUILD)
+                        : clBuildProgram(prog, 1, &ctx->dev->id, options, NULL, NULL);
+        ctx->fault.note[0] = '\0';
+        if (be == CL_SUCCESS)
+            return prog;
+    }
     if (prog)
         clReleaseProgram(prog);
     ctx->stats.cache_rejected++;
@@ -299,9 +309,11 @@ static vitcl_status build_one(vitcl_context *ctx, ocl_program_id id)
             clReleaseProgram(prog);
         return ocl_fail_cl(ctx, "context_create", "clCreateProgramWithSource", e);
     }
-    e = clBuildProgram(prog, 1, &ctx->dev->id, options, NULL, NULL);
+    int injected = ocl_fault_hit(&ctx->fault, OCL_FAULT_BUILD);
+    e = injected ? (cl_int)ocl_fault_status(OCL_FAULT_BUILD)
+                 : clBuildProgram(prog, 1, &ctx->dev->id, options, NULL, NULL);
     if (e != CL_SUCCESS) {
-        s = build_failure(ctx, def, prog, e);
+        s = build_failure(ctx, def, injected ? NULL : prog, e);
         clReleaseProgram(prog);
         return s;
     }
