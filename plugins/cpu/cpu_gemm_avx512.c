@@ -106,19 +106,25 @@ static void pack_w(const gk_args *a, size_t j0, size_t rows, float *wp)
         memset(wp + r * GK_LDWP, 0, a->kc * sizeof(float));
 }
 
-/* Asks for the W rows of feature block j0 (depth block of a) in L2, part `part` of `parts`. */
-static void prefetch_w(const gk_args *a, size_t j0, size_t part, size_t parts)
+/* Row r of feature block j0's W for this depth block, or NULL past n. */
+static const float *w_row(const gk_args *a, size_t j0, size_t r)
 {
-    size_t rows = a->n - j0 < GK_MR ? a->n - j0 : GK_MR, per_row = (a->kc + 15) / 16;
-    size_t lines = rows * per_row, from = lines * part / parts, to = lines * (part + 1) / parts;
-    for (size_t l = from; l < to; l++)
-        __builtin_prefetch(a->w + (j0 + l / per_row) * a->ldw + a->k0 + (l % per_row) * 16, 0,
-                           2);
+    return j0 + r < a->n ? a->w + (j0 + r) * a->ldw + a->k0 : NULL;
+}
+
+/* Asks for `floats` floats at p in L2, one request per cache line. */
+static void prefetch_span(const float *p, size_t floats)
+{
+    for (size_t i = 0; i < floats; i += 16)
+        __builtin_prefetch(p + i, 0, 2);
 }
 
 /* The micro-kernels: ct[r][t] = Σ_kk w(r, kk)·xp[kk·GK_NR + t] for r < 12 and t < 32 (two
  * vectors) or t < 16 (one), for two layouts of the W panel: ROWS (wp[r·GK_LDWP + kk], linear)
- * and INTERLEAVED (wp[kk·GK_MR + r], attention). WAT(r) reads w(r, kk); WSTEP advances wp. */
+ * and INTERLEAVED (wp[kk·GK_MR + r], attention). WAT(r) reads w(r, kk); WSTEP advances wp.
+ * While they run they ask for pfa[0..kc) and pfb[0..kc) in L2, one line every 16 steps
+ * (spread out, unlike a burst, these requests do not queue behind each other): the linear
+ * driver points them at rows of the next W panel. */
 #define GK_ROWS_AT(r) wp[(r) * GK_LDWP]
 #define GK_ROWS_STEP 1
 #define GK_INTER_AT(r) wp[(r)]
@@ -152,10 +158,15 @@ static void prefetch_w(const gk_args *a, size_t j0, size_t part, size_t parts)
 
 /* Defines name_32 and name_16 for a W layout. */
 #define GK_MICRO(name, step)                                                               \
-    GK_TARGET static void name##_32(const float *wp, const float *xp, size_t kc, float *ct)  \
+    GK_TARGET static void name##_32(const float *wp, const float *xp, size_t kc, float *ct,  \
+                                    const float *pfa, const float *pfb)                    \
     {                                                                                      \
         GK_ALL12(GK_DECL);                                                                 \
         for (size_t kk = 0; kk < kc; kk++) {                                               \
+            if ((kk & 15) == 0) {                                                          \
+                __builtin_prefetch(pfa + kk, 0, 2);                                        \
+                __builtin_prefetch(pfb + kk, 0, 2);                                        \
+            }                                                                              \
             __m512 x0 = _mm512_loadu_ps(xp), x1 = _mm512_loadu_ps(xp + 16);                \
             GK_ALL12(GK_FMA2);                                                             \
             xp += GK_NR;                                                                   \
@@ -163,10 +174,15 @@ static void prefetch_w(const gk_args *a, size_t j0, size_t part, size_t parts)
         }                                                                                  \
         GK_ALL12(GK_ST2);                                                                  \
     }                                                                                      \
-    GK_TARGET static void name##_16(const float *wp, const float *xp, size_t kc, float *ct)  \
+    GK_TARGET static void name##_16(const float *wp, const float *xp, size_t kc, float *ct,  \
+                                    const float *pfa, const float *pfb)                    \
     {                                                                                      \
         GK_ALL12(GK_DECL);                                                                 \
         for (size_t kk = 0; kk < kc; kk++) {                                               \
+            if ((kk & 15) == 0) {                                                          \
+                __builtin_prefetch(pfa + kk, 0, 2);                                        \
+                __builtin_prefetch(pfb + kk, 0, 2);                                        \
+            }                                                                              \
             __m512 x0 = _mm512_loadu_ps(xp);                                               \
             GK_ALL12(GK_FMA1);                                                             \
             xp += GK_NR;                                                                   \
@@ -188,10 +204,11 @@ GK_MICRO(micro_inter, GK_INTER_STEP)
 
 void cpu_gemm_micro(const float *wp, const float *xp, size_t kc, size_t live, float *ct)
 {
+    /* Nothing to fetch ahead: both prefetch streams walk wp itself. */
     if (live > 16)
-        micro_inter_32(wp, xp, kc, ct);
+        micro_inter_32(wp, xp, kc, ct, wp, wp);
     else
-        micro_inter_16(wp, xp, kc, ct);
+        micro_inter_16(wp, xp, kc, ct, wp, wp);
 }
 
 /* Moves tile ct [GK_MR][GK_NR] (rows = features j0.., columns = tokens i0..) into Y: adds what
@@ -234,17 +251,26 @@ static void compute_task(void *arg, size_t begin, size_t end, int thread)
     for (size_t jb = begin; jb < end; jb++) {
         size_t j0 = jb * GK_MR, rows = a->n - j0 < GK_MR ? a->n - j0 : GK_MR;
         pack_w(a, j0, rows, wp);
-        /* While this block computes, the next one of this chunk comes in from memory. */
+        /* While this block computes, the next one of this chunk comes in from memory: panel q
+         * of the token block fetches rows 2q and 2q + 1 of it inside the micro-kernel, and rows
+         * that no panel covers (fewer than 6 panels) are asked for here. */
+        size_t j1 = j0 + GK_MR, panels = a->p1 - a->p0;
         int ahead = jb + 1 < end;
+        if (ahead)
+            for (size_t r = 2 * panels; r < GK_MR; r++)
+                if (w_row(a, j1, r))
+                    prefetch_span(w_row(a, j1, r), a->kc);
         for (size_t p = a->p0; p < a->p1; p++) {
-            if (ahead)
-                prefetch_w(a, j0 + GK_MR, p - a->p0, a->p1 - a->p0);
-            size_t i0 = p * GK_NR, live = a->m - i0 < GK_NR ? a->m - i0 : GK_NR;
-            const float *xp = a->xt + (p - a->p0) * a->kc * GK_NR;
+            size_t q = p - a->p0, i0 = p * GK_NR, live = a->m - i0 < GK_NR ? a->m - i0 : GK_NR;
+            const float *pfa = ahead && 2 * q < GK_MR ? w_row(a, j1, 2 * q) : NULL;
+            const float *pfb = ahead && 2 * q + 1 < GK_MR ? w_row(a, j1, 2 * q + 1) : NULL;
+            pfa = pfa ? pfa : wp;
+            pfb = pfb ? pfb : wp;
+            const float *xp = a->xt + q * a->kc * GK_NR;
             if (live > 16)
-                micro_rows_32(wp, xp, a->kc, ct);
+                micro_rows_32(wp, xp, a->kc, ct, pfa, pfb);
             else
-                micro_rows_16(wp, xp, a->kc, ct);
+                micro_rows_16(wp, xp, a->kc, ct, pfa, pfb);
             tile_store(a, ct, i0, live, j0, rows);
         }
     }
