@@ -6,7 +6,8 @@
  * every call. Computing the transposed product Y^T = W·X^T lets W stay as PyTorch stores it:
  * the micro-kernel broadcasts scalars of W (any layout whose rows run along k works for that)
  * and multiplies them by 16-lane vectors of tokens, so only the activations are transposed, once
- * per call and per depth block.
+ * per call and token block. patch_embed uses it too (cpu_patch_embed.c), and attention its
+ * micro-kernel (cpu_gemm_micro, W panel interleaved [kk][GK_MR]).
  *
  * Blocking (Goto-style, transposed roles):
  * - depth blocks of GK_KC (one block for every ViT shape: splitting k = 4096 in four and
