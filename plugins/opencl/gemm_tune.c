@@ -175,32 +175,44 @@ static int run_correct(tune_run *r, const tune_shape *sh)
     return 1;
 }
 
-/* Times every live candidate on every shape; *winner is -1 when none is right. *errored is set
- * when a candidate was dropped because an OpenCL call failed (rather than for a wrong result or
- * its speed): such a run may have lost the best candidate to a passing condition. */
+/* Times every live candidate on every shape. *winner is the fastest candidate that computed
+ * correctly on every shape; when the 1.5x rule and failures together left none, the correct
+ * candidate dropped last for its speed; -1 when none computed correctly. *errored is set when a
+ * candidate was dropped because an OpenCL call failed (rather than for a wrong result or its
+ * speed): such a run may have lost the best candidate to a passing condition. The status of such
+ * a failure (with its message in ctx->err) is returned when it left no candidate at all. */
 static vitcl_status tune_run_all(vitcl_context *ctx, int *winner, int *errored)
 {
-    *errored = 0;
+    enum { DEAD = 0, ALIVE = 1, SLOW = 2 };
     double total[N_CAND] = {0};
-    int alive[N_CAND];
+    int state[N_CAND];
+    size_t dropped_at[N_CAND] = {0};
+    vitcl_status fail_st = VITCL_OK;
+    char fail_msg[512] = "";
+    *errored = 0;
     for (int c = 0; c < N_CAND; c++)
-        alive[c] = 1;
+        state[c] = ALIVE;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const tune_shape *sh = &shapes[si];
         tune_run r = {.ctx = ctx};
         vitcl_status s = run_prepare(&r, sh);
         for (int c = 0; c < N_CAND && s == VITCL_OK; c++) {
-            if (!alive[c])
+            if (state[c] != ALIVE)
                 continue;
             double t, best;
             /* The first run includes compiling the kernel; it is also the one checked. */
-            int ok = run_once(&r, sh, c, &t) == VITCL_OK ? run_correct(&r, sh) : -1;
-            if (ok == 1 && (run_once(&r, sh, c, &best) != VITCL_OK ||
-                            run_once(&r, sh, c, &t) != VITCL_OK))
+            vitcl_status rs = run_once(&r, sh, c, &t);
+            int ok = rs == VITCL_OK ? run_correct(&r, sh) : -1;
+            if (ok == 1 && ((rs = run_once(&r, sh, c, &best)) != VITCL_OK ||
+                            (rs = run_once(&r, sh, c, &t)) != VITCL_OK))
                 ok = -1;
             if (ok != 1) {
-                alive[c] = 0;
-                *errored |= ok < 0;
+                state[c] = DEAD;
+                if (ok < 0) {
+                    *errored = 1;
+                    fail_st = rs != VITCL_OK ? rs : VITCL_ERR_DEVICE;
+                    ocl_copy_str(fail_msg, sizeof fail_msg, ctx->err);
+                }
                 continue;
             }
             total[c] += t < best ? t : best;
@@ -210,16 +222,31 @@ static vitcl_status tune_run_all(vitcl_context *ctx, int *winner, int *errored)
             return s;
         double lead = INFINITY;
         for (int c = 0; c < N_CAND; c++)
-            if (alive[c] && total[c] < lead)
+            if (state[c] == ALIVE && total[c] < lead)
                 lead = total[c];
         for (int c = 0; c < N_CAND; c++)
-            if (alive[c] && total[c] > 1.5 * lead)
-                alive[c] = 0;
+            if (state[c] == ALIVE && total[c] > 1.5 * lead) {
+                state[c] = SLOW;
+                dropped_at[c] = si;
+            }
     }
     *winner = -1;
     for (int c = 0; c < N_CAND; c++)
-        if (alive[c] && (*winner < 0 || total[c] < total[*winner]))
+        if (state[c] == ALIVE && (*winner < 0 || total[c] < total[*winner]))
             *winner = c;
+    /* The leader failed after the others fell behind it: take the correct one that kept up
+     * longest rather than refusing a device on which a GEMM works. */
+    int fallback = -1;
+    for (int c = 0; *winner < 0 && c < N_CAND; c++)
+        if (state[c] == SLOW &&
+            (fallback < 0 || dropped_at[c] > dropped_at[fallback] ||
+             (dropped_at[c] == dropped_at[fallback] && total[c] < total[fallback])))
+            fallback = c;
+    if (*winner < 0)
+        *winner = fallback;
+    if (*winner < 0 && fail_st != VITCL_OK)
+        return ocl_fail(ctx, fail_st, "opencl on %s: every GEMM candidate failed; the last: %s",
+                        ctx->dev->info.name, fail_msg);
     ctx->err[0] = '\0'; /* failures of discarded candidates are not the caller's error */
     return VITCL_OK;
 }

@@ -387,7 +387,7 @@ static int play(fixture *fx, int kind, unsigned long long n, sites *ss, stats_li
     vitcl_registry *reg;
     vitcl_backend *be;
     char msg[4096] = "";
-    const char *stage = "open";
+    const char *stage = "open", *fail_stage = "open";
     int failed = 0;
     vitcl_status st = open_backend(fx->cache, spec, &reg, &be), fail_st = st;
     if (st != VITCL_OK) {
@@ -401,6 +401,7 @@ static int play(fixture *fx, int kind, unsigned long long n, sites *ss, stats_li
         if (st != VITCL_OK) {
             failed = 1;
             fail_st = st;
+            fail_stage = stage;
             snprintf(msg, sizeof msg, "%s", vitcl_last_error());
             restore_markers(fx);
             /* One call failed: the same backend must load and run as if nothing happened. */
@@ -426,18 +427,19 @@ static int play(fixture *fx, int kind, unsigned long long n, sites *ss, stats_li
     cr_assert_geq(lines, 1, "%s: no stats line", spec);
     cr_expect_eq(s[0].injected, 1, "%s: the plugin injected %llu faults", spec, s[0].injected);
     if (failed) {
-        cr_expect_eq(fail_st, want, "%s: %s gave %s: %s", spec, stage, vitcl_status_name(fail_st),
-                     msg);
-        cr_expect(strstr(msg, tag), "%s: %s error does not say '%s': %s", spec, stage, tag, msg);
+        cr_expect_eq(fail_st, want, "%s: %s gave %s: %s", spec, fail_stage,
+                     vitcl_status_name(fail_st), msg);
+        cr_expect(strstr(msg, tag), "%s: %s error does not say '%s': %s", spec, fail_stage, tag,
+                  msg);
         cr_expect(strstr(msg, fx->device), "%s: %s error does not name the device: %s", spec,
-                  stage, msg);
+                  fail_stage, msg);
         if (kind == K_ALLOC)
             cr_expect(strstr(msg, "buffer '"), "%s: no buffer label: %s", spec, msg);
         if (kind == K_BUILD)
             cr_expect(strstr(msg, "program '"), "%s: no program name: %s", spec, msg);
         if (kind == K_ENQUEUE)
             cr_expect(strstr(msg, "opencl ") && strstr(msg, " on "), "%s: no op: %s", spec, msg);
-        if (!strcmp(stage, "load"))
+        if (!strcmp(fail_stage, "load"))
             cr_expect(strstr(msg, MODEL), "%s: load error does not name the folder: %s", spec,
                       msg);
         add_site(ss, plugin_part(msg));
@@ -462,7 +464,7 @@ static int play(fixture *fx, int kind, unsigned long long n, sites *ss, stats_li
         rm_tree(probe);
         cr_expect_eq(entries, 0, "%s: a tuning run with a failed OpenCL call was cached", spec);
     }
-    if (failed && !strcmp(stage, "open")) {
+    if (failed && !strcmp(fail_stage, "open")) {
         /* The fault went with its context: a fresh backend on the same cache runs as before
          * (missing program entries are built by it). */
         restore_markers(fx);
@@ -568,7 +570,8 @@ Test(opencl_fault, every_program_build)
     cr_expect_eq(c.cache_hits, c.calls[K_BUILD]);
     for (unsigned long long n = 1; n <= c.calls[K_BUILD]; n++) {
         sites none = {.n = 0};
-        cr_expect_eq(play(&fx, K_BUILD, n, &none, NULL), 0, "build:%llu on a cached binary failed", n);
+        cr_expect_eq(play(&fx, K_BUILD, n, &none, NULL), 0,
+                     "build:%llu on a cached binary failed", n);
         stats_line s;
         cr_assert_eq(read_stats(fx.stats, &s, 1), 1);
         cr_expect(s.builds == 1 && s.cache_rejected == 1,
