@@ -72,6 +72,9 @@ MODELS = [
     dict(name="sharded_d56_h7_l3_p6_s36", hidden=56, heads=7, layers=3, inter=112, patch=6, image=36,
          shard="100KB", note="safetensors sharded (max_shard_size 100KB) with model.safetensors.index.json, "
          "7 heads of head_dim 8, 3 layers, 6x6 grid"),
+    dict(name="d128_h2_l1_p16_s48", hidden=128, heads=2, layers=1, inter=256, patch=16, image=48,
+         note="head_dim 64 as every released checkpoint, so backends' head_dim-64 attention paths "
+         "run end to end"),
 ]
 
 DEMO = dict(name="demo", hidden=64, heads=4, layers=2, inter=128, patch=16, image=224)
