@@ -318,8 +318,8 @@ vitcl_status cpu_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_o
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "scale %g is not finite",
                         (double)scale);
     size_t width, rows, tasks, bh;
-    if (!cpu_mul(heads, head_dim, &width) || !cpu_mul(batch, seq, &rows) ||
-        !cpu_mul(batch, heads, &bh) || !cpu_mul(bh, (seq + ATT_TILE - 1) / ATT_TILE, &tasks) ||
+    if (!plugin_size_mul(heads, head_dim, &width) || !plugin_size_mul(batch, seq, &rows) ||
+        !plugin_size_mul(batch, heads, &bh) || !plugin_size_mul(bh, (seq + ATT_TILE - 1) / ATT_TILE, &tasks) ||
         seq > SIZE_MAX / 2 || head_dim > SIZE_MAX / 2)
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "sizes overflow");
     if (ldq < width || ldk < width || ldv < width || ldo < width)
@@ -327,8 +327,8 @@ vitcl_status cpu_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_o
                         "leading dimension below heads·head_dim = %zu (ldq %zu, ldk %zu, ldv "
                         "%zu, ldo %zu)",
                         width, ldq, ldk, ldv, ldo);
-    size_t q_ext = cpu_extent(1, 0, rows, ldq, width), k_ext = cpu_extent(1, 0, rows, ldk, width);
-    size_t v_ext = cpu_extent(1, 0, rows, ldv, width), o_ext = cpu_extent(1, 0, rows, ldo, width);
+    size_t q_ext = plugin_size_extent(1, 0, rows, ldq, width), k_ext = plugin_size_extent(1, 0, rows, ldk, width);
+    size_t v_ext = plugin_size_extent(1, 0, rows, ldv, width), o_ext = plugin_size_extent(1, 0, rows, ldo, width);
     vitcl_status st = cpu_check_span(ctx, op, "Q", Q, q_off, q_ext, 0);
     if (st == VITCL_OK)
         st = cpu_check_span(ctx, op, "K", K, k_off, k_ext, 0);
@@ -356,18 +356,18 @@ vitcl_status cpu_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_o
         /* kp + vp + qp + pt + ct, see att_task_own. */
         size_t kpad = round_up(seq, OWN_MR), dpad = round_up(head_dim, OWN_MR);
         size_t own_tiles = (seq + OWN_NR - 1) / OWN_NR;
-        if (!cpu_mul(kpad, head_dim, &f1) || !cpu_mul(dpad, seq, &f2) ||
-            !cpu_mul(OWN_NR, head_dim + seq, &f3) || !cpu_add(f1, f2, &total) ||
-            !cpu_add(total, f3, &total) || !cpu_add(total, OWN_MR * OWN_NR, &total) ||
-            !cpu_mul(bh, own_tiles, &tasks))
+        if (!plugin_size_mul(kpad, head_dim, &f1) || !plugin_size_mul(dpad, seq, &f2) ||
+            !plugin_size_mul(OWN_NR, head_dim + seq, &f3) || !plugin_size_add(f1, f2, &total) ||
+            !plugin_size_add(total, f3, &total) || !plugin_size_add(total, OWN_MR * OWN_NR, &total) ||
+            !plugin_size_mul(bh, own_tiles, &tasks))
             return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "scratch size overflows");
         a.tiles = own_tiles;
     } else {
         /* kt + vp + p + qs + ob, see att_task. */
-        if (!cpu_mul(head_dim, a.sp, &f1) || !cpu_mul(seq, a.dp, &f2) ||
-            !cpu_mul(ATT_TILE, a.sp, &f3) || !cpu_mul(4, head_dim + a.dp, &f4) ||
-            !cpu_add(f1, f2, &total) || !cpu_add(total, f3, &total) ||
-            !cpu_add(total, f4, &total))
+        if (!plugin_size_mul(head_dim, a.sp, &f1) || !plugin_size_mul(seq, a.dp, &f2) ||
+            !plugin_size_mul(ATT_TILE, a.sp, &f3) || !plugin_size_mul(4, head_dim + a.dp, &f4) ||
+            !plugin_size_add(f1, f2, &total) || !plugin_size_add(total, f3, &total) ||
+            !plugin_size_add(total, f4, &total))
             return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "scratch size overflows");
     }
     st = cpu_scratch_reserve(ctx, op, total);

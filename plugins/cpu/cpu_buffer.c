@@ -69,7 +69,7 @@ static vitcl_status check_bytes(vitcl_context *ctx, const char *op, const vitcl_
     if (buf->owner != ctx)
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
                         "buffer '%s' belongs to another context", buf->label);
-    if (!cpu_add(offset, bytes, &end) || end > buf->bytes)
+    if (!plugin_size_add(offset, bytes, &end) || end > buf->bytes)
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
                         "bytes [%zu, %zu + %zu) lie outside buffer '%s' (%zu bytes)", offset,
                         offset, bytes, buf->label, buf->bytes);

@@ -6,34 +6,6 @@
 
 #include "cpu_internal.h"
 
-int cpu_mul(size_t a, size_t b, size_t *out)
-{
-    if (a != 0 && b > SIZE_MAX / a)
-        return 0;
-    *out = a * b;
-    return 1;
-}
-
-int cpu_add(size_t a, size_t b, size_t *out)
-{
-    if (b > SIZE_MAX - a)
-        return 0;
-    *out = a + b;
-    return 1;
-}
-
-size_t cpu_extent(size_t batch, size_t stride, size_t rows, size_t ld, size_t cols)
-{
-    size_t one, all, head;
-    if (batch == 0 || rows == 0 || cols == 0)
-        return 0;
-    if (!cpu_mul(rows - 1, ld, &one) || !cpu_add(one, cols, &one))
-        return 0;
-    if (!cpu_mul(batch - 1, stride, &head) || !cpu_add(head, one, &all))
-        return 0;
-    return all;
-}
-
 vitcl_status cpu_check_span(vitcl_context *ctx, const char *op, const char *what,
                             const vitcl_buffer *buf, size_t off, size_t extent, int writable)
 {
@@ -46,7 +18,7 @@ vitcl_status cpu_check_span(vitcl_context *ctx, const char *op, const char *what
     if (extent == 0)
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
                         "%s (buffer '%s'): region size overflows", what, buf->label);
-    if (!cpu_add(off, extent, &end) || !cpu_mul(end, sizeof(float), &bytes) || bytes > buf->bytes)
+    if (!plugin_size_add(off, extent, &end) || !plugin_size_mul(end, sizeof(float), &bytes) || bytes > buf->bytes)
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
                         "%s (buffer '%s', %zu bytes): floats [%zu, %zu + %zu) lie outside it",
                         what, buf->label, buf->bytes, off, off, extent);

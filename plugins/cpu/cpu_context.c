@@ -47,7 +47,7 @@ void cpu_record(vitcl_context *ctx, const char *op, uint64_t start_ns)
 static float *alloc_floats(size_t floats)
 {
     size_t bytes;
-    if (!cpu_mul(floats, sizeof(float), &bytes) || bytes > SIZE_MAX - CPU_ALIGN)
+    if (!plugin_size_mul(floats, sizeof(float), &bytes) || bytes > SIZE_MAX - CPU_ALIGN)
         return NULL;
     bytes = (bytes + CPU_ALIGN - 1) / CPU_ALIGN * CPU_ALIGN;
     return aligned_alloc(CPU_ALIGN, bytes ? bytes : CPU_ALIGN);

@@ -28,9 +28,9 @@ vitcl_status cpu_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size
                         "leading dimension too small (lda %zu < %zu, ldb %zu < %zu or ldc %zu "
                         "< %zu)",
                         lda, a_cols, ldb, b_cols, ldc, n);
-    size_t a_ext = cpu_extent(batch, stride_a, a_rows, lda, a_cols);
-    size_t b_ext = cpu_extent(batch, stride_b, b_rows, ldb, b_cols);
-    size_t c_ext = cpu_extent(batch, stride_c, m, ldc, n);
+    size_t a_ext = plugin_size_extent(batch, stride_a, a_rows, lda, a_cols);
+    size_t b_ext = plugin_size_extent(batch, stride_b, b_rows, ldb, b_cols);
+    size_t c_ext = plugin_size_extent(batch, stride_c, m, ldc, n);
     vitcl_status st = cpu_check_span(ctx, op, "A", A, a_off, a_ext, 0);
     if (st == VITCL_OK)
         st = cpu_check_span(ctx, op, "B", B, b_off, b_ext, 0);

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "plugin_size.h"
 #include "vitcl/backend.h"
 #include "cpu_pool.h"
 
@@ -100,14 +101,7 @@ vitcl_status cpu_packed_x_reserve(vitcl_context *ctx, const char *op, size_t flo
 
 /* ---- cpu_check.c: argument validation shared by the ops */
 
-/* a*b into *out; returns 0 on overflow. */
-int cpu_mul(size_t a, size_t b, size_t *out);
-/* a+b into *out; returns 0 on overflow. */
-int cpu_add(size_t a, size_t b, size_t *out);
-
-/* Number of floats spanned by `rows` rows of `cols` floats with leading dimension ld
- * ((rows-1)·ld + cols), repeated `batch` times every `stride` floats; 0 on overflow. */
-size_t cpu_extent(size_t batch, size_t stride, size_t rows, size_t ld, size_t cols);
+/* Size arithmetic: plugin_size_mul, plugin_size_add, plugin_size_extent (plugin_size.h). */
 
 /* Checks that `buf` is a buffer of ctx and that floats [off, off + extent) lie inside it;
  * `what` names the argument ("X", "W"). With `writable`, also that the buffer is not a

@@ -37,8 +37,8 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                         "flag VITCL_LINEAR_PACKED_W: this backend has no linear_pack_weight, so "
                         "no packed weights exist");
     vitcl_status st;
-    size_t x_ext = cpu_extent(1, 0, m, k, k), w_ext = cpu_extent(1, 0, n, k, k);
-    size_t y_ext = cpu_extent(1, 0, m, n, n);
+    size_t x_ext = plugin_size_extent(1, 0, m, k, k), w_ext = plugin_size_extent(1, 0, n, k, k);
+    size_t y_ext = plugin_size_extent(1, 0, m, n, n);
     st = cpu_check_span(ctx, op, "X", X, x_off, x_ext, 0);
     if (st == VITCL_OK)
         st = cpu_check_span(ctx, op, "W", W, w_off, w_ext, 0);

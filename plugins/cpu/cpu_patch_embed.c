@@ -52,15 +52,15 @@ vitcl_status cpu_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, siz
                         patch);
     size_t gh = height / patch, gw = width / patch;
     size_t tokens, kk, img, pix_ext, w_ext, y_need;
-    if (!cpu_mul(gh, gw, &tokens) || !cpu_mul(patch, patch, &kk) ||
-        !cpu_mul(kk, channels, &kk) || !cpu_mul(channels, height, &img) ||
-        !cpu_mul(img, width, &img) || !cpu_mul(img, batch, &pix_ext) ||
-        !cpu_mul(dim, kk, &w_ext) || !cpu_mul(tokens, dim, &y_need))
+    if (!plugin_size_mul(gh, gw, &tokens) || !plugin_size_mul(patch, patch, &kk) ||
+        !plugin_size_mul(kk, channels, &kk) || !plugin_size_mul(channels, height, &img) ||
+        !plugin_size_mul(img, width, &img) || !plugin_size_mul(img, batch, &pix_ext) ||
+        !plugin_size_mul(dim, kk, &w_ext) || !plugin_size_mul(tokens, dim, &y_need))
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "sizes overflow");
     if (y_batch_stride < y_need)
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
                         "y_batch_stride %zu is below tokens·dim = %zu", y_batch_stride, y_need);
-    size_t y_ext = cpu_extent(batch, y_batch_stride, tokens, dim, dim);
+    size_t y_ext = plugin_size_extent(batch, y_batch_stride, tokens, dim, dim);
     vitcl_status st = cpu_check_span(ctx, op, "pixels", pixels, p_off, pix_ext, 0);
     if (st == VITCL_OK)
         st = cpu_check_span(ctx, op, "W", W, w_off, w_ext, 0);
@@ -79,7 +79,7 @@ vitcl_status cpu_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, siz
     if (st != VITCL_OK)
         return st;
     size_t cols_floats;
-    if (!cpu_mul(tokens, kk, &cols_floats))
+    if (!plugin_size_mul(tokens, kk, &cols_floats))
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "sizes overflow");
     st = cpu_shared_reserve(ctx, op, cols_floats);
     if (st != VITCL_OK)

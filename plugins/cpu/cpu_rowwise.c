@@ -227,7 +227,7 @@ vitcl_status cpu_layernorm(vitcl_context *ctx, const vitcl_buffer *X, size_t x_o
     if (!(eps >= 0.0f) || isinf(eps))
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "eps %g is not a finite value >= 0",
                         (double)eps);
-    size_t ext = cpu_extent(1, 0, rows, cols, cols);
+    size_t ext = plugin_size_extent(1, 0, rows, cols, cols);
     vitcl_status st = cpu_check_span(ctx, op, "X", X, x_off, ext, 0);
     if (st == VITCL_OK)
         st = cpu_check_span(ctx, op, "gamma", gamma, g_off, cols, 0);
@@ -319,7 +319,7 @@ vitcl_status cpu_softmax(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off
     if (!isfinite(scale))
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "scale %g is not finite",
                         (double)scale);
-    size_t ext = cpu_extent(1, 0, rows, cols, cols);
+    size_t ext = plugin_size_extent(1, 0, rows, cols, cols);
     vitcl_status st = cpu_check_span(ctx, op, "X", X, x_off, ext, 0);
     if (st == VITCL_OK)
         st = cpu_check_span(ctx, op, "Y", Y, y_off, ext, 1);

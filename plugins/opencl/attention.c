@@ -36,8 +36,8 @@ static vitcl_status attention64(vitcl_context *ctx, const vitcl_buffer *Q, size_
 {
     const char *op = "attention";
     size_t seq_pad = ocl_round_up(seq, 16), bh = batch * heads, floats, bytes;
-    if (seq_pad == 0 || seq_pad > INT32_MAX || !ocl_mul_ok(bh, 64, &floats) ||
-        !ocl_mul_ok(floats, seq_pad, &floats) || !ocl_mul_ok(floats, sizeof(float), &bytes))
+    if (seq_pad == 0 || seq_pad > INT32_MAX || !plugin_size_mul(bh, 64, &floats) ||
+        !plugin_size_mul(floats, seq_pad, &floats) || !plugin_size_mul(floats, sizeof(float), &bytes))
         return ocl_fail(ctx, VITCL_ERR_LIMIT, "opencl attention on %s: sizes overflow",
                         ctx->dev->info.name);
     cl_mem kt;

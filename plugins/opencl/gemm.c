@@ -74,8 +74,8 @@ vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
         return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, "opencl linear on %s: unknown flags 0x%x",
                         ctx->dev->info.name, (unsigned)flags);
     size_t mk, nk, mn;
-    if (m == 0 || n == 0 || k == 0 || !ocl_mul_ok(m, k, &mk) || !ocl_mul_ok(n, k, &nk) ||
-        !ocl_mul_ok(m, n, &mn))
+    if (m == 0 || n == 0 || k == 0 || !plugin_size_mul(m, k, &mk) || !plugin_size_mul(n, k, &nk) ||
+        !plugin_size_mul(m, n, &mn))
         return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
                         "opencl linear on %s: invalid shape m=%zu n=%zu k=%zu", ctx->dev->info.name,
                         m, n, k);

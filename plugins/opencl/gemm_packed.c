@@ -17,7 +17,7 @@ static vitcl_status pack_alloc(vitcl_context *ctx, size_t n, size_t k, size_t co
                                const char *label, vitcl_buffer **out)
 {
     size_t floats, bytes;
-    if (!ocl_mul_ok(cols, k, &floats) || !ocl_mul_ok(floats, sizeof(float), &bytes))
+    if (!plugin_size_mul(cols, k, &floats) || !plugin_size_mul(floats, sizeof(float), &bytes))
         return ocl_fail(ctx, VITCL_ERR_LIMIT,
                         "opencl linear_pack_weight on %s: '%s' [%zu, %zu] is too large", 
                         ctx->dev->info.name, label ? label : "(unnamed)", n, k);
@@ -33,7 +33,7 @@ static vitcl_status check_pack_args(vitcl_context *ctx, const vitcl_buffer *W, s
                                     size_t n, size_t k, const char *label, vitcl_buffer **out)
 {
     size_t nk;
-    if (!out || n == 0 || k == 0 || !ocl_mul_ok(n, k, &nk))
+    if (!out || n == 0 || k == 0 || !plugin_size_mul(n, k, &nk))
         return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
                         "opencl linear_pack_weight on %s: invalid shape n=%zu k=%zu for '%s'",
                         ctx->dev->info.name, n, k, label ? label : "(unnamed)");

@@ -56,10 +56,3 @@ size_t ocl_round_up(size_t n, size_t m)
     return n + (m - r);
 }
 
-int ocl_mul_ok(size_t a, size_t b, size_t *out)
-{
-    if (a != 0 && b > SIZE_MAX / a)
-        return 0;
-    *out = a * b;
-    return 1;
-}

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "fault_inject.h"
+#include "plugin_size.h"
 #include "vitcl/backend.h"
 
 #if defined(__GNUC__)
@@ -268,8 +269,7 @@ vitcl_status ocl_launch_1d(vitcl_context *ctx, const char *op, const ocl_args *a
                            ocl_kernel_id kernel, size_t n);
 /* Rounds n up to a multiple of m (m > 0); returns 0 on overflow. */
 size_t ocl_round_up(size_t n, size_t m);
-/* *out = a * b; returns 0 (out untouched) when the product overflows size_t. */
-int ocl_mul_ok(size_t a, size_t b, size_t *out);
+/* Overflow-checked sizes: plugin_size_mul and friends (plugins/common/plugin_size.h). */
 
 /* ---- hash.c */
 #define OCL_HASH_LEN 32

@@ -21,10 +21,10 @@ static vitcl_status patch_gemm(vitcl_context *ctx, const vitcl_buffer *pixels, s
     size_t gw = width / patch, ntok = (height / patch) * gw, kdim = channels * patch * patch;
     size_t rows, total, xbytes, panels = dim / OCL_GEMM_PANEL + (dim % OCL_GEMM_PANEL != 0),
                             wbytes;
-    if (!ocl_mul_ok(ntok, batch, &rows) || !ocl_mul_ok(rows, kdim, &total) ||
-        !ocl_mul_ok(total, sizeof(float), &xbytes) ||
-        !ocl_mul_ok(panels * OCL_GEMM_PANEL, kdim, &wbytes) ||
-        !ocl_mul_ok(wbytes, sizeof(float), &wbytes) || kdim > UINT32_MAX || rows > UINT32_MAX)
+    if (!plugin_size_mul(ntok, batch, &rows) || !plugin_size_mul(rows, kdim, &total) ||
+        !plugin_size_mul(total, sizeof(float), &xbytes) ||
+        !plugin_size_mul(panels * OCL_GEMM_PANEL, kdim, &wbytes) ||
+        !plugin_size_mul(wbytes, sizeof(float), &wbytes) || kdim > UINT32_MAX || rows > UINT32_MAX)
         return ocl_fail(ctx, VITCL_ERR_LIMIT, "opencl patch_embed on %s: sizes overflow",
                         ctx->dev->info.name);
     cl_mem xcol, wp;
@@ -80,11 +80,11 @@ vitcl_status ocl_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, siz
                         ctx->dev->info.name, batch, channels, height, width, patch, dim);
     size_t gh = height / patch, gw = width / patch, ntok, plane, npix, pp, nw, tokdim, total,
            ny;
-    if (!ocl_mul_ok(gh, gw, &ntok) || !ocl_mul_ok(height, width, &plane) ||
-        !ocl_mul_ok(plane, channels, &npix) || !ocl_mul_ok(npix, batch, &npix) ||
-        !ocl_mul_ok(patch, patch, &pp) || !ocl_mul_ok(pp, channels, &nw) || !ocl_mul_ok(nw, dim, &nw) ||
-        !ocl_mul_ok(ntok, dim, &tokdim) || !ocl_mul_ok(tokdim, batch, &total) ||
-        !ocl_mul_ok(batch - 1, y_batch_stride, &ny) || ny > SIZE_MAX - tokdim ||
+    if (!plugin_size_mul(gh, gw, &ntok) || !plugin_size_mul(height, width, &plane) ||
+        !plugin_size_mul(plane, channels, &npix) || !plugin_size_mul(npix, batch, &npix) ||
+        !plugin_size_mul(patch, patch, &pp) || !plugin_size_mul(pp, channels, &nw) || !plugin_size_mul(nw, dim, &nw) ||
+        !plugin_size_mul(ntok, dim, &tokdim) || !plugin_size_mul(tokdim, batch, &total) ||
+        !plugin_size_mul(batch - 1, y_batch_stride, &ny) || ny > SIZE_MAX - tokdim ||
         channels > UINT32_MAX || height > UINT32_MAX || width > UINT32_MAX ||
         dim > UINT32_MAX || ntok > UINT32_MAX)
         return ocl_fail(ctx, VITCL_ERR_LIMIT, "opencl patch_embed on %s: sizes overflow",

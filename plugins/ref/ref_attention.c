@@ -15,7 +15,7 @@ static vitcl_status check_rows(vitcl_context *ctx, const char *what, const vitcl
     if (ld < width)
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op_name,
                         "ld%s = %zu is smaller than heads·head_dim = %zu", what, ld, width);
-    return ref_check_span(ctx, op_name, what, buf, off, ref_extent(1, 0, rows, ld, width),
+    return ref_check_span(ctx, op_name, what, buf, off, plugin_size_extent(1, 0, rows, ld, width),
                           writable);
 }
 
@@ -36,8 +36,8 @@ vitcl_status ref_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_o
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op_name, "scale = %g is not finite",
                         (double)scale);
     size_t width = 0, rows = 0, bytes = 0;
-    if (!ref_mul(heads, head_dim, &width) || !ref_mul(batch, seq, &rows) ||
-        !ref_mul(seq, sizeof(double), &bytes))
+    if (!plugin_size_mul(heads, head_dim, &width) || !plugin_size_mul(batch, seq, &rows) ||
+        !plugin_size_mul(seq, sizeof(double), &bytes))
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op_name,
                         "batch %zu, seq %zu, heads %zu, head_dim %zu: the sizes overflow", batch,
                         seq, heads, head_dim);

@@ -68,7 +68,7 @@ static vitcl_status check_bytes(vitcl_context *ctx, const char *op, const vitcl_
     if (buf->owner != ctx)
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
                         "buffer '%s' belongs to another context", buf->label);
-    if (!ref_add(offset, bytes, &end) || end > buf->bytes)
+    if (!plugin_size_add(offset, bytes, &end) || end > buf->bytes)
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
                         "bytes [%zu, +%zu) lie beyond the end of buffer '%s' (%zu bytes)", offset,
                         bytes, buf->label, buf->bytes);

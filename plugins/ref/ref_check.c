@@ -6,34 +6,6 @@
 
 #include "ref_internal.h"
 
-int ref_mul(size_t a, size_t b, size_t *out)
-{
-    if (a != 0 && b > SIZE_MAX / a)
-        return 0;
-    *out = a * b;
-    return 1;
-}
-
-int ref_add(size_t a, size_t b, size_t *out)
-{
-    if (b > SIZE_MAX - a)
-        return 0;
-    *out = a + b;
-    return 1;
-}
-
-size_t ref_extent(size_t batch, size_t stride, size_t rows, size_t ld, size_t cols)
-{
-    size_t one = 0, total = 0, skip = 0;
-    if (batch == 0 || rows == 0 || cols == 0)
-        return 0;
-    if (!ref_mul(rows - 1, ld, &one) || !ref_add(one, cols, &one))
-        return 0;
-    if (!ref_mul(batch - 1, stride, &skip) || !ref_add(skip, one, &total))
-        return 0;
-    return total;
-}
-
 vitcl_status ref_check_span(vitcl_context *ctx, const char *op, const char *what,
                             const vitcl_buffer *buf, size_t off, size_t extent, int writable)
 {
@@ -47,7 +19,7 @@ vitcl_status ref_check_span(vitcl_context *ctx, const char *op, const char *what
                         "%s (buffer '%s') is a read-only host wrap and cannot be written", what,
                         buf->label);
     size_t end = 0;
-    if (extent == 0 || !ref_add(off, extent, &end))
+    if (extent == 0 || !plugin_size_add(off, extent, &end))
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
                         "%s (buffer '%s'): the size of the region overflows", what, buf->label);
     size_t have = buf->bytes / sizeof(float);

@@ -23,10 +23,10 @@ vitcl_status ref_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "unknown flags 0x%x",
                         (unsigned)(flags & ~(uint32_t)LINEAR_KNOWN_FLAGS));
     int packed = (flags & VITCL_LINEAR_PACKED_W) != 0;
-    if ((st = ref_check_span(ctx, op, "X", X, x_off, ref_extent(1, 0, m, k, k), 0)) ||
-        (st = ref_check_span(ctx, op, "W", W, w_off, ref_extent(1, 0, n, k, k), 0)) ||
+    if ((st = ref_check_span(ctx, op, "X", X, x_off, plugin_size_extent(1, 0, m, k, k), 0)) ||
+        (st = ref_check_span(ctx, op, "W", W, w_off, plugin_size_extent(1, 0, n, k, k), 0)) ||
         (b != NULL && (st = ref_check_span(ctx, op, "b", b, b_off, n, 0))) ||
-        (st = ref_check_span(ctx, op, "Y", Y, y_off, ref_extent(1, 0, m, n, n), 1)))
+        (st = ref_check_span(ctx, op, "Y", Y, y_off, plugin_size_extent(1, 0, m, n, n), 1)))
         return st;
     if (packed && (!W->packed || W->pack_n != n || W->pack_k != k || w_off != 0))
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
@@ -74,13 +74,13 @@ vitcl_status ref_linear_pack_weight(vitcl_context *ctx, const vitcl_buffer *W, s
         return st;
     if (out == NULL)
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "out is NULL");
-    size_t count = ref_extent(1, 0, n, k, k), bytes = 0;
+    size_t count = plugin_size_extent(1, 0, n, k, k), bytes = 0;
     if ((st = ref_check_span(ctx, op, "W", W, w_off, count, 0)))
         return st;
     if (W->packed)
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "W ('%s') is already packed",
                         W->label);
-    if (!ref_mul(count, sizeof(float), &bytes))
+    if (!plugin_size_mul(count, sizeof(float), &bytes))
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "W: the size overflows");
     vitcl_buffer *buf = NULL;
     if ((st = ref_buffer_new(ctx, op, bytes, label, &buf)))
@@ -110,7 +110,7 @@ static vitcl_status check_operand(vitcl_context *ctx, const char *what, const vi
                         "ld%s = %zu is smaller than the %zu columns of stored %s", what, ld,
                         scols, what);
     return ref_check_span(ctx, "gemm_batched", what, buf, off,
-                          ref_extent(batch, stride, srows, ld, scols), writable);
+                          plugin_size_extent(batch, stride, srows, ld, scols), writable);
 }
 
 vitcl_status ref_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size_t m, size_t n,

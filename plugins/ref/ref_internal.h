@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "plugin_size.h"
 #include "vitcl/backend.h"
 
 #if defined(__GNUC__)
@@ -68,15 +69,7 @@ void ref_record(vitcl_context *ctx, const char *op, uint64_t start_ns);
 
 /* ---- ref_check.c: argument validation shared by the ops */
 
-/* a*b into *out; returns 0 on overflow. */
-int ref_mul(size_t a, size_t b, size_t *out);
-/* a+b into *out; returns 0 on overflow. */
-int ref_add(size_t a, size_t b, size_t *out);
-
-/* Number of floats spanned by `rows` rows of `cols` floats with leading dimension ld
- * ((rows-1)·ld + cols), repeated `batch` times every `stride` floats; 0 on overflow. All of
- * rows, cols, batch must be >= 1 and ld >= cols (checked by the callers). */
-size_t ref_extent(size_t batch, size_t stride, size_t rows, size_t ld, size_t cols);
+/* Size arithmetic: plugin_size_mul, plugin_size_add, plugin_size_extent (plugin_size.h). */
 
 /* Checks that `buf` is a buffer of ctx and that floats [off, off + extent) lie inside it;
  * `what` names the argument in the message ("X", "W"). With `writable`, also that the buffer

@@ -23,20 +23,20 @@ vitcl_status ref_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, siz
                         width);
     size_t gh = height / patch, gw = width / patch;
     size_t image = 0, kernel = 0, tokens = 0, out_one = 0;
-    if (!ref_mul(channels, height, &image) || !ref_mul(image, width, &image) ||
-        !ref_mul(channels, patch, &kernel) || !ref_mul(kernel, patch, &kernel) ||
-        !ref_mul(gh, gw, &tokens) || !ref_mul(tokens, dim, &out_one))
+    if (!plugin_size_mul(channels, height, &image) || !plugin_size_mul(image, width, &image) ||
+        !plugin_size_mul(channels, patch, &kernel) || !plugin_size_mul(kernel, patch, &kernel) ||
+        !plugin_size_mul(gh, gw, &tokens) || !plugin_size_mul(tokens, dim, &out_one))
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "the sizes overflow");
     if (y_batch_stride < out_one)
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
                         "y_batch_stride %zu is smaller than tokens·dim = %zu·%zu", y_batch_stride,
                         tokens, dim);
     if ((st = ref_check_span(ctx, op, "pixels", pixels, p_off,
-                             ref_extent(batch, image, 1, image, image), 0)) ||
-        (st = ref_check_span(ctx, op, "W", W, w_off, ref_extent(1, 0, dim, kernel, kernel), 0)) ||
+                             plugin_size_extent(batch, image, 1, image, image), 0)) ||
+        (st = ref_check_span(ctx, op, "W", W, w_off, plugin_size_extent(1, 0, dim, kernel, kernel), 0)) ||
         (st = ref_check_span(ctx, op, "bias", bias, bias_off, dim, 0)) ||
         (st = ref_check_span(ctx, op, "Y", Y, y_off,
-                             ref_extent(batch, y_batch_stride, 1, out_one, out_one), 1)))
+                             plugin_size_extent(batch, y_batch_stride, 1, out_one, out_one), 1)))
         return st;
 
     const float *px = ref_floats(pixels, p_off), *w = ref_floats(W, w_off);

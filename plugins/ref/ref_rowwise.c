@@ -35,7 +35,7 @@ vitcl_status ref_layernorm(vitcl_context *ctx, const vitcl_buffer *X, size_t x_o
     if (!(eps >= 0.0f) || isinf(eps))
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "eps = %g is not a finite value >= 0",
                         (double)eps);
-    size_t count = ref_extent(1, 0, rows, cols, cols);
+    size_t count = plugin_size_extent(1, 0, rows, cols, cols);
     if ((st = ref_check_span(ctx, op, "X", X, x_off, count, 0)) ||
         (st = ref_check_span(ctx, op, "gamma", gamma, g_off, cols, 0)) ||
         (st = ref_check_span(ctx, op, "beta", beta, b_off, cols, 0)) ||
@@ -79,7 +79,7 @@ vitcl_status ref_softmax(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off
     if (!isfinite(scale))
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "scale = %g is not finite",
                         (double)scale);
-    size_t count = ref_extent(1, 0, rows, cols, cols);
+    size_t count = plugin_size_extent(1, 0, rows, cols, cols);
     if ((st = ref_check_span(ctx, op, "X", X, x_off, count, 0)) ||
         (st = ref_check_span(ctx, op, "Y", Y, y_off, count, 1)) ||
         (st = check_alias(ctx, op, "X", X, x_off, Y, y_off, count)))

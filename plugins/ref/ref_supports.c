@@ -8,7 +8,7 @@ static int all_positive(const size_t *s, size_t count)
 {
     size_t prod = 1;
     for (size_t i = 0; i < count; i++)
-        if (s[i] == 0 || !ref_mul(prod, s[i], &prod))
+        if (s[i] == 0 || !plugin_size_mul(prod, s[i], &prod))
             return 0;
     return 1;
 }

@@ -58,7 +58,7 @@ static vitcl_status wrong_softmax(vitcl_context *ctx, const vitcl_buffer *X, siz
                                   float scale)
 {
     /* Validate (and let ref write a result) on a copy of X, since Y may alias it. */
-    size_t count = ref_extent(1, 0, rows, cols, cols);
+    size_t count = plugin_size_extent(1, 0, rows, cols, cols);
     vitcl_status st = ref_check_span(ctx, "softmax", "X", X, x_off, count, 0);
     if (st != VITCL_OK)
         return st;
