@@ -5,9 +5,9 @@
 # Usage: tools/setup_venv.sh [VENV_DIR]      (default: .venv-tools in the repository root)
 #
 # Note: torch from PyPI is large (several GB with its CUDA wheels on Linux x86-64); the
-# fixtures only need the CPU. To save space, install the CPU wheel first, e.g.
-#   VENV_DIR/bin/pip install torch==2.15.0 --index-url https://download.pytorch.org/whl/cpu
-# before running this script; pip then keeps the already satisfied torch.
+# fixtures only need the CPU. To save space, install PyTorch's CPU-only build of torch==2.15.0
+# into VENV_DIR first (PyTorch documents its own package index for it); pip then keeps the
+# already satisfied torch.
 set -eu
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
