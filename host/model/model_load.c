@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h> /* malloc_trim */
+#endif
 
 #include "error.h"
 #include "model_internal.h"
@@ -354,6 +357,17 @@ static vitcl_status load_qkv(loader_ctx *L, size_t l, model_linear *lin)
     return maybe_pack(L, lin, NULL, label);
 }
 
+/* Hands heap memory freed during a layer's upload back to the OS. Backends that copy a
+ * wrapped tensor before packing it (PoCL does for host pointers it finds misaligned) free those
+ * copies between long-lived packed buffers; glibc keeps the holes, which added about 190 MB to
+ * the peak RSS of loading vit-msn-large on PoCL. */
+static void release_freed_heap(void)
+{
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}
+
 static vitcl_status load_all(loader_ctx *L)
 {
     vitcl_model *m = L->m;
@@ -399,6 +413,7 @@ static vitcl_status load_all(loader_ctx *L)
             (st = load_linear(L, get(L, "encoder.layer.%zu.output.dense.weight", l),
                               get(L, "encoder.layer.%zu.output.dense.bias", l), &ly->fc2)))
             return st;
+        release_freed_heap();
     }
     if (m->num_labels)
         return load_linear(L, get(L, "classifier.weight", 0), get(L, "classifier.bias", 0),
