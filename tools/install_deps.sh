@@ -3,7 +3,7 @@
 # Run as root (or with sudo available). Idempotent: does nothing when all are present.
 set -euo pipefail
 PKGS=(
-  build-essential meson ninja-build pkg-config clang valgrind
+  build-essential meson ninja-build pkg-config clang libclang-rt-14-dev valgrind
   ocl-icd-opencl-dev ocl-icd-libopencl1 opencl-headers pocl-opencl-icd clinfo
   libclblast-dev libopenblas-dev
   libpng-dev libturbojpeg0-dev libcjson-dev libzip-dev libcriterion-dev libssl-dev
