@@ -58,68 +58,39 @@ static void pack_head(const att_args *a, const float *k, const float *v, float *
         memset(kt + j * a->sp + a->seq, 0, (a->sp - a->seq) * sizeof(float));
 }
 
-/* P[r][0..sp) = Σ_j qs[r][j]·Kt[j][·] for 4 rows (qs already scaled). */
+/* out[r][0..ncols) = Σ_i a[r·lda + i]·b[i·ldb + ·] for 4 rows r, over depth i in [0, depth);
+ * ncols is a multiple of ATT_COLS. Serves both products of attention: the scores
+ * (a = scaled Q rows, b = K^T, depth = head_dim) and the context (a = P rows, b = V,
+ * depth = seq). */
 CPU_KERNEL
-static void scores4(const float *qs, size_t hd, const float *kt, size_t sp, float *p, size_t ldp)
+static void rows4_times(const float *a, size_t lda, size_t depth, const float *b, size_t ldb,
+                        size_t ncols, float *out, size_t ldo)
 {
-    for (size_t t = 0; t < sp; t += ATT_COLS) {
+    for (size_t t = 0; t < ncols; t += ATT_COLS) {
         cpu_v8 c00 = cpu_v8_set1(0.0f), c01 = c00, c10 = c00, c11 = c00;
         cpu_v8 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-        for (size_t j = 0; j < hd; j++) {
-            const float *kr = kt + j * sp + t;
-            cpu_v8 k0 = cpu_v8_load(kr), k1 = cpu_v8_load(kr + CPU_V);
-            cpu_v8 q0 = cpu_v8_set1(qs[j]), q1 = cpu_v8_set1(qs[hd + j]);
-            cpu_v8 q2 = cpu_v8_set1(qs[2 * hd + j]), q3 = cpu_v8_set1(qs[3 * hd + j]);
-            c00 += q0 * k0;
-            c01 += q0 * k1;
-            c10 += q1 * k0;
-            c11 += q1 * k1;
-            c20 += q2 * k0;
-            c21 += q2 * k1;
-            c30 += q3 * k0;
-            c31 += q3 * k1;
+        for (size_t i = 0; i < depth; i++) {
+            const float *br = b + i * ldb + t;
+            cpu_v8 b0 = cpu_v8_load(br), b1 = cpu_v8_load(br + CPU_V);
+            cpu_v8 a0 = cpu_v8_set1(a[i]), a1 = cpu_v8_set1(a[lda + i]);
+            cpu_v8 a2 = cpu_v8_set1(a[2 * lda + i]), a3 = cpu_v8_set1(a[3 * lda + i]);
+            c00 += a0 * b0;
+            c01 += a0 * b1;
+            c10 += a1 * b0;
+            c11 += a1 * b1;
+            c20 += a2 * b0;
+            c21 += a2 * b1;
+            c30 += a3 * b0;
+            c31 += a3 * b1;
         }
-        cpu_v8_store(p + t, c00);
-        cpu_v8_store(p + t + CPU_V, c01);
-        cpu_v8_store(p + ldp + t, c10);
-        cpu_v8_store(p + ldp + t + CPU_V, c11);
-        cpu_v8_store(p + 2 * ldp + t, c20);
-        cpu_v8_store(p + 2 * ldp + t + CPU_V, c21);
-        cpu_v8_store(p + 3 * ldp + t, c30);
-        cpu_v8_store(p + 3 * ldp + t + CPU_V, c31);
-    }
-}
-
-/* out[r][0..dp) = Σ_t P[r][t]·Vp[t][·] for 4 rows; out has leading dimension dp. */
-CPU_KERNEL
-static void context4(const float *p, size_t ldp, size_t seq, const float *vp, size_t dp,
-                     float *out)
-{
-    for (size_t j = 0; j < dp; j += ATT_COLS) {
-        cpu_v8 c00 = cpu_v8_set1(0.0f), c01 = c00, c10 = c00, c11 = c00;
-        cpu_v8 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-        for (size_t t = 0; t < seq; t++) {
-            const float *vr = vp + t * dp + j;
-            cpu_v8 v0 = cpu_v8_load(vr), v1 = cpu_v8_load(vr + CPU_V);
-            cpu_v8 p0 = cpu_v8_set1(p[t]), p1 = cpu_v8_set1(p[ldp + t]);
-            cpu_v8 p2 = cpu_v8_set1(p[2 * ldp + t]), p3 = cpu_v8_set1(p[3 * ldp + t]);
-            c00 += p0 * v0;
-            c01 += p0 * v1;
-            c10 += p1 * v0;
-            c11 += p1 * v1;
-            c20 += p2 * v0;
-            c21 += p2 * v1;
-            c30 += p3 * v0;
-            c31 += p3 * v1;
-        }
-        cpu_v8_store(out + j, c00);
-        cpu_v8_store(out + j + CPU_V, c01);
-        cpu_v8_store(out + dp + j, c10);
-        cpu_v8_store(out + dp + j + CPU_V, c11);
-        cpu_v8_store(out + 2 * dp + j, c20);
-        cpu_v8_store(out + 2 * dp + j + CPU_V, c21);
-        cpu_v8_store(out + 3 * dp + j, c30);
-        cpu_v8_store(out + 3 * dp + j + CPU_V, c31);
+        cpu_v8_store(out + t, c00);
+        cpu_v8_store(out + t + CPU_V, c01);
+        cpu_v8_store(out + ldo + t, c10);
+        cpu_v8_store(out + ldo + t + CPU_V, c11);
+        cpu_v8_store(out + 2 * ldo + t, c20);
+        cpu_v8_store(out + 2 * ldo + t + CPU_V, c21);
+        cpu_v8_store(out + 3 * ldo + t, c30);
+        cpu_v8_store(out + 3 * ldo + t + CPU_V, c31);
     }
 }
 
@@ -291,9 +262,9 @@ static void att_task(void *arg, size_t begin, size_t end, int thread)
                 for (size_t j = 0; j < a->hd; j++)
                     qs[r * a->hd + j] = qrow[j] * a->scale;
             }
-            scores4(qs, a->hd, kt, a->sp, pr, a->sp);
+            rows4_times(qs, a->hd, a->hd, kt, a->sp, a->sp, pr, a->sp);
             softmax4(pr, a->sp, a->seq);
-            context4(pr, a->sp, a->seq, vp, a->dp, ob);
+            rows4_times(pr, a->sp, a->seq, vp, a->dp, a->dp, ob, a->dp);
             for (size_t r = 0; r < live; r++)
                 memcpy(a->o + (row0 + i + r) * a->ldo + col, ob + r * a->dp,
                        a->hd * sizeof(float));

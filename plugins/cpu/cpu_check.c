@@ -49,3 +49,14 @@ vitcl_status cpu_check_blas_dims(vitcl_context *ctx, const char *op, size_t a, s
                         "a dimension or leading dimension exceeds OpenBLAS's limit %d", INT_MAX);
     return VITCL_OK;
 }
+
+vitcl_status cpu_check_x_to_y(vitcl_context *ctx, const char *op, const vitcl_buffer *X,
+                              size_t x_off, const vitcl_buffer *Y, size_t y_off, size_t extent)
+{
+    vitcl_status st = cpu_check_span(ctx, op, "X", X, x_off, extent, 0);
+    if (st == VITCL_OK)
+        st = cpu_check_span(ctx, op, "Y", Y, y_off, extent, 1);
+    if (st == VITCL_OK && cpu_f(X, x_off) != cpu_f(Y, y_off))
+        st = cpu_check_disjoint(ctx, op, "Y and X", Y, y_off, extent, X, x_off, extent);
+    return st;
+}

@@ -115,6 +115,12 @@ vitcl_status cpu_check_disjoint(vitcl_context *ctx, const char *op, const char *
                                 const vitcl_buffer *a, size_t a_off, size_t a_ext,
                                 const vitcl_buffer *b, size_t b_off, size_t b_ext);
 
+/* The checks of an op that reads X and writes Y, both `extent` floats, in place or not: X lies
+ * in a buffer of ctx, Y in a writable one, and the two are either exactly the same floats or do
+ * not overlap. */
+vitcl_status cpu_check_x_to_y(vitcl_context *ctx, const char *op, const vitcl_buffer *X,
+                              size_t x_off, const vitcl_buffer *Y, size_t y_off, size_t extent);
+
 /* Fails unless every value fits OpenBLAS's int-sized dimensions. */
 vitcl_status cpu_check_blas_dims(vitcl_context *ctx, const char *op, size_t a, size_t b,
                                  size_t c, size_t d);

@@ -228,19 +228,15 @@ vitcl_status cpu_layernorm(vitcl_context *ctx, const vitcl_buffer *X, size_t x_o
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "eps %g is not a finite value >= 0",
                         (double)eps);
     size_t ext = plugin_size_extent(1, 0, rows, cols, cols);
-    vitcl_status st = cpu_check_span(ctx, op, "X", X, x_off, ext, 0);
-    if (st == VITCL_OK)
-        st = cpu_check_span(ctx, op, "gamma", gamma, g_off, cols, 0);
+    vitcl_status st = cpu_check_span(ctx, op, "gamma", gamma, g_off, cols, 0);
     if (st == VITCL_OK)
         st = cpu_check_span(ctx, op, "beta", beta, b_off, cols, 0);
     if (st == VITCL_OK)
-        st = cpu_check_span(ctx, op, "Y", Y, y_off, ext, 1);
+        st = cpu_check_x_to_y(ctx, op, X, x_off, Y, y_off, ext);
     if (st != VITCL_OK)
         return st;
     const float *x = cpu_f(X, x_off);
     float *y = cpu_f(Y, y_off);
-    if (x != y && (st = cpu_check_disjoint(ctx, op, "Y and X", Y, y_off, ext, X, x_off, ext)))
-        return st;
     rows_task t = {.x = x, .g = cpu_f(gamma, g_off), .b = cpu_f(beta, b_off), .y = y,
                    .cols = cols, .eps = eps};
     cpu_pool_run(ctx->pool, rows, row_grain(cols), layernorm_task, &t);
@@ -257,15 +253,11 @@ vitcl_status cpu_gelu(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off, v
     uint64_t t0 = cpu_now_ns();
     if (n == 0)
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "zero size");
-    vitcl_status st = cpu_check_span(ctx, op, "X", X, x_off, n, 0);
-    if (st == VITCL_OK)
-        st = cpu_check_span(ctx, op, "Y", Y, y_off, n, 1);
+    vitcl_status st = cpu_check_x_to_y(ctx, op, X, x_off, Y, y_off, n);
     if (st != VITCL_OK)
         return st;
     const float *x = cpu_f(X, x_off);
     float *y = cpu_f(Y, y_off);
-    if (x != y && (st = cpu_check_disjoint(ctx, op, "Y and X", Y, y_off, n, X, x_off, n)))
-        return st;
     elem_task t = {.a = x, .y = y};
     cpu_pool_run(ctx->pool, n, ELEMENT_GRAIN, gelu_task, &t);
     cpu_record(ctx, op, t0);
@@ -320,15 +312,11 @@ vitcl_status cpu_softmax(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "scale %g is not finite",
                         (double)scale);
     size_t ext = plugin_size_extent(1, 0, rows, cols, cols);
-    vitcl_status st = cpu_check_span(ctx, op, "X", X, x_off, ext, 0);
-    if (st == VITCL_OK)
-        st = cpu_check_span(ctx, op, "Y", Y, y_off, ext, 1);
+    vitcl_status st = cpu_check_x_to_y(ctx, op, X, x_off, Y, y_off, ext);
     if (st != VITCL_OK)
         return st;
     const float *x = cpu_f(X, x_off);
     float *y = cpu_f(Y, y_off);
-    if (x != y && (st = cpu_check_disjoint(ctx, op, "Y and X", Y, y_off, ext, X, x_off, ext)))
-        return st;
     rows_task t = {.x = x, .y = y, .cols = cols, .scale = scale};
     cpu_pool_run(ctx->pool, rows, row_grain(cols), softmax_task, &t);
     cpu_record(ctx, op, t0);
