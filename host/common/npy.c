@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "file_open.h"
 
 #define NPY_DEFAULT_MAX_BYTES ((size_t)16 << 30)
 #define NPY_MAX_HEADER 65536
@@ -131,37 +132,17 @@ vitcl_status vitcl_npy_parse_f32(const void *bytes, size_t len, const char *name
 vitcl_status vitcl_npy_read_f32(const char *path, size_t max_bytes, vitcl_npy *out)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vitcl_fail(VITCL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    vitcl_status st = VITCL_OK;
-    unsigned char *buf = NULL;
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        len = ftell(f);
-    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        st = vitcl_fail(VITCL_ERR_IO, "%s: cannot determine size", path);
-        goto done;
-    }
     if (!max_bytes)
         max_bytes = NPY_DEFAULT_MAX_BYTES;
-    if ((size_t)len > max_bytes + NPY_MAX_HEADER + 16) {
-        st = vitcl_fail(VITCL_ERR_LIMIT, "%s: .npy file of %ld bytes exceeds the limit", path, len);
-        goto done;
-    }
-    buf = malloc((size_t)len ? (size_t)len : 1);
-    if (!buf) {
-        st = vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-        goto done;
-    }
-    if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        st = vitcl_fail(VITCL_ERR_IO, "%s: short read", path);
-        goto done;
-    }
-    st = vitcl_npy_parse_f32(buf, (size_t)len, path, max_bytes, out);
-done:
+    size_t file_max = max_bytes <= SIZE_MAX - NPY_MAX_HEADER - 16 - 1
+                          ? max_bytes + NPY_MAX_HEADER + 16
+                          : SIZE_MAX - 1;
+    char *buf = NULL;
+    size_t len = 0;
+    vitcl_status st = vitcl_file_read_all(path, file_max, &buf, &len);
+    if (st == VITCL_OK)
+        st = vitcl_npy_parse_f32(buf, len, path, max_bytes, out);
     free(buf);
-    fclose(f);
     return st;
 }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "conf_internal.h"
+#include "file_open.h"
 #include "error.h"
 #include "npy.h"
 
@@ -26,23 +27,8 @@ static double now_ms(void)
 /* Reads a whole (small) file into a NUL-terminated heap string. */
 static vitcl_status read_text(const char *path, char **out)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return vitcl_fail(VITCL_ERR_IO, "%s: %s", path, strerror(errno));
-    char *buf = malloc(MANIFEST_MAX_BYTES + 1);
-    size_t n = buf != NULL ? fread(buf, 1, MANIFEST_MAX_BYTES + 1, f) : 0;
-    int err = ferror(f);
-    fclose(f);
-    if (buf == NULL)
-        return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    if (err || n > MANIFEST_MAX_BYTES) {
-        free(buf);
-        return vitcl_fail(err ? VITCL_ERR_IO : VITCL_ERR_LIMIT, "%s: %s", path,
-                          err ? "read error" : "larger than 16 MiB");
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return VITCL_OK;
+    size_t n;
+    return vitcl_file_read_all(path, MANIFEST_MAX_BYTES, out, &n);
 }
 
 /* A manifest name used as a path component: no separators, no "..", not empty. */

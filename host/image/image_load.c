@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "file_open.h"
 #include "image_internal.h"
 
 static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -136,39 +137,14 @@ vitcl_status vitcl_image_load_file(const char *path, const vitcl_image_limits *l
     if (!path)
         return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT, "vitcl_image_load_file: path is NULL");
     resolved_limits lim = resolve_limits(limits);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vitcl_fail(VITCL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0) {
-        int e = errno;
-        fclose(f);
-        return vitcl_fail(VITCL_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return vitcl_fail(VITCL_ERR_IO, "%s: not a regular file", path);
-    }
-    if (sb.st_size < 0 || (uint64_t)sb.st_size > lim.max_file_bytes ||
-        (uint64_t)sb.st_size > SIZE_MAX) {
-        fclose(f);
-        return vitcl_fail(VITCL_ERR_LIMIT, "%s: %lld bytes, more than the limit of %llu bytes",
-                          path, (long long)sb.st_size, (unsigned long long)lim.max_file_bytes);
-    }
-    size_t size = (size_t)sb.st_size;
-    uint8_t *buf = malloc(size ? size : 1);
-    if (!buf) {
-        fclose(f);
-        return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes to read it",
-                          path, size);
-    }
-    size_t got = size ? fread(buf, 1, size, f) : 0;
-    int read_error = ferror(f);
-    fclose(f);
-    if (read_error || got != size) {
-        free(buf);
-        return vitcl_fail(VITCL_ERR_IO, "%s: read %zu of %zu bytes", path, got, size);
-    }
+    size_t max = lim.max_file_bytes < SIZE_MAX - 1 ? (size_t)lim.max_file_bytes : SIZE_MAX - 1;
+    char *buf = NULL;
+    size_t size = 0;
+    vitcl_status rs = vitcl_file_read_all(path, max, &buf, &size);
+    if (rs == VITCL_ERR_NOT_FOUND)
+        rs = VITCL_ERR_IO; /* image.h documents VITCL_ERR_IO for every file that cannot be opened */
+    if (rs != VITCL_OK)
+        return rs;
     vitcl_status st = vitcl_image_load_memory(buf, size, path, limits, out);
     free(buf);
     return st;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "file_open.h"
 #include "image_internal.h"
 #include "preprocess_internal.h"
 
@@ -235,27 +236,13 @@ vitcl_status vitcl_preprocessor_read_config(const char *model_dir, vitcl_preproc
     if (!path)
         return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "%s: out of memory", model_dir);
     snprintf(path, n, "%s/%s", model_dir, CONFIG_NAME);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        int e = errno;
-        free(path);
-        if (e == ENOENT)
-            return VITCL_OK; /* no file: the processor's defaults */
-        return vitcl_fail(VITCL_ERR_IO, "%s/%s: cannot open: %s", model_dir, CONFIG_NAME,
-                          strerror(e));
-    }
-    char *text = malloc(CONFIG_MAX_BYTES + 1);
-    size_t len = text ? fread(text, 1, CONFIG_MAX_BYTES + 1, fp) : 0;
-    int err = ferror(fp);
-    fclose(fp);
-    vitcl_status st;
-    if (!text)
-        st = vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    else if (err)
-        st = vitcl_fail(VITCL_ERR_IO, "%s: read error", path);
-    else if (len > CONFIG_MAX_BYTES)
-        st = vitcl_fail(VITCL_ERR_LIMIT, "%s: larger than %u bytes", path, CONFIG_MAX_BYTES);
-    else {
+    char *text = NULL;
+    size_t len = 0;
+    vitcl_status st = vitcl_file_read_all(path, CONFIG_MAX_BYTES, &text, &len);
+    if (st == VITCL_ERR_NOT_FOUND) {
+        vitcl_clear_error();
+        st = VITCL_OK; /* no file: the processor's defaults */
+    } else if (st == VITCL_OK) {
         st = vitcl_preprocessor_parse_config(text, len, path, c);
         *found = st == VITCL_OK;
     }

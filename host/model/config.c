@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "file_open.h"
 
 #define CONFIG_MAX_BYTES (4u << 20)
 #define MAX_DIM 65536u
@@ -155,26 +156,12 @@ done:
 
 vitcl_status vitcl_config_load(const char *path, vitcl_vit_config *out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vitcl_fail(errno == ENOENT ? VITCL_ERR_NOT_FOUND : VITCL_ERR_IO,
-                          "%s: cannot open: %s", path, strerror(errno));
-    char *buf = malloc(CONFIG_MAX_BYTES + 1);
-    if (!buf) {
-        fclose(f);
-        return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    }
-    size_t n = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
-    int err = ferror(f);
-    fclose(f);
-    vitcl_status st;
-    if (err)
-        st = vitcl_fail(VITCL_ERR_IO, "%s: read error", path);
-    else if (n > CONFIG_MAX_BYTES)
-        st = vitcl_fail(VITCL_ERR_LIMIT, "%s: larger than %u bytes", path, CONFIG_MAX_BYTES);
-    else if (n == 0)
+    char *buf = NULL;
+    size_t n = 0;
+    vitcl_status st = vitcl_file_read_all(path, CONFIG_MAX_BYTES, &buf, &n);
+    if (st == VITCL_OK && n == 0)
         st = vitcl_fail(VITCL_ERR_FORMAT, "%s: empty file", path);
-    else
+    if (st == VITCL_OK)
         st = vitcl_config_parse(buf, n, path, out);
     free(buf);
     return st;

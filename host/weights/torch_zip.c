@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zip.h>
 
 #include "error.h"
+#include "file_open.h"
 #include "pickle.h"
 
 typedef struct tz {
@@ -294,9 +296,14 @@ vitcl_status weights_read_torch_zip(vitcl_weights *w, const char *path)
     memset(&z, 0, sizeof z);
     z.w = w;
     z.path = path;
-    int code = 0;
-    z.za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &code);
+    int code = 0, fd;
+    vitcl_status os = vitcl_file_open_regular(path, &fd, NULL);
+    if (os != VITCL_OK)
+        return os;
+    /* The archive owns fd once zip_fdopen succeeds; on failure it is still ours. */
+    z.za = zip_fdopen(fd, ZIP_RDONLY | ZIP_CHECKCONS, &code);
     if (!z.za) {
+        close(fd);
         zip_error_t err;
         zip_error_init_with_code(&err, code);
         vitcl_status kind = code == ZIP_ER_NOENT                         ? VITCL_ERR_NOT_FOUND

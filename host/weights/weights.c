@@ -1,5 +1,6 @@
 /* host/weights/weights.c - picks the weight file of a model folder, dispatches to the format
  * readers, looks tensors up by name and widens them to fp32. */
+#include "file_open.h"
 #include "weights_internal.h"
 
 #include <errno.h>
@@ -72,15 +73,16 @@ static vitcl_status open_done(vitcl_weights *w, vitcl_status st, vitcl_weights *
 static vitcl_status sniff_zip(const char *path, int *is_zip, int *is_legacy)
 {
     *is_zip = *is_legacy = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        return vitcl_fail(e == ENOENT ? VITCL_ERR_NOT_FOUND : VITCL_ERR_IO, "%s: cannot open: %s",
-                          path, strerror(e));
-    }
+    int fd;
+    vitcl_status st = vitcl_file_open_regular(path, &fd, NULL);
+    if (st != VITCL_OK)
+        return st;
     unsigned char m[4] = {0};
-    size_t n = fread(m, 1, sizeof m, f);
-    fclose(f);
+    ssize_t n;
+    do
+        n = read(fd, m, sizeof m);
+    while (n < 0 && errno == EINTR);
+    close(fd);
     *is_zip = n == 4 && m[0] == 'P' && m[1] == 'K' &&
               ((m[2] == 3 && m[3] == 4) || (m[2] == 5 && m[3] == 6));
     /* torch.save before 1.6: a bare pickle starting with PROTO 2 and the LONG1 magic number. */

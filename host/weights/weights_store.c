@@ -1,4 +1,5 @@
 /* host/weights/weights_store.c - what a weights object owns: memory, file mappings, entries. */
+#include "file_open.h"
 #include "weights_internal.h"
 
 #include <errno.h>
@@ -98,28 +99,17 @@ vitcl_status weights_map_file(vitcl_weights *w, const char *path, const uint8_t 
 {
     *data = NULL;
     *size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return vitcl_fail(e == ENOENT ? VITCL_ERR_NOT_FOUND : VITCL_ERR_IO, "%s: cannot open: %s",
-                          path, strerror(e));
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
+    int fd;
+    uint64_t fsize;
+    vitcl_status os = vitcl_file_open_regular(path, &fd, &fsize);
+    if (os != VITCL_OK)
+        return os;
+    if (fsize > SIZE_MAX) {
         close(fd);
-        return vitcl_fail(VITCL_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+        return vitcl_fail(VITCL_ERR_IO, "%s: file size %llu does not fit in memory", path,
+                          (unsigned long long)fsize);
     }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return vitcl_fail(VITCL_ERR_IO, "%s: not a regular file", path);
-    }
-    if (st.st_size < 0 || (uint64_t)st.st_size > SIZE_MAX) {
-        close(fd);
-        return vitcl_fail(VITCL_ERR_IO, "%s: file size %lld does not fit in memory", path,
-                          (long long)st.st_size);
-    }
-    size_t len = (size_t)st.st_size;
+    size_t len = (size_t)fsize;
     if (len == 0) {
         close(fd);
         return VITCL_OK;

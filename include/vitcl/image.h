@@ -60,7 +60,7 @@ typedef struct vitcl_image {
 /* Decodes a PNG or JPEG file (sniffed from its magic bytes, never the extension) to 8-bit RGB,
  * byte for byte as Pillow's Image.open(path).convert("RGB"). No EXIF rotation and no colour
  * management are applied. limits may be NULL. Errors (all name the file): VITCL_ERR_IO (cannot
- * open/read), VITCL_ERR_FORMAT (not PNG/JPEG, corrupt, truncated, empty), VITCL_ERR_LIMIT (pixel
+ * open/read, or not a regular file: a FIFO or device is refused without blocking), VITCL_ERR_FORMAT (not PNG/JPEG, corrupt, truncated, empty), VITCL_ERR_LIMIT (pixel
  * or file-size limit), VITCL_ERR_UNSUPPORTED (a valid file this decoder refuses, e.g. a JPEG in
  * an unusual colour space), VITCL_ERR_OUT_OF_MEMORY. *out is owned by the caller. */
 VITCL_API vitcl_status vitcl_image_load_file(const char *path, const vitcl_image_limits *limits,

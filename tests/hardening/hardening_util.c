@@ -1,10 +1,18 @@
 /* tests/hardening/hardening_util.c - see hardening_util.h. */
 #include "hardening_util.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 void harden_require(int ok, const char *fmt, ...)
 {
@@ -118,4 +126,108 @@ vitcl_status harden_run(vitcl_model *m, const float *pixels, size_t batch, size_
     }
     vitcl_output_free(out);
     return st;
+}
+
+void harden_mkdtemp(const char *tag, char *dir, size_t len)
+{
+    snprintf(dir, len, "/tmp/vitcl-%s-XXXXXX", tag);
+    harden_require(mkdtemp(dir) != NULL, "mkdtemp %s: %s", dir, strerror(errno));
+}
+
+void harden_rmtree(const char *dir)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    harden_require(system(cmd) == 0, "%s failed", cmd);
+}
+
+const char *harden_write(const char *dir, const char *name, const void *data, size_t len)
+{
+    static _Thread_local char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unlink(path);
+    FILE *f = fopen(path, "wb");
+    harden_require(f != NULL, "cannot write %s", path);
+    harden_require(fwrite(data, 1, len, f) == len && fclose(f) == 0, "cannot write %s", path);
+    return path;
+}
+
+void harden_link_model(const char *name, const char *dir)
+{
+    const char *src = harden_model_dir(name);
+    DIR *d = opendir(src);
+    harden_require(d != NULL, "cannot list %s", src);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, "golden"))
+            continue;
+        char from[1200], to[1200];
+        snprintf(from, sizeof from, "%s/%s", src, e->d_name);
+        snprintf(to, sizeof to, "%s/%s", dir, e->d_name);
+        harden_require(symlink(from, to) == 0, "symlink %s: %s", to, strerror(errno));
+    }
+    closedir(d);
+}
+
+void harden_mkfifo(const char *dir, const char *name)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unlink(path);
+    harden_require(mkfifo(path, 0600) == 0, "mkfifo %s: %s", path, strerror(errno));
+}
+
+int harden_cli(const char *const *argv, unsigned limit_s, char *err, size_t len)
+{
+    int pfd[2];
+    harden_require(pipe(pfd) == 0, "pipe");
+    pid_t pid = fork();
+    harden_require(pid >= 0, "fork");
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(pfd[1], 2);
+        close(pfd[0]);
+        const char *args[64] = {VITCL_BUILD_ROOT "/host/cli/vitcl"};
+        size_t n = 1;
+        for (; argv[n - 1] && n < 63; n++)
+            args[n] = argv[n - 1];
+        args[n] = NULL;
+        execv(args[0], (char *const *)args);
+        _exit(127);
+    }
+    close(pfd[1]);
+    fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+    size_t got = 0;
+    int status = 0, done = 0;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        char buf[4096];
+        ssize_t r = read(pfd[0], buf, sizeof buf);
+        if (r > 0) {
+            size_t k = (size_t)r < len - 1 - got ? (size_t)r : len - 1 - got;
+            memcpy(err + got, buf, k);
+            got += k;
+            continue;
+        }
+        if (!done && waitpid(pid, &status, WNOHANG) == pid)
+            done = 1;
+        if (done && r <= 0)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9 > limit_s) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            close(pfd[0]);
+            err[got] = '\0';
+            return -2;
+        }
+        struct timespec nap = {0, 2000000};
+        nanosleep(&nap, NULL);
+    }
+    close(pfd[0]);
+    err[got] = '\0';
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

@@ -43,4 +43,21 @@ void harden_open(const char *plugin, vitcl_registry **reg, vitcl_backend **be);
 vitcl_status harden_run(vitcl_model *m, const float *pixels, size_t batch, size_t h, size_t w,
                         harden_result *r);
 
+/* Makes a fresh temporary folder (/tmp/vitcl-<tag>-XXXXXX) into dir (at least 64 bytes). */
+void harden_mkdtemp(const char *tag, char *dir, size_t len);
+/* Removes the folder and everything in it. */
+void harden_rmtree(const char *dir);
+/* Writes len bytes to dir/name (replacing it); returns the path in a per-thread buffer. */
+const char *harden_write(const char *dir, const char *name, const void *data, size_t len);
+/* Links every file of fixture model `name` into dir (symlinks), so a test can replace one. */
+void harden_link_model(const char *name, const char *dir);
+/* Replaces dir/name with a FIFO (nobody writes to it). */
+void harden_mkfifo(const char *dir, const char *name);
+
+/* Runs the built `vitcl` program with argv (argv[0] is the subcommand, NULL-terminated),
+ * stdin from /dev/null. Its stderr goes to err (NUL-terminated, truncated to len). A run longer
+ * than limit_s seconds is killed (a hang guard: a blocked open() would never return) and
+ * reported as -2; otherwise returns the exit status, or -1 when killed by a signal. */
+int harden_cli(const char *const *argv, unsigned limit_s, char *err, size_t len);
+
 #endif
