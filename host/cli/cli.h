@@ -4,11 +4,20 @@
 #ifndef VITCL_CLI_H
 #define VITCL_CLI_H
 
+#include <stddef.h>
+
 int cmd_devices(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+
+/* The largest side --size accepts (65535, PNG's and JPEG's practical bound). */
+#define CLI_MAX_SIDE 65535u
+/* Parses "HxW" (each side 1..CLI_MAX_SIDE, no sign, nothing after) into *h, *w; 0, or -1 when
+ * malformed or out of range. The product of the sides with a batch is still the caller's to
+ * check (plugin_size_mul). */
+int cli_parse_size(const char *text, size_t *h, size_t *w);
 
 #endif

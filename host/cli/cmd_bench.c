@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "plugin_size.h"
 #include "vitcl/vitcl.h"
 
 #define MAX_TIMINGS 65536
@@ -78,8 +79,9 @@ int cmd_bench(int argc, char **argv)
         } else if (!strcmp(a, "--warmup") && v) {
             warmup = strtol(argv[++i], NULL, 10);
         } else if (!strcmp(a, "--size") && v) {
-            if (sscanf(argv[++i], "%zux%zu", &H, &W) != 2 || !H || !W) {
-                fprintf(stderr, "vitcl bench: --size takes HxW, e.g. 224x224\n");
+            if (cli_parse_size(argv[++i], &H, &W) != 0) {
+                fprintf(stderr, "vitcl bench: --size takes HxW with each side 1..%u, e.g. "
+                        "224x224\n", CLI_MAX_SIDE);
                 return 2;
             }
         } else if (!strcmp(a, "--trace") && v) {
@@ -126,8 +128,14 @@ int cmd_bench(int argc, char **argv)
     vitcl_model_get_config(m, &c);
     if (!H)
         H = W = c.image_size;
-    size_t n = (size_t)batch * c.num_channels * H * W;
-    px = malloc(n * sizeof(float));
+    size_t n = 0, bytes = 0;
+    if (!plugin_size_mul((size_t)batch, c.num_channels, &n) || !plugin_size_mul(n, H, &n) ||
+        !plugin_size_mul(n, W, &n) || !plugin_size_mul(n, sizeof(float), &bytes)) {
+        fprintf(stderr, "vitcl bench: a batch of %ld at %zux%zu with %zu channels is too large "
+                "to address\n", batch, H, W, c.num_channels);
+        goto done;
+    }
+    px = malloc(bytes);
     if (!px) {
         fprintf(stderr, "vitcl bench: out of memory for %zu pixels\n", n);
         goto done;

@@ -230,7 +230,7 @@ static int add_image(embed_job *j, size_t i)
         vitcl_image_free(img);
         return -1;
     }
-    size_t per = 3 * h * w;
+    size_t per = VITCL_IMAGE_CHANNELS * h * w;
     if (j->batch_cap > SIZE_MAX / sizeof(float) / per) {
         fprintf(stderr, "vitcl embed: %zux%zu input is too large for a batch\n", w, h);
         vitcl_image_free(img);
@@ -329,14 +329,11 @@ int cmd_embed(int argc, char **argv)
             }
             j.batch_cap = (size_t)v;
         } else if (!strcmp(a, "--size") && has_val) {
-            unsigned long long h, w;
-            char x, extra;
-            if (sscanf(argv[++i], "%llu%c%llu%c", &h, &x, &w, &extra) != 3 ||
-                (x != 'x' && x != 'X') || !h || !w || h > 65535 || w > 65535) {
-                fprintf(stderr, "vitcl embed: --size must be HxW, e.g. 320x320\n");
+            if (cli_parse_size(argv[++i], &size_h, &size_w) != 0) {
+                fprintf(stderr, "vitcl embed: --size must be HxW with each side 1..%u, e.g. "
+                        "320x320\n", CLI_MAX_SIDE);
                 goto done;
             }
-            size_h = (size_t)h, size_w = (size_t)w;
         } else if (!strcmp(a, "--backend") && has_val) {
             backend = argv[++i];
         } else if (!strcmp(a, "--device") && has_val) {
@@ -370,6 +367,15 @@ int cmd_embed(int argc, char **argv)
         goto done;
     }
     vitcl_model_get_config(j.model, &j.cfg);
+    if (j.cfg.num_channels != VITCL_IMAGE_CHANNELS) {
+        /* Images decode to RGB; transformers' model refuses pixel_values whose channel count
+         * is not config.num_channels, and reading 3-channel rows as N would overrun them. */
+        fprintf(stderr, "vitcl embed: %s: config.json has num_channels %zu, but images give "
+                "%u-channel RGB pixels; embed needs a model with num_channels %u (use vitcl run "
+                "with a .npy of %zu channels)\n", dir, j.cfg.num_channels, VITCL_IMAGE_CHANNELS,
+                VITCL_IMAGE_CHANNELS, j.cfg.num_channels);
+        goto done;
+    }
     j.batch_src = malloc(j.batch_cap * sizeof *j.batch_src);
     if (!j.batch_src) {
         fprintf(stderr, "vitcl embed: out of memory\n");

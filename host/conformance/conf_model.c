@@ -57,6 +57,15 @@ static void run_case(vitcl_model *m, const char *gdir, int interpolate, conf_res
                  px.ndim != 4 && px.data != NULL ? "not 4-D" : vitcl_last_error());
         goto done;
     }
+    vitcl_model_config mc;
+    vitcl_model_get_config(m, &mc);
+    if (px.shape[1] != mc.num_channels) {
+        char why[96];
+        snprintf(why, sizeof why, "%zu channels, the model's config.json has num_channels %zu",
+                 px.shape[1], mc.num_channels);
+        fail_row(r, "cannot use the golden pixels: %s", why);
+        goto done;
+    }
     snprintf(path, sizeof path, "%s/last_hidden_state.npy", gdir);
     if (vitcl_npy_read_f32(path, 0, &gold) != VITCL_OK || gold.ndim != 3) {
         fail_row(r, "cannot use the golden output: %s",

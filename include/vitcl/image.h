@@ -36,6 +36,9 @@ extern "C" {
 #define VITCL_IMAGE_DEFAULT_MAX_PIXELS (2ull * VITCL_IMAGE_PILLOW_MAX_PIXELS)
 /* The default limit on an input file's size in bytes (1 GiB). */
 #define VITCL_IMAGE_DEFAULT_MAX_FILE_BYTES (1ull << 30)
+/* Channels of every preprocessed image (RGB, as the processor's convert("RGB")): a model whose
+ * config has another num_channels cannot take these pixels (transformers refuses them too). */
+#define VITCL_IMAGE_CHANNELS 3u
 
 /* Safety limits for decoding untrusted files. Zero-initialise, set struct_size, then set what
  * you need; a zero field means its default. Pass NULL for all defaults. */

@@ -231,3 +231,112 @@ int harden_cli(const char *const *argv, unsigned limit_s, char *err, size_t len)
     err[got] = '\0';
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+typedef struct tensor_spec {
+    char name[96];
+    size_t ndim;
+    uint64_t shape[4];
+} tensor_spec;
+
+static void add_t(tensor_spec *t, size_t *n, const char *name, size_t ndim, uint64_t a,
+                  uint64_t b, uint64_t c, uint64_t d)
+{
+    snprintf(t[*n].name, sizeof t[*n].name, "%s", name);
+    t[*n].ndim = ndim;
+    uint64_t s[4] = {a, b, c, d};
+    memcpy(t[*n].shape, s, sizeof s);
+    (*n)++;
+}
+
+void harden_write_model(const char *dir, const harden_vit *v, const char *extra_json)
+{
+    char cfg[1024];
+    int n = snprintf(cfg, sizeof cfg,
+                     "{\"model_type\": \"vit_msn\", \"hidden_size\": %zu, "
+                     "\"num_attention_heads\": %zu, \"num_hidden_layers\": %zu, "
+                     "\"intermediate_size\": %zu, \"patch_size\": %zu, \"image_size\": %zu, "
+                     "\"num_channels\": %zu%s%s}",
+                     v->hidden, v->heads, v->layers, v->inter, v->patch, v->image, v->channels,
+                     extra_json ? ", " : "", extra_json ? extra_json : "");
+    harden_write(dir, "config.json", cfg, (size_t)n);
+
+    size_t cap = 8 + 16 * v->layers, nt = 0;
+    tensor_spec *t = calloc(cap, sizeof *t);
+    harden_require(t != NULL, "out of memory");
+    uint64_t D = v->hidden, I = v->inter, P = v->patch, g = v->image / v->patch;
+    add_t(t, &nt, "embeddings.cls_token", 3, 1, 1, D, 0);
+    add_t(t, &nt, "embeddings.position_embeddings", 3, 1, g * g + 1, D, 0);
+    add_t(t, &nt, "embeddings.patch_embeddings.projection.weight", 4, D, v->channels, P, P);
+    add_t(t, &nt, "embeddings.patch_embeddings.projection.bias", 1, D, 0, 0, 0);
+    static const char *const lin[] = {"attention.attention.query", "attention.attention.key",
+                                      "attention.attention.value", "attention.output.dense"};
+    char name[96];
+    for (size_t l = 0; l < v->layers; l++) {
+        static const char *const ln[] = {"layernorm_before", "layernorm_after"};
+        for (int j = 0; j < 2; j++) {
+            snprintf(name, sizeof name, "encoder.layer.%zu.%s.weight", l, ln[j]);
+            add_t(t, &nt, name, 1, D, 0, 0, 0);
+            snprintf(name, sizeof name, "encoder.layer.%zu.%s.bias", l, ln[j]);
+            add_t(t, &nt, name, 1, D, 0, 0, 0);
+        }
+        for (int j = 0; j < 4; j++) {
+            snprintf(name, sizeof name, "encoder.layer.%zu.%s.weight", l, lin[j]);
+            add_t(t, &nt, name, 2, D, D, 0, 0);
+            snprintf(name, sizeof name, "encoder.layer.%zu.%s.bias", l, lin[j]);
+            add_t(t, &nt, name, 1, D, 0, 0, 0);
+        }
+        snprintf(name, sizeof name, "encoder.layer.%zu.intermediate.dense.weight", l);
+        add_t(t, &nt, name, 2, I, D, 0, 0);
+        snprintf(name, sizeof name, "encoder.layer.%zu.intermediate.dense.bias", l);
+        add_t(t, &nt, name, 1, I, 0, 0, 0);
+        snprintf(name, sizeof name, "encoder.layer.%zu.output.dense.weight", l);
+        add_t(t, &nt, name, 2, D, I, 0, 0);
+        snprintf(name, sizeof name, "encoder.layer.%zu.output.dense.bias", l);
+        add_t(t, &nt, name, 1, D, 0, 0, 0);
+    }
+    add_t(t, &nt, "layernorm.weight", 1, D, 0, 0, 0);
+    add_t(t, &nt, "layernorm.bias", 1, D, 0, 0, 0);
+
+    size_t hcap = 256 * nt + 64, hl = 0;
+    char *hdr = malloc(hcap);
+    harden_require(hdr != NULL, "out of memory");
+    uint64_t off = 0;
+    hl += (size_t)snprintf(hdr + hl, hcap - hl, "{");
+    for (size_t i = 0; i < nt; i++) {
+        uint64_t numel = 1;
+        for (size_t d = 0; d < t[i].ndim; d++)
+            numel *= t[i].shape[d];
+        hl += (size_t)snprintf(hdr + hl, hcap - hl, "%s\"%s\": {\"dtype\": \"F32\", \"shape\": [",
+                               i ? ", " : "", t[i].name);
+        for (size_t d = 0; d < t[i].ndim; d++)
+            hl += (size_t)snprintf(hdr + hl, hcap - hl, "%s%llu", d ? ", " : "",
+                                   (unsigned long long)t[i].shape[d]);
+        hl += (size_t)snprintf(hdr + hl, hcap - hl, "], \"data_offsets\": [%llu, %llu]}",
+                               (unsigned long long)off, (unsigned long long)(off + 4 * numel));
+        off += 4 * numel;
+    }
+    hl += (size_t)snprintf(hdr + hl, hcap - hl, "}");
+    harden_require(hl < hcap, "header too long");
+    char path[1200];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    FILE *f = fopen(path, "wb");
+    harden_require(f != NULL, "cannot write %s", path);
+    uint8_t len8[8];
+    for (int i = 0; i < 8; i++)
+        len8[i] = (uint8_t)((uint64_t)hl >> (8 * i));
+    harden_require(fwrite(len8, 1, 8, f) == 8 && fwrite(hdr, 1, hl, f) == hl, "write %s", path);
+    float buf[1024];
+    uint32_t s = 12345;
+    for (uint64_t done = 0; done < off / 4;) {
+        size_t k = off / 4 - done < 1024 ? (size_t)(off / 4 - done) : 1024;
+        for (size_t i = 0; i < k; i++) {
+            s = s * 1664525u + 1013904223u;
+            buf[i] = ((float)(s >> 8) / 16777216.0f - 0.5f) * 0.2f;
+        }
+        harden_require(fwrite(buf, sizeof(float), k, f) == k, "write %s", path);
+        done += k;
+    }
+    harden_require(fclose(f) == 0, "close %s", path);
+    free(hdr);
+    free(t);
+}

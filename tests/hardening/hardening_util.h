@@ -60,4 +60,13 @@ void harden_mkfifo(const char *dir, const char *name);
  * reported as -2; otherwise returns the exit status, or -1 when killed by a signal. */
 int harden_cli(const char *const *argv, unsigned limit_s, char *err, size_t len);
 
+/* A synthetic ViT checkpoint: dir/config.json (model_type vit_msn, the sizes below, plus
+ * extra_json spliced into the object when not NULL, e.g. "\"qkv_bias\": true") and
+ * dir/model.safetensors with every tensor the config needs, F32, filled with small
+ * deterministic values. For shapes no fixture has (num_channels 1, a million tokens). */
+typedef struct harden_vit {
+    size_t hidden, heads, layers, inter, patch, image, channels;
+} harden_vit;
+void harden_write_model(const char *dir, const harden_vit *v, const char *extra_json);
+
 #endif
