@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "file_open.h"
+#include "token_limit.h"
 
 #define CONFIG_MAX_BYTES (4u << 20)
 #define MAX_DIM 65536u
@@ -149,6 +150,8 @@ vitcl_status vitcl_config_parse(const char *json, size_t len, const char *name,
                         name, out->patch_size, out->image_size);
         goto done;
     }
+    size_t g = out->image_size / out->patch_size;
+    st = vitcl_check_tokens(g, g, name);
 done:
     cJSON_Delete(root);
     return st;

@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "model_internal.h"
+#include "token_limit.h"
 #include "pos_interp.h"
 
 /* Largest score buffer the composed attention path uses for one chunk of heads. */
@@ -283,6 +284,11 @@ vitcl_status model_forward(vitcl_model *m, const float *pixels, size_t B, size_t
         return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT,
                           "input size %zux%zu is smaller than one %zux%zu patch", H, W,
                           c->patch_size, c->patch_size);
+    char what[96];
+    snprintf(what, sizeof what, "input %zux%zu", H, W);
+    vitcl_status lst = vitcl_check_tokens(H / c->patch_size, W / c->patch_size, what);
+    if (lst != VITCL_OK)
+        return lst;
     fwd fs = {.m = m, .be = m->be, .op = m->be->ops, .ctx = m->be->ctx};
     fwd *f = &fs;
     size_t gh = H / c->patch_size, gw = W / c->patch_size;

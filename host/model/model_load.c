@@ -531,6 +531,38 @@ fail:
     return st;
 }
 
+vitcl_status vitcl_model_inspect(const char *dir, vitcl_model_config *out)
+{
+    if (!dir || !out)
+        return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT, "vitcl_model_inspect: NULL argument");
+    memset(out, 0, sizeof *out);
+    /* The checks of vitcl_model_load that need no backend: no buffer, no upload, no run. */
+    vitcl_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of memory");
+    loader_ctx L = {.m = m, .dir = dir};
+    vitcl_weights *w = NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    vitcl_status st = vitcl_config_load(path, &m->cfg);
+    if (!st)
+        st = vitcl_weights_open(dir, NULL, &w);
+    if (!st && !(L.ex = calloc(expectation_count(&m->cfg), sizeof *L.ex)))
+        st = vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!st)
+        st = match_tensors(&L, w);
+    if (!st) {
+        fill_info(m, w, &L);
+        *out = m->info;
+    }
+    free(L.ex);
+    vitcl_weights_close(w);
+    free(m);
+    if (st && strstr(vitcl_last_error(), dir) == NULL)
+        vitcl_fail_prefix(st, "%s: ", dir);
+    return st;
+}
+
 void model_linear_free(vitcl_backend *be, model_linear *l)
 {
     be->desc->buffer_free(be->ctx, l->w);

@@ -122,6 +122,9 @@ typedef struct vitcl_model vitcl_model;
  * tensor's name and shape, then uploads the weights to the backend once and runs one encoder
  * layer at the native size, so that backends which compile kernels per shape on first use
  * (CLBlast) do so at load with the model's real shapes. Errors name the file and the tensor.
+ * A config whose native size has more tokens than the token limit (16384, or VITCL_MAX_TOKENS;
+ * docs/security.md) is refused with VITCL_ERR_LIMIT before the weights are read; so is a run
+ * of vitcl_model_run whose input has more.
  * The model keeps a reference to be (close the model first). */
 VITCL_API vitcl_status vitcl_model_load(vitcl_backend *be, const char *model_dir, vitcl_model **out);
 VITCL_API void vitcl_model_free(vitcl_model *model);
@@ -143,6 +146,13 @@ typedef struct vitcl_model_config {
 } vitcl_model_config;
 
 VITCL_API vitcl_status vitcl_model_get_config(const vitcl_model *model, vitcl_model_config *out);
+
+/* Validates a model folder as vitcl_model_load does (config.json with its limits, every
+ * tensor's name and shape against it) and fills *out, without a backend: nothing is allocated
+ * on a device, uploaded or run, so it takes the time of reading the headers whatever the
+ * model's size. The device-memory check of vitcl_model_load is not made. Errors as
+ * vitcl_model_load's, naming the file and tensor. Thread-safe. */
+VITCL_API vitcl_status vitcl_model_inspect(const char *model_dir, vitcl_model_config *out);
 
 typedef struct vitcl_run_options {
     uint32_t struct_size;         /* sizeof(vitcl_run_options) */
