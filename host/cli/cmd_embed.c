@@ -9,6 +9,8 @@
 
 #include "cli.h"
 #include "npy.h"
+#include "plugin_size.h"
+#include "token_limit.h"
 #include "vitcl/image.h"
 #include "vitcl/vitcl.h"
 
@@ -30,7 +32,8 @@ static void usage(FILE *f)
             "  --size HxW     resize to HxW instead of the processor's size (runs the model\n"
             "                 with interpolate_pos_encoding)\n"
             "  --list FILE    read more image paths from FILE, one per line ('-': stdin)\n"
-            "A file that cannot be read or decoded is reported and skipped; the exit status is\n"
+            "A file that cannot be read, decoded or run (smaller than one patch, more tokens\n"
+            "than the limit, too large for memory) is reported and skipped; the exit status is\n"
             "then 3 (0 when every image was embedded, 1 when none was).\n");
 }
 
@@ -125,6 +128,8 @@ typedef struct embed_job {
     float *rows;
     size_t rows_n, rows_cap, row_len, seq_len;
     size_t *row_src;
+    size_t failed; /* inputs reported and skipped */
+    int tty;       /* stderr is a terminal (progress bar on) */
 } embed_job;
 
 static void job_free(embed_job *j)
@@ -140,36 +145,37 @@ static void job_free(embed_job *j)
     path_free(&j->inputs);
 }
 
-/* Runs the batch and appends its pooled rows. Returns 0, or -1 after reporting the error. */
-static int flush(embed_job *j)
+static void report_skip(const embed_job *j, size_t i, const char *why)
 {
-    if (!j->batch_n)
-        return 0;
-    vitcl_run_options opt = {.struct_size = sizeof opt};
-    opt.interpolate_pos_encoding = j->batch_h != j->cfg.image_size ||
-                                   j->batch_w != j->cfg.image_size;
-    vitcl_output *out = NULL;
-    if (vitcl_model_run(j->model, j->batch, j->batch_n, j->batch_h, j->batch_w, &opt, &out)) {
-        fprintf(stderr, "\nvitcl embed: %s\n", vitcl_last_error());
-        return -1;
-    }
+    fprintf(stderr, "%svitcl embed: skipped %s: %s\n", j->tty ? "\n" : "", j->inputs.items[i],
+            why);
+}
+
+/* Appends the pooled rows of B images from out, for batch rows first.. Returns 0, 1 when the
+ * rows cannot join the others (--pool none with another token count: reported and skipped), or
+ * -1 on out of memory. */
+static int append_rows(embed_job *j, const vitcl_output *out, size_t first)
+{
     size_t B, S, D;
     const float *lhs = vitcl_output_last_hidden_state(out, &B, &S, &D);
     size_t len = j->pool == POOL_NONE ? S * D : D;
     if (j->rows_n && (len != j->row_len || (j->pool == POOL_NONE && S != j->seq_len))) {
-        fprintf(stderr, "\nvitcl embed: images give %zu and %zu tokens; --pool none needs one "
-                "size (use --size HxW)\n", j->seq_len, S);
-        vitcl_output_free(out);
-        return -1;
+        char why[160];
+        snprintf(why, sizeof why, "it gives %zu tokens where earlier images gave %zu; --pool "
+                 "none needs one size (use --size HxW)", S, j->seq_len);
+        for (size_t b = 0; b < B; b++)
+            report_skip(j, j->batch_src[first + b], why);
+        return 1;
     }
     j->row_len = len;
     j->seq_len = S;
     if (j->rows_n + B > j->rows_cap) {
-        size_t cap = j->rows_cap ? j->rows_cap : 64;
+        size_t cap = j->rows_cap ? j->rows_cap : 64, bytes = 0;
         while (cap < j->rows_n + B)
             cap *= 2;
-        float *r = cap <= SIZE_MAX / sizeof(float) / len ? realloc(j->rows, cap * len *
-                                                                   sizeof *r) : NULL;
+        float *r = plugin_size_mul(cap, len, &bytes) && plugin_size_mul(bytes, sizeof *r, &bytes)
+                       ? realloc(j->rows, bytes)
+                       : NULL;
         size_t *s = r ? realloc(j->row_src, cap * sizeof *s) : NULL;
         if (r)
             j->rows = r;
@@ -177,7 +183,6 @@ static int flush(embed_job *j)
             j->row_src = s;
         if (!r || !s) {
             fprintf(stderr, "\nvitcl embed: out of memory for %zu embeddings\n", cap);
-            vitcl_output_free(out);
             return -1;
         }
         j->rows_cap = cap;
@@ -197,16 +202,73 @@ static int flush(embed_job *j)
                 dst[d] = (float)(s / (double)S);
             }
         }
-        j->row_src[j->rows_n + b] = j->batch_src[b];
+        j->row_src[j->rows_n + b] = j->batch_src[first + b];
     }
     j->rows_n += B;
-    j->batch_n = 0;
-    vitcl_output_free(out);
     return 0;
 }
 
-/* Decodes and preprocesses input i into the batch. Returns 1 when the file was skipped,
- * 0 when added, -1 on a fatal error. */
+/* A run failure that belongs to the input (too many tokens, too much activation memory, a size
+ * the model refuses): the image is skipped. Anything else (a device error) ends the job. */
+static int input_error(vitcl_status st)
+{
+    return st == VITCL_ERR_LIMIT || st == VITCL_ERR_OUT_OF_MEMORY ||
+           st == VITCL_ERR_INVALID_ARGUMENT;
+}
+
+/* Runs n batch rows from first and appends them. 0, 1 (all n skipped, reported), 2 (n > 1 and
+ * the run refused its inputs: nothing reported, retry one by one), -1 fatal. */
+static int run_rows(embed_job *j, size_t first, size_t n)
+{
+    vitcl_run_options opt = {.struct_size = sizeof opt};
+    opt.interpolate_pos_encoding = j->batch_h != j->cfg.image_size ||
+                                   j->batch_w != j->cfg.image_size;
+    size_t per = VITCL_IMAGE_CHANNELS * j->batch_h * j->batch_w;
+    vitcl_output *out = NULL;
+    vitcl_status st = vitcl_model_run(j->model, j->batch + first * per, n, j->batch_h, j->batch_w,
+                                      &opt, &out);
+    if (st != VITCL_OK) {
+        if (!input_error(st)) {
+            fprintf(stderr, "\nvitcl embed: %s\n", vitcl_last_error());
+            return -1;
+        }
+        if (n > 1)
+            return 2;
+        report_skip(j, j->batch_src[first], vitcl_last_error());
+        return 1;
+    }
+    int r = append_rows(j, out, first);
+    vitcl_output_free(out);
+    return r;
+}
+
+/* Runs the batch and appends its pooled rows. When the whole batch cannot run for a reason of
+ * its inputs (e.g. its activations do not fit the device), each image is run alone, so only
+ * those that cannot run at all are skipped. Returns 0, or -1 after reporting a fatal error. */
+static int flush(embed_job *j)
+{
+    size_t n = j->batch_n;
+    j->batch_n = 0;
+    if (!n)
+        return 0;
+    int r = run_rows(j, 0, n);
+    if (r < 0)
+        return -1;
+    if (r == 2) {
+        for (size_t b = 0; b < n; b++) {
+            r = run_rows(j, b, 1);
+            if (r < 0)
+                return -1;
+            j->failed += (size_t)r;
+        }
+    } else {
+        j->failed += r == 1 ? n : 0;
+    }
+    return 0;
+}
+
+/* Decodes and preprocesses input i into the batch. Returns 1 when the file was skipped (and
+ * reported), 0 when added, -1 on a fatal error. */
 static int add_image(embed_job *j, size_t i)
 {
     const char *path = j->inputs.items[i];
@@ -216,13 +278,32 @@ static int add_image(embed_job *j, size_t i)
         return 1;
     }
     if (vitcl_image_load_file(path, NULL, &img)) {
-        fprintf(stderr, "%svitcl embed: skipped %s\n", isatty(STDERR_FILENO) ? "\n" : "",
-                vitcl_last_error());
+        fprintf(stderr, "%svitcl embed: skipped %s\n", j->tty ? "\n" : "", vitcl_last_error());
         return 1;
     }
-    size_t h, w;
+    size_t h, w, P = j->cfg.patch_size, per = 0, bytes = 0;
+    char why[200];
+    int skip = 0;
     if (vitcl_preprocessor_output_size(j->pp, img->width, img->height, &h, &w)) {
-        fprintf(stderr, "vitcl embed: skipped %s: %s\n", path, vitcl_last_error());
+        snprintf(why, sizeof why, "%s", vitcl_last_error());
+        skip = 1;
+    } else if (h < P || w < P) {
+        snprintf(why, sizeof why, "%zux%zu gives a %zux%zu input, smaller than one %zux%zu patch",
+                 (size_t)img->width, (size_t)img->height, w, h, P, P);
+        skip = 1;
+    } else if (vitcl_check_tokens(h / P, w / P, "its input")) {
+        /* before resizing: a 1x100000 image under shortest_edge would resize for minutes */
+        snprintf(why, sizeof why, "%s", vitcl_last_error());
+        skip = 1;
+    } else if (!plugin_size_mul(VITCL_IMAGE_CHANNELS * h, w, &per) ||
+               !plugin_size_mul(per, j->batch_cap, &bytes) ||
+               !plugin_size_mul(bytes, sizeof(float), &bytes)) {
+        snprintf(why, sizeof why, "a %zux%zu input is too large for a batch of %zu", w, h,
+                 j->batch_cap);
+        skip = 1;
+    }
+    if (skip) {
+        report_skip(j, i, why);
         vitcl_image_free(img);
         return 1;
     }
@@ -230,25 +311,22 @@ static int add_image(embed_job *j, size_t i)
         vitcl_image_free(img);
         return -1;
     }
-    size_t per = VITCL_IMAGE_CHANNELS * h * w;
-    if (j->batch_cap > SIZE_MAX / sizeof(float) / per) {
-        fprintf(stderr, "vitcl embed: %zux%zu input is too large for a batch\n", w, h);
-        vitcl_image_free(img);
-        return -1;
-    }
     if (per * j->batch_cap > j->batch_floats) {
-        free(j->batch);
-        j->batch_floats = per * j->batch_cap;
-        j->batch = malloc(j->batch_floats * sizeof *j->batch);
-        if (!j->batch) {
-            fprintf(stderr, "vitcl embed: out of memory for a batch of %zu\n", j->batch_cap);
+        float *nb = malloc(bytes);
+        if (!nb) {
+            snprintf(why, sizeof why, "no memory for a batch of %zu inputs of %zux%zu (%.1f MiB)",
+                     j->batch_cap, w, h, (double)bytes / 1048576.0);
+            report_skip(j, i, why);
             vitcl_image_free(img);
-            return -1;
+            return 1;
         }
+        free(j->batch);
+        j->batch = nb;
+        j->batch_floats = per * j->batch_cap;
     }
     j->batch_h = h, j->batch_w = w;
     if (vitcl_preprocess(j->pp, img, j->batch + j->batch_n * per, per)) {
-        fprintf(stderr, "vitcl embed: skipped %s: %s\n", path, vitcl_last_error());
+        report_skip(j, i, vitcl_last_error());
         vitcl_image_free(img);
         return 1;
     }
@@ -381,19 +459,19 @@ int cmd_embed(int argc, char **argv)
         fprintf(stderr, "vitcl embed: out of memory\n");
         goto done;
     }
-    int tty = isatty(STDERR_FILENO);
-    size_t failed = 0;
+    int tty = j.tty = isatty(STDERR_FILENO);
     double t0 = now_seconds();
     for (size_t i = 0; i < j.inputs.count; i++) {
         int r = add_image(&j, i);
         if (r < 0)
             goto done;
-        failed += r == 1;
+        j.failed += r == 1;
         if (tty)
             progress(i + 1, j.inputs.count);
     }
     if (flush(&j))
         goto done;
+    size_t failed = j.failed;
     double secs = now_seconds() - t0;
     if (tty)
         fputc('\n', stderr);
