@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "escape.h"
 #include "vitcl/vitcl.h"
 
 #define VITCL_ERRMSG_MAX 4096
@@ -17,6 +18,7 @@ vitcl_status vitcl_fail(vitcl_status status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(tls_message, sizeof tls_message, fmt, ap);
     va_end(ap);
+    vitcl_defuse_controls(tls_message); /* names from files must not drive the terminal */
     return status;
 }
 
@@ -30,6 +32,7 @@ vitcl_status vitcl_fail_prefix(vitcl_status status, const char *fmt, ...)
     va_end(ap);
     if (n >= 0 && (size_t)n < sizeof tls_message)
         snprintf(tls_message + n, sizeof tls_message - (size_t)n, "%s", old);
+    vitcl_defuse_controls(tls_message);
     return status;
 }
 

@@ -2,7 +2,10 @@
  *
  * Library code reports a failure with `return vitcl_fail(VITCL_ERR_FORMAT, "%s: ...", path);`:
  * the message is formatted into thread-local storage and the status is passed through.
- * vitcl_fail_append adds context to the current message (e.g. the caller prefixes the file).
+ * vitcl_fail_prefix adds context to the current message (e.g. the caller prefixes the file).
+ * Both replace control characters in the result (vitcl_defuse_controls, escape.h), so bytes
+ * from a hostile file cannot reach a terminal as escape sequences; quote file-derived names
+ * with vitcl_escape as well, which also shows newlines and the bytes' values.
  */
 #ifndef VITCL_HOST_ERROR_H
 #define VITCL_HOST_ERROR_H

@@ -21,64 +21,134 @@ void vitcl_npy_free(vitcl_npy *npy)
     npy->numel = 0;
 }
 
-/* Finds "'key':" in the header dict and returns a pointer just past the colon. */
-static const char *find_key(const char *hdr, const char *key)
+/* The header is a Python dict literal that numpy reads with ast.literal_eval: a repeated key
+ * keeps its last value, and the keys must then be exactly descr, fortran_order and shape. This
+ * reads the literal the same way (strings in ' or ", True/False, a tuple of integers), so a
+ * header numpy reads one way is never read another; what numpy refuses is refused. */
+typedef struct npy_lex {
+    const char *p, *name;
+} npy_lex;
+
+static void skip_ws(npy_lex *l)
 {
-    char pat[32];
-    snprintf(pat, sizeof pat, "'%s'", key);
-    const char *p = strstr(hdr, pat);
-    if (!p)
-        return NULL;
-    p += strlen(pat);
-    while (*p == ' ')
-        p++;
-    if (*p != ':')
-        return NULL;
-    p++;
-    while (*p == ' ')
-        p++;
-    return p;
+    while (*l->p == ' ' || *l->p == '\t' || *l->p == '\n' || *l->p == '\r')
+        l->p++;
+}
+
+/* A quoted string without escapes into buf; 0 when malformed. */
+static int lex_string(npy_lex *l, char *buf, size_t cap)
+{
+    char q = *l->p;
+    if (q != '\'' && q != '"')
+        return 0;
+    const char *e = strchr(l->p + 1, q);
+    if (!e || (size_t)(e - l->p - 1) >= cap || memchr(l->p + 1, '\\', (size_t)(e - l->p - 1)))
+        return 0;
+    memcpy(buf, l->p + 1, (size_t)(e - l->p - 1));
+    buf[e - l->p - 1] = '\0';
+    l->p = e + 1;
+    return 1;
 }
 
 static vitcl_status parse_header(const char *hdr, const char *name, vitcl_npy *out)
 {
-    const char *d = find_key(hdr, "descr");
-    if (!d)
-        return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy header has no 'descr'", name);
-    if (strncmp(d, "'<f4'", 5) != 0)
-        return vitcl_fail(VITCL_ERR_FORMAT,
-                          "%s: .npy dtype is %.10s; vitcl reads little-endian float32 ('<f4')",
-                          name, d);
-    const char *f = find_key(hdr, "fortran_order");
-    if (!f || strncmp(f, "False", 5) != 0)
-        return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy array is not in C order", name);
-    const char *s = find_key(hdr, "shape");
-    if (!s || *s != '(')
-        return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy header has no shape tuple", name);
-    s++;
-    out->ndim = 0;
-    size_t numel = 1;
+    npy_lex l = {hdr, name};
+    char descr[32] = "", key[32];
+    int have_descr = 0, have_fortran = 0, have_shape = 0, fortran = 0;
+    size_t shape[VITCL_NPY_MAX_DIMS], ndim = 0;
+    skip_ws(&l);
+    if (*l.p++ != '{')
+        return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy header is not a dict literal", name);
     for (;;) {
-        while (*s == ' ' || *s == ',')
-            s++;
-        if (*s == ')')
+        skip_ws(&l);
+        if (*l.p == '}')
             break;
-        if (*s < '0' || *s > '9')
-            return vitcl_fail(VITCL_ERR_FORMAT, "%s: malformed .npy shape", name);
-        if (out->ndim == VITCL_NPY_MAX_DIMS)
-            return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy array has more than %d dims", name,
-                              VITCL_NPY_MAX_DIMS);
-        errno = 0;
-        char *end;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (errno || v > SIZE_MAX)
-            return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy dimension out of range", name);
-        if (v && numel > SIZE_MAX / v)
-            return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy shape overflows", name);
-        numel *= (size_t)v;
-        out->shape[out->ndim++] = (size_t)v;
-        s = end;
+        if (!lex_string(&l, key, sizeof key))
+            return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy header has a malformed key", name);
+        skip_ws(&l);
+        if (*l.p++ != ':')
+            return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy header lacks ':' after '%s'", name, key);
+        skip_ws(&l);
+        if (!strcmp(key, "descr")) {
+            if (!lex_string(&l, descr, sizeof descr))
+                return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy 'descr' is not a plain dtype "
+                                  "string (structured dtypes are not read)", name);
+            have_descr = 1;
+        } else if (!strcmp(key, "fortran_order")) {
+            if (!strncmp(l.p, "True", 4) || !strncmp(l.p, "False", 5)) {
+                fortran = *l.p == 'T';
+                l.p += fortran ? 4 : 5;
+            } else {
+                return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy 'fortran_order' is not True or "
+                                  "False", name);
+            }
+            have_fortran = 1;
+        } else if (!strcmp(key, "shape")) {
+            if (*l.p++ != '(')
+                return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy 'shape' is not a tuple", name);
+            ndim = 0;
+            int comma = 0; /* a comma after the last element: "(3,)" is a tuple, "(3)" is 3 */
+            for (;;) {
+                skip_ws(&l);
+                if (*l.p == ')')
+                    break;
+                if (*l.p < '0' || *l.p > '9')
+                    return vitcl_fail(VITCL_ERR_FORMAT, "%s: malformed .npy shape", name);
+                if (ndim == VITCL_NPY_MAX_DIMS)
+                    return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy array has more than %d dims",
+                                      name, VITCL_NPY_MAX_DIMS);
+                errno = 0;
+                char *end;
+                unsigned long long v = strtoull(l.p, &end, 10);
+                if (errno || v > SIZE_MAX)
+                    return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy dimension out of range", name);
+                shape[ndim++] = (size_t)v;
+                l.p = end;
+                skip_ws(&l);
+                comma = *l.p == ',';
+                if (comma)
+                    l.p++;
+                else if (*l.p != ')')
+                    return vitcl_fail(VITCL_ERR_FORMAT, "%s: malformed .npy shape", name);
+            }
+            if (ndim == 1 && !comma)
+                return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy 'shape' (n) is an integer, not a "
+                                  "tuple (a 1-D shape is written (n,))", name);
+            l.p++;
+            have_shape = 1;
+        } else {
+            return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy header has the key '%.20s'; numpy "
+                              "accepts only descr, fortran_order and shape", name, key);
+        }
+        skip_ws(&l);
+        if (*l.p == ',')
+            l.p++;
+        else if (*l.p != '}')
+            return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy header dict is malformed", name);
     }
+    l.p++;
+    skip_ws(&l);
+    if (*l.p)
+        return vitcl_fail(VITCL_ERR_FORMAT, "%s: data after the .npy header dict", name);
+    if (!have_descr || !have_fortran || !have_shape)
+        return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy header lacks '%s'", name,
+                          !have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape");
+    /* the last value of each key, as numpy reads it */
+    if (strcmp(descr, "<f4") != 0)
+        return vitcl_fail(VITCL_ERR_FORMAT,
+                          "%s: .npy dtype is '%.10s'; vitcl reads little-endian float32 ('<f4')",
+                          name, descr);
+    if (fortran)
+        return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy array is not in C order (fortran_order "
+                          "True); save it with numpy.ascontiguousarray", name);
+    size_t numel = 1;
+    for (size_t i = 0; i < ndim; i++) {
+        if (shape[i] && numel > SIZE_MAX / shape[i])
+            return vitcl_fail(VITCL_ERR_FORMAT, "%s: .npy shape overflows", name);
+        numel *= shape[i];
+        out->shape[i] = shape[i];
+    }
+    out->ndim = ndim;
     out->numel = numel;
     return VITCL_OK;
 }

@@ -18,6 +18,7 @@
 
 #include "error.h"
 #include "file_open.h"
+#include "json_doc.h"
 #include "image_internal.h"
 #include "preprocess_internal.h"
 
@@ -164,10 +165,11 @@ vitcl_status vitcl_preprocessor_parse_config(const char *text, size_t len, const
                                              vitcl_preprocessor_config *c)
 {
     vitcl_preprocessor_default_config(c);
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    if (!root)
-        return vitcl_fail(VITCL_ERR_FORMAT, "%s: not valid JSON", path);
-    vitcl_status st = VITCL_OK;
+    cJSON *root = NULL;
+    /* as transformers' Python json: the last of repeated keys wins */
+    vitcl_status st = vitcl_json_parse(text, len, path, VITCL_JSON_LAST_WINS, &root);
+    if (st != VITCL_OK)
+        return st;
     if (!cJSON_IsObject(root)) {
         st = vitcl_fail(VITCL_ERR_FORMAT, "%s: not a JSON object", path);
         goto done;

@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "file_open.h"
+#include "json_doc.h"
 #include "token_limit.h"
 
 #define CONFIG_MAX_BYTES (4u << 20)
@@ -59,11 +60,11 @@ vitcl_status vitcl_config_parse(const char *json, size_t len, const char *name,
                                 vitcl_vit_config *out)
 {
     memset(out, 0, sizeof *out);
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root)
-        return vitcl_fail(VITCL_ERR_FORMAT, "%s: not valid JSON (near byte %ld)", name,
-                          (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - json : 0));
-    vitcl_status st = VITCL_OK;
+    cJSON *root = NULL;
+    /* transformers reads config.json with Python's json: the last of repeated keys wins */
+    vitcl_status st = vitcl_json_parse(json, len, name, VITCL_JSON_LAST_WINS, &root);
+    if (st != VITCL_OK)
+        return st;
     if (!cJSON_IsObject(root)) {
         st = vitcl_fail(VITCL_ERR_FORMAT, "%s: top level is not a JSON object", name);
         goto done;

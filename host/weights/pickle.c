@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "escape.h"
 #include "weights_internal.h"
 
 #define PK_MAX_STACK (1u << 20)
@@ -298,26 +299,6 @@ static vitcl_status read_long(pk *p, size_t lenbytes)
     return push_int(p, (int64_t)u);
 }
 
-/* Writes up to 128 bytes of s to out as printable ASCII (others as \xNN); out holds 4*128+1. */
-static void printable(char *out, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    if (n > 128)
-        n = 128;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f) {
-            *out++ = (char)c;
-        } else {
-            *out++ = '\\';
-            *out++ = 'x';
-            *out++ = hex[c >> 4];
-            *out++ = hex[c & 15];
-        }
-    }
-    *out = '\0';
-}
-
 /* Resolves module.name against the accepted globals and pushes it. */
 static vitcl_status push_global(pk *p, const char *module, size_t mlen, const char *name,
                                 size_t nlen)
@@ -333,9 +314,9 @@ static vitcl_status push_global(pk *p, const char *module, size_t mlen, const ch
             v->u.g = accepted_globals[i].g;
             return push(p, v);
         }
-    char m[4 * 128 + 1], n[4 * 128 + 1];
-    printable(m, module, mlen);
-    printable(n, name, nlen);
+    char m[4 * 128 + 4], n[4 * 128 + 4];
+    vitcl_escape(m, sizeof m, module, mlen);
+    vitcl_escape(n, sizeof n, name, nlen);
     p->err = VITCL_ERR_FORMAT;
     return vitcl_fail(VITCL_ERR_FORMAT,
                       "pickle in %s names global '%s.%s'; only a state dict's globals are "

@@ -2,12 +2,14 @@
  * format (spec section 4) before indexing its tensors. */
 #include "weights_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "error.h"
+#include "json_doc.h"
 
 /* Largest integer a JSON number may hold here: cJSON keeps numbers as doubles, exact up to 2^53. */
 #define ST_MAX_JSON_INT 9007199254740992.0
@@ -74,11 +76,6 @@ static int as_uint(const cJSON *j, uint64_t *out)
         return 0;
     *out = (uint64_t)d;
     return 1;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static int cmp_offsets(const void *a, const void *b)
@@ -241,18 +238,15 @@ static vitcl_status read_header(vitcl_weights *w, const char *path, const uint8_
     vitcl_status st = check_numbers(path, h, (size_t)n);
     if (st != VITCL_OK)
         return st;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts((const char *)h, (size_t)n, &end, 0);
-    if (!root)
-        return vitcl_fail(VITCL_ERR_FORMAT,
-                          "%s: safetensors header is not valid JSON (error near byte %zu)", path,
-                          end ? (size_t)((const uint8_t *)end - base) : (size_t)8);
+    cJSON *root = NULL;
+    /* Duplicates at any depth are refused (a tensor named twice, a field given twice), as are
+     * escaped NULs: the reference reader would see a different name than a C string does. */
+    char label[1100];
+    snprintf(label, sizeof label, "%s: safetensors header", path);
+    if ((st = vitcl_json_parse((const char *)h, (size_t)n, label, VITCL_JSON_REFUSE_DUPLICATES,
+                               &root)) != VITCL_OK)
+        return st;
     *root_out = root;
-    for (const uint8_t *p = (const uint8_t *)end; p < h + n; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-            return vitcl_fail(VITCL_ERR_FORMAT,
-                              "%s: safetensors header has data after its JSON object (byte %zu)",
-                              path, (size_t)(p - base));
     if (!cJSON_IsObject(root))
         return vitcl_fail(VITCL_ERR_FORMAT, "%s: safetensors header is not a JSON object", path);
 
@@ -265,24 +259,7 @@ static vitcl_status read_header(vitcl_weights *w, const char *path, const uint8_
     if (ntensors > w->limits.max_tensors - w->count)
         return vitcl_fail(VITCL_ERR_LIMIT, "%s: %zu tensors is over the limit of %llu", path,
                           ntensors, (unsigned long long)w->limits.max_tensors);
-    if (count > 1) {
-        const char **names = malloc(count * sizeof *names);
-        if (!names)
-            return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-        size_t k = 0;
-        for (const cJSON *c = root->child; c; c = c->next)
-            names[k++] = c->string;
-        qsort(names, count, sizeof *names, cmp_names);
-        for (k = 1; k < count; k++)
-            if (!strcmp(names[k - 1], names[k])) {
-                st = vitcl_fail(VITCL_ERR_FORMAT, "%s: key '%s' appears twice in the header",
-                                path, names[k]);
-                break;
-            }
-        free(names);
-        if (st != VITCL_OK)
-            return st;
-    }
+    /* repeated keys were refused by vitcl_json_parse */
 
     st_item *items = calloc(ntensors ? ntensors : 1, sizeof *items);
     if (!items)

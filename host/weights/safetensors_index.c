@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "error.h"
+#include "json_doc.h"
 
 typedef struct shard_ref {
     const char *tensor; /* key of weight_map (in the cJSON tree) */
@@ -155,10 +156,10 @@ vitcl_status weights_read_safetensors_index(vitcl_weights *w, const char *dir,
                           index_path, size, (unsigned long long)w->limits.max_header_bytes);
     if (!weights_utf8_valid(text, size))
         return vitcl_fail(VITCL_ERR_FORMAT, "%s: the index is not valid UTF-8", index_path);
-    const char *end = NULL;
-    cJSON *root = size ? cJSON_ParseWithLengthOpts((const char *)text, size, &end, 0) : NULL;
-    if (!root)
-        return vitcl_fail(VITCL_ERR_FORMAT, "%s: the index is not valid JSON", index_path);
+    cJSON *root = NULL;
+    if ((st = vitcl_json_parse((const char *)text, size, index_path,
+                               VITCL_JSON_REFUSE_DUPLICATES, &root)) != VITCL_OK)
+        return st;
     st = parse_index(w, dir, index_path, root);
     cJSON_Delete(root);
     return st;

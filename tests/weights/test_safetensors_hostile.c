@@ -169,6 +169,23 @@ Test(safetensors_hostile, duplicate_key)
                 8, VITCL_ERR_FORMAT, "'w'", "twice");
 }
 
+/* Names the reference reader sees differently from a C string: an escaped NUL ("w\u0000x" is
+ * not "w"), raw control characters; and fields repeated inside an entry. All refused. */
+Test(safetensors_hostile, names_with_escaped_nul_or_controls_and_repeated_fields)
+{
+    expect_fail("{\"w\\u0000x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+                VITCL_ERR_FORMAT, "escaped NUL", NULL);
+    expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                "\"w\\u0000\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+                8, VITCL_ERR_FORMAT, "escaped NUL", NULL);
+    expect_fail("{\"w\x1b[2J\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+                VITCL_ERR_FORMAT, "control character 0x1b", NULL);
+    expect_fail("{\"w\":{\"dtype\":\"F32\",\"dtype\":\"F16\",\"shape\":[1],"
+                "\"data_offsets\":[0,4]}}", 4, VITCL_ERR_FORMAT, "'dtype'", "twice");
+    expect_fail("{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"},\"w\":{\"dtype\":\"F32\","
+                "\"shape\":[1],\"data_offsets\":[0,4]}}", 4, VITCL_ERR_FORMAT, "'a'", "twice");
+}
+
 Test(safetensors_hostile, shape_overflow)
 {
     expect_fail("{\"huge\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],"
@@ -312,6 +329,15 @@ Test(safetensors_hostile, index_duplicate_key_and_bad_shape)
                       NULL);
     expect_index_fail("{\"weight_map\":{\"a\":5}}", VITCL_ERR_FORMAT, "'a'", NULL);
     expect_index_fail("not json", VITCL_ERR_FORMAT, "not valid JSON", NULL);
+    /* data after the object, in several shapes: Python's json refuses each ("Extra data") */
+    expect_index_fail("{\"weight_map\":{\"a\":\"s1.safetensors\"}} {}", VITCL_ERR_FORMAT,
+                      "data after", NULL);
+    expect_index_fail("{\"weight_map\":{\"a\":\"s1.safetensors\"}}x", VITCL_ERR_FORMAT,
+                      "data after", NULL);
+    expect_index_fail("{\"weight_map\":{\"a\":\"s1.safetensors\"}}]", VITCL_ERR_FORMAT,
+                      "data after", NULL);
+    expect_index_fail("{\"weight_map\":{\"a\\u0000b\":\"s1.safetensors\"}}", VITCL_ERR_FORMAT,
+                      "escaped NUL", NULL);
 }
 
 Test(safetensors_hostile, index_broken_shard_names_shard_and_tensor)
