@@ -20,4 +20,9 @@ int cmd_bench(int argc, char **argv);
  * check (plugin_size_mul). */
 int cli_parse_size(const char *text, size_t *h, size_t *w);
 
+/* Number of NaN and infinite values among n floats. A ViT turns one such input value into a NaN
+ * row (LayerNorm and attention spread it over the image's tokens); embed and run warn once per
+ * run when an input holds any (docs/images.md). */
+size_t cli_count_nonfinite(const float *v, size_t n);
+
 #endif

@@ -130,6 +130,7 @@ typedef struct embed_job {
     size_t *row_src;
     size_t failed; /* inputs reported and skipped */
     int tty;       /* stderr is a terminal (progress bar on) */
+    int warned_nonfinite;
 } embed_job;
 
 static void job_free(embed_job *j)
@@ -331,6 +332,13 @@ static int add_image(embed_job *j, size_t i)
         return 1;
     }
     vitcl_image_free(img);
+    size_t bad = cli_count_nonfinite(j->batch + j->batch_n * per, per);
+    if (bad && !j->warned_nonfinite) {
+        j->warned_nonfinite = 1;
+        fprintf(stderr, "%svitcl embed: warning: %s gives %zu NaN or infinite pixel value(s) "
+                "after preprocessing; its row will be NaN (warned once per run)\n",
+                j->tty ? "\n" : "", path, bad);
+    }
     j->batch_src[j->batch_n++] = i;
     if (j->batch_n == j->batch_cap && flush(j))
         return -1;
@@ -454,6 +462,12 @@ int cmd_embed(int argc, char **argv)
                 VITCL_IMAGE_CHANNELS, j.cfg.num_channels);
         goto done;
     }
+    vitcl_preprocessor_config ppc;
+    vitcl_preprocessor_get_config(j.pp, &ppc);
+    if (ppc.do_normalize && (!ppc.image_std[0] || !ppc.image_std[1] || !ppc.image_std[2]))
+        fprintf(stderr, "vitcl embed: warning: %s/preprocessor_config.json has an image_std of 0: "
+                "normalising divides by it, so every row will be NaN (transformers computes the "
+                "same)\n", dir);
     j.batch_src = malloc(j.batch_cap * sizeof *j.batch_src);
     if (!j.batch_src) {
         fprintf(stderr, "vitcl embed: out of memory\n");

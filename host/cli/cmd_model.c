@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "escape.h"
 #include "npy.h"
 #include "vitcl/vitcl.h"
 #include "weights.h"
@@ -68,7 +69,9 @@ int cmd_info(int argc, char **argv)
         printf("tensors:      %zu\n", vitcl_weights_count(w));
         for (size_t i = 0; i < vitcl_weights_count(w); i++) {
             const vitcl_tensor_entry *t = vitcl_weights_at(w, i);
-            printf("  %-64s %-4s [", t->name, dtype_names[t->dtype]);
+            char name[4 * 256 + 4]; /* names come from the file: show control bytes as \xNN */
+            vitcl_escape(name, sizeof name, t->name, strlen(t->name));
+            printf("  %-64s %-4s [", name, dtype_names[t->dtype]);
             for (size_t d = 0; d < t->ndim; d++)
                 printf("%s%llu", d ? ", " : "", (unsigned long long)t->shape[d]);
             printf("]\n");
@@ -166,6 +169,10 @@ int cmd_run(int argc, char **argv)
                 c.num_channels);
         goto done;
     }
+    size_t bad = cli_count_nonfinite(px.data, px.numel);
+    if (bad)
+        fprintf(stderr, "vitcl run: warning: %s holds %zu NaN or infinite value(s); the rows of "
+                "the images they are in will be NaN\n", input, bad);
     if (vitcl_model_run(m, px.data, px.shape[0], px.shape[2], px.shape[3], &opt, &out)) {
         fprintf(stderr, "vitcl run: %s\n", vitcl_last_error());
         goto done;
