@@ -19,8 +19,9 @@
 #error "VITCL_PLUGIN_INSTALL_DIR must be defined by the build (meson.build passes it)"
 #endif
 
-/* Upper bound on the entries of one directory we look at, so a hostile directory cannot make
- * the registry allocate without limit. */
+/* Upper bound on the candidates kept from one directory, so a hostile directory cannot make the
+ * registry allocate (and dlopen) without limit. Every entry is still read, so the candidates
+ * beyond the bound are counted and reported in the searched list (`vitcl devices`). */
 #define MAX_DIR_ENTRIES 4096
 
 static int cmp_names(const void *a, const void *b)
@@ -42,23 +43,30 @@ static void free_names(char **names, size_t count)
 }
 
 /* Lists the entries of dir, sorted by name: regular files ending in ".so" (want_dirs == 0) or
- * subdirectories (want_dirs == 1); symlinks are followed. Returns 0, or -1 with errno set
- * (ENOMEM on out of memory, else why the directory could not be read). */
-static int list_dir(const char *dir, int want_dirs, char ***out, size_t *count)
+ * subdirectories (want_dirs == 1); symlinks are followed. At most MAX_DIR_ENTRIES are kept, in
+ * directory order; *left counts the names past that bound (".so" names, or every name when
+ * want_dirs; not stat'ed). Returns 0, or -1 with errno set (ENOMEM on out of memory, else why
+ * the directory could not be read). */
+static int list_dir(const char *dir, int want_dirs, char ***out, size_t *count, size_t *left)
 {
     *out = NULL;
     *count = 0;
+    *left = 0;
     DIR *d = opendir(dir);
     if (!d)
         return -1;
     char **names = NULL;
-    size_t n = 0, cap = 0, scanned = 0;
+    size_t n = 0, cap = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL && scanned++ < MAX_DIR_ENTRIES) {
+    while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
         if (!want_dirs && !has_so_suffix(e->d_name))
             continue;
+        if (n == MAX_DIR_ENTRIES) {
+            (*left)++;
+            continue;
+        }
         char *full = loader_strdupf("%s/%s", dir, e->d_name);
         if (!full)
             goto nomem;
@@ -135,15 +143,19 @@ static vitcl_status search_path(vitcl_registry *reg, const char *path, const cha
         return loader_note_searched(reg, path, "not a file or directory (%s)", origin);
 
     char **names;
-    size_t count;
-    if (list_dir(path, 0, &names, &count) != 0) {
+    size_t count, left;
+    if (list_dir(path, 0, &names, &count, &left) != 0) {
         if (errno == ENOMEM)
             return oom(path);
         return loader_note_searched(reg, path, "cannot read directory: %s (%s)", strerror(errno),
                                     origin);
     }
-    vitcl_status s = loader_note_searched(reg, path, "%zu candidate%s (%s)", count,
-                                          count == 1 ? "" : "s", origin);
+    vitcl_status s =
+        left ? loader_note_searched(reg, path, "%zu candidates (%s); %zu more *.so files NOT "
+                                    "considered: at most %d per directory",
+                                    count, origin, left, MAX_DIR_ENTRIES)
+             : loader_note_searched(reg, path, "%zu candidate%s (%s)", count,
+                                    count == 1 ? "" : "s", origin);
     for (size_t i = 0; i < count && s == VITCL_OK; i++) {
         char *full = loader_strdupf("%s/%s", path, names[i]);
         s = full ? consider_file(reg, full, origin) : oom(path);
@@ -200,8 +212,8 @@ static vitcl_status search_build_tree(vitcl_registry *reg)
         goto done;
     }
     char **names;
-    size_t count;
-    if (list_dir(plugins_dir, 1, &names, &count) != 0) {
+    size_t count, left;
+    if (list_dir(plugins_dir, 1, &names, &count, &left) != 0) {
         if (errno == ENOMEM)
             s = oom(plugins_dir);
         else
@@ -209,8 +221,9 @@ static vitcl_status search_build_tree(vitcl_registry *reg)
                                      strerror(errno));
         goto done;
     }
-    s = loader_note_searched(reg, plugins_dir, "%zu plugin director%s (build tree)", count,
-                             count == 1 ? "y" : "ies");
+    s = loader_note_searched(reg, plugins_dir, "%zu plugin director%s (build tree)%s", count,
+                             count == 1 ? "y" : "ies",
+                             left ? "; more entries NOT considered: at most 4096" : "");
     for (size_t i = 0; i < count && s == VITCL_OK; i++) {
         char *dir = loader_strdupf("%s/%s", plugins_dir, names[i]);
         s = dir ? search_path(reg, dir, "build tree") : oom(plugins_dir);

@@ -92,7 +92,7 @@ static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *i
                 VITCL_CAP_FP64;
     char *core = openblas_get_corename();
     snprintf(full.extra, sizeof full.extra,
-             "linear GEMM %s; OpenBLAS core %s; %d threads (VITCL_CPU_THREADS overrides)",
+             "linear GEMM %s; OpenBLAS core %s; %d threads (VITCL_CPU_THREADS lowers it)",
              cpu_gemm_avx512_usable() ? "own AVX-512 (VITCL_CPU_GEMM=openblas for OpenBLAS)"
                                       : "OpenBLAS",
              core ? core : "unknown", s->cores);
@@ -123,7 +123,10 @@ static int gemm_choice(char *err, size_t errlen)
     return -1;
 }
 
-/* Thread count: VITCL_CPU_THREADS when set (1..CPU_MAX_THREADS), else the online cores. */
+/* Thread count: VITCL_CPU_THREADS when set (1..CPU_MAX_THREADS), else the online cores; at most
+ * the online cores either way. More threads than cores only time-slice, and each is an OpenBLAS
+ * worker too (openblas_set_num_threads grows its pool): 64+ of them under a capped address space
+ * left a process that finished but could not exit. */
 static int thread_count(const cpu_state *s, char *err, size_t errlen)
 {
     const char *env = getenv("VITCL_CPU_THREADS");
@@ -139,7 +142,7 @@ static int thread_count(const cpu_state *s, char *err, size_t errlen)
                      CPU_MAX_THREADS);
         return -1;
     }
-    return (int)v;
+    return v > s->cores ? s->cores : (int)v;
 }
 
 static void cpu_context_destroy(vitcl_context *ctx);
