@@ -11,10 +11,12 @@
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "config.h"
+#include "file_open.h"
 #include "json_doc.h"
 #include "leak_check.h"
 #include "npy.h"
@@ -28,13 +30,12 @@ TestSuite(reference_parsers, .fini = leak_check_expect_none);
 
 static cJSON *load_json(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "cannot open %s (run tools/make_parser_expectations.py)", path);
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    cJSON *j = cJSON_Parse(buf);
+    char *text;
+    size_t len;
+    cr_assert_eq(vitcl_file_read_all(path, 1 << 24, &text, &len), VITCL_OK,
+                 "%s (run tools/make_parser_expectations.py)", vitcl_last_error());
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
     cr_assert(j, "%s is not JSON", path);
     return j;
 }
