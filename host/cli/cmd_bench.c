@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "plugin_size.h"
+#include "token_limit.h"
 #include "vitcl/vitcl.h"
 
 #define MAX_TIMINGS 65536
@@ -128,6 +129,11 @@ int cmd_bench(int argc, char **argv)
     vitcl_model_get_config(m, &c);
     if (!H)
         H = W = c.image_size;
+    /* the run would refuse these sizes; refuse them before allocating the pixels */
+    if (vitcl_check_tokens(H / c.patch_size, W / c.patch_size, "vitcl bench --size")) {
+        fprintf(stderr, "vitcl bench: %s\n", vitcl_last_error());
+        goto done;
+    }
     size_t n = 0, bytes = 0;
     if (!plugin_size_mul((size_t)batch, c.num_channels, &n) || !plugin_size_mul(n, H, &n) ||
         !plugin_size_mul(n, W, &n) || !plugin_size_mul(n, sizeof(float), &bytes)) {

@@ -9,6 +9,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__GLIBC__)
@@ -248,7 +249,10 @@ static vitcl_status upload(loader_ctx *L, const vitcl_tensor_entry *t, int may_a
     vitcl_backend *be = L->m->be;
     size_t bytes = (size_t)t->numel * sizeof(float);
     vitcl_status st;
-    if (t->dtype == VITCL_DTYPE_F32 && may_alias && L->alias_ok) {
+    /* A safetensors header may have any length, so F32 data in the mapping need not be 4-byte
+     * aligned; a backend reads aliased memory as floats, so such a tensor is copied instead. */
+    if (t->dtype == VITCL_DTYPE_F32 && may_alias && L->alias_ok &&
+        (uintptr_t)t->data % _Alignof(float) == 0) {
         st = be->desc->buffer_wrap_host(be->ctx, t->data, bytes, t->name, out);
         if (st)
             return be_fail(L, st, t->name);

@@ -4,6 +4,7 @@
  * were heap-buffer-overflow reads and writes; now each is refused with a message. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -117,11 +118,30 @@ Test(memory_safety, bench_size_values_that_wrap_are_refused)
         cr_expect_eq(rc, 2, "--size %s: exit %d: %s", sizes[i], rc, err);
         cr_expect(strstr(err, "--size") != NULL, "--size %s: %s", sizes[i], err);
     }
-    /* in range per side, but batch x channels x H x W floats is more than any run can take:
-     * refused with a message (by the size check or the run's limits), never a crash */
+    /* in range per side, but more tokens than a run may have: refused before the pixels are
+     * allocated (4096 x 3 x 65535 x 65535 floats would be 2e14 bytes) */
     const char *argv[] = {"bench", model, "--backend", "ref", "--batch", "4096", "--size",
                           "65535x65535", "--iters", "1", "--warmup", "0", NULL};
     int rc = harden_cli(argv, 60, err, sizeof err);
     cr_expect_eq(rc, 1, "exit %d: %s", rc, err);
-    cr_expect(strstr(err, "vitcl bench:") != NULL, "%s", err);
+    cr_expect(strstr(err, "vitcl bench --size") && strstr(err, "token limit"), "%s", err);
+    /* within the token limit (a 512-pixel patch: 127 x 127 patches), but 4096 x 3 x 65024 x
+     * 65024 floats are 2.1e14 bytes, more than a 47-bit address space can map whatever the
+     * overcommit policy: a message, not a crash (ASan is told to return NULL as malloc does) */
+    char big_model[256];
+    snprintf(big_model, sizeof big_model, "%s/p512", dir);
+    cr_assert_eq(mkdir(big_model, 0700), 0);
+    harden_vit v = {.hidden = 8, .heads = 2, .layers = 1, .inter = 16, .patch = 512,
+                    .image = 512, .channels = 3};
+    harden_write_model(big_model, &v, NULL);
+    const char *old = getenv("ASAN_OPTIONS");
+    char opts[512];
+    snprintf(opts, sizeof opts, "%s%sallocator_may_return_null=1", old ? old : "",
+             old ? ":" : "");
+    setenv("ASAN_OPTIONS", opts, 1);
+    const char *big[] = {"bench", big_model, "--backend", "ref", "--batch", "4096", "--size",
+                         "65024x65024", "--iters", "1", "--warmup", "0", NULL};
+    rc = harden_cli(big, 60, err, sizeof err);
+    cr_expect_eq(rc, 1, "exit %d: %s", rc, err);
+    cr_expect(strstr(err, "vitcl bench:") && strstr(err, "memory"), "%s", err);
 }
