@@ -6,7 +6,7 @@ PKGS=(
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev valgrind
   ocl-icd-opencl-dev ocl-icd-libopencl1 opencl-headers pocl-opencl-icd clinfo
   libclblast-dev libopenblas-dev
-  libpng-dev libturbojpeg0-dev libcjson-dev libzip-dev libcriterion-dev libssl-dev
+  libpng-dev libturbojpeg0-dev libcjson-dev libzip-dev zlib1g-dev libcriterion-dev libssl-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -9,6 +9,10 @@
 - sharded/                    the same tensors split into shards by huggingface_hub's
                               split_torch_state_dict_into_shards plus the index JSON that
                               transformers writes (metadata.total_size, weight_map).
+- sharded_bin/                the torch.save variant split the way transformers' save_pretrained
+                              (safe_serialization=False) does: split_torch_state_dict_into_shards
+                              with pytorch_model{suffix}.bin names, torch.save per shard, and
+                              pytorch_model.bin.index.json.
 - noncontig/pytorch_model.bin torch.save of a transposed (non-contiguous) tensor.
 - expected.json               every tensor's name, dtype, shape and its values widened to float32
                               (torch's `.float()`; numpy's IEEE conversion for float16, see bits())
@@ -89,7 +93,7 @@ def describe(sd):
 def main():
     sd = state_dict()
     tsd = torch_state_dict(sd)
-    for d in ("torch", "safetensors", "sharded", "noncontig"):
+    for d in ("torch", "safetensors", "sharded", "sharded_bin", "noncontig"):
         os.makedirs(os.path.join(OUT, d), exist_ok=True)
 
     torch.save(tsd, os.path.join(OUT, "torch", "pytorch_model.bin"))
@@ -106,6 +110,17 @@ def main():
         json.dump(index, f, indent=2, sort_keys=True)
         f.write("\n")
 
+    split_bin = split_torch_state_dict_into_shards(tsd, filename_pattern="pytorch_model{suffix}.bin",
+                                                   max_shard_size=100)
+    assert split_bin.is_sharded, "fixture needs more than one shard"
+    for fname, names in split_bin.filename_to_tensors.items():
+        torch.save(collections.OrderedDict((n, tsd[n]) for n in names),
+                   os.path.join(OUT, "sharded_bin", fname))
+    index = {"metadata": split_bin.metadata, "weight_map": split_bin.tensor_to_filename}
+    with open(os.path.join(OUT, "sharded_bin", "pytorch_model.bin.index.json"), "w") as f:
+        json.dump(index, f, indent=2, sort_keys=True)
+        f.write("\n")
+
     nc = collections.OrderedDict()
     nc["transposed.weight"] = torch.arange(6, dtype=torch.float32).reshape(2, 3).t()
     assert not nc["transposed.weight"].is_contiguous()
@@ -118,6 +133,7 @@ def main():
         "torch": describe(tsd),
         "safetensors": describe(sd),
         "shards": sorted(split.filename_to_tensors.keys()),
+        "bin_shards": sorted(split_bin.filename_to_tensors.keys()),
     }
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1)

@@ -1,6 +1,6 @@
-/* host/weights/safetensors_index.c - reads a sharded checkpoint: model.safetensors.index.json maps
- * each tensor to a shard file in the same folder; every shard is opened once and checked
- * against the map. */
+/* host/weights/safetensors_index.c - reads a sharded checkpoint: model.safetensors.index.json (or
+ * pytorch_model.bin.index.json, the same JSON) maps each tensor to a shard file in the same
+ * folder; every shard is opened once by the format's reader and checked against the map. */
 #include "weights_internal.h"
 
 #include <stdlib.h>
@@ -48,7 +48,7 @@ static const vitcl_tensor_entry *find_in_range(const vitcl_weights *w, size_t fr
 /* Opens each shard once and checks it holds exactly the tensors the map assigns to it. refs is
  * sorted by shard. */
 static vitcl_status read_shards(vitcl_weights *w, const char *dir, const char *index_path,
-                                shard_ref *refs, size_t n)
+                                weights_reader read, shard_ref *refs, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -59,7 +59,7 @@ static vitcl_status read_shards(vitcl_weights *w, const char *dir, const char *i
         if (!shard_path)
             return VITCL_ERR_OUT_OF_MEMORY;
         size_t first = w->count;
-        vitcl_status st = weights_read_safetensors(w, shard_path);
+        vitcl_status st = read(w, shard_path);
         if (st == VITCL_ERR_NOT_FOUND)
             return vitcl_fail(VITCL_ERR_NOT_FOUND,
                               "%s: shard '%s' named for tensor '%s' does not exist", index_path,
@@ -88,7 +88,7 @@ static vitcl_status read_shards(vitcl_weights *w, const char *dir, const char *i
 }
 
 static vitcl_status parse_index(vitcl_weights *w, const char *dir, const char *path,
-                                const cJSON *root)
+                                weights_reader read, const cJSON *root)
 {
     if (!cJSON_IsObject(root))
         return vitcl_fail(VITCL_ERR_FORMAT, "%s: the index is not a JSON object", path);
@@ -137,14 +137,14 @@ static vitcl_status parse_index(vitcl_weights *w, const char *dir, const char *p
         }
     if (st == VITCL_OK) {
         qsort(refs, n, sizeof *refs, cmp_by_shard);
-        st = read_shards(w, dir, path, refs, n);
+        st = read_shards(w, dir, path, read, refs, n);
     }
     free(refs);
     return st;
 }
 
-vitcl_status weights_read_safetensors_index(vitcl_weights *w, const char *dir,
-                                            const char *index_path)
+vitcl_status weights_read_index(vitcl_weights *w, const char *dir, const char *index_path,
+                               weights_reader read)
 {
     const uint8_t *text;
     size_t size;
@@ -160,7 +160,7 @@ vitcl_status weights_read_safetensors_index(vitcl_weights *w, const char *dir,
     if ((st = vitcl_json_parse((const char *)text, size, index_path,
                                VITCL_JSON_REFUSE_DUPLICATES, &root)) != VITCL_OK)
         return st;
-    st = parse_index(w, dir, index_path, root);
+    st = parse_index(w, dir, index_path, read, root);
     cJSON_Delete(root);
     return st;
 }

@@ -1,7 +1,10 @@
 /* host/weights/torch_zip.c - reads pytorch_model.bin as torch.save writes it since PyTorch 1.6:
  * a zip archive with one top-level folder holding data.pkl (the state dict, read by pickle.c),
- * data/<key> storage records and optionally byteorder and version. Each storage a tensor uses is
- * read once into memory owned by the weights object. */
+ * data/<key> storage records and optionally byteorder and version. libzip reads and checks the
+ * directory (and data.pkl); the file is memory-mapped and each storage record's bytes are served
+ * from the mapping at the record's data offset (zip_layout.c), so nothing is copied: a record
+ * must be stored (not compressed), unencrypted and aligned to its element size, as torch.save
+ * writes it (64-byte aligned). Storage bytes are not CRC-checked, as safetensors data is not. */
 #include "weights_internal.h"
 
 #include <stdio.h>
@@ -14,11 +17,15 @@
 #include "error.h"
 #include "file_open.h"
 #include "pickle.h"
+#include "zip_layout.h"
 
 typedef struct tz {
     vitcl_weights *w;
     const char *path;
     zip_t *za;
+    const uint8_t *file; /* the whole file, mapped */
+    size_t file_size;
+    zip_layout layout;
     char prefix[256]; /* "archive/" */
 } tz;
 
@@ -166,8 +173,47 @@ static int cmp_use(const void *a, const void *b)
     return c ? c : (x->tensor < y->tensor ? -1 : x->tensor > y->tensor);
 }
 
-/* Checks every tensor of one storage (uses[0..n)) against its record, reads the record and sets
- * tensor_data[t] for each of those tensors t. */
+/* Points *data at the bytes of storage record `rec` (entry idx) inside the mapping, after
+ * checking that the record is stored as is, unencrypted, and starts on an element boundary. */
+static vitcl_status mapped_record(tz *z, zip_int64_t idx, const char *rec, size_t elem_size,
+                                  const uint8_t **data)
+{
+    zip_stat_t s;
+    zip_stat_init(&s);
+    if (zip_stat_index(z->za, (zip_uint64_t)idx, 0, &s) != 0)
+        return zip_status(z, "cannot stat a storage record");
+    if ((s.valid & ZIP_STAT_ENCRYPTION_METHOD) && s.encryption_method != ZIP_EM_NONE)
+        return vitcl_fail(VITCL_ERR_UNSUPPORTED,
+                          "%s: storage record '%s%s' is encrypted; vitcl reads storage records "
+                          "only as torch.save writes them (stored, unencrypted)", z->path,
+                          z->prefix, rec);
+    if (!(s.valid & ZIP_STAT_COMP_METHOD) || s.comp_method != ZIP_CM_STORE)
+        return vitcl_fail(VITCL_ERR_UNSUPPORTED,
+                          "%s: storage record '%s%s' is compressed (zip method %d); vitcl maps "
+                          "storage records and reads them only stored, as torch.save writes "
+                          "them: re-save the file with torch.save", z->path, z->prefix, rec,
+                          (s.valid & ZIP_STAT_COMP_METHOD) ? (int)s.comp_method : -1);
+    if ((uint64_t)idx >= z->layout.count)
+        return zip_status(z, "storage record outside the directory");
+    const zip_member_span *m = &z->layout.members[idx];
+    if (m->comp_size != s.size)
+        return vitcl_fail(VITCL_ERR_FORMAT,
+                          "%s: storage record '%s%s' occupies %llu bytes but holds %llu",
+                          z->path, z->prefix, rec, (unsigned long long)m->comp_size,
+                          (unsigned long long)s.size);
+    if (m->data % elem_size != 0)
+        return vitcl_fail(VITCL_ERR_UNSUPPORTED,
+                          "%s: storage record '%s%s' starts at byte %llu of the file, which is "
+                          "misaligned for its %zu-byte elements; vitcl maps storage records and "
+                          "needs them aligned, as torch.save writes them (64-byte): re-save the "
+                          "file with torch.save", z->path, z->prefix, rec,
+                          (unsigned long long)m->data, elem_size);
+    *data = z->file + m->data;
+    return VITCL_OK;
+}
+
+/* Checks every tensor of one storage (uses[0..n)) against its record, finds the record in the
+ * mapping and sets tensor_data[t] for each of those tensors t. */
 static vitcl_status load_storage(tz *z, const torch_pickle_result *res, const storage_use *uses,
                                  size_t n, const uint8_t **tensor_data, uint64_t *total)
 {
@@ -216,21 +262,9 @@ static vitcl_status load_storage(tz *z, const torch_pickle_result *res, const st
     static const uint8_t empty[8];
     const uint8_t *data = empty;
     if (size > 0) {
-        if (size > SIZE_MAX)
-            return vitcl_fail(VITCL_ERR_LIMIT, "%s: storage '%s' does not fit in memory", z->path,
-                              key);
-        uint8_t *buf = malloc((size_t)size);
-        if (!buf)
-            return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY,
-                              "%s: out of memory for the %llu bytes of storage '%s'", z->path,
-                              (unsigned long long)size, key);
-        vitcl_status st = weights_keep(z->w, buf);
+        vitcl_status st = mapped_record(z, idx, rec, es, &data);
         if (st != VITCL_OK)
             return st;
-        st = read_entry(z, idx, rec, buf, size);
-        if (st != VITCL_OK)
-            return st;
-        data = buf;
     }
     for (size_t k = 0; k < n; k++) {
         const torch_pickle_tensor *t = &res->tensors[uses[k].tensor];
@@ -317,7 +351,11 @@ vitcl_status weights_read_torch_zip(vitcl_weights *w, const char *path)
     torch_pickle_result res;
     memset(&res, 0, sizeof res);
     char label[1024];
-    vitcl_status st = find_prefix(&z);
+    vitcl_status st = weights_map_file(w, path, &z.file, &z.file_size);
+    if (st == VITCL_OK)
+        st = zip_layout_read(path, z.file, z.file_size, z.za, &z.layout);
+    if (st == VITCL_OK)
+        st = find_prefix(&z);
     if (st == VITCL_OK)
         st = check_byteorder(&z);
     if (st == VITCL_OK)
@@ -325,6 +363,7 @@ vitcl_status weights_read_torch_zip(vitcl_weights *w, const char *path)
     if (st == VITCL_OK)
         st = load_tensors(&z, &res);
     torch_pickle_free(&res);
+    zip_layout_free(&z.layout);
     zip_discard(z.za);
     return st;
 }

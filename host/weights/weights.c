@@ -153,10 +153,11 @@ vitcl_status vitcl_weights_open(const char *model_dir, const vitcl_weights_limit
     vitcl_status st = weights_new(limits, &w);
     if (st != VITCL_OK)
         return st;
+    /* transformers' order of preference */
     static const char *const names[] = {"model.safetensors", "model.safetensors.index.json",
-                                        "pytorch_model.bin"};
+                                        "pytorch_model.bin", "pytorch_model.bin.index.json"};
     int found = 0;
-    for (size_t i = 0; i < 3 && st == VITCL_OK && !found; i++) {
+    for (size_t i = 0; i < 4 && st == VITCL_OK && !found; i++) {
         const char *path = weights_path_join(w, model_dir, names[i]);
         if (!path) {
             st = VITCL_ERR_OUT_OF_MEMORY;
@@ -170,15 +171,19 @@ vitcl_status vitcl_weights_open(const char *model_dir, const vitcl_weights_limit
             st = weights_read_safetensors(w, path);
         } else if (i == 1) {
             w->format = "safetensors (sharded)";
-            st = weights_read_safetensors_index(w, model_dir, path);
-        } else {
+            st = weights_read_index(w, model_dir, path, weights_read_safetensors);
+        } else if (i == 2) {
             st = open_into(w, path, 1);
+        } else {
+            w->format = "pytorch_model.bin (sharded)";
+            st = weights_read_index(w, model_dir, path, weights_read_torch_zip);
         }
     }
     if (st == VITCL_OK && !found)
         st = vitcl_fail(VITCL_ERR_NOT_FOUND,
                         "%s: no weights found; looked for model.safetensors, "
-                        "model.safetensors.index.json and pytorch_model.bin", model_dir);
+                        "model.safetensors.index.json, pytorch_model.bin and "
+                        "pytorch_model.bin.index.json", model_dir);
     return open_done(w, st, out);
 }
 

@@ -1,10 +1,13 @@
 /* host/weights/weights.h - a checkpoint's tensors, read from whichever format the folder holds.
  *
- * vitcl_weights_open looks in a model folder for, in order: model.safetensors,
- * model.safetensors.index.json (sharded) and pytorch_model.bin, and indexes every tensor without
- * converting it. safetensors files are memory-mapped and a tensor's data points into the
- * mapping; a pytorch_model.bin's storage records are each read once into a buffer owned by the
- * weights object. Either way the data stays valid until vitcl_weights_close. Every structural check happens at open: a truncated, hostile or
+ * vitcl_weights_open looks in a model folder for, in order (transformers' preference):
+ * model.safetensors, model.safetensors.index.json (sharded), pytorch_model.bin and
+ * pytorch_model.bin.index.json (sharded pytorch_model-0000K-of-0000N.bin), and indexes every
+ * tensor without converting it. Every file is memory-mapped and a tensor's data points into the
+ * mapping: for a pytorch_model.bin, at its storage record's data inside the zip, which must be
+ * stored (not compressed), unencrypted and aligned to the element size, as torch.save writes it
+ * (a record that is not is refused, VITCL_ERR_UNSUPPORTED naming it; storage bytes are not
+ * CRC-checked, like safetensors data). The data stays valid until vitcl_weights_close. Every structural check happens at open: a truncated, hostile or
  * inconsistent file gives VITCL_ERR_FORMAT (or VITCL_ERR_LIMIT) with a message that names the
  * file and, where there is one, the tensor. Nothing is ever executed: pickle is read by a
  * restricted reader that accepts only the globals a state dict needs.
@@ -49,9 +52,10 @@ typedef struct vitcl_weights_limits {
 
 /* Opens the weights of a model folder (see above). limits may be NULL. On success *out is the
  * caller's (vitcl_weights_close); on failure *out is NULL and nothing leaks. Errors:
- * VITCL_ERR_NOT_FOUND (no folder, or none of the three files, all named in the message),
+ * VITCL_ERR_NOT_FOUND (no folder, or none of the four files, all named in the message),
  * VITCL_ERR_FORMAT, VITCL_ERR_UNSUPPORTED (a dtype other than F32/F16/BF16, a non-contiguous
- * or big-endian torch tensor), VITCL_ERR_LIMIT, VITCL_ERR_IO, VITCL_ERR_OUT_OF_MEMORY. */
+ * or big-endian torch tensor, a compressed, encrypted or misaligned storage record),
+ * VITCL_ERR_LIMIT, VITCL_ERR_IO, VITCL_ERR_OUT_OF_MEMORY. */
 vitcl_status vitcl_weights_open(const char *model_dir, const vitcl_weights_limits *limits,
                                 vitcl_weights **out);
 
@@ -63,7 +67,8 @@ vitcl_status vitcl_weights_open_file(const char *path, const vitcl_weights_limit
 /* Unmaps and frees everything; entries and their data become invalid. NULL is a no-op. */
 void vitcl_weights_close(vitcl_weights *w);
 
-/* "safetensors", "safetensors (sharded)" or "pytorch_model.bin". */
+/* "safetensors", "safetensors (sharded)", "pytorch_model.bin" or
+ * "pytorch_model.bin (sharded)". */
 const char *vitcl_weights_format(const vitcl_weights *w);
 
 /* Number of tensors; entry `index` in file order (NULL past the end). Entries are owned by w. */
@@ -74,7 +79,7 @@ const vitcl_tensor_entry *vitcl_weights_find(const vitcl_weights *w, const char 
 
 /* Tells the OS that t's host memory will not be read again soon: the pages of a file mapping
  * that lie wholly inside the tensor are dropped from memory (they are read from the file again
- * if touched). Memory that is not a file mapping (a zip member's copy) is left alone. The tensor
+ * if touched). Memory that is not a file mapping is left alone. The tensor
  * stays valid. Used after a tensor was copied to the backend, to keep resident memory near one
  * copy of the weights while other tensors of the same mapping stay aliased. */
 void vitcl_weights_drop_pages(const vitcl_weights *w, const vitcl_tensor_entry *t);

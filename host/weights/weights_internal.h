@@ -68,11 +68,15 @@ vitcl_status weights_shape_bytes(const char *file, const char *tensor, const uin
 /* Frees everything w owns except w itself (vitcl_weights_close). */
 void weights_release(vitcl_weights *w);
 
-/* Readers: append the tensors of one file (or of an index's shards) to w. */
+/* Readers: append the tensors of one file to w. */
+typedef vitcl_status (*weights_reader)(vitcl_weights *w, const char *path);
 vitcl_status weights_read_safetensors(vitcl_weights *w, const char *path);
-vitcl_status weights_read_safetensors_index(vitcl_weights *w, const char *dir,
-                                            const char *index_path);
 vitcl_status weights_read_torch_zip(vitcl_weights *w, const char *path);
+/* Appends the tensors of a sharded checkpoint: index_path (model.safetensors.index.json or
+ * pytorch_model.bin.index.json) maps every tensor to a shard in dir, each read by `read` and
+ * checked to hold exactly the tensors mapped to it. */
+vitcl_status weights_read_index(vitcl_weights *w, const char *dir, const char *index_path,
+                                weights_reader read);
 
 /* Validates a UTF-8 byte string (no overlong forms, surrogates or code points past U+10FFFF). */
 int weights_utf8_valid(const uint8_t *s, size_t len);

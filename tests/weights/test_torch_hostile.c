@@ -406,28 +406,6 @@ Test(torch_hostile, corrupted_zip_directory)
     free(path);
 }
 
-Test(torch_hostile, corrupted_storage_bytes_fail_crc)
-{
-    size_t n;
-    uint8_t *real = wt_read(wt_data("torch/pytorch_model.bin"), &n);
-    /* Flip a byte of storage record data/0; its local header (30 bytes, then the name) comes
-     * before the central directory's copy of the name, so the first match is the local one. */
-    const char *needle = "pytorch_model/data/0";
-    uint8_t *hit = memmem(real, n, needle, strlen(needle));
-    cr_assert_not_null(hit);
-    size_t off = (size_t)(hit - real);
-    uint16_t extra = (uint16_t)(real[off - 30 + 28] | real[off - 30 + 29] << 8);
-    size_t name_len = (size_t)(real[off - 30 + 26] | real[off - 30 + 27] << 8);
-    size_t data_at = off - 30 + 30 + name_len + extra;
-    hit = real + off - 30;
-    cr_assert_eq(memcmp(hit, "PK\x03\x04", 4), 0, "local header not where expected");
-    real[data_at] ^= 0x55;
-    char *path = wt_write(wt_dir, "pytorch_model.bin", real, n);
-    free(real);
-    expect_fail_file(path, VITCL_ERR_FORMAT, "data/0", NULL);
-    free(path);
-}
-
 Test(torch_hostile, non_contiguous_tensor_from_torch)
 {
     vitcl_weights *w = (vitcl_weights *)1;

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <zip.h>
+#include <zlib.h>
 
 #include "vitcl/vitcl.h"
 
@@ -113,28 +114,161 @@ uint8_t *wt_read(const char *path, size_t *len)
     return buf;
 }
 
-/* Adds an entry that takes data (malloc'd) over; libzip frees it, except for an empty entry. */
-static void add_entry(zip_t *za, const char *name, uint8_t *data, size_t len)
+/* ------------------------------------------------------------------ zip writers */
+
+/* One entry waiting to be written; data is malloc'd and owned by the list. */
+typedef struct zentry {
+    char *name;
+    uint8_t *data;
+    size_t len;
+} zentry;
+
+typedef struct zlist {
+    zentry e[64];
+    size_t n;
+} zlist;
+
+static void zlist_add(zlist *l, const char *name, uint8_t *data, size_t len)
 {
-    if (len == 0) {
-        free(data);
-        data = NULL;
-    }
-    zip_source_t *s = zip_source_buffer(za, data, len, len != 0);
-    cr_assert_not_null(s);
-    cr_assert(zip_file_add(za, name, s, ZIP_FL_ENC_UTF_8) >= 0, "zip_file_add %s", name);
+    cr_assert_lt(l->n, sizeof l->e / sizeof l->e[0]);
+    l->e[l->n].name = strdup(name);
+    cr_assert_not_null(l->e[l->n].name);
+    l->e[l->n].data = data;
+    l->e[l->n].len = len;
+    l->n++;
 }
 
-char *wt_rezip(const char *src, const char *dir, wt_entry_fn fn, void *ctx)
+static void put16(FILE *f, unsigned v)
+{
+    fputc((int)(v & 0xFF), f);
+    fputc((int)((v >> 8) & 0xFF), f);
+}
+
+static void put32(FILE *f, uint32_t v)
+{
+    put16(f, v & 0xFFFF);
+    put16(f, v >> 16);
+}
+
+/* Writes l deflated, through libzip. */
+static void write_deflated(const char *dst, zlist *l)
+{
+    int err = 0;
+    zip_t *out = zip_open(dst, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    cr_assert_not_null(out);
+    for (size_t i = 0; i < l->n; i++) {
+        zip_source_t *s = zip_source_buffer(out, l->e[i].len ? l->e[i].data : NULL, l->e[i].len,
+                                            l->e[i].len != 0);
+        cr_assert_not_null(s);
+        if (l->e[i].len == 0)
+            free(l->e[i].data);
+        l->e[i].data = NULL; /* libzip owns it now */
+        zip_int64_t idx = zip_file_add(out, l->e[i].name, s, ZIP_FL_ENC_UTF_8);
+        cr_assert(idx >= 0, "zip_file_add %s", l->e[i].name);
+        /* Asked explicitly, libzip deflates even data that does not shrink. */
+        cr_assert_eq(zip_set_file_compression(out, (zip_uint64_t)idx, ZIP_CM_DEFLATE, 9), 0);
+    }
+    cr_assert_eq(zip_close(out), 0, "zip_close %s", dst);
+}
+
+/* Writes l stored (uncompressed) the way torch.save does: every entry's data starts on a 64-byte
+ * boundary of the file, padded by an extra field in the local header; misalign shifts the data
+ * of storage records ("/data/" in the name) that many bytes past the boundary; encrypt sets the
+ * storage records' "encrypted" flag (their bytes stay plain). */
+static void write_stored(const char *dst, const zlist *l, unsigned misalign, int encrypt)
+{
+    FILE *f = fopen(dst, "wb");
+    cr_assert_not_null(f, "cannot write %s", dst);
+    uint32_t offsets[64], crcs[64];
+    for (size_t i = 0; i < l->n; i++) {
+        const zentry *e = &l->e[i];
+        long at = ftell(f);
+        offsets[i] = (uint32_t)at;
+        crcs[i] = (uint32_t)crc32(0, e->data, (uInt)e->len);
+        size_t nlen = strlen(e->name);
+        size_t data_at = (size_t)at + 30 + nlen + 4;
+        size_t pad = (64 - data_at % 64) % 64;
+        if (strstr(e->name, "/data/"))
+            pad += misalign;
+        unsigned flags = encrypt && strstr(e->name, "/data/") ? 1u : 0u;
+        put32(f, 0x04034b50u);
+        put16(f, 20);
+        put16(f, flags);
+        put16(f, 0); /* stored */
+        put16(f, 0);
+        put16(f, 0x21); /* 1980-01-01 */
+        put32(f, crcs[i]);
+        put32(f, (uint32_t)e->len);
+        put32(f, (uint32_t)e->len);
+        put16(f, (unsigned)nlen);
+        put16(f, (unsigned)(4 + pad));
+        fwrite(e->name, 1, nlen, f);
+        put16(f, 0x4246); /* padding field, as torch.save's writer uses */
+        put16(f, (unsigned)pad);
+        for (size_t k = 0; k < pad; k++)
+            fputc('Z', f);
+        if (e->len)
+            fwrite(e->data, 1, e->len, f);
+    }
+    long cd = ftell(f);
+    for (size_t i = 0; i < l->n; i++) {
+        const zentry *e = &l->e[i];
+        size_t nlen = strlen(e->name);
+        put32(f, 0x02014b50u);
+        put16(f, 20);
+        put16(f, 20);
+        put16(f, encrypt && strstr(e->name, "/data/") ? 1u : 0u);
+        put16(f, 0);
+        put16(f, 0);
+        put16(f, 0x21);
+        put32(f, crcs[i]);
+        put32(f, (uint32_t)e->len);
+        put32(f, (uint32_t)e->len);
+        put16(f, (unsigned)nlen);
+        put16(f, 0);
+        put16(f, 0);
+        put16(f, 0);
+        put16(f, 0);
+        put32(f, 0);
+        put32(f, offsets[i]);
+        fwrite(e->name, 1, nlen, f);
+    }
+    long cd_end = ftell(f);
+    put32(f, 0x06054b50u);
+    put16(f, 0);
+    put16(f, 0);
+    put16(f, (unsigned)l->n);
+    put16(f, (unsigned)l->n);
+    put32(f, (uint32_t)(cd_end - cd));
+    put32(f, (uint32_t)cd);
+    put16(f, 0);
+    cr_assert_eq(fclose(f), 0);
+}
+
+static char *write_zlist(const char *dir, zlist *l, const wt_zip_style *style)
+{
+    char *dst = malloc(strlen(dir) + 32);
+    cr_assert_not_null(dst);
+    sprintf(dst, "%s/pytorch_model.bin", dir);
+    if (style && style->deflate)
+        write_deflated(dst, l);
+    else
+        write_stored(dst, l, style ? style->misalign : 0, style ? style->encrypt : 0);
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->e[i].name);
+        free(l->e[i].data);
+    }
+    l->n = 0;
+    return dst;
+}
+
+char *wt_rezip_with(const char *src, const char *dir, wt_entry_fn fn, void *ctx,
+                    const wt_zip_style *style)
 {
     int err = 0;
     zip_t *in = zip_open(src, ZIP_RDONLY, &err);
     cr_assert_not_null(in, "cannot open %s", src);
-    char *dst = malloc(strlen(dir) + 32);
-    cr_assert_not_null(dst);
-    sprintf(dst, "%s/pytorch_model.bin", dir);
-    zip_t *out = zip_open(dst, ZIP_CREATE | ZIP_TRUNCATE, &err);
-    cr_assert_not_null(out);
+    static zlist l;
     zip_int64_t n = zip_get_num_entries(in, 0);
     for (zip_int64_t i = 0; i < n; i++) {
         zip_stat_t st;
@@ -150,34 +284,32 @@ char *wt_rezip(const char *src, const char *dir, wt_entry_fn fn, void *ctx)
             free(data);
             continue;
         }
-        add_entry(out, st.name, data, len);
+        zlist_add(&l, st.name, data, len);
     }
-    cr_assert_eq(zip_close(out), 0, "zip_close %s", dst);
     zip_discard(in);
-    return dst;
+    return write_zlist(dir, &l, style);
+}
+
+char *wt_rezip(const char *src, const char *dir, wt_entry_fn fn, void *ctx)
+{
+    return wt_rezip_with(src, dir, fn, ctx, NULL);
 }
 
 char *wt_torch_zip(const char *dir, const uint8_t *pickle, size_t pickle_len,
                    size_t storage_len)
 {
-    char *dst = malloc(strlen(dir) + 32);
-    cr_assert_not_null(dst);
-    sprintf(dst, "%s/pytorch_model.bin", dir);
-    int err = 0;
-    zip_t *out = zip_open(dst, ZIP_CREATE | ZIP_TRUNCATE, &err);
-    cr_assert_not_null(out);
+    static zlist l;
     uint8_t *p = malloc(pickle_len);
     cr_assert_not_null(p);
     memcpy(p, pickle, pickle_len);
-    add_entry(out, "archive/data.pkl", p, pickle_len);
-    add_entry(out, "archive/byteorder", (uint8_t *)strdup("little"), 6);
+    zlist_add(&l, "archive/data.pkl", p, pickle_len);
+    zlist_add(&l, "archive/byteorder", (uint8_t *)strdup("little"), 6);
     if (storage_len) {
         uint8_t *s = calloc(1, storage_len);
         cr_assert_not_null(s);
-        add_entry(out, "archive/data/0", s, storage_len);
+        zlist_add(&l, "archive/data/0", s, storage_len);
     }
-    cr_assert_eq(zip_close(out), 0);
-    return dst;
+    return write_zlist(dir, &l, NULL);
 }
 
 wt_expected *wt_expected_load(const char *section, size_t *n)

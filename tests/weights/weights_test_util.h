@@ -41,11 +41,23 @@ uint8_t *wt_read(const char *path, size_t *len);
  * mallocs, which wt_rezip frees) or return 0 to drop the entry. */
 typedef int (*wt_entry_fn)(const char *name, uint8_t **data, size_t *len, void *ctx);
 
-/* Copies the zip at src to dir/pytorch_model.bin entry by entry through fn (NULL copies as is)
- * and returns the malloc'd path. */
+/* How wt_rezip_with writes the archive: stored with every entry's data on a 64-byte boundary of
+ * the file, as torch.save does (all zero), or every entry deflated by libzip, or stored with
+ * storage records ("/data/" entries) `misalign` bytes past the boundary. */
+typedef struct wt_zip_style {
+    int deflate;
+    unsigned misalign;
+    int encrypt; /* stored, with the storage records flagged encrypted (bytes left plain) */
+} wt_zip_style;
+
+/* Copies the zip at src to dir/pytorch_model.bin entry by entry through fn (NULL copies as is),
+ * written as style says (NULL: like torch.save), and returns the malloc'd path. */
+char *wt_rezip_with(const char *src, const char *dir, wt_entry_fn fn, void *ctx,
+                    const wt_zip_style *style);
+/* wt_rezip_with with style NULL. */
 char *wt_rezip(const char *src, const char *dir, wt_entry_fn fn, void *ctx);
 
-/* Builds dir/pytorch_model.bin holding archive/data.pkl = pickle and, when storage_len > 0,
+/* Builds dir/pytorch_model.bin (written like torch.save) holding archive/data.pkl = pickle and, when storage_len > 0,
  * "archive/data/0" = storage_len bytes. Returns the malloc'd path. */
 char *wt_torch_zip(const char *dir, const uint8_t *pickle, size_t pickle_len,
                    size_t storage_len);
