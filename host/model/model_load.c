@@ -500,9 +500,9 @@ vitcl_status vitcl_model_load(vitcl_backend *be, const char *dir, vitcl_model **
     if ((st = match_tensors(&L, w)) || (st = check_device_memory(m, &L)))
         goto fail;
     fill_info(m, w, &L);
+    /* Every format's tensor data lies in a file mapping (weights.h), so any may be aliased. */
     L.alias_ok = (be->info.caps & VITCL_CAP_ZERO_COPY_WRAP) &&
-                 VITCL_HAS_FIELD(be->desc, vitcl_backend_desc, buffer_wrap_host) &&
-                 strncmp(vitcl_weights_format(w), "safetensors", 11) == 0;
+                 VITCL_HAS_FIELD(be->desc, vitcl_backend_desc, buffer_wrap_host);
     pthread_mutex_lock(&be->lock);
     st = load_all(&L);
     if (!st)
