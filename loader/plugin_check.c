@@ -1,6 +1,7 @@
 /* loader/plugin_check.c - accepts or refuses one candidate plugin file: dlopen, the entry
- * symbol, the descriptor's ABI version, size, name and required entries, then init and device
- * enumeration. Every refusal says exactly what was wrong; a refused plugin is dlclosed. */
+ * symbol, the descriptor's ABI version, size, name and required entries; later, when the plugin
+ * is first needed, init and device enumeration. Every refusal says exactly what was wrong; a
+ * refused plugin is dlclosed. */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +94,10 @@ static int check_descriptor(const vitcl_registry *reg, const vitcl_backend_desc 
                  shown, MAX_NAME_LEN);
         return 0;
     }
-    const loader_plugin *prev = loader_find_plugin(reg, d->name);
+    const loader_plugin *prev = NULL; /* by name only: nothing is initialised here */
+    for (size_t i = 0; i < reg->plugin_count && !prev; i++)
+        if (!strcmp(reg->plugins[i].name, d->name))
+            prev = &reg->plugins[i];
     if (prev) {
         snprintf(why, len, "duplicate backend name '%s' (already loaded from %s)", d->name,
                  prev->path);
@@ -195,22 +199,6 @@ vitcl_status loader_check_candidate(vitcl_registry *reg, const char *path)
     memset(&p, 0, sizeof p);
     p.dl = dl;
     p.desc = d;
-    char err[1024] = "";
-    vitcl_status st = d->init(&p.state, err, sizeof err);
-    err[sizeof err - 1] = '\0';
-    if (st != VITCL_OK) {
-        loader_plugin_release(&p); /* not initialised: no shutdown */
-        return loader_note_refused(reg, path, "init failed (%s): %s", vitcl_status_name(st),
-                                   err[0] ? err : "the plugin gave no message");
-    }
-    p.initialised = 1; /* from here on, release runs shutdown */
-    int ok = read_devices(&p, why, sizeof why);
-    if (ok <= 0) {
-        loader_plugin_release(&p);
-        if (ok < 0)
-            return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "%s: out of memory reading devices", path);
-        return loader_note_refused(reg, path, "%s", why);
-    }
     p.path = strdup(path);
     p.name = strdup(d->name);
     p.version = copy_text(d->version);
@@ -220,5 +208,47 @@ vitcl_status loader_check_candidate(vitcl_registry *reg, const char *path)
         loader_plugin_release(&p);
         return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "%s: out of memory accepting the plugin", path);
     }
+    return VITCL_OK;
+}
+
+/* Turns p into a FAILED entry: frees what init produced, dlcloses it, keeps its strings. */
+static void fail_plugin(loader_plugin *p)
+{
+    if (p->initialised && p->desc->shutdown)
+        p->desc->shutdown(p->state);
+    p->initialised = 0;
+    p->state = NULL;
+    free(p->devices);
+    p->devices = NULL;
+    p->device_count = 0;
+    if (p->dl)
+        dlclose(p->dl);
+    p->dl = NULL;
+    p->desc = NULL;
+    p->init_state = LOADER_INIT_FAILED;
+}
+
+vitcl_status loader_plugin_init(vitcl_registry *reg, loader_plugin *p)
+{
+    const vitcl_backend_desc *d = p->desc;
+    char err[1024] = "";
+    vitcl_status st = d->init(&p->state, err, sizeof err);
+    err[sizeof err - 1] = '\0';
+    if (st != VITCL_OK) {
+        fail_plugin(p); /* not initialised: no shutdown */
+        return loader_note_refused(reg, p->path, "init failed (%s): %s", vitcl_status_name(st),
+                                   err[0] ? err : "the plugin gave no message");
+    }
+    p->initialised = 1; /* from here on, release runs shutdown */
+    char why[1024];
+    int ok = read_devices(p, why, sizeof why);
+    if (ok <= 0) {
+        fail_plugin(p);
+        if (ok < 0)
+            return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "%s: out of memory reading devices",
+                              p->path);
+        return loader_note_refused(reg, p->path, "%s", why);
+    }
+    p->init_state = LOADER_INIT_READY;
     return VITCL_OK;
 }

@@ -1,4 +1,5 @@
-/* loader/registry.c - the plugin registry: its lists, opening, closing and the read accessors. */
+/* loader/registry.c - the plugin registry: its lists, opening, closing, lazy plugin
+ * initialisation and the read accessors. */
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -139,10 +140,57 @@ void loader_plugin_release(loader_plugin *p)
     memset(p, 0, sizeof *p);
 }
 
-const loader_plugin *loader_find_plugin(const vitcl_registry *reg, const char *name)
+const loader_plugin *loader_find_plugin(const vitcl_registry *creg, const char *name)
 {
+    vitcl_registry *reg = (vitcl_registry *)creg; /* lazy init: see registry_private.h */
+    loader_plugin *p = NULL;
+    for (size_t i = 0; i < reg->plugin_count && !p; i++)
+        if (!strcmp(reg->plugins[i].name, name))
+            p = &reg->plugins[i];
+    if (!p)
+        return NULL;
+    pthread_mutex_lock(&reg->init_lock);
+    if (p->init_state == LOADER_INIT_PENDING)
+        loader_plugin_init(reg, p); /* a failure is recorded as a refusal */
+    int ready = p->init_state == LOADER_INIT_READY;
+    pthread_mutex_unlock(&reg->init_lock);
+    return ready ? p : NULL;
+}
+
+vitcl_status loader_init_all(const vitcl_registry *creg)
+{
+    vitcl_registry *reg = (vitcl_registry *)creg;
+    vitcl_status st = VITCL_OK;
+    pthread_mutex_lock(&reg->init_lock);
+    for (size_t i = 0; i < reg->plugin_count && !reg->all_initialised; i++)
+        if (reg->plugins[i].init_state == LOADER_INIT_PENDING) {
+            vitcl_status s = loader_plugin_init(reg, &reg->plugins[i]);
+            if (s != VITCL_OK && st == VITCL_OK)
+                st = s;
+        }
+    reg->all_initialised = 1;
+    pthread_mutex_unlock(&reg->init_lock);
+    return st;
+}
+
+int loader_plugin_started(const vitcl_registry *creg, const char *name)
+{
+    vitcl_registry *reg = (vitcl_registry *)creg;
+    int started = 0;
+    pthread_mutex_lock(&reg->init_lock);
     for (size_t i = 0; i < reg->plugin_count; i++)
         if (!strcmp(reg->plugins[i].name, name))
+            started = reg->plugins[i].init_state == LOADER_INIT_READY;
+    pthread_mutex_unlock(&reg->init_lock);
+    return started;
+}
+
+/* The index-th plugin that initialised successfully (every plugin initialised first). */
+static const loader_plugin *ready_plugin(const vitcl_registry *reg, size_t index)
+{
+    loader_init_all(reg);
+    for (size_t i = 0; i < reg->plugin_count; i++)
+        if (reg->plugins[i].init_state == LOADER_INIT_READY && index-- == 0)
             return &reg->plugins[i];
     return NULL;
 }
@@ -157,6 +205,11 @@ vitcl_status loader_registry_open(const char *explicit_path, unsigned sources,
     if (!reg)
         return oom("opening");
     if (pthread_mutex_init(&reg->lock, NULL)) {
+        free(reg);
+        return vitcl_fail(VITCL_ERR_INTERNAL, "plugin registry: pthread_mutex_init failed");
+    }
+    if (pthread_mutex_init(&reg->init_lock, NULL)) {
+        pthread_mutex_destroy(&reg->lock);
         free(reg);
         return vitcl_fail(VITCL_ERR_INTERNAL, "plugin registry: pthread_mutex_init failed");
     }
@@ -194,23 +247,30 @@ void vitcl_registry_close(vitcl_registry *reg)
         free(reg->seen[i]);
     free(reg->seen);
     pthread_mutex_destroy(&reg->lock);
+    pthread_mutex_destroy(&reg->init_lock);
     free(reg);
 }
 
 size_t vitcl_registry_plugin_count(const vitcl_registry *reg)
 {
-    return reg ? reg->plugin_count : 0;
+    if (!reg)
+        return 0;
+    loader_init_all(reg);
+    size_t n = 0;
+    for (size_t i = 0; i < reg->plugin_count; i++)
+        n += reg->plugins[i].init_state == LOADER_INIT_READY;
+    return n;
 }
 
 vitcl_status vitcl_registry_plugin(const vitcl_registry *reg, size_t index, vitcl_plugin_info *out)
 {
     if (!reg || !out)
         return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT, "vitcl_registry_plugin: NULL argument");
-    if (index >= reg->plugin_count)
+    const loader_plugin *p = ready_plugin(reg, index);
+    if (!p)
         return vitcl_fail(VITCL_ERR_NOT_FOUND,
                           "vitcl_registry_plugin: index %zu out of range (%zu plugins)", index,
-                          reg->plugin_count);
-    const loader_plugin *p = &reg->plugins[index];
+                          vitcl_registry_plugin_count(reg));
     out->name = p->name;
     out->version = p->version;
     out->description = p->description;
@@ -227,11 +287,11 @@ vitcl_status vitcl_registry_device(const vitcl_registry *reg, size_t plugin, int
 {
     if (!reg || !info)
         return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT, "vitcl_registry_device: NULL argument");
-    if (plugin >= reg->plugin_count)
+    const loader_plugin *p = ready_plugin(reg, plugin);
+    if (!p)
         return vitcl_fail(VITCL_ERR_NOT_FOUND,
                           "vitcl_registry_device: plugin index %zu out of range (%zu plugins)",
-                          plugin, reg->plugin_count);
-    const loader_plugin *p = &reg->plugins[plugin];
+                          plugin, vitcl_registry_plugin_count(reg));
     if (device < 0 || device >= p->device_count)
         return vitcl_fail(VITCL_ERR_NOT_FOUND,
                           "vitcl_registry_device: plugin '%s' has no device %d (%d devices)",
@@ -242,7 +302,10 @@ vitcl_status vitcl_registry_device(const vitcl_registry *reg, size_t plugin, int
 
 size_t vitcl_registry_refused_count(const vitcl_registry *reg)
 {
-    return reg ? reg->refused_count : 0;
+    if (!reg)
+        return 0;
+    loader_init_all(reg); /* a failed init is a refusal */
+    return reg->refused_count;
 }
 
 vitcl_status vitcl_registry_refused(const vitcl_registry *reg, size_t index, const char **path,
@@ -250,6 +313,7 @@ vitcl_status vitcl_registry_refused(const vitcl_registry *reg, size_t index, con
 {
     if (!reg)
         return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT, "vitcl_registry_refused: reg is NULL");
+    loader_init_all(reg);
     if (index >= reg->refused_count)
         return vitcl_fail(VITCL_ERR_NOT_FOUND,
                           "vitcl_registry_refused: index %zu out of range (%zu refused)", index,

@@ -14,14 +14,23 @@
 #include "vitcl/backend.h"
 #include "vitcl/vitcl.h"
 
-/* One accepted plugin: dlopened, checked and initialised; its device infos read once at load
- * so that the registry is read-only afterwards. Strings are copies owned by the registry. */
+/* One accepted plugin: dlopened and its descriptor checked at registry open; initialised (init,
+ * device infos read once) lazily, the first time something needs its devices (loader_init_*),
+ * so that opening one backend by name starts no other plugin's runtime. Strings are copies
+ * owned by the registry. */
+typedef enum loader_init_state {
+    LOADER_INIT_PENDING = 0, /* not initialised yet */
+    LOADER_INIT_READY = 1,   /* init and device enumeration succeeded */
+    LOADER_INIT_FAILED = -1  /* refused (recorded in the refusals) and dlclosed; desc is NULL */
+} loader_init_state;
+
 typedef struct loader_plugin {
     char *path;        /* the file as found (explicit, PATH entry or directory + name) */
     void *dl;          /* dlopen handle */
     const vitcl_backend_desc *desc;
     void *state;       /* what init returned (may be NULL) */
     int initialised;   /* init succeeded: release calls shutdown */
+    loader_init_state init_state;
     char *name, *version, *description;
     int device_count;
     vitcl_device_info *devices; /* device_count entries */
@@ -42,6 +51,8 @@ struct vitcl_registry {
     char **seen;     /* realpaths of every candidate already considered */
     size_t seen_count, seen_cap;
     pthread_mutex_t lock; /* serialises context_create/context_destroy across threads */
+    pthread_mutex_t init_lock; /* serialises lazy plugin initialisation */
+    int all_initialised;       /* every plugin is READY or FAILED (set under init_lock) */
 };
 
 /* Where to look; vitcl_registry_open uses LOADER_SEARCH_ALL. The explicit path, when given,
@@ -76,12 +87,28 @@ vitcl_status loader_add_plugin(vitcl_registry *reg, const loader_plugin *p);
 /* Shuts a plugin down (when initialised), dlcloses it and frees its strings. */
 void loader_plugin_release(loader_plugin *p);
 
-/* The accepted plugin named `name`, or NULL. */
+/* The accepted plugin named `name`, initialised first if it was not yet (only that one); NULL
+ * when there is none or its initialisation failed (it is then among the refusals). The
+ * registry is logically const: lazy initialisation happens under its init_lock. */
 const loader_plugin *loader_find_plugin(const vitcl_registry *reg, const char *name);
 
-/* Looks at one candidate file: dlopen, entry symbol, descriptor checks, init and device
- * enumeration. Accepts it into reg or records a refusal with a specific reason; either way
- * returns VITCL_OK. Fails only on out of memory. */
+/* Initialises every plugin not yet initialised (those that fail join the refusals), once;
+ * later calls return at once. Thread-safe. Fails only on out of memory. */
+vitcl_status loader_init_all(const vitcl_registry *reg);
+
+/* Runs p's init and reads its device infos (p pending, caller holds reg->init_lock). On
+ * failure p becomes FAILED: the refusal is recorded with its reason ("init failed (STATUS):
+ * message", "device_count returned N ...") and the file dlclosed. Fails only on out of memory
+ * (p then FAILED too). */
+vitcl_status loader_plugin_init(vitcl_registry *reg, loader_plugin *p);
+
+/* 1 when the plugin named `name` has been initialised (READY), 0 when it has not (pending,
+ * failed or absent). Does not initialise anything; for tests of lazy initialisation. */
+int loader_plugin_started(const vitcl_registry *reg, const char *name);
+
+/* Looks at one candidate file: dlopen, entry symbol and descriptor checks. Accepts it into reg
+ * (pending initialisation) or records a refusal with a specific reason; either way returns
+ * VITCL_OK. Fails only on out of memory. */
 vitcl_status loader_check_candidate(vitcl_registry *reg, const char *path);
 
 /* Searches every source in `sources` (and explicit_path first when not NULL), feeding each

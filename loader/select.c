@@ -180,11 +180,14 @@ vitcl_status vitcl_backend_open(vitcl_registry *reg, const char *backend, const 
         return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT, "vitcl_backend_open: %s is NULL",
                           reg ? "out" : "reg");
     *out = NULL;
-    request rq;
+    request rq = {0};
     read_request(&rq, backend, device);
     size_t pi = 0;
     int di = 0;
-    vitcl_status st = choose(reg, &rq, &pi, &di);
+    /* "auto" starts every plugin; a named backend starts only its own (in choose). */
+    vitcl_status st = strcmp(rq.backend, "auto") ? VITCL_OK : loader_init_all(reg);
+    if (st == VITCL_OK)
+        st = choose(reg, &rq, &pi, &di);
     if (st != VITCL_OK)
         return st;
     const loader_plugin *p = &reg->plugins[pi];
