@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${1:-build/bench-vit-msn-large}
-BATCHES=${BATCHES:-"1 8"}
+BATCHES=${BATCHES-"1 8"}
 BACKENDS=${BACKENDS:-"opencl cpu"}
 ITERS=${ITERS:-5}
 WARMUP=${WARMUP:-1}

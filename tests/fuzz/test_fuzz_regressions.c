@@ -5,7 +5,8 @@
  * reaches the parser's success path. regressions/<target>/ holds inputs that crashed, leaked or
  * hit undefined behaviour before a fix: each must now return cleanly, with a defined status that
  * is not VITCL_ERR_INTERNAL and, when not OK, a message. Run under -Db_sanitize=address,undefined
- * to catch what a plain build would not. */
+ * to catch what a plain build would not. Both folders must exist for every target (a README in
+ * regressions/<target>/ keeps an empty one in git). */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -36,14 +37,14 @@ static uint8_t *slurp(const char *path, size_t *len)
     return buf;
 }
 
-/* Feeds every regular file of FUZZ_DIR/<kind>/<target> to fn; returns how many. */
+/* Feeds every regular file of FUZZ_DIR/<kind>/<target> to fn; returns how many. A missing
+ * folder fails the test (a renamed or lost folder must not pass as "nothing to replay"). */
 static size_t replay(const char *kind, const char *target, target_fn fn, int must_parse)
 {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/%s/%s", FUZZ_DIR, kind, target);
     DIR *d = opendir(dir);
-    if (!d)
-        return 0;
+    cr_assert_not_null(d, "%s is missing: every fuzz target has a %s folder", dir, kind);
     size_t count = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
