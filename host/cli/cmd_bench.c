@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "plugin_size.h"
 #include "token_limit.h"
+#include "cli_args.h"
 #include "vitcl/vitcl.h"
 
 #define MAX_TIMINGS 65536
@@ -60,7 +61,7 @@ typedef struct op_total {
 int cmd_bench(int argc, char **argv)
 {
     const char *dir = NULL, *backend = NULL, *device = NULL, *trace = NULL;
-    long batch = 1, iters = 10, warmup = 2;
+    unsigned long ubatch = 1, uiters = 10, uwarmup = 2;
     size_t H = 0, W = 0;
     int json = 0;
     for (int i = 1; i < argc; i++) {
@@ -74,11 +75,14 @@ int cmd_bench(int argc, char **argv)
         } else if (!strcmp(a, "--device") && v) {
             device = argv[++i];
         } else if (!strcmp(a, "--batch") && v) {
-            batch = strtol(argv[++i], NULL, 10);
+            if (!cli_parse_count("bench", a, argv[++i], 1, 4096, &ubatch))
+                return 2;
         } else if (!strcmp(a, "--iters") && v) {
-            iters = strtol(argv[++i], NULL, 10);
+            if (!cli_parse_count("bench", a, argv[++i], 1, 100000, &uiters))
+                return 2;
         } else if (!strcmp(a, "--warmup") && v) {
-            warmup = strtol(argv[++i], NULL, 10);
+            if (!cli_parse_count("bench", a, argv[++i], 0, 100000, &uwarmup))
+                return 2;
         } else if (!strcmp(a, "--size") && v) {
             if (cli_parse_size(argv[++i], &H, &W) != 0) {
                 fprintf(stderr, "vitcl bench: --size takes HxW with each side 1..%u, e.g. "
@@ -97,10 +101,11 @@ int cmd_bench(int argc, char **argv)
             dir = a;
         }
     }
-    if (!dir || batch < 1 || batch > 4096 || iters < 1 || iters > 100000 || warmup < 0) {
+    if (!dir) {
         usage(stderr);
         return 2;
     }
+    long batch = (long)ubatch, iters = (long)uiters, warmup = (long)uwarmup; /* ranges above */
     vitcl_registry *reg = NULL;
     vitcl_backend *be = NULL;
     vitcl_model *m = NULL;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "npy.h"
 #include "plugin_size.h"
 #include "token_limit.h"
@@ -407,12 +408,9 @@ int cmd_embed(int argc, char **argv)
                 goto done;
             }
         } else if (!strcmp(a, "--batch") && has_val) {
-            char *end;
-            unsigned long long v = strtoull(argv[++i], &end, 10);
-            if (*end || v == 0 || v > 4096) {
-                fprintf(stderr, "vitcl embed: --batch must be 1..4096\n");
+            unsigned long v;
+            if (!cli_parse_count("embed", a, argv[++i], 1, 4096, &v))
                 goto done;
-            }
             j.batch_cap = (size_t)v;
         } else if (!strcmp(a, "--size") && has_val) {
             if (cli_parse_size(argv[++i], &size_h, &size_w) != 0) {
