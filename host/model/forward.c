@@ -3,14 +3,15 @@
  * Embeddings (patch embedding, CLS row, position table), L pre-LN layers (LN, fused QKV linear,
  * attention, output projection, residual, LN, linear + GELU, linear, residual), the final
  * LayerNorm and the optional classifier on the CLS rows. Activations stay in backend buffers
- * from the pixel upload to the final read; nothing is read back mid-forward. The caller holds
- * be->lock.
+ * from the pixel upload to the final read; nothing is read back mid-forward. Every backend call
+ * goes through backend_facade.h; the caller holds the backend locked (bf_lock).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_facade.h"
 #include "error.h"
 #include "model_internal.h"
 #include "token_limit.h"
@@ -27,8 +28,6 @@ static const char *const scratch_label[SCR_COUNT] = {
 typedef struct fwd {
     vitcl_model *m;
     vitcl_backend *be;
-    const vitcl_op_table *op;
-    vitcl_context *ctx;
     size_t B, S, T, D, Hh, dh, I;
     vitcl_buffer **s; /* scratch buffers */
 } fwd;
@@ -36,7 +35,7 @@ typedef struct fwd {
 void model_scratch_free(vitcl_model *m)
 {
     for (int i = 0; i < SCR_COUNT; i++) {
-        m->be->desc->buffer_free(m->be->ctx, m->s.buf[i]);
+        bf_free(m->be, m->s.buf[i]);
         m->s.buf[i] = NULL;
         m->s.cap[i] = 0;
     }
@@ -46,14 +45,13 @@ static vitcl_status ensure(vitcl_model *m, int which, size_t floats)
 {
     if (floats == 0 || m->s.cap[which] >= floats)
         return VITCL_OK;
-    vitcl_backend *be = m->be;
-    be->desc->buffer_free(be->ctx, m->s.buf[which]);
+    bf_free(m->be, m->s.buf[which]);
     m->s.buf[which] = NULL;
     m->s.cap[which] = 0;
-    vitcl_status st = be->desc->buffer_alloc(be->ctx, floats * sizeof(float),
-                                             scratch_label[which], &m->s.buf[which]);
+    vitcl_status st = bf_alloc(m->be, floats * sizeof(float), scratch_label[which],
+                               &m->s.buf[which]);
     if (st)
-        return vitcl_backend_fail(be, st, scratch_label[which]);
+        return st;
     m->s.cap[which] = floats;
     return VITCL_OK;
 }
@@ -71,16 +69,7 @@ static size_t mul3(size_t a, size_t b, size_t c)
 
 static int use_fused_attention(const fwd *f)
 {
-    if (!VITCL_HAS_FIELD(f->op, vitcl_op_table, attention))
-        return 0;
-    if (!VITCL_HAS_FIELD(f->op, vitcl_op_table, supports))
-        return 1;
-    vitcl_op_shape sh = {0};
-    sh.batch = f->B;
-    sh.seq = f->S;
-    sh.heads = f->Hh;
-    sh.head_dim = f->dh;
-    return f->op->supports(f->ctx, VITCL_OP_ATTENTION, &sh);
+    return bf_has_attention(f->be, f->B, f->S, f->Hh, f->dh);
 }
 
 /* Allocates (or reuses) every activation buffer this run needs, after checking each against
@@ -166,19 +155,18 @@ static vitcl_status position_table(fwd *f, size_t gh, size_t gw, int interpolate
     vitcl_pos_interp_bicubic(m->pos_host, g0, f->D, tab, gh, gw);
     pos_table *slot = &m->pos_cache[m->pos_cache_next];
     m->pos_cache_next = (m->pos_cache_next + 1) % MODEL_POS_CACHE;
-    f->be->desc->buffer_free(f->be->ctx, slot->buf);
+    bf_free(f->be, slot->buf);
     slot->buf = NULL;
     slot->gh = slot->gw = 0;
-    vitcl_status st = f->be->desc->buffer_alloc(f->be->ctx, rows * f->D * sizeof(float),
-                                                "embeddings.position_embeddings (interpolated)",
-                                                &slot->buf);
+    vitcl_status st = bf_alloc(f->be, rows * f->D * sizeof(float),
+                               "embeddings.position_embeddings (interpolated)", &slot->buf);
     if (!st)
-        st = f->be->desc->buffer_write(f->be->ctx, slot->buf, 0, tab, rows * f->D * sizeof(float));
+        st = bf_write(f->be, slot->buf, 0, tab, rows * f->D * sizeof(float));
     free(tab);
     if (st) {
-        f->be->desc->buffer_free(f->be->ctx, slot->buf);
+        bf_free(f->be, slot->buf);
         slot->buf = NULL;
-        return vitcl_backend_fail(f->be, st, "interpolated position embeddings");
+        return vitcl_fail_prefix(st, "interpolated position embeddings: ");
     }
     slot->gh = gh;
     slot->gw = gw;
@@ -186,13 +174,14 @@ static vitcl_status position_table(fwd *f, size_t gh, size_t gw, int interpolate
     return VITCL_OK;
 }
 
+/* Runs a facade call; on failure prefixes the facade's message with where it happened. */
 #define CALL(expr, ...)                                                                            \
     do {                                                                                           \
         vitcl_status st_ = (expr);                                                                 \
         if (st_) {                                                                                 \
             char what_[160];                                                                       \
             snprintf(what_, sizeof what_, __VA_ARGS__);                                            \
-            return vitcl_backend_fail(f->be, st_, what_);                                          \
+            return vitcl_fail_prefix(st_, "%s: ", what_);                                          \
         }                                                                                          \
     } while (0)
 
@@ -200,7 +189,7 @@ static vitcl_status linear(fwd *f, vitcl_buffer *x, const model_linear *l, vitcl
                            size_t rows, uint32_t flags, const char *what, size_t layer)
 {
     flags |= l->packed ? VITCL_LINEAR_PACKED_W : 0;
-    CALL(f->op->linear(f->ctx, x, 0, l->w, 0, l->b, 0, y, 0, rows, l->n, l->k, flags),
+    CALL(bf_linear(f->be, x, l->w, l->b, y, rows, l->n, l->k, flags),
          "layer %zu %s (linear %zux%zu <- %zu)", layer, what, rows, l->n, l->k);
     return VITCL_OK;
 }
@@ -215,14 +204,13 @@ static vitcl_status composed_attention(fwd *f, size_t layer, float scale)
         for (size_t h0 = 0; h0 < f->Hh; h0 += chunk) {
             size_t nh = f->Hh - h0 < chunk ? f->Hh - h0 : chunk;
             size_t base = b * S * ld + h0 * dh;
-            CALL(f->op->gemm_batched(f->ctx, 0, 1, S, S, dh, scale, qkv, base, ld, dh, qkv,
-                                     base + D, ld, dh, 0.0f, sc, 0, S, S * S, nh),
+            CALL(bf_gemm_batched(f->be, 0, 1, S, S, dh, scale, qkv, base, ld, dh, qkv, base + D,
+                                 ld, dh, 0.0f, sc, 0, S, S * S, nh),
                  "layer %zu attention scores (image %zu)", layer, b);
-            CALL(f->op->softmax(f->ctx, sc, 0, sc, 0, nh * S, S, 1.0f),
+            CALL(bf_softmax(f->be, sc, sc, nh * S, S, 1.0f),
                  "layer %zu attention softmax (image %zu)", layer, b);
-            CALL(f->op->gemm_batched(f->ctx, 0, 0, S, dh, S, 1.0f, sc, 0, S, S * S, qkv,
-                                     base + 2 * D, ld, dh, 0.0f, ctx, b * S * D + h0 * dh, D, dh,
-                                     nh),
+            CALL(bf_gemm_batched(f->be, 0, 0, S, dh, S, 1.0f, sc, 0, S, S * S, qkv, base + 2 * D,
+                                 ld, dh, 0.0f, ctx, b * S * D + h0 * dh, D, dh, nh),
                  "layer %zu attention context (image %zu)", layer, b);
         }
     }
@@ -236,36 +224,35 @@ static vitcl_status encoder_layer(fwd *f, size_t l, int fused_attn)
     size_t T = f->T, D = f->D;
     vitcl_buffer *h = f->s[SCR_H], *a = f->s[SCR_A];
     vitcl_status st;
-    CALL(f->op->layernorm(f->ctx, h, 0, ly->ln1_g, 0, ly->ln1_b, 0, a, 0, T, D, eps),
+    CALL(bf_layernorm(f->be, h, ly->ln1_g, ly->ln1_b, a, T, D, eps),
          "layer %zu layernorm_before", l);
     if ((st = linear(f, a, &ly->qkv, f->s[SCR_QKV], T, 0, "qkv", l)))
         return st;
     float scale = 1.0f / sqrtf((float)f->dh);
     if (fused_attn) {
-        CALL(f->op->attention(f->ctx, f->s[SCR_QKV], 0, 3 * D, f->s[SCR_QKV], D, 3 * D,
-                              f->s[SCR_QKV], 2 * D, 3 * D, f->s[SCR_CTX], 0, D, f->B, f->S, f->Hh,
-                              f->dh, scale),
+        CALL(bf_attention(f->be, f->s[SCR_QKV], 0, 3 * D, f->s[SCR_QKV], D, 3 * D,
+                          f->s[SCR_QKV], 2 * D, 3 * D, f->s[SCR_CTX], 0, D, f->B, f->S, f->Hh,
+                          f->dh, scale),
              "layer %zu attention", l);
     } else if ((st = composed_attention(f, l, scale))) {
         return st;
     }
     if ((st = linear(f, f->s[SCR_CTX], &ly->out, a, T, 0, "attention.output", l)))
         return st;
-    CALL(f->op->add(f->ctx, h, 0, a, 0, h, 0, T * D, T * D), "layer %zu residual 1", l);
-    CALL(f->op->layernorm(f->ctx, h, 0, ly->ln2_g, 0, ly->ln2_b, 0, a, 0, T, D, eps),
+    CALL(bf_add(f->be, h, a, h, T * D, T * D), "layer %zu residual 1", l);
+    CALL(bf_layernorm(f->be, h, ly->ln2_g, ly->ln2_b, a, T, D, eps),
          "layer %zu layernorm_after", l);
     if ((st = linear(f, a, &ly->fc1, f->s[SCR_MLP], T, VITCL_LINEAR_GELU, "intermediate", l)) ||
         (st = linear(f, f->s[SCR_MLP], &ly->fc2, a, T, 0, "output", l)))
         return st;
-    CALL(f->op->add(f->ctx, h, 0, a, 0, h, 0, T * D, T * D), "layer %zu residual 2", l);
+    CALL(bf_add(f->be, h, a, h, T * D, T * D), "layer %zu residual 2", l);
     return VITCL_OK;
 }
 
 static vitcl_status read_back(fwd *f, vitcl_buffer *buf, float *dst, size_t floats,
                               const char *what)
 {
-    CALL(f->be->desc->buffer_read(f->ctx, buf, 0, dst, floats * sizeof(float)), "reading %s",
-         what);
+    CALL(bf_read(f->be, buf, 0, dst, floats * sizeof(float)), "reading %s", what);
     return VITCL_OK;
 }
 
@@ -289,7 +276,7 @@ vitcl_status model_forward(vitcl_model *m, const float *pixels, size_t B, size_t
     vitcl_status lst = vitcl_check_tokens(H / c->patch_size, W / c->patch_size, what);
     if (lst != VITCL_OK)
         return lst;
-    fwd fs = {.m = m, .be = m->be, .op = m->be->ops, .ctx = m->be->ctx};
+    fwd fs = {.m = m, .be = m->be};
     fwd *f = &fs;
     size_t gh = H / c->patch_size, gw = W / c->patch_size;
     f->B = B;
@@ -323,33 +310,32 @@ vitcl_status model_forward(vitcl_model *m, const float *pixels, size_t B, size_t
 
     /* Embeddings. */
     vitcl_buffer *h = f->s[SCR_H], *a = f->s[SCR_A], *pos = NULL;
-    CALL(f->be->desc->buffer_write(f->ctx, f->s[SCR_PIX], 0, pixels, pixels_n * sizeof(float)),
+    CALL(bf_write(f->be, f->s[SCR_PIX], 0, pixels, pixels_n * sizeof(float)),
          "uploading %zu pixels", pixels_n);
-    CALL(f->op->patch_embed(f->ctx, f->s[SCR_PIX], 0, m->patch_w, 0, m->patch_b, 0, h, D, S * D, B,
-                           c->num_channels, H, W, c->patch_size, D),
+    CALL(bf_patch_embed(f->be, f->s[SCR_PIX], m->patch_w, m->patch_b, h, D, S * D, B,
+                        c->num_channels, H, W, c->patch_size, D),
          "patch embedding");
     for (size_t b = 0; b < B; b++)
-        CALL(f->be->desc->buffer_copy(f->ctx, h, b * S * D * sizeof(float), m->cls_token, 0,
-                                     D * sizeof(float)),
+        CALL(bf_copy(f->be, h, b * S * D * sizeof(float), m->cls_token, 0, D * sizeof(float)),
              "CLS token (image %zu)", b);
     if ((st = position_table(f, gh, gw, interp, H, W, &pos)))
         return st;
-    CALL(f->op->add(f->ctx, h, 0, pos, 0, h, 0, T * D, S * D), "position embeddings");
+    CALL(bf_add(f->be, h, pos, h, T * D, S * D), "position embeddings");
 
     for (size_t l = 0; l <= c->num_layers; l++) {
         if (want_hidden)
-            CALL(f->be->desc->buffer_copy(f->ctx, f->s[SCR_HS], l * T * D * sizeof(float), h, 0,
-                                         T * D * sizeof(float)),
+            CALL(bf_copy(f->be, f->s[SCR_HS], l * T * D * sizeof(float), h, 0,
+                         T * D * sizeof(float)),
                  "saving hidden state %zu", l);
         if (l < c->num_layers && (st = encoder_layer(f, l, fused_attn)))
             return st;
     }
-    CALL(f->op->layernorm(f->ctx, h, 0, m->lnf_g, 0, m->lnf_b, 0, a, 0, T, D, c->layer_norm_eps),
+    CALL(bf_layernorm(f->be, h, m->lnf_g, m->lnf_b, a, T, D, c->layer_norm_eps),
          "final layernorm");
     if (m->num_labels) {
         for (size_t b = 0; b < B; b++)
-            CALL(f->be->desc->buffer_copy(f->ctx, f->s[SCR_CLS], b * D * sizeof(float), a,
-                                         b * S * D * sizeof(float), D * sizeof(float)),
+            CALL(bf_copy(f->be, f->s[SCR_CLS], b * D * sizeof(float), a,
+                         b * S * D * sizeof(float), D * sizeof(float)),
                  "gathering CLS rows");
         if ((st = linear(f, f->s[SCR_CLS], &m->classifier, f->s[SCR_LOGITS], B, 0, "classifier",
                          c->num_layers)))
@@ -369,7 +355,7 @@ vitcl_status model_forward(vitcl_model *m, const float *pixels, size_t B, size_t
 vitcl_status model_warmup(vitcl_model *m)
 {
     const vitcl_vit_config *c = &m->cfg;
-    fwd fs = {.m = m, .be = m->be, .op = m->be->ops, .ctx = m->be->ctx};
+    fwd fs = {.m = m, .be = m->be};
     fwd *f = &fs;
     f->B = 1;
     f->S = m->grid0 * m->grid0 + 1;
@@ -386,13 +372,13 @@ vitcl_status model_warmup(vitcl_model *m)
     float *zeros = calloc(f->T * f->D, sizeof(float));
     if (!zeros)
         return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of memory for the warm-up input");
-    st = f->be->desc->buffer_write(f->ctx, f->s[SCR_H], 0, zeros, f->T * f->D * sizeof(float));
+    st = bf_write(f->be, f->s[SCR_H], 0, zeros, f->T * f->D * sizeof(float));
     free(zeros);
     if (st)
-        return vitcl_backend_fail(f->be, st, "warm-up input");
+        return vitcl_fail_prefix(st, "warm-up input: ");
     /* One layer at the native size runs every GEMM shape of the forward once. */
     if (c->num_layers && (st = encoder_layer(f, 0, fused_attn)))
         return st;
-    CALL(f->be->desc->synchronize(f->ctx), "warm-up");
+    CALL(bf_sync(f->be), "warm-up");
     return VITCL_OK;
 }

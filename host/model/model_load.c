@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #if defined(__GLIBC__)
-#include <malloc.h> /* malloc_trim */
 #endif
 
+#include "backend_facade.h"
 #include "error.h"
 #include "model_internal.h"
 
@@ -221,11 +221,6 @@ static void set_aliased(loader_ctx *L, const vitcl_tensor_entry *t, int on)
         }
 }
 
-static vitcl_status be_fail(const loader_ctx *L, vitcl_status st, const char *what)
-{
-    return vitcl_backend_fail(L->m->be, st, what);
-}
-
 static float *tmp_floats(loader_ctx *L, size_t n, const char *label)
 {
     if (n > L->tmp_cap) {
@@ -253,9 +248,8 @@ static vitcl_status upload(loader_ctx *L, const vitcl_tensor_entry *t, int may_a
      * aligned; a backend reads aliased memory as floats, so such a tensor is copied instead. */
     if (t->dtype == VITCL_DTYPE_F32 && may_alias && L->alias_ok &&
         (uintptr_t)t->data % _Alignof(float) == 0) {
-        st = be->desc->buffer_wrap_host(be->ctx, t->data, bytes, t->name, out);
-        if (st)
-            return be_fail(L, st, t->name);
+        if ((st = bf_wrap(be, t->data, bytes, t->name, out)))
+            return st;
         set_aliased(L, t, 1);
         return VITCL_OK;
     }
@@ -267,39 +261,35 @@ static vitcl_status upload(loader_ctx *L, const vitcl_tensor_entry *t, int may_a
         vitcl_tensor_to_f32(t, tmp);
         src = tmp;
     }
-    st = be->desc->buffer_alloc(be->ctx, bytes, t->name, out);
-    if (st)
-        return be_fail(L, st, t->name);
-    st = be->desc->buffer_write(be->ctx, *out, 0, src, bytes);
-    if (st) {
-        be_fail(L, st, t->name);
-        be->desc->buffer_free(be->ctx, *out);
-        *out = NULL;
+    if ((st = bf_alloc(be, bytes, t->name, out)))
         return st;
+    if ((st = bf_write(be, *out, 0, src, bytes))) {
+        bf_free(be, *out);
+        *out = NULL;
+        return vitcl_fail_prefix(st, "%s: ", t->name);
     }
     vitcl_weights_drop_pages(L->w, t); /* copied: its mapped pages are not needed any more */
     return VITCL_OK;
 }
 
-/* Packs a linear weight in the backend's preferred layout when it offers one. */
+/* Packs a linear weight in the backend's preferred layout when it offers one for this shape. */
 static vitcl_status maybe_pack(loader_ctx *L, model_linear *lin, const vitcl_tensor_entry *src,
                                const char *label)
 {
     vitcl_backend *be = L->m->be;
-    if (!VITCL_HAS_FIELD(be->ops, vitcl_op_table, linear_pack_weight))
-        return VITCL_OK;
     vitcl_buffer *packed = NULL;
-    vitcl_status st = be->ops->linear_pack_weight(be->ctx, lin->w, 0, lin->n, lin->k, label,
-                                                  &packed);
+    vitcl_status st = bf_pack_linear(be, lin->w, lin->n, lin->k, label, &packed);
     if (st)
-        return be_fail(L, st, label);
-    be->desc->buffer_free(be->ctx, lin->w);
+        return st;
+    if (!packed)
+        return VITCL_OK; /* kept as stored */
+    bf_free(be, lin->w);
     if (src) {
         /* The pack may still be reading the mapping: wait before dropping its pages, or they
          * fault back in and stay resident. */
         set_aliased(L, src, 0);
-        if ((st = be->desc->synchronize(be->ctx)))
-            return be_fail(L, st, label);
+        if ((st = bf_sync(be)))
+            return vitcl_fail_prefix(st, "%s: ", label);
         vitcl_weights_drop_pages(L->w, src);
     }
     lin->w = packed;
@@ -342,34 +332,23 @@ static vitcl_status load_qkv(loader_ctx *L, size_t l, model_linear *lin)
         vitcl_tensor_to_f32(get(L, wn[j], l), tmp + (size_t)j * D * D);
         vitcl_weights_drop_pages(L->w, get(L, wn[j], l));
     }
-    vitcl_status st = be->desc->buffer_alloc(be->ctx, 3 * D * D * sizeof(float), label, &lin->w);
+    vitcl_status st = bf_alloc(be, 3 * D * D * sizeof(float), label, &lin->w);
     if (st)
-        return be_fail(L, st, label);
-    if ((st = be->desc->buffer_write(be->ctx, lin->w, 0, tmp, 3 * D * D * sizeof(float))))
-        return be_fail(L, st, label);
+        return st;
+    if ((st = bf_write(be, lin->w, 0, tmp, 3 * D * D * sizeof(float))))
+        return vitcl_fail_prefix(st, "%s: ", label);
     if (L->m->cfg.qkv_bias) {
         for (int j = 0; j < 3; j++) {
             vitcl_tensor_to_f32(get(L, bn[j], l), tmp + (size_t)j * D);
             vitcl_weights_drop_pages(L->w, get(L, bn[j], l));
         }
         snprintf(label, sizeof label, "encoder.layer.%zu.attention.qkv.bias (fused)", l);
-        if ((st = be->desc->buffer_alloc(be->ctx, 3 * D * sizeof(float), label, &lin->b)))
-            return be_fail(L, st, label);
-        if ((st = be->desc->buffer_write(be->ctx, lin->b, 0, tmp, 3 * D * sizeof(float))))
-            return be_fail(L, st, label);
+        if ((st = bf_alloc(be, 3 * D * sizeof(float), label, &lin->b)))
+            return st;
+        if ((st = bf_write(be, lin->b, 0, tmp, 3 * D * sizeof(float))))
+            return vitcl_fail_prefix(st, "%s: ", label);
     }
     return maybe_pack(L, lin, NULL, label);
-}
-
-/* Hands heap memory freed during a layer's upload back to the OS. Backends that copy a
- * wrapped tensor before packing it (PoCL does for host pointers it finds misaligned) free those
- * copies between long-lived packed buffers; glibc keeps the holes, which added about 190 MB to
- * the peak RSS of loading vit-msn-large on PoCL. */
-static void release_freed_heap(void)
-{
-#if defined(__GLIBC__)
-    malloc_trim(0);
-#endif
 }
 
 static vitcl_status load_all(loader_ctx *L)
@@ -417,7 +396,7 @@ static vitcl_status load_all(loader_ctx *L)
             (st = load_linear(L, get(L, "encoder.layer.%zu.output.dense.weight", l),
                               get(L, "encoder.layer.%zu.output.dense.bias", l), &ly->fc2)))
             return st;
-        release_freed_heap();
+        bf_after_upload(m->be);
     }
     if (m->num_labels)
         return load_linear(L, get(L, "classifier.weight", 0), get(L, "classifier.bias", 0),
@@ -501,13 +480,12 @@ vitcl_status vitcl_model_load(vitcl_backend *be, const char *dir, vitcl_model **
         goto fail;
     fill_info(m, w, &L);
     /* Every format's tensor data lies in a file mapping (weights.h), so any may be aliased. */
-    L.alias_ok = (be->info.caps & VITCL_CAP_ZERO_COPY_WRAP) &&
-                 VITCL_HAS_FIELD(be->desc, vitcl_backend_desc, buffer_wrap_host);
-    pthread_mutex_lock(&be->lock);
+    L.alias_ok = bf_can_wrap(be);
+    bf_lock(be);
     st = load_all(&L);
-    if (!st)
+    if (!st && bf_wants_warmup(be))
         st = model_warmup(m);
-    pthread_mutex_unlock(&be->lock);
+    bf_unlock(be);
     if (st)
         goto fail;
     /* Keep the mapping only while backend buffers alias it. Tensors that were copied (fused
@@ -569,8 +547,8 @@ vitcl_status vitcl_model_inspect(const char *dir, vitcl_model_config *out)
 
 void model_linear_free(vitcl_backend *be, model_linear *l)
 {
-    be->desc->buffer_free(be->ctx, l->w);
-    be->desc->buffer_free(be->ctx, l->b);
+    bf_free(be, l->w);
+    bf_free(be, l->b);
     l->w = l->b = NULL;
 }
 
@@ -579,17 +557,17 @@ void vitcl_model_free(vitcl_model *m)
     if (!m)
         return;
     vitcl_backend *be = m->be;
-    pthread_mutex_lock(&be->lock);
+    bf_lock(be);
     model_scratch_free(m);
     for (size_t i = 0; i < MODEL_POS_CACHE; i++)
-        be->desc->buffer_free(be->ctx, m->pos_cache[i].buf);
+        bf_free(be, m->pos_cache[i].buf);
     if (m->layers) {
         for (size_t l = 0; l < m->cfg.num_layers; l++) {
             model_layer *ly = &m->layers[l];
-            be->desc->buffer_free(be->ctx, ly->ln1_g);
-            be->desc->buffer_free(be->ctx, ly->ln1_b);
-            be->desc->buffer_free(be->ctx, ly->ln2_g);
-            be->desc->buffer_free(be->ctx, ly->ln2_b);
+            bf_free(be, ly->ln1_g);
+            bf_free(be, ly->ln1_b);
+            bf_free(be, ly->ln2_g);
+            bf_free(be, ly->ln2_b);
             model_linear_free(be, &ly->qkv);
             model_linear_free(be, &ly->out);
             model_linear_free(be, &ly->fc1);
@@ -599,10 +577,10 @@ void vitcl_model_free(vitcl_model *m)
     model_linear_free(be, &m->classifier);
     vitcl_buffer *bufs[] = {m->patch_w, m->patch_b, m->cls_token, m->pos, m->lnf_g, m->lnf_b};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        be->desc->buffer_free(be->ctx, bufs[i]);
+        bf_free(be, bufs[i]);
     /* Buffers may alias the mapping: wait for queued work before unmapping. */
-    be->desc->synchronize(be->ctx);
-    pthread_mutex_unlock(&be->lock);
+    bf_drain(be);
+    bf_unlock(be);
     free(m->layers);
     free(m->pos_host);
     vitcl_weights_close(m->weights);

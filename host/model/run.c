@@ -1,6 +1,7 @@
 /* host/model/run.c - vitcl_model_run and the output accessors. */
 #include <stdlib.h>
 
+#include "backend_facade.h"
 #include "error.h"
 #include "model_internal.h"
 
@@ -17,9 +18,9 @@ vitcl_status vitcl_model_run(vitcl_model *m, const float *pixels, size_t batch, 
     vitcl_output *o = calloc(1, sizeof *o);
     if (!o)
         return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of memory");
-    pthread_mutex_lock(&m->be->lock);
+    bf_lock(m->be);
     vitcl_status st = model_forward(m, pixels, batch, height, width, options, o);
-    pthread_mutex_unlock(&m->be->lock);
+    bf_unlock(m->be);
     if (st) {
         vitcl_output_free(o);
         return st;
