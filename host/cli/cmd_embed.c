@@ -160,6 +160,7 @@ static int append_rows(embed_job *j, const vitcl_output *out, size_t first)
 {
     size_t B, S, D;
     const float *lhs = vitcl_output_last_hidden_state(out, &B, &S, &D);
+    const float *pooled = vitcl_output_pooled(out, NULL, NULL);
     size_t len = j->pool == POOL_NONE ? S * D : D;
     if (j->rows_n && (len != j->row_len || (j->pool == POOL_NONE && S != j->seq_len))) {
         char why[160];
@@ -190,20 +191,11 @@ static int append_rows(embed_job *j, const vitcl_output *out, size_t first)
         j->rows_cap = cap;
     }
     for (size_t b = 0; b < B; b++) {
-        const float *h = lhs + b * S * D;
         float *dst = j->rows + (j->rows_n + b) * len;
-        if (j->pool == POOL_NONE) {
-            memcpy(dst, h, S * D * sizeof *dst);
-        } else if (j->pool == POOL_CLS) {
-            memcpy(dst, h, D * sizeof *dst);
-        } else {
-            for (size_t d = 0; d < D; d++) {
-                double s = 0;
-                for (size_t t = 0; t < S; t++)
-                    s += h[t * D + d];
-                dst[d] = (float)(s / (double)S);
-            }
-        }
+        if (j->pool == POOL_NONE)
+            memcpy(dst, lhs + b * S * D, S * D * sizeof *dst);
+        else
+            memcpy(dst, pooled + b * D, D * sizeof *dst);
         j->row_src[j->rows_n + b] = j->batch_src[first + b];
     }
     j->rows_n += B;
@@ -225,6 +217,10 @@ static int run_rows(embed_job *j, size_t first, size_t n)
     vitcl_run_options opt = {.struct_size = sizeof opt};
     opt.interpolate_pos_encoding = j->batch_h != j->cfg.image_size ||
                                    j->batch_w != j->cfg.image_size;
+    /* The library pools on the device and reads back only [B, D]. */
+    opt.pooling = j->pool == POOL_CLS    ? VITCL_POOLING_CLS
+                  : j->pool == POOL_MEAN ? VITCL_POOLING_MEAN
+                                         : VITCL_POOLING_NONE;
     size_t per = VITCL_IMAGE_CHANNELS * j->batch_h * j->batch_w;
     vitcl_output *out = NULL;
     vitcl_status st = vitcl_model_run(j->model, j->batch + first * per, n, j->batch_h, j->batch_w,

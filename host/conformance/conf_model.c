@@ -72,7 +72,7 @@ static void run_case(vitcl_model *m, const char *gdir, int interpolate, conf_res
                  gold.ndim != 3 && gold.data != NULL ? "not 3-D" : vitcl_last_error());
         goto done;
     }
-    vitcl_run_options opt = {sizeof opt, interpolate, 0};
+    vitcl_run_options opt = {sizeof opt, interpolate, 0, VITCL_POOLING_NONE};
     double t0 = now_ms();
     vitcl_status st = vitcl_model_run(m, px.data, px.shape[0], px.shape[2], px.shape[3], &opt, &out);
     r->ms = now_ms() - t0;

@@ -23,7 +23,7 @@
 static const char *const scratch_label[SCR_COUNT] = {
     "activations.hidden", "activations.normed", "activations.qkv",     "activations.context",
     "activations.mlp",    "input.pixels",       "attention.scores",    "output.hidden_states",
-    "output.cls_rows",    "output.logits"};
+    "output.cls_rows",    "output.logits",      "pooling.ones",        "output.mean_pooled"};
 
 typedef struct fwd {
     vitcl_model *m;
@@ -74,7 +74,8 @@ static int use_fused_attention(const fwd *f)
 
 /* Allocates (or reuses) every activation buffer this run needs, after checking each against
  * the device's largest allocation and the total, with the weights, against its memory. */
-static vitcl_status prepare_scratch(fwd *f, size_t pixels, int hidden, int fused_attn)
+static vitcl_status prepare_scratch(fwd *f, size_t pixels, int hidden, int fused_attn,
+                                    int pooling)
 {
     vitcl_model *m = f->m;
     size_t need[SCR_COUNT] = {0};
@@ -98,9 +99,13 @@ static vitcl_status prepare_scratch(fwd *f, size_t pixels, int hidden, int fused
     }
     if (hidden)
         NEED(SCR_HS, m->cfg.num_layers + 1, f->T, f->D);
-    if (m->num_labels) {
+    if (m->num_labels || pooling == VITCL_POOLING_CLS)
         NEED(SCR_CLS, f->B, f->D, 1);
+    if (m->num_labels)
         NEED(SCR_LOGITS, f->B, m->num_labels, 1);
+    if (pooling == VITCL_POOLING_MEAN) {
+        NEED(SCR_ONES, f->S, 1, 1);
+        NEED(SCR_POOL, f->B, f->D, 1);
     }
 #undef NEED
     if (overflow)
@@ -256,12 +261,38 @@ static vitcl_status read_back(fwd *f, vitcl_buffer *buf, float *dst, size_t floa
     return VITCL_OK;
 }
 
+/* SCR_POOL[b] = (1/S) * ones[1, S] . a_b[S, D] for every image b: the mean over its tokens, as
+ * one batched GEMM (A's batch stride 0 shares the ones row). */
+static vitcl_status mean_pool(fwd *f, vitcl_buffer *a)
+{
+    size_t S = f->S, D = f->D;
+    float *ones = malloc(S * sizeof(float));
+    if (!ones)
+        return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of memory for mean pooling");
+    for (size_t i = 0; i < S; i++)
+        ones[i] = 1.0f;
+    vitcl_status st = bf_write(f->be, f->s[SCR_ONES], 0, ones, S * sizeof(float));
+    free(ones);
+    if (st)
+        return vitcl_fail_prefix(st, "mean pooling: ");
+    CALL(bf_gemm_batched(f->be, 0, 0, 1, D, S, 1.0f / (float)S, f->s[SCR_ONES], 0, S, 0, a, 0, D,
+                         S * D, 0.0f, f->s[SCR_POOL], 0, D, D, f->B),
+         "mean pooling");
+    return VITCL_OK;
+}
+
 vitcl_status model_forward(vitcl_model *m, const float *pixels, size_t B, size_t H, size_t W,
                            const vitcl_run_options *opt, vitcl_output *out)
 {
     const vitcl_vit_config *c = &m->cfg;
     int interp = VITCL_HAS_FIELD(opt, vitcl_run_options, interpolate_pos_encoding);
     int want_hidden = VITCL_HAS_FIELD(opt, vitcl_run_options, output_hidden_states);
+    int pooling = VITCL_HAS_FIELD(opt, vitcl_run_options, pooling) ? opt->pooling
+                                                                    : VITCL_POOLING_NONE;
+    if (pooling != VITCL_POOLING_NONE && pooling != VITCL_POOLING_CLS &&
+        pooling != VITCL_POOLING_MEAN)
+        return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT,
+                          "pooling %d is not VITCL_POOLING_NONE, _CLS or _MEAN", pooling);
     if (!interp && (H != c->image_size || W != c->image_size))
         return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT,
                           "input size %zux%zu differs from the model's image_size %zux%zu; pass "
@@ -290,7 +321,7 @@ vitcl_status model_forward(vitcl_model *m, const float *pixels, size_t B, size_t
     if (!f->T || !pixels_n || f->T > SIZE_MAX / (4 * f->I + 4 * f->D))
         return vitcl_fail(VITCL_ERR_LIMIT, "input of batch %zu at %zux%zu is too large", B, H, W);
     int fused_attn = use_fused_attention(f);
-    vitcl_status st = prepare_scratch(f, pixels_n, want_hidden, fused_attn);
+    vitcl_status st = prepare_scratch(f, pixels_n, want_hidden, fused_attn, pooling);
     if (st)
         return st;
     size_t T = f->T, D = f->D, S = f->S;
@@ -300,12 +331,16 @@ vitcl_status model_forward(vitcl_model *m, const float *pixels, size_t B, size_t
     out->dim = D;
     out->num_labels = m->num_labels;
     out->num_hidden = want_hidden ? c->num_layers + 1 : 0;
-    out->last_hidden = malloc(T * D * sizeof(float));
+    if (pooling == VITCL_POOLING_NONE)
+        out->last_hidden = malloc(T * D * sizeof(float));
+    else
+        out->pooled = malloc(B * D * sizeof(float));
     if (want_hidden)
         out->hidden = malloc(mul3(out->num_hidden, T * D, sizeof(float)));
     if (m->num_labels)
         out->logits = malloc(B * m->num_labels * sizeof(float));
-    if (!out->last_hidden || (want_hidden && !out->hidden) || (m->num_labels && !out->logits))
+    if (!(out->last_hidden || out->pooled) || (want_hidden && !out->hidden) ||
+        (m->num_labels && !out->logits))
         return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of host memory for the outputs");
 
     /* Embeddings. */
@@ -332,16 +367,23 @@ vitcl_status model_forward(vitcl_model *m, const float *pixels, size_t B, size_t
     }
     CALL(bf_layernorm(f->be, h, m->lnf_g, m->lnf_b, a, T, D, c->layer_norm_eps),
          "final layernorm");
-    if (m->num_labels) {
+    if (m->num_labels || pooling == VITCL_POOLING_CLS)
         for (size_t b = 0; b < B; b++)
             CALL(bf_copy(f->be, f->s[SCR_CLS], b * D * sizeof(float), a,
                          b * S * D * sizeof(float), D * sizeof(float)),
                  "gathering CLS rows");
-        if ((st = linear(f, f->s[SCR_CLS], &m->classifier, f->s[SCR_LOGITS], B, 0, "classifier",
-                         c->num_layers)))
-            return st;
-    }
-    if ((st = read_back(f, a, out->last_hidden, T * D, "last_hidden_state")))
+    if (m->num_labels &&
+        (st = linear(f, f->s[SCR_CLS], &m->classifier, f->s[SCR_LOGITS], B, 0, "classifier",
+                     c->num_layers)))
+        return st;
+    if (pooling == VITCL_POOLING_MEAN && (st = mean_pool(f, a)))
+        return st;
+    if (pooling == VITCL_POOLING_NONE)
+        st = read_back(f, a, out->last_hidden, T * D, "last_hidden_state");
+    else
+        st = read_back(f, f->s[pooling == VITCL_POOLING_CLS ? SCR_CLS : SCR_POOL], out->pooled,
+                       B * D, "pooled rows");
+    if (st)
         return st;
     if (want_hidden &&
         (st = read_back(f, f->s[SCR_HS], out->hidden, out->num_hidden * T * D, "hidden states")))
@@ -366,7 +408,7 @@ vitcl_status model_warmup(vitcl_model *m)
     f->I = c->intermediate_size;
     int fused_attn = use_fused_attention(f);
     size_t pixels = c->num_channels * c->image_size * c->image_size;
-    vitcl_status st = prepare_scratch(f, pixels, 0, fused_attn);
+    vitcl_status st = prepare_scratch(f, pixels, 0, fused_attn, VITCL_POOLING_NONE);
     if (st)
         return st;
     float *zeros = calloc(f->T * f->D, sizeof(float));

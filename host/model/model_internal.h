@@ -43,6 +43,8 @@ enum {
     SCR_HS,     /* hidden states [(L+1), B*S, D] when requested */
     SCR_CLS,    /* CLS rows after the final LayerNorm [B, D] */
     SCR_LOGITS, /* classifier output [B, C] */
+    SCR_ONES,   /* mean pooling: S ones, the left operand of the averaging GEMM */
+    SCR_POOL,   /* mean pooling output [B, D] */
     SCR_COUNT
 };
 
@@ -73,6 +75,7 @@ struct vitcl_output {
     float *last_hidden;      /* [B, S, D] */
     float *hidden;           /* [(L+1), B, S, D] or NULL */
     float *logits;           /* [B, C] or NULL */
+    float *pooled;           /* [B, D] with pooling CLS or MEAN, else NULL */
 };
 
 /* Frees every backend buffer of a linear layer. */

@@ -55,6 +55,15 @@ const float *vitcl_output_hidden_state(const vitcl_output *out, size_t i)
     return out->hidden + i * out->batch * out->seq * out->dim;
 }
 
+const float *vitcl_output_pooled(const vitcl_output *out, size_t *batch, size_t *dim)
+{
+    if (batch)
+        *batch = out ? out->batch : 0;
+    if (dim)
+        *dim = out ? out->dim : 0;
+    return out ? out->pooled : NULL;
+}
+
 const float *vitcl_output_logits(const vitcl_output *out, size_t *num_labels)
 {
     if (num_labels)
@@ -69,5 +78,6 @@ void vitcl_output_free(vitcl_output *out)
     free(out->last_hidden);
     free(out->hidden);
     free(out->logits);
+    free(out->pooled);
     free(out);
 }

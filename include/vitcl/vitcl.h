@@ -154,10 +154,20 @@ VITCL_API vitcl_status vitcl_model_get_config(const vitcl_model *model, vitcl_mo
  * vitcl_model_load's, naming the file and tensor. Thread-safe. */
 VITCL_API vitcl_status vitcl_model_inspect(const char *model_dir, vitcl_model_config *out);
 
+/* What a run returns per image besides the optional hidden states and logits. */
+typedef enum vitcl_pooling {
+    VITCL_POOLING_NONE = 0, /* last_hidden_state [batch, seq, dim] */
+    VITCL_POOLING_CLS = 1,  /* only row 0 (CLS) of each image's last_hidden_state: [batch, dim] */
+    VITCL_POOLING_MEAN = 2  /* only the mean over all seq rows (CLS included): [batch, dim] */
+} vitcl_pooling;
+
 typedef struct vitcl_run_options {
     uint32_t struct_size;         /* sizeof(vitcl_run_options) */
     int interpolate_pos_encoding; /* required for inputs whose size is not image_size */
     int output_hidden_states;     /* also return the L+1 hidden states (before the final LN) */
+    int pooling;                  /* a vitcl_pooling; CLS and MEAN are computed on the device and
+                                     only [batch, dim] is read back (last_hidden_state is then
+                                     NULL). Absent or 0: VITCL_POOLING_NONE. */
 } vitcl_run_options;
 
 typedef struct vitcl_output vitcl_output;
@@ -170,7 +180,7 @@ VITCL_API vitcl_status vitcl_model_run(vitcl_model *model, const float *pixels, 
                              size_t width, const vitcl_run_options *options, vitcl_output **out);
 
 /* last_hidden_state [batch, seq, dim] (after the final LayerNorm); shape through the pointers
- * (any may be NULL). Owned by out. */
+ * (any may be NULL). Owned by out. NULL when the run pooled (options->pooling CLS or MEAN). */
 VITCL_API const float *vitcl_output_last_hidden_state(const vitcl_output *out, size_t *batch, size_t *seq,
                                             size_t *dim);
 /* Number of hidden states: L+1 when requested, else 0. */
@@ -178,6 +188,10 @@ VITCL_API size_t vitcl_output_num_hidden_states(const vitcl_output *out);
 /* Hidden state i in [0, L]: 0 is the embedding output, i the output of layer i, all before the
  * final LayerNorm, each [batch, seq, dim]. NULL when not requested or out of range. */
 VITCL_API const float *vitcl_output_hidden_state(const vitcl_output *out, size_t i);
+/* The pooled rows [batch, dim] of a run with options->pooling CLS or MEAN (the same values as
+ * row 0, or the mean of the rows, of last_hidden_state); NULL for VITCL_POOLING_NONE. Shape
+ * through the pointers (either may be NULL). Owned by out. */
+VITCL_API const float *vitcl_output_pooled(const vitcl_output *out, size_t *batch, size_t *dim);
 /* Classifier logits [batch, num_labels], or NULL when the checkpoint has no classifier. */
 VITCL_API const float *vitcl_output_logits(const vitcl_output *out, size_t *num_labels);
 VITCL_API void vitcl_output_free(vitcl_output *out);

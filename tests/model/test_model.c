@@ -167,6 +167,80 @@ Test(model, every_fixture_matches_transformers)
     cr_assert_gt(ncases, 10, "only %zu fixture cases ran", ncases);
 }
 
+/* Pooled rows against transformers' last_hidden_state: CLS is its row 0, MEAN the mean of its
+ * rows (computed here in double), per image; last_hidden_state is then not returned. */
+Test(model, pooling_on_the_device_matches_the_golden_rows)
+{
+    const cJSON *models = cJSON_GetObjectItem(manifest, "models"), *md;
+    size_t ncases = 0;
+    cJSON_ArrayForEach(md, models)
+    {
+        const char *name = cJSON_GetObjectItem(md, "folder")->valuestring;
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/%s", FIXTURES, name);
+        vitcl_model *m = NULL;
+        cr_assert_eq(vitcl_model_load(be, dir, &m), VITCL_OK, "%s", vitcl_last_error());
+        const cJSON *cs;
+        cJSON_ArrayForEach(cs, cJSON_GetObjectItem(md, "cases"))
+        {
+            const char *cname = cJSON_GetObjectItem(cs, "name")->valuestring;
+            vitcl_npy px, lhs;
+            load_npy(name, cname, "pixel_values.npy", &px);
+            load_npy(name, cname, "last_hidden_state.npy", &lhs);
+            size_t B = lhs.shape[0], S = lhs.shape[1], D = lhs.shape[2];
+            for (int pool = VITCL_POOLING_CLS; pool <= VITCL_POOLING_MEAN; pool++) {
+                vitcl_run_options opt = {.struct_size = sizeof opt, .pooling = pool};
+                opt.interpolate_pos_encoding =
+                    cJSON_IsTrue(cJSON_GetObjectItem(cs, "interpolate_pos_encoding"));
+                vitcl_output *out = NULL;
+                cr_assert_eq(vitcl_model_run(m, px.data, px.shape[0], px.shape[2], px.shape[3],
+                                             &opt, &out),
+                             VITCL_OK, "%s/%s: %s", name, cname, vitcl_last_error());
+                size_t pb, pd;
+                const float *ours = vitcl_output_pooled(out, &pb, &pd);
+                cr_assert_not_null(ours);
+                cr_assert(pb == B && pd == D, "%s/%s: pooled [%zu,%zu]", name, cname, pb, pd);
+                cr_assert_null(vitcl_output_last_hidden_state(out, NULL, NULL, NULL),
+                               "pooled run also read back last_hidden_state");
+                float *want = malloc(B * D * sizeof *want);
+                cr_assert_not_null(want);
+                for (size_t b = 0; b < B; b++)
+                    for (size_t d = 0; d < D; d++) {
+                        double acc = 0;
+                        for (size_t t = 0; t < (pool == VITCL_POOLING_CLS ? 1 : S); t++)
+                            acc += lhs.data[(b * S + t) * D + d];
+                        want[b * D + d] = (float)(pool == VITCL_POOLING_CLS ? acc : acc / S);
+                    }
+                vitcl_npy ref = {.numel = B * D, .data = want};
+                assert_close(ours, &ref, pool == VITCL_POOLING_CLS ? "cls pooled" : "mean pooled",
+                             name, cname);
+                free(want);
+                vitcl_output_free(out);
+            }
+            vitcl_npy_free(&px);
+            vitcl_npy_free(&lhs);
+            ncases++;
+        }
+        vitcl_model_free(m);
+    }
+    cr_assert_gt(ncases, 10, "only %zu fixture cases ran", ncases);
+}
+
+Test(model, unknown_pooling_is_refused)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/d32_h4_l1_p7_s30", FIXTURES);
+    vitcl_model *m = NULL;
+    cr_assert_eq(vitcl_model_load(be, dir, &m), VITCL_OK, "%s", vitcl_last_error());
+    float px[3 * 30 * 30] = {0};
+    vitcl_run_options opt = {.struct_size = sizeof opt, .pooling = 7};
+    vitcl_output *out = (vitcl_output *)1;
+    cr_assert_eq(vitcl_model_run(m, px, 1, 30, 30, &opt, &out), VITCL_ERR_INVALID_ARGUMENT);
+    cr_assert_null(out);
+    cr_assert(strstr(vitcl_last_error(), "pooling 7"), "%s", vitcl_last_error());
+    vitcl_model_free(m);
+}
+
 /* A folder holding config.json and only the given weight file(s), as symlinks. */
 static void make_view(const char *src, const char *dst, const char *const *files)
 {
