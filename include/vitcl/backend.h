@@ -49,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vitcl/device.h"
 #include "vitcl/status.h"
 
 #ifdef __cplusplus
@@ -79,34 +80,6 @@ typedef const vitcl_backend_desc *(*vitcl_plugin_entry_fn)(uint32_t host_abi_maj
 /* Opaque handles; each plugin defines the structs behind them. */
 typedef struct vitcl_context vitcl_context;
 typedef struct vitcl_buffer vitcl_buffer;
-
-typedef enum vitcl_device_type {
-    VITCL_DEVICE_CPU = 0,
-    VITCL_DEVICE_GPU = 1,
-    VITCL_DEVICE_ACCELERATOR = 2,
-    VITCL_DEVICE_OTHER = 3
-} vitcl_device_type;
-
-/* Capability bits of vitcl_device_info.caps. */
-#define VITCL_CAP_FP16 (1u << 0)           /* half-precision arithmetic (cl_khr_fp16) */
-#define VITCL_CAP_FP64 (1u << 1)           /* double-precision arithmetic */
-#define VITCL_CAP_HOST_UNIFIED (1u << 2)   /* device memory is host memory (CPU, integrated GPU) */
-#define VITCL_CAP_ZERO_COPY_WRAP (1u << 3) /* buffer_wrap_host aliases host memory without copying */
-#define VITCL_CAP_PROFILING (1u << 4)      /* per-op device timings are available */
-
-typedef struct vitcl_device_info {
-    uint32_t struct_size;      /* set by the host to sizeof(vitcl_device_info) */
-    vitcl_device_type type;
-    char name[128];            /* e.g. "pthread-skylake-avx512-AMD EPYC 9B45" */
-    char vendor[128];
-    char driver[128];          /* driver or library version, used to key caches */
-    char platform[128];        /* e.g. "Portable Computing Language / OpenCL 3.0 PoCL 3.1" */
-    uint64_t global_mem_bytes; /* 0 if unknown */
-    uint64_t max_alloc_bytes;  /* largest single buffer; 0 if unknown */
-    uint32_t compute_units;    /* cores or compute units; 0 if unknown */
-    uint32_t caps;             /* VITCL_CAP_* bits */
-    char extra[512];           /* free text shown by `vitcl devices` (versions, extensions) */
-} vitcl_device_info;
 
 /* Flags of the linear op. */
 #define VITCL_LINEAR_GELU (1u << 0)     /* apply GELU (erf form) to the result, after the bias */
@@ -229,13 +202,6 @@ typedef struct vitcl_op_table {
      * non-NULL op is taken to support every shape. Must not fail or block. */
     int (*supports)(vitcl_context *ctx, vitcl_op op, const vitcl_op_shape *shape);
 } vitcl_op_table;
-
-/* One timed op, from the device's clock (OpenCL event profiling) or the wall clock. */
-typedef struct vitcl_op_timing {
-    const char *op;    /* static string: "linear", "attention", "layernorm", ... */
-    uint64_t start_ns; /* on a clock of the plugin's choice, consistent within a context */
-    uint64_t end_ns;
-} vitcl_op_timing;
 
 /* The descriptor a plugin's entry function returns. */
 struct vitcl_backend_desc {

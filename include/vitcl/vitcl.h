@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vitcl/backend.h"
+#include "vitcl/device.h" /* device info and timings; the plugin ABI is vitcl/backend.h */
 #include "vitcl/status.h"
 
 #ifdef __cplusplus
