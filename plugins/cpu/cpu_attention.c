@@ -1,7 +1,7 @@
 /* plugins/cpu/cpu_attention.c - the cpu plugin's fused multi-head attention.
  *
- * With the own AVX-512 GEMM (ctx->own_gemm) both products run on its micro-kernel
- * (cpu_gemm_micro), 12 x 32 per call: a thread packs a head once as K in blocks of 12 keys
+ * With the own GEMM (ctx->gemm.isa: AVX-512F or AVX2+FMA) both products run on its
+ * micro-kernels (cpu_gemm_micro), 12 x 32 per call: a thread packs a head once as K in blocks of 12 keys
  * ([head_dim][12] each) and V in blocks of 12 dimensions ([seq][12] each); a task of 32 queries
  * packs them scaled and transposed ([head_dim][32]), computes the scores transposed, P^T
  * [seq][32] (12 keys x 32 queries per call), runs the softmax down the columns (32 queries
@@ -37,6 +37,7 @@ typedef struct att_args {
     float scale;
     uint64_t call;
     cpu_scratch *scratch;
+    const cpu_gemm_isa *isa; /* the own GEMM's kernels, NULL for the plain path */
 } att_args;
 
 static size_t round_up(size_t x, size_t to)
@@ -212,13 +213,13 @@ static void att_task_own(void *arg, size_t begin, size_t end, int thread)
                 qp[j * OWN_NR + t] = t < live ? qrow[j] * a->scale : 0.0f;
         }
         for (size_t c = 0; c < kb; c++) {
-            cpu_gemm_micro(kp + c * a->hd * OWN_MR, qp, a->hd, OWN_NR, ct);
+            cpu_gemm_micro(a->isa, kp + c * a->hd * OWN_MR, qp, a->hd, OWN_NR, ct);
             size_t keys = a->seq - c * OWN_MR < OWN_MR ? a->seq - c * OWN_MR : OWN_MR;
             memcpy(pt + c * OWN_MR * OWN_NR, ct, keys * OWN_NR * sizeof(float));
         }
         column_softmax(pt, a->seq);
         for (size_t c = 0; c < vb; c++) {
-            cpu_gemm_micro(vp + c * a->seq * OWN_MR, pt, a->seq, live, ct);
+            cpu_gemm_micro(a->isa, vp + c * a->seq * OWN_MR, pt, a->seq, live, ct);
             size_t dims = a->hd - c * OWN_MR < OWN_MR ? a->hd - c * OWN_MR : OWN_MR;
             for (size_t t = 0; t < live; t++) {
                 float *orow = a->o + (row0 + i0 + t) * a->ldo + col + c * OWN_MR;
@@ -321,9 +322,9 @@ vitcl_status cpu_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_o
                   .seq = seq, .heads = heads, .hd = head_dim, .scale = scale,
                   .sp = round_up(seq, ATT_COLS), .dp = round_up(head_dim, ATT_COLS),
                   .tiles = (seq + ATT_TILE - 1) / ATT_TILE, .call = ++ctx->call_seq,
-                  .scratch = ctx->scratch};
+                  .scratch = ctx->scratch, .isa = ctx->gemm.isa};
     size_t f1, f2, f3, f4, total;
-    if (ctx->own_gemm) {
+    if (ctx->gemm.isa) {
         /* kp + vp + qp + pt + ct, see att_task_own. */
         size_t kpad = round_up(seq, OWN_MR), dpad = round_up(head_dim, OWN_MR);
         size_t own_tiles = (seq + OWN_NR - 1) / OWN_NR;
@@ -344,7 +345,7 @@ vitcl_status cpu_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_o
     st = cpu_scratch_reserve(ctx, op, total);
     if (st != VITCL_OK)
         return st;
-    cpu_pool_run(ctx->pool, tasks, 1, ctx->own_gemm ? att_task_own : att_task, &a);
+    cpu_pool_run(ctx->pool, tasks, 1, ctx->gemm.isa ? att_task_own : att_task, &a);
     cpu_record(ctx, op, t0);
     return VITCL_OK;
 }

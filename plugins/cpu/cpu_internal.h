@@ -1,7 +1,8 @@
 /* plugins/cpu/cpu_internal.h - what the files of the cpu plugin share.
  *
- * The cpu backend runs every op synchronously on the calling thread: linear uses the plugin's
- * own AVX-512 GEMM where the CPU has it (cpu_gemm_avx512.c), the other GEMMs go to OpenBLAS
+ * The cpu backend runs every op synchronously on the calling thread: linear, patch_embed and
+ * attention use the plugin's own GEMM where the CPU has AVX-512F or AVX2+FMA (cpu_gemm.c, with
+ * the micro-kernels of cpu_gemm_avx512.c / cpu_gemm_avx2.c), the other GEMMs go to OpenBLAS
  * (cblas_sgemm), and everything else runs on a small persistent thread pool owned by the context
  * (cpu_pool.h). Buffers are 64-byte aligned host memory, or the caller's own read-only memory
  * for buffer_wrap_host (zero copy).
@@ -25,6 +26,7 @@
 
 #include "plugin_size.h"
 #include "vitcl/backend.h"
+#include "cpu_gemm_kernels.h"
 #include "cpu_pool.h"
 
 #if defined(__GNUC__)
@@ -58,6 +60,28 @@ typedef struct cpu_scratch {
     size_t tag_head;   /* attention: which image·head of that call is packed */
 } cpu_scratch;
 
+/* ---- cpu_cache.c */
+
+/* Data cache sizes in bytes (L1 data, L2, L3 as one core sees them) and where each came from
+ * ("sysconf", "sysfs" or "fallback"; static strings). */
+typedef struct cpu_caches {
+    size_t l1d, l2, l3;
+    const char *source[3];
+} cpu_caches;
+
+/* Fills *out from sysconf, else sysfs, else small fallbacks (cpu_cache.c). Thread-safe. */
+void cpu_cache_sizes(cpu_caches *out);
+
+/* The own GEMM of a context: its kernels (NULL = OpenBLAS for linear, patch_embed and the plain
+ * attention path), the caches its blocking is derived from and the depth block kc. */
+typedef struct cpu_gemm_plan {
+    const cpu_gemm_isa *isa;
+    cpu_caches caches;
+    size_t kc;
+} cpu_gemm_plan;
+
+#define CPU_GEMM_TB_MAX 512 /* tokens per block of the own GEMM, at most */
+
 struct vitcl_context {
     int device_index;
     int nthreads;
@@ -65,10 +89,10 @@ struct vitcl_context {
     cpu_scratch scratch[CPU_MAX_THREADS];
     float *shared;        /* caller-side scratch (patch_embed im2col) */
     size_t shared_floats;
-    float *packed_x;      /* the own GEMM's packed activations (cpu_gemm_avx512.c) */
+    float *packed_x;      /* the own GEMM's packed activations (cpu_gemm.c) */
     size_t packed_x_floats;
     uint64_t call_seq;    /* counts attention calls, to key scratch contents */
-    int own_gemm;         /* linear uses cpu_gemm_avx512.c (else OpenBLAS), see VITCL_CPU_GEMM */
+    cpu_gemm_plan gemm;   /* the own GEMM (gemm.isa NULL: OpenBLAS), see VITCL_CPU_GEMM */
     char err[CPU_ERR_MAX];
     int profiling;
     size_t n_timings;
@@ -164,33 +188,30 @@ vitcl_status cpu_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, siz
                              size_t y_batch_stride, size_t batch, size_t channels, size_t height,
                              size_t width, size_t patch, size_t dim);
 
-/* ---- cpu_gemm_avx512.c: the plugin's own GEMM for linear */
+/* ---- cpu_gemm.c: the plugin's own GEMM */
 
-/* 1 when this CPU runs AVX-512F code (and the plugin was built with the kernel), else 0.
- * Thread-safe. */
-int cpu_gemm_avx512_usable(void);
+/* Sets plan's kernels to isa (not NULL) and derives its blocking from caches. */
+void cpu_gemm_plan_make(cpu_gemm_plan *plan, const cpu_gemm_isa *isa, const cpu_caches *caches);
 
 /* Y[m,n] (leading dimension ldy) = X[m,k]·W[n,k]^T (+ bias[n] when bias is not NULL, then GELU
- * when gelu != 0), with leading dimensions ldx and ldw; W is read in place. Runs on ctx's pool,
- * using ctx->packed_x and the per-thread scratch (grown here; X may lie in ctx->shared). Only call it when
- * cpu_gemm_avx512_usable() returned 1. Fails only when scratch cannot be allocated (the error
- * names `op`); Y is then untouched. */
-vitcl_status cpu_gemm_avx512_linear(vitcl_context *ctx, const char *op, const float *x,
-                                    size_t ldx, const float *w, size_t ldw, const float *bias,
-                                    float *y, size_t ldy, size_t m, size_t n, size_t k, int gelu);
+ * when gelu != 0), with leading dimensions ldx and ldw; W is read in place. Runs on ctx's pool
+ * with ctx->gemm's kernels (only call it when ctx->gemm.isa is not NULL), using ctx->packed_x
+ * and the per-thread scratch (grown here; X may lie in ctx->shared). Fails only when scratch
+ * cannot be allocated (the error names `op`); Y is then untouched. */
+vitcl_status cpu_gemm_linear(vitcl_context *ctx, const char *op, const float *x, size_t ldx,
+                             const float *w, size_t ldw, const float *bias, float *y, size_t ldy,
+                             size_t m, size_t n, size_t k, int gelu);
 
-/* The micro-kernel of the own GEMM, also used by attention: ct[r][t] = Σ_kk wp[kk·CPU_GEMM_MR + r]
- * · xp[kk·CPU_GEMM_NR + t] for r < CPU_GEMM_MR and t < CPU_GEMM_NR (t < 16 only when
- * live <= 16, the other columns of ct are then left undefined); ct is [CPU_GEMM_MR][CPU_GEMM_NR].
- * AVX-512F only (cpu_gemm_avx512_usable). */
-#define CPU_GEMM_MR 12
-#define CPU_GEMM_NR 32
-void cpu_gemm_micro(const float *wp, const float *xp, size_t kc, size_t live, float *ct);
+/* One tile of the interleaved layout (cpu_gemm_kernels.h) with isa's kernels, for attention:
+ * ct[r][t] = Σ_kk wp[kk·CPU_GEMM_MR + r]·xp[kk·CPU_GEMM_NR + t] for r < CPU_GEMM_MR and
+ * t < CPU_GEMM_NR (t < 16 only when live <= 16, the other columns of ct are then undefined). */
+void cpu_gemm_micro(const cpu_gemm_isa *isa, const float *wp, const float *xp, size_t kc,
+                    size_t live, float *ct);
 
 /* ---- cpu_selfcheck.c */
 
 /* Runs the start-up GEMM self-check on a new ctx (every OpenBLAS sgemm form the plugin uses
- * and, when ctx->own_gemm, the own GEMM) against double-precision loops; under a millisecond.
+ * and, when ctx->gemm.isa is set, the own GEMM) against double-precision loops; under a millisecond.
  * On a mismatch writes a message naming the GEMM, the OpenBLAS core and the element into err
  * and returns VITCL_ERR_DEVICE; VITCL_ERR_OUT_OF_MEMORY when its matrices cannot be allocated. */
 vitcl_status cpu_selfcheck(vitcl_context *ctx, char *err, size_t errlen);

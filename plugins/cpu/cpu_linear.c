@@ -61,8 +61,8 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     const float *bias = b ? cpu_f(b, b_off) : NULL;
     float *y = cpu_f(Y, y_off);
     int gelu = (flags & VITCL_LINEAR_GELU) != 0;
-    if (ctx->own_gemm) {
-        st = cpu_gemm_avx512_linear(ctx, op, x, k, w, k, bias, y, n, m, n, k, gelu);
+    if (ctx->gemm.isa) {
+        st = cpu_gemm_linear(ctx, op, x, k, w, k, bias, y, n, m, n, k, gelu);
         if (st == VITCL_OK)
             cpu_record(ctx, op, t0);
         return st;

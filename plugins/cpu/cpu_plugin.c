@@ -71,6 +71,13 @@ static int cpu_device_count(void *state)
     return state ? 1 : 0;
 }
 
+/* The own GEMM's kernels this CPU runs best: AVX-512F, else AVX2+FMA, else none (NULL). */
+static const cpu_gemm_isa *best_isa(void)
+{
+    const cpu_gemm_isa *isa = cpu_gemm_isa_avx512();
+    return isa ? isa : cpu_gemm_isa_avx2();
+}
+
 static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *info)
 {
     const cpu_state *s = state;
@@ -91,35 +98,61 @@ static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *i
     full.caps = VITCL_CAP_HOST_UNIFIED | VITCL_CAP_ZERO_COPY_WRAP | VITCL_CAP_PROFILING |
                 VITCL_CAP_FP64;
     char *core = openblas_get_corename();
+    const cpu_gemm_isa *isa = best_isa();
+    cpu_caches caches;
+    cpu_cache_sizes(&caches);
+    cpu_gemm_plan plan = {0};
+    if (isa)
+        cpu_gemm_plan_make(&plan, isa, &caches);
     snprintf(full.extra, sizeof full.extra,
-             "linear GEMM %s; OpenBLAS core %s; %d threads (VITCL_CPU_THREADS lowers it)",
-             cpu_gemm_avx512_usable() ? "own AVX-512 (VITCL_CPU_GEMM=openblas for OpenBLAS)"
-                                      : "OpenBLAS",
+             "GEMM %s%s%s (VITCL_CPU_GEMM overrides); caches L1d %zu KiB, L2 %zu KiB, L3 %zu "
+             "KiB (%s); depth block %zu; OpenBLAS core %s; %d threads (VITCL_CPU_THREADS "
+             "lowers it)",
+             isa ? "own " : "OpenBLAS", isa ? isa->name : "", isa ? " kernels" : "",
+             caches.l1d >> 10, caches.l2 >> 10, caches.l3 >> 10, caches.source[1], plan.kc,
              core ? core : "unknown", s->cores);
     size_t n = info->struct_size < sizeof full ? info->struct_size : sizeof full;
     memcpy(info, &full, n);
     return VITCL_OK;
 }
 
-/* GEMM of linear: VITCL_CPU_GEMM = "auto" (or unset: the own AVX-512 GEMM where the CPU has
- * AVX-512F, else OpenBLAS), "own" (refused without AVX-512F) or "openblas". Returns 1 for the
- * own GEMM, 0 for OpenBLAS, -1 with err set. */
-static int gemm_choice(char *err, size_t errlen)
+/* GEMM of linear, patch_embed and attention: VITCL_CPU_GEMM = "auto" (or unset: the own GEMM
+ * with the best kernels this CPU runs, else OpenBLAS), "own" (the same, refused where the CPU
+ * has neither AVX-512F nor AVX2+FMA), "avx512" or "avx2" (those kernels, refused where the CPU
+ * lacks them) or "openblas". Sets *isa (NULL for OpenBLAS) and returns 0, or -1 with err set. */
+static int gemm_choice(const cpu_gemm_isa **isa, char *err, size_t errlen)
 {
     const char *env = getenv("VITCL_CPU_GEMM");
-    int usable = cpu_gemm_avx512_usable();
-    if (!env || !env[0] || strcmp(env, "auto") == 0)
-        return usable;
+    const char *need = NULL;
+    *isa = NULL;
+    if (!env || !env[0] || strcmp(env, "auto") == 0) {
+        *isa = best_isa();
+        return 0;
+    }
     if (strcmp(env, "openblas") == 0)
         return 0;
-    if (strcmp(env, "own") == 0 && usable)
-        return 1;
-    if (err && errlen)
-        snprintf(err, errlen,
-                 strcmp(env, "own") == 0
-                     ? "cpu plugin: VITCL_CPU_GEMM='%s' needs AVX-512F, which this CPU lacks"
-                     : "cpu plugin: VITCL_CPU_GEMM='%s' is not one of auto, own, openblas",
-                 env);
+    if (strcmp(env, "own") == 0) {
+        *isa = best_isa();
+        need = "AVX-512F or AVX2+FMA";
+    } else if (strcmp(env, "avx512") == 0) {
+        *isa = cpu_gemm_isa_avx512();
+        need = "AVX-512F";
+    } else if (strcmp(env, "avx2") == 0) {
+        *isa = cpu_gemm_isa_avx2();
+        need = "AVX2 and FMA";
+    }
+    if (*isa)
+        return 0;
+    if (err && errlen) {
+        if (need)
+            snprintf(err, errlen, "cpu plugin: VITCL_CPU_GEMM='%s' needs %s, which this CPU lacks",
+                     env, need);
+        else
+            snprintf(err, errlen,
+                     "cpu plugin: VITCL_CPU_GEMM='%s' is not one of auto, own, avx512, avx2, "
+                     "openblas",
+                     env);
+    }
     return -1;
 }
 
@@ -160,8 +193,8 @@ static vitcl_status cpu_context_create(void *state, int device_index, vitcl_cont
     int threads = thread_count(s, err, errlen);
     if (threads < 0)
         return VITCL_ERR_INVALID_ARGUMENT;
-    int own_gemm = gemm_choice(err, errlen);
-    if (own_gemm < 0)
+    const cpu_gemm_isa *isa = NULL;
+    if (gemm_choice(&isa, err, errlen) < 0)
         return VITCL_ERR_INVALID_ARGUMENT;
     vitcl_context *ctx = calloc(1, sizeof *ctx);
     cpu_pool *pool = ctx ? cpu_pool_create(threads) : NULL;
@@ -175,7 +208,11 @@ static vitcl_status cpu_context_create(void *state, int device_index, vitcl_cont
     ctx->device_index = device_index;
     ctx->nthreads = threads;
     ctx->pool = pool;
-    ctx->own_gemm = own_gemm;
+    if (isa) {
+        cpu_caches caches;
+        cpu_cache_sizes(&caches);
+        cpu_gemm_plan_make(&ctx->gemm, isa, &caches);
+    }
     /* OpenBLAS runs only while the pool sleeps, so both use the same count (cpu_internal.h). */
     openblas_set_num_threads(threads);
     vitcl_status st = cpu_selfcheck(ctx, err, errlen);

@@ -3,8 +3,8 @@
  * Some OpenBLAS builds compute wrong results with some kernels on some processors (the reason
  * this environment pins OPENBLAS_CORETYPE). A context therefore multiplies small deterministic
  * matrices with every cblas_sgemm form the plugin uses (row-major; A plain or transposed, B
- * plain or transposed; beta 0 and 1) and, when it is on, with its own AVX-512 GEMM (two depth
- * blocks, partial tiles, bias and GELU), and compares each result with a plain double-precision
+ * plain or transposed; beta 0 and 1) and, when it is on, with its own GEMM in the instruction
+ * set chosen for this CPU (partial tiles, bias and GELU), and compares each result with a plain double-precision
  * loop. A mismatch refuses the context with a message that names the GEMM, the OpenBLAS core
  * and the element. Shapes are chosen to cross the kernels' register-block edges yet cost well
  * under a millisecond.
@@ -19,7 +19,7 @@
 #define SC_M 37
 #define SC_N 45
 #define SC_K 67
-#define SC_OWN_K 600 /* more than one depth block of the own GEMM */
+#define SC_OWN_K 600 /* not a multiple of anything the own GEMM blocks by */
 
 /* Deterministic values in [-1, 1). */
 static void fill(float *v, size_t n, uint32_t seed)
@@ -116,13 +116,13 @@ vitcl_status cpu_selfcheck(vitcl_context *ctx, char *err, size_t errlen)
     vitcl_status st = VITCL_OK;
     if (!check_openblas(a, b, c, c0, err, errlen))
         st = VITCL_ERR_DEVICE;
-    if (st == VITCL_OK && ctx->own_gemm) {
+    if (st == VITCL_OK && ctx->gemm.isa) {
         /* Y[m,n] = gelu(X[m,k]·W[n,k]^T + bias): X = a [m,k], W = b [n,k]. */
-        st = cpu_gemm_avx512_linear(ctx, "self-check", a, SC_OWN_K, b, SC_OWN_K, bias, c, SC_N,
-                                    SC_M, SC_N, SC_OWN_K, 1);
+        st = cpu_gemm_linear(ctx, "self-check", a, SC_OWN_K, b, SC_OWN_K, bias, c, SC_N, SC_M,
+                             SC_N, SC_OWN_K, 1);
         if (st != VITCL_OK)
             snprintf(err, errlen, "cpu plugin: %s", ctx->err);
-        else if (!compare("the plugin's AVX-512 GEMM", a, SC_OWN_K, 1, b, 1, SC_OWN_K, NULL, 0.0f,
+        else if (!compare(ctx->gemm.isa->name, a, SC_OWN_K, 1, b, 1, SC_OWN_K, NULL, 0.0f,
                           bias, 1, c, SC_M, SC_N, SC_OWN_K, err, errlen))
             st = VITCL_ERR_DEVICE;
     }

@@ -4,8 +4,11 @@
  * cblas_sgemm with W as stored ([n,k], transposed by the BLAS), the plugin's linear op as the
  * model calls it (bias; bias + GELU for fc1) with its default GEMM (the own AVX-512 one where
  * the CPU has it) and with VITCL_CPU_GEMM=openblas, interleaved, then the fused attention op.
+ * Where oneDNN (Debian libdnnl-dev) was found at build time it also times oneDNN's fp32 matmul
+ * with the same epilogue (bias, GELU as a post-op) and W as stored ([n,k], read through strides:
+ * no reordered copy, like the plugin), and prints the implementation oneDNN chose.
  * Prints the median and the best GFLOP/s of several runs (on a loaded machine the best is the
- * steadier figure).
+ * steadier figure), and the own GEMM's kernels and blocking (the device's extra text).
  *
  *   ninja -C build-cpu tests/cpu/bench_cpu_gemm && build-cpu/tests/cpu/bench_cpu_gemm [reps]
  *
@@ -21,12 +24,82 @@
 
 #include "vitcl/backend.h"
 
+#if HAVE_DNNL
+#include <dnnl.h>
+#endif
+
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+#if HAVE_DNNL
+
+static dnnl_engine_t ENG;
+static dnnl_stream_t STREAM;
+
+static void dnnl_ok(dnnl_status_t st, const char *what)
+{
+    if (st != dnnl_success) {
+        fprintf(stderr, "bench: oneDNN %s failed (status %d)\n", what, (int)st);
+        exit(1);
+    }
+}
+
+static dnnl_memory_t dnnl_mem(int64_t rows, int64_t cols, int64_t s0, int64_t s1, void *data,
+                              dnnl_memory_desc_t *md)
+{
+    dnnl_dims_t dims = {rows, cols}, strides = {s0, s1};
+    dnnl_memory_t mem;
+    dnnl_ok(dnnl_memory_desc_init_by_strides(md, 2, dims, dnnl_f32, strides), "memory desc");
+    dnnl_ok(dnnl_memory_create(&mem, md, ENG, data), "memory");
+    return mem;
+}
+
+/* Times oneDNN's matmul Y = X·W^T + b (then GELU) reps + 1 times into t; writes its
+ * implementation name into impl. */
+static void time_dnnl(int m, int n, int k, int gelu, float *x, float *w, float *b, float *y,
+                      int reps, double *t, char *impl, size_t impl_len)
+{
+    dnnl_memory_desc_t xd, wd, bd, yd;
+    dnnl_memory_t xm = dnnl_mem(m, k, k, 1, x, &xd), wm = dnnl_mem(k, n, 1, k, w, &wd);
+    dnnl_memory_t bm = dnnl_mem(1, n, n, 1, b, &bd), ym = dnnl_mem(m, n, n, 1, y, &yd);
+    dnnl_matmul_desc_t desc;
+    dnnl_ok(dnnl_matmul_desc_init(&desc, &xd, &wd, &bd, &yd), "matmul desc");
+    dnnl_primitive_attr_t attr;
+    dnnl_post_ops_t po;
+    dnnl_ok(dnnl_primitive_attr_create(&attr), "attr");
+    dnnl_ok(dnnl_post_ops_create(&po), "post ops");
+    if (gelu)
+        dnnl_ok(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f), "gelu");
+    dnnl_ok(dnnl_primitive_attr_set_post_ops(attr, po), "set post ops");
+    dnnl_primitive_desc_t pd;
+    dnnl_ok(dnnl_primitive_desc_create(&pd, &desc, attr, ENG, NULL), "primitive desc");
+    const char *name = NULL;
+    dnnl_ok(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name), "impl query");
+    snprintf(impl, impl_len, "%s", name ? name : "?");
+    dnnl_primitive_t prim;
+    dnnl_ok(dnnl_primitive_create(&prim, pd), "primitive");
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm},
+                               {DNNL_ARG_DST, ym}};
+    for (int i = 0; i < reps + 1; i++) {
+        double t0 = now_s();
+        dnnl_ok(dnnl_primitive_execute(prim, STREAM, 4, args), "execute");
+        dnnl_ok(dnnl_stream_wait(STREAM), "wait");
+        t[i] = now_s() - t0;
+    }
+    dnnl_primitive_destroy(prim);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
+    dnnl_memory_destroy(xm);
+    dnnl_memory_destroy(wm);
+    dnnl_memory_destroy(bm);
+    dnnl_memory_destroy(ym);
+}
+#endif
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -104,7 +177,7 @@ static void bench_linear(int m, int n, int k, uint32_t flags, int reps)
 {
     float *x = randoms((size_t)m * k), *w = randoms((size_t)n * k), *b = randoms((size_t)n);
     float *y = randoms((size_t)m * n);
-    double flop = 2.0 * m * n * k, t[3][64];
+    double flop = 2.0 * m * n * k, t[4][64];
     vitcl_buffer *own[4] = {upload_to(C, x, (size_t)m * k, "x"),
                             upload_to(C, w, (size_t)n * k, "w"), upload_to(C, b, (size_t)n, "b"),
                             upload_to(C, y, (size_t)m * n, "y")};
@@ -124,8 +197,15 @@ static void bench_linear(int m, int n, int k, uint32_t flags, int reps)
     }
     for (int i = 0; i < reps + 1; i++)
         t[2][i] = time_linear(CB, blas, m, n, k, flags);
-    double g[3][2];
-    for (int v = 0; v < 3; v++) {
+    int variants = 3;
+    char impl[128] = "";
+#if HAVE_DNNL
+    time_dnnl(m, n, k, (flags & VITCL_LINEAR_GELU) != 0, x, w, b, y, reps, t[3], impl,
+              sizeof impl);
+    variants = 4;
+#endif
+    double g[4][2];
+    for (int v = 0; v < variants; v++) {
         g[v][0] = flop / median(t[v] + 1, reps) * 1e-9;
         g[v][1] = flop / min_of(t[v] + 1, reps) * 1e-9;
     }
@@ -133,6 +213,8 @@ static void bench_linear(int m, int n, int k, uint32_t flags, int reps)
            "linear/OpenBLAS %6.1f (best %6.1f) GFLOP/s\n",
            m, n, k, (flags & VITCL_LINEAR_GELU) ? "bias+gelu" : "bias", g[0][0], g[0][1],
            g[1][0], g[1][1], g[2][0], g[2][1]);
+    if (variants == 4)
+        printf("%34s oneDNN %6.1f (best %6.1f) GFLOP/s  [%s]\n", "", g[3][0], g[3][1], impl);
     for (int i = 0; i < 4; i++) {
         D->buffer_free(C, own[i]);
         D->buffer_free(CB, blas[i]);
@@ -208,8 +290,21 @@ int main(int argc, char **argv)
            "runs\n",
            openblas_get_config(), openblas_get_corename(), ct ? ct : "(unset)",
            openblas_get_num_threads(), reps);
+    vitcl_device_info info = {.struct_size = sizeof info};
+    if (D->device_info(state, 0, &info) == VITCL_OK)
+        printf("cpu plugin: %s\n", info.extra);
+#if HAVE_DNNL
+    dnnl_ok(dnnl_engine_create(&ENG, dnnl_cpu, 0), "engine");
+    dnnl_ok(dnnl_stream_create(&STREAM, ENG, dnnl_stream_default_flags), "stream");
+    const dnnl_version_t *ver = dnnl_version();
+    printf("oneDNN %d.%d.%d (cpu runtime %s)\n", ver->major, ver->minor, ver->patch,
+           ver->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other");
+#else
+    printf("oneDNN: not found at build time (libdnnl-dev)\n");
+#endif
     for (int batch = 1; batch <= 8; batch += 7) {
         int m = 197 * batch;
+        bench_linear(m, 1024, 768, 0, reps);                  /* patch embedding */
         bench_linear(m, 3072, 1024, 0, reps);                 /* QKV */
         bench_linear(m, 1024, 1024, 0, reps);                 /* attention output */
         bench_linear(m, 4096, 1024, VITCL_LINEAR_GELU, reps); /* fc1 */
@@ -217,6 +312,10 @@ int main(int argc, char **argv)
     }
     bench_attention(8, 197, 16, 64, reps);
     bench_attention(1, 3137, 12, 64, reps > 3 ? 3 : reps);
+#if HAVE_DNNL
+    dnnl_stream_destroy(STREAM);
+    dnnl_engine_destroy(ENG);
+#endif
     D->context_destroy(CB);
     D->context_destroy(C);
     D->shutdown(state);

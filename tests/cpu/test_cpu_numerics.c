@@ -74,10 +74,10 @@ Test(cpu_numerics, linear_vit_shapes)
     check_linear(394, 768, 200, 1, VITCL_LINEAR_GELU, 1.0f);
 }
 
-/* The blocking of the own GEMM (cpu_gemm_avx512.c): depth blocks of 4096 (k 8200: three, the
- * last partial, accumulated through Y), token blocks of 256 (m 530: three, token panels of 32
- * with a last one of 18 and of <= 16 live tokens), feature blocks of 12 (n 37 and 13: a
- * partial last one). */
+/* The blocking of the own GEMM (cpu_gemm.c), whose sizes come from this machine's caches:
+ * depth blocks of at most 4096 (k 8200: at least three, the last partial, accumulated through
+ * Y), token blocks of at most 512 (m 530: at least two, token panels of 32 with a last one of
+ * 18 and of <= 16 live tokens), feature blocks of 12 (n 37 and 13: a partial last one). */
 Test(cpu_numerics, linear_gemm_blocking)
 {
     check_linear(530, 37, 2100, 1, VITCL_LINEAR_GELU, 1.0f);
@@ -445,10 +445,27 @@ Test(cpu_numerics, patch_embed_shapes)
     check_patch(2, 3, 29, 29, 7, 5, 1);
 }
 
-/* ------------------------------------------------------------------ without the own GEMM */
+/* ------------------------------------------------------------------ each GEMM path forced */
 
-/* linear and attention through the paths of CPUs without AVX-512 (VITCL_CPU_GEMM=openblas):
- * OpenBLAS for linear, the plain register-blocked kernels for attention. */
+/* linear, attention and patch_embed through each GEMM path VITCL_CPU_GEMM can force, whatever
+ * this CPU's default is: OpenBLAS with the plain register-blocked attention kernels (CPUs with
+ * neither AVX-512F nor AVX2+FMA), and the own GEMM with each instruction set's micro-kernels.
+ * A path whose instruction set this CPU lacks is reported as skipped, with the reason. */
+static void path_checks(void)
+{
+    check_linear(197, 384, 384, 1, 0, 1.0f);
+    check_linear(197, 1536, 384, 1, VITCL_LINEAR_GELU, 1.0f);
+    check_linear(530, 37, 2100, 1, VITCL_LINEAR_GELU, 1.0f);
+    check_linear(40, 13, 8200, 1, VITCL_LINEAR_GELU, 1.0f);
+    check_linear(16, 12, 1025, 1, 0, 1.0f);
+    check_linear(3, 5, 7, 0, 0, 1.0f);
+    check_linear(33, 47, 129, 1, VITCL_LINEAR_GELU, 1e3f);
+    check_attention(2, 5, 3, 7, 0.4f, 1);
+    check_attention(2, 197, 3, 64, 0.125f, 1);
+    check_attention(1, 77, 2, 64, 0.125f, 300.0f);
+    check_patch(2, 3, 32, 48, 16, 40, 1);
+}
+
 static void setup_openblas(void)
 {
     setenv("VITCL_CPU_GEMM", "openblas", 1);
@@ -458,14 +475,33 @@ static void setup_openblas(void)
 TestSuite(cpu_numerics_openblas, .init = setup_openblas, .fini = harness_teardown,
           .timeout = 240);
 
-Test(cpu_numerics_openblas, linear_and_attention)
+Test(cpu_numerics_openblas, linear_attention_patch)
 {
-    check_linear(197, 384, 384, 1, 0, 1.0f);
-    check_linear(197, 1536, 384, 1, VITCL_LINEAR_GELU, 1.0f);
-    check_linear(530, 37, 2100, 1, VITCL_LINEAR_GELU, 1.0f);
-    check_linear(33, 47, 129, 1, VITCL_LINEAR_GELU, 1e3f);
-    check_attention(2, 5, 3, 7, 0.4f, 1);
-    check_attention(2, 197, 3, 64, 0.125f, 1);
-    check_attention(1, 77, 2, 64, 0.125f, 300.0f);
-    check_patch(2, 3, 32, 48, 16, 40, 1);
+    path_checks();
+}
+
+/* The forced instruction sets: harness_setup fails where the CPU lacks one, so the test
+ * checks the CPU first and sets the variable itself. */
+static void run_forced(const char *gemm, int available, const char *features)
+{
+    if (!available)
+        cr_skip_test("this CPU lacks %s: VITCL_CPU_GEMM=%s cannot run here", features, gemm);
+    setenv("VITCL_CPU_GEMM", gemm, 1);
+    harness_setup();
+    path_checks();
+    harness_teardown();
+    unsetenv("VITCL_CPU_GEMM");
+}
+
+Test(cpu_numerics_forced, avx2_kernels, .timeout = 240)
+{
+    __builtin_cpu_init();
+    run_forced("avx2", __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"),
+               "AVX2 or FMA");
+}
+
+Test(cpu_numerics_forced, avx512_kernels, .timeout = 240)
+{
+    __builtin_cpu_init();
+    run_forced("avx512", __builtin_cpu_supports("avx512f"), "AVX-512F");
 }

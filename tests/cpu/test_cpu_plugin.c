@@ -95,8 +95,9 @@ Test(cpu_plugin, thread_override)
     cr_assert_neq(CPU.desc->context_create(CPU.state, 1, &c, err, sizeof err), VITCL_OK);
 }
 
-/* VITCL_CPU_GEMM picks linear's GEMM; both give results within the fp32 bound of each other
- * (numerics tests compare each with the reference), and a bad value refuses the context. */
+/* VITCL_CPU_GEMM picks the GEMM (numerics tests compare each path with the reference); a bad
+ * value, or an instruction set this CPU lacks, refuses the context with a message naming the
+ * variable. */
 Test(cpu_plugin, gemm_override)
 {
     char err[512] = "";
@@ -105,7 +106,25 @@ Test(cpu_plugin, gemm_override)
     cr_assert_eq(CPU.desc->context_create(CPU.state, 0, &c, err, sizeof err), VITCL_OK, "%s",
                  err);
     CPU.desc->context_destroy(c);
-    static const char *bad[] = {"", "x", "OWN", "openblas2"};
+    __builtin_cpu_init();
+    int has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    int has_avx512 = __builtin_cpu_supports("avx512f");
+    static const char *isas[] = {"avx2", "avx512", "own"};
+    int has[] = {has_avx2, has_avx512, has_avx2 || has_avx512};
+    for (size_t i = 0; i < 3; i++) {
+        setenv("VITCL_CPU_GEMM", isas[i], 1);
+        c = NULL;
+        err[0] = '\0';
+        vitcl_status st = CPU.desc->context_create(CPU.state, 0, &c, err, sizeof err);
+        if (has[i]) {
+            cr_assert_eq(st, VITCL_OK, "VITCL_CPU_GEMM=%s: %s", isas[i], err);
+            CPU.desc->context_destroy(c);
+        } else {
+            cr_assert_neq(st, VITCL_OK, "VITCL_CPU_GEMM=%s accepted without the ISA", isas[i]);
+            cr_assert(strstr(err, "lacks"), "message '%s'", err);
+        }
+    }
+    static const char *bad[] = {"", "x", "OWN", "openblas2", "avx"};
     for (size_t i = 1; i < sizeof bad / sizeof bad[0]; i++) {
         setenv("VITCL_CPU_GEMM", bad[i], 1);
         c = NULL;

@@ -1,0 +1,229 @@
+/* plugins/cpu/cpu_gemm.c - the driver of the cpu plugin's own GEMM for linear and patch_embed:
+ * Y[m,n] = X[m,k]·W[n,k]^T (+ bias, + GELU) with W read where it lies (no packed copy). The
+ * micro-kernels are per instruction set (cpu_gemm_kernels.h: AVX-512F, AVX2+FMA), picked at run
+ * time; the blocking comes from the cache sizes the machine reports (cpu_cache.c).
+ *
+ * Why our own: OpenBLAS wants W transposed or repacks it on every call, and its speed depends on
+ * which kernel OPENBLAS_CORETYPE selects (this environment pins Haswell). Computing the
+ * transposed product Y^T = W·X^T lets W stay as PyTorch stores it: the micro-kernel broadcasts
+ * scalars of W (any layout whose rows run along k works for that) and multiplies them by vectors
+ * of tokens, so only the activations are transposed, once per call and token block. Attention
+ * uses the micro-kernels too (cpu_gemm_micro, W panel interleaved [kk][CPU_GEMM_MR]).
+ *
+ * Blocking (Goto-style, transposed roles), cpu_gemm_plan_make:
+ * - depth blocks of kc: the largest multiple of 256 (at most CPU_GEMM_KC_MAX) whose X panel
+ *   (CPU_GEMM_NR tokens x kc) fills at most half of L2, the W panel and the streams taking the
+ *   rest (1 MiB L2: 4096, one block for every ViT shape; 512 KiB: 2048; splitting k = 4096 in
+ *   four measured up to 1.6x slower on a 1 MiB L2 machine at 197 tokens);
+ * - token blocks of tb tokens: X is packed into panels of CPU_GEMM_NR tokens, [kc][NR] each,
+ *   zero padded past m (pool over panels, into ctx->packed_x), then one pool run over blocks of
+ *   CPU_GEMM_MR output features: a task packs its 12 rows of W for this depth block into its
+ *   thread's scratch (an L2-sized panel), then runs the 12 x 32 kernel over every panel of the
+ *   token block. tb is the largest multiple of NR (at most CPU_GEMM_TB_MAX) whose packed X fills
+ *   at most a quarter of L3, which all threads read;
+ * - the epilogue transposes the register tile into Y's rows, adds what earlier depth blocks
+ *   left there, and on the last depth block adds the bias and applies GELU (cpu_vmath.h) while
+ *   the tile is still in cache, so linear needs no separate pass over Y.
+ * Token panels with at most 16 live tokens use the 16-token kernel (197 tokens: 6 x 32 + 16).
+ * Accumulation is fp32 in k order within a depth block, like a BLAS.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+#include "cpu_vmath.h"
+
+#define GK_MR CPU_GEMM_MR
+#define GK_NR CPU_GEMM_NR
+#define GK_LDWP CPU_GEMM_LDWP
+
+typedef struct gk_args {
+    const float *x, *w, *bias;
+    float *y;
+    size_t m, n, k, ldx, ldw, ldy;
+    size_t k0, kc;   /* this depth block */
+    size_t p0, p1;   /* token panels of this token block */
+    float *xt;       /* packed X of this token block: panel p at xt + (p - p0)·kc·GK_NR */
+    cpu_scratch *scratch;
+    const cpu_gemm_isa *isa;
+    int first, last, gelu;
+} gk_args;
+
+/* Packs panels p0 + [begin, end) of the depth block: xt[p - p0][kk][t] =
+ * X[p·GK_NR + t][k0 + kk]. */
+static void pack_x_task(void *arg, size_t begin, size_t end, int thread)
+{
+    const gk_args *a = arg;
+    (void)thread;
+    for (size_t p = a->p0 + begin; p < a->p0 + end; p++) {
+        float *dst = a->xt + (p - a->p0) * a->kc * GK_NR;
+        size_t i0 = p * GK_NR, live = a->m - i0 < GK_NR ? a->m - i0 : GK_NR;
+        /* In strips of 64 depths, so that the strip of dst (8 KiB) stays in L1 while the
+         * 32 source rows fill it. */
+        for (size_t k1 = 0; k1 < a->kc; k1 += 64) {
+            size_t k2 = a->kc - k1 < 64 ? a->kc : k1 + 64;
+            for (size_t t = 0; t < live; t++) {
+                const float *src = a->x + (i0 + t) * a->ldx + a->k0;
+                for (size_t kk = k1; kk < k2; kk++)
+                    dst[kk * GK_NR + t] = src[kk];
+            }
+            for (size_t t = live; t < GK_NR; t++)
+                for (size_t kk = k1; kk < k2; kk++)
+                    dst[kk * GK_NR + t] = 0.0f;
+        }
+    }
+}
+
+/* wp[r][kk] = W[j0 + r][k0 + kk] (row stride GK_LDWP) for the `rows` live rows, zero for the
+ * others: straight row copies. */
+static void pack_w(const gk_args *a, size_t j0, size_t rows, float *wp)
+{
+    for (size_t r = 0; r < rows; r++)
+        memcpy(wp + r * GK_LDWP, a->w + (j0 + r) * a->ldw + a->k0, a->kc * sizeof(float));
+    for (size_t r = rows; r < GK_MR; r++)
+        memset(wp + r * GK_LDWP, 0, a->kc * sizeof(float));
+}
+
+/* Row r of feature block j0's W for this depth block, or NULL past n. */
+static const float *w_row(const gk_args *a, size_t j0, size_t r)
+{
+    return j0 + r < a->n ? a->w + (j0 + r) * a->ldw + a->k0 : NULL;
+}
+
+/* Asks for `floats` floats at p in L2, one request per cache line. */
+static void prefetch_span(const float *p, size_t floats)
+{
+    for (size_t i = 0; i < floats; i += 16)
+        __builtin_prefetch(p + i, 0, 2);
+}
+
+void cpu_gemm_micro(const cpu_gemm_isa *isa, const float *wp, const float *xp, size_t kc,
+                    size_t live, float *ct)
+{
+    /* Nothing to fetch ahead: both prefetch streams walk wp itself. */
+    if (live > 16)
+        isa->inter32(wp, xp, kc, ct, wp, wp);
+    else
+        isa->inter16(wp, xp, kc, ct, wp, wp);
+}
+
+/* Moves tile ct [GK_MR][GK_NR] (rows = features j0.., columns = tokens i0..) into Y: adds what
+ * earlier depth blocks stored, and on the last block the bias and GELU. */
+CPU_KERNEL
+static void tile_store(const gk_args *a, float *ct, size_t i0, size_t live, size_t j0,
+                       size_t rows)
+{
+    if (!a->first)
+        for (size_t t = 0; t < live; t++) {
+            const float *yr = a->y + (i0 + t) * a->ldy + j0;
+            for (size_t r = 0; r < rows; r++)
+                ct[r * GK_NR + t] += yr[r];
+        }
+    if (a->last && (a->bias || a->gelu)) {
+        size_t vecs = (live + CPU_V - 1) / CPU_V;
+        for (size_t r = 0; r < rows; r++) {
+            cpu_v8 b = cpu_v8_set1(a->bias ? a->bias[j0 + r] : 0.0f);
+            for (size_t v = 0; v < vecs; v++) {
+                float *c = ct + r * GK_NR + v * CPU_V;
+                cpu_v8 val = cpu_v8_load(c) + b;
+                cpu_v8_store(c, a->gelu ? cpu_v8_gelu(val) : val);
+            }
+        }
+    }
+    for (size_t t = 0; t < live; t++) {
+        float *yr = a->y + (i0 + t) * a->ldy + j0;
+        for (size_t r = 0; r < rows; r++)
+            yr[r] = ct[r * GK_NR + t];
+    }
+}
+
+/* Feature blocks [begin, end) of one depth block and one token block. */
+static void compute_task(void *arg, size_t begin, size_t end, int thread)
+{
+    const gk_args *a = arg;
+    float *wp = a->scratch[thread].data;
+    float ct[GK_MR * GK_NR] __attribute__((aligned(64)));
+    for (size_t jb = begin; jb < end; jb++) {
+        size_t j0 = jb * GK_MR, rows = a->n - j0 < GK_MR ? a->n - j0 : GK_MR;
+        pack_w(a, j0, rows, wp);
+        /* While this block computes, the next one of this chunk comes in from memory: panel q
+         * of the token block fetches rows 2q and 2q + 1 of it inside the micro-kernel, and rows
+         * that no panel covers (fewer than 6 panels) are asked for here. */
+        size_t j1 = j0 + GK_MR, panels = a->p1 - a->p0;
+        int ahead = jb + 1 < end;
+        if (ahead)
+            for (size_t r = 2 * panels; r < GK_MR; r++)
+                if (w_row(a, j1, r))
+                    prefetch_span(w_row(a, j1, r), a->kc);
+        for (size_t p = a->p0; p < a->p1; p++) {
+            size_t q = p - a->p0, i0 = p * GK_NR, live = a->m - i0 < GK_NR ? a->m - i0 : GK_NR;
+            const float *pfa = ahead && 2 * q < GK_MR ? w_row(a, j1, 2 * q) : NULL;
+            const float *pfb = ahead && 2 * q + 1 < GK_MR ? w_row(a, j1, 2 * q + 1) : NULL;
+            pfa = pfa ? pfa : wp;
+            pfb = pfb ? pfb : wp;
+            const float *xp = a->xt + q * a->kc * GK_NR;
+            if (live > 16)
+                a->isa->rows32(wp, xp, a->kc, ct, pfa, pfb);
+            else
+                a->isa->rows16(wp, xp, a->kc, ct, pfa, pfb);
+            tile_store(a, ct, i0, live, j0, rows);
+        }
+    }
+}
+
+/* The largest multiple of `unit` in [lo, hi] that is at most limit (lo when none is). */
+static size_t fit(size_t limit, size_t unit, size_t lo, size_t hi)
+{
+    size_t v = limit / unit * unit;
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+void cpu_gemm_plan_make(cpu_gemm_plan *plan, const cpu_gemm_isa *isa, const cpu_caches *caches)
+{
+    plan->isa = isa;
+    plan->caches = *caches;
+    plan->kc = fit(caches->l2 / 2 / (GK_NR * sizeof(float)), 256, 256, CPU_GEMM_KC_MAX);
+}
+
+/* Tokens per block for depth blocks of kc: packed X within a quarter of L3. */
+static size_t token_block(const cpu_gemm_plan *plan, size_t kc)
+{
+    return fit(plan->caches.l3 / 4 / (kc * sizeof(float)), GK_NR, GK_NR, CPU_GEMM_TB_MAX);
+}
+
+vitcl_status cpu_gemm_linear(vitcl_context *ctx, const char *op, const float *x, size_t ldx,
+                             const float *w, size_t ldw, const float *bias, float *y, size_t ldy,
+                             size_t m, size_t n, size_t k, int gelu)
+{
+    const cpu_gemm_plan *plan = &ctx->gemm;
+    size_t kc_max = k < plan->kc ? k : plan->kc;
+    size_t tb = token_block(plan, kc_max);
+    size_t panels = (m + GK_NR - 1) / GK_NR, per_block = tb / GK_NR;
+    size_t xt_floats = (panels < per_block ? panels : per_block) * GK_NR * kc_max;
+    vitcl_status st = cpu_packed_x_reserve(ctx, op, xt_floats);
+    if (st == VITCL_OK)
+        st = cpu_scratch_reserve(ctx, op, (size_t)GK_MR * GK_LDWP);
+    if (st != VITCL_OK)
+        return st;
+    gk_args a = {.x = x, .w = w, .bias = bias, .y = y, .m = m, .n = n, .k = k, .ldx = ldx,
+                 .ldw = ldw, .ldy = ldy, .xt = ctx->packed_x, .scratch = ctx->scratch,
+                 .isa = plan->isa, .gelu = gelu};
+    /* Chunks of consecutive feature blocks (about 8 per thread and token block), so that a
+     * thread knows its next block and can prefetch its W rows. */
+    size_t fblocks = (n + GK_MR - 1) / GK_MR;
+    size_t grain = fblocks / (8 * (size_t)cpu_pool_threads(ctx->pool));
+    grain = grain ? grain : 1;
+    for (size_t k0 = 0; k0 < k; k0 += plan->kc) {
+        a.k0 = k0;
+        a.kc = k - k0 < plan->kc ? k - k0 : plan->kc;
+        a.first = k0 == 0;
+        a.last = k0 + a.kc == k;
+        for (size_t p0 = 0; p0 < panels; p0 += per_block) {
+            a.p0 = p0;
+            a.p1 = panels - p0 < per_block ? panels : p0 + per_block;
+            cpu_pool_run(ctx->pool, a.p1 - a.p0, 1, pack_x_task, &a);
+            cpu_pool_run(ctx->pool, fblocks, grain, compute_task, &a);
+        }
+    }
+    return VITCL_OK;
+}
