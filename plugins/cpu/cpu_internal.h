@@ -1,9 +1,10 @@
 /* plugins/cpu/cpu_internal.h - what the files of the cpu plugin share.
  *
- * The cpu backend runs every op synchronously on the calling thread: linear, patch_embed and
- * attention use the plugin's own GEMM where the CPU has AVX-512F or AVX2+FMA (cpu_gemm.c, with
- * the micro-kernels of cpu_gemm_avx512.c / cpu_gemm_avx2.c), the other GEMMs go to OpenBLAS
- * (cblas_sgemm), and everything else runs on a small persistent thread pool owned by the context
+ * The cpu backend runs every op synchronously on the calling thread: attention's products run
+ * on the plugin's own micro-kernels where the CPU has AVX-512F or AVX2+FMA (cpu_gemm_avx512.c /
+ * cpu_gemm_avx2.c), linear and patch_embed on its own GEMM driver (cpu_gemm.c) where the CPU has
+ * AVX-512F, and on OpenBLAS (cblas_sgemm) elsewhere, as measured per machine kind
+ * (docs/performance.md; VITCL_CPU_GEMM overrides); gemm_batched always goes to OpenBLAS, and everything else runs on a small persistent thread pool owned by the context
  * (cpu_pool.h). Buffers are 64-byte aligned host memory, or the caller's own read-only memory
  * for buffer_wrap_host (zero copy).
  *
@@ -72,10 +73,13 @@ typedef struct cpu_caches {
 /* Fills *out from sysconf, else sysfs, else small fallbacks (cpu_cache.c). Thread-safe. */
 void cpu_cache_sizes(cpu_caches *out);
 
-/* The own GEMM of a context: its kernels (NULL = OpenBLAS for linear, patch_embed and the plain
- * attention path), the caches its blocking is derived from and the depth block kc. */
+/* The own GEMM of a context: its kernels (NULL: OpenBLAS for linear and patch_embed, and the
+ * plain attention kernels), whether linear and patch_embed use them too (`linear`; else only
+ * attention's products do, and linear goes to OpenBLAS), the caches its blocking is derived
+ * from and the depth block kc. */
 typedef struct cpu_gemm_plan {
     const cpu_gemm_isa *isa;
+    int linear;
     cpu_caches caches;
     size_t kc;
 } cpu_gemm_plan;
@@ -195,7 +199,7 @@ void cpu_gemm_plan_make(cpu_gemm_plan *plan, const cpu_gemm_isa *isa, const cpu_
 
 /* Y[m,n] (leading dimension ldy) = X[m,k]·W[n,k]^T (+ bias[n] when bias is not NULL, then GELU
  * when gelu != 0), with leading dimensions ldx and ldw; W is read in place. Runs on ctx's pool
- * with ctx->gemm's kernels (only call it when ctx->gemm.isa is not NULL), using ctx->packed_x
+ * with ctx->gemm's kernels (only call it when ctx->gemm.isa is not NULL, whatever gemm.linear), using ctx->packed_x
  * and the per-thread scratch (grown here; X may lie in ctx->shared). Fails only when scratch
  * cannot be allocated (the error names `op`); Y is then untouched. */
 vitcl_status cpu_gemm_linear(vitcl_context *ctx, const char *op, const float *x, size_t ldx,

@@ -1,8 +1,10 @@
 /* plugins/cpu/cpu_linear.c - the cpu plugin's linear op (Y = X·W^T + b, optionally GELU).
  *
- * On CPUs with AVX-512 the GEMM is the plugin's own (cpu_gemm_avx512.c): it reads W where it
- * lies (the memory-mapped checkpoint, zero copy), fuses the bias and GELU into its epilogue, and
- * does not depend on which OpenBLAS kernel OPENBLAS_CORETYPE selects. Elsewhere, or with
+ * On CPUs with AVX-512 (or with VITCL_CPU_GEMM=avx2 / own) the GEMM is the plugin's own
+ * (cpu_gemm.c): it reads W where it lies (the memory-mapped checkpoint, zero copy), fuses the
+ * bias and GELU into its epilogue, and does not depend on which OpenBLAS kernel
+ * OPENBLAS_CORETYPE selects. Elsewhere (AVX2 machines by default: there OpenBLAS's Haswell/Zen
+ * kernel measured 1.5-2x the own AVX2 kernels, docs/performance.md), or with
  * VITCL_CPU_GEMM=openblas, it is one cblas_sgemm over all of M (W [n,k] transposed by the
  * BLAS): Y is first filled with the broadcast bias and the sgemm runs with beta = 1, then GELU
  * is one threaded pass. (Row panels with the epilogue per panel ran 10-25% slower because
@@ -61,7 +63,7 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     const float *bias = b ? cpu_f(b, b_off) : NULL;
     float *y = cpu_f(Y, y_off);
     int gelu = (flags & VITCL_LINEAR_GELU) != 0;
-    if (ctx->gemm.isa) {
+    if (ctx->gemm.linear) {
         st = cpu_gemm_linear(ctx, op, x, k, w, k, bias, y, n, m, n, k, gelu);
         if (st == VITCL_OK)
             cpu_record(ctx, op, t0);

@@ -92,7 +92,7 @@ vitcl_status cpu_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, siz
                          .patch = patch, .gw = gw};
         cpu_pool_run(ctx->pool, tokens, 16, im2col_task, &a);
         float *y = cpu_f(Y, y_off + n * y_batch_stride);
-        if (ctx->gemm.isa) {
+        if (ctx->gemm.linear) {
             st = cpu_gemm_linear(ctx, op, ctx->shared, kk, w, kk, b, y, dim, tokens, dim, kk, 0);
             if (st != VITCL_OK)
                 return st;

@@ -78,6 +78,53 @@ static const cpu_gemm_isa *best_isa(void)
     return isa ? isa : cpu_gemm_isa_avx2();
 }
 
+/* The GEMMs of linear, patch_embed and attention: VITCL_CPU_GEMM = "auto" (or unset: the own
+ * kernels this CPU runs best for attention, and for linear and patch_embed too where they are
+ * the AVX-512 ones, which measured faster than OpenBLAS; on AVX2 machines linear goes to
+ * OpenBLAS, which measured faster there; docs/performance.md), "own" (the best own kernels for
+ * all three, refused where the CPU has neither AVX-512F nor AVX2+FMA), "avx512" or "avx2" (those
+ * kernels for all three, refused where the CPU lacks them) or "openblas" (OpenBLAS for linear
+ * and patch_embed, the plain kernels for attention). Sets *isa (NULL: none) and *linear, and
+ * returns 0, or -1 with err set. */
+static int gemm_choice(const cpu_gemm_isa **isa, int *linear, char *err, size_t errlen)
+{
+    const char *env = getenv("VITCL_CPU_GEMM");
+    const char *need = NULL;
+    *isa = NULL;
+    *linear = 0;
+    if (!env || !env[0] || strcmp(env, "auto") == 0) {
+        *isa = best_isa();
+        *linear = *isa && *isa == cpu_gemm_isa_avx512();
+        return 0;
+    }
+    if (strcmp(env, "openblas") == 0)
+        return 0;
+    if (strcmp(env, "own") == 0) {
+        *isa = best_isa();
+        need = "AVX-512F or AVX2+FMA";
+    } else if (strcmp(env, "avx512") == 0) {
+        *isa = cpu_gemm_isa_avx512();
+        need = "AVX-512F";
+    } else if (strcmp(env, "avx2") == 0) {
+        *isa = cpu_gemm_isa_avx2();
+        need = "AVX2 and FMA";
+    }
+    *linear = *isa != NULL;
+    if (*isa)
+        return 0;
+    if (err && errlen) {
+        if (need)
+            snprintf(err, errlen, "cpu plugin: VITCL_CPU_GEMM='%s' needs %s, which this CPU lacks",
+                     env, need);
+        else
+            snprintf(err, errlen,
+                     "cpu plugin: VITCL_CPU_GEMM='%s' is not one of auto, own, avx512, avx2, "
+                     "openblas",
+                     env);
+    }
+    return -1;
+}
+
 static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *info)
 {
     const cpu_state *s = state;
@@ -98,62 +145,25 @@ static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *i
     full.caps = VITCL_CAP_HOST_UNIFIED | VITCL_CAP_ZERO_COPY_WRAP | VITCL_CAP_PROFILING |
                 VITCL_CAP_FP64;
     char *core = openblas_get_corename();
-    const cpu_gemm_isa *isa = best_isa();
+    const cpu_gemm_isa *isa = NULL;
+    int own_linear = 0;
+    if (gemm_choice(&isa, &own_linear, NULL, 0) < 0)
+        isa = NULL, own_linear = 0;
     cpu_caches caches;
     cpu_cache_sizes(&caches);
     cpu_gemm_plan plan = {0};
     if (isa)
         cpu_gemm_plan_make(&plan, isa, &caches);
     snprintf(full.extra, sizeof full.extra,
-             "GEMM %s%s%s (VITCL_CPU_GEMM overrides); caches L1d %zu KiB, L2 %zu KiB, L3 %zu "
-             "KiB (%s); depth block %zu; OpenBLAS core %s; %d threads (VITCL_CPU_THREADS "
-             "lowers it)",
-             isa ? "own " : "OpenBLAS", isa ? isa->name : "", isa ? " kernels" : "",
-             caches.l1d >> 10, caches.l2 >> 10, caches.l3 >> 10, caches.source[1], plan.kc,
-             core ? core : "unknown", s->cores);
+             "linear GEMM %s%s, attention %s%s (VITCL_CPU_GEMM overrides); caches L1d %zu KiB, "
+             "L2 %zu KiB, L3 %zu KiB (%s); depth block %zu; OpenBLAS core %s; %d threads "
+             "(VITCL_CPU_THREADS lowers it)",
+             own_linear ? "own " : "OpenBLAS", own_linear ? isa->name : "",
+             isa ? "own " : "plain C", isa ? isa->name : "", caches.l1d >> 10, caches.l2 >> 10,
+             caches.l3 >> 10, caches.source[1], plan.kc, core ? core : "unknown", s->cores);
     size_t n = info->struct_size < sizeof full ? info->struct_size : sizeof full;
     memcpy(info, &full, n);
     return VITCL_OK;
-}
-
-/* GEMM of linear, patch_embed and attention: VITCL_CPU_GEMM = "auto" (or unset: the own GEMM
- * with the best kernels this CPU runs, else OpenBLAS), "own" (the same, refused where the CPU
- * has neither AVX-512F nor AVX2+FMA), "avx512" or "avx2" (those kernels, refused where the CPU
- * lacks them) or "openblas". Sets *isa (NULL for OpenBLAS) and returns 0, or -1 with err set. */
-static int gemm_choice(const cpu_gemm_isa **isa, char *err, size_t errlen)
-{
-    const char *env = getenv("VITCL_CPU_GEMM");
-    const char *need = NULL;
-    *isa = NULL;
-    if (!env || !env[0] || strcmp(env, "auto") == 0) {
-        *isa = best_isa();
-        return 0;
-    }
-    if (strcmp(env, "openblas") == 0)
-        return 0;
-    if (strcmp(env, "own") == 0) {
-        *isa = best_isa();
-        need = "AVX-512F or AVX2+FMA";
-    } else if (strcmp(env, "avx512") == 0) {
-        *isa = cpu_gemm_isa_avx512();
-        need = "AVX-512F";
-    } else if (strcmp(env, "avx2") == 0) {
-        *isa = cpu_gemm_isa_avx2();
-        need = "AVX2 and FMA";
-    }
-    if (*isa)
-        return 0;
-    if (err && errlen) {
-        if (need)
-            snprintf(err, errlen, "cpu plugin: VITCL_CPU_GEMM='%s' needs %s, which this CPU lacks",
-                     env, need);
-        else
-            snprintf(err, errlen,
-                     "cpu plugin: VITCL_CPU_GEMM='%s' is not one of auto, own, avx512, avx2, "
-                     "openblas",
-                     env);
-    }
-    return -1;
 }
 
 /* Thread count: VITCL_CPU_THREADS when set (1..CPU_MAX_THREADS), else the online cores; at most
@@ -194,7 +204,8 @@ static vitcl_status cpu_context_create(void *state, int device_index, vitcl_cont
     if (threads < 0)
         return VITCL_ERR_INVALID_ARGUMENT;
     const cpu_gemm_isa *isa = NULL;
-    if (gemm_choice(&isa, err, errlen) < 0)
+    int own_linear = 0;
+    if (gemm_choice(&isa, &own_linear, err, errlen) < 0)
         return VITCL_ERR_INVALID_ARGUMENT;
     vitcl_context *ctx = calloc(1, sizeof *ctx);
     cpu_pool *pool = ctx ? cpu_pool_create(threads) : NULL;
@@ -212,6 +223,7 @@ static vitcl_status cpu_context_create(void *state, int device_index, vitcl_cont
         cpu_caches caches;
         cpu_cache_sizes(&caches);
         cpu_gemm_plan_make(&ctx->gemm, isa, &caches);
+        ctx->gemm.linear = own_linear;
     }
     /* OpenBLAS runs only while the pool sleeps, so both use the same count (cpu_internal.h). */
     openblas_set_num_threads(threads);
