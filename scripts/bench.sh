@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# vitcl against PyTorch on the same machine, same checkpoint, same input size, in one run.
+# vitcl against PyTorch and other engines on the same machine, same checkpoint, same input
+# size, same thread count, in one run.
 #
 # usage: scripts/bench.sh [MODEL_DIR]
 #   MODEL_DIR defaults to build/bench-vit-msn-large, created on first use by
 #   tools/make_fixtures.py --large (random-init weights with vit-msn-large's exact config).
 # env:  BATCHES="1 8"  BACKENDS="opencl cpu"  ITERS=5  WARMUP=1  ROUNDS=1
-#       PYTHON=path to a python with tools/requirements.txt installed (tools/setup_venv.sh)
+#       THREADS=online cores (every engine runs with this many threads)
+#       PEERS="ort-fp32 ov-fp32 ov-default torch-bf16" (tools/bench_peers.py; PEERS="" for none)
+#       LOADS="0" ("0 1": each round also runs with a competing load: one busy process, started
+#       and stopped by this script, spinning on one core the whole time the engines run)
+#       PYTHON=path to a python with tools/requirements.txt installed (tools/setup_venv.sh),
+#       plus tools/requirements-bench.txt for the PEERS
 #       FORMAT_ROUNDS=3  BIN_MODEL=MODEL_DIR-bin: the weights-format table at the end runs
 #       `vitcl bench --batch 1` on the same weights as model.safetensors (MODEL_DIR) and as
 #       pytorch_model.bin (BIN_MODEL, written by tools/make_fixtures.py --large-format bin with
 #       the same seed) and compares peak RSS, load time and time to the first result;
 #       FORMAT_ROUNDS=0 skips it, BATCHES="" runs only it.
-# vitcl and PyTorch runs alternate (round by round) so machine noise hits both alike; the table
-# gives each backend's throughput as a ratio to PyTorch's fastest setting in the same round.
+# Engines alternate (round by round) so machine noise hits all alike; the table gives each
+# row's throughput as a ratio to PyTorch fp32's fastest setting (OMP_WAIT_POLICY) in the same
+# round and load, and for every row its error against a float64 transformers forward on one
+# fixed image (vitcl's own accuracy is checked by the test suites: within 1e-4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${1:-build/bench-vit-msn-large}
@@ -21,6 +29,9 @@ BACKENDS=${BACKENDS:-"opencl cpu"}
 ITERS=${ITERS:-5}
 WARMUP=${WARMUP:-1}
 ROUNDS=${ROUNDS:-1}
+THREADS=${THREADS:-$(nproc)}
+PEERS=${PEERS-"ort-fp32 ov-fp32 ov-default torch-bf16"}
+LOADS=${LOADS:-0}
 if [ -z "${PYTHON:-}" ]; then
   for p in .venv-tools/bin/python /opt/vitcl-tools/bin/python; do
     [ -x "$p" ] && PYTHON=$p && break
@@ -33,36 +44,68 @@ if [ ! -f "$MODEL/config.json" ]; then
   echo "bench.sh: writing a random-init vit-msn-large checkpoint to $MODEL"
   "$PYTHON" tools/make_fixtures.py --large "$MODEL" --large-format safetensors
 fi
+if [ -n "$PEERS" ] && [ -n "$BATCHES" ]; then
+  "$PYTHON" tools/bench_peers.py prepare "$MODEL" >&2
+fi
 out=build/bench-results.jsonl
 : > "$out"
+busy=
+stop_load() { if [ -n "$busy" ]; then kill "$busy" 2>/dev/null || true; wait "$busy" 2>/dev/null || true; busy=; fi; }
+trap stop_load EXIT
+tag() { sed "s/^{/{\"round\":$1,\"load\":$2,/" >> "$out"; }
 for batch in $BATCHES; do
   for round in $(seq 1 "$ROUNDS"); do
-    echo "== batch $batch, round $round: pytorch" >&2
-    "$PYTHON" tools/bench_torch.py "$MODEL" --batch "$batch" --iters "$ITERS" --warmup "$WARMUP" --json \
-      | tail -n 1 | sed "s/^{/{\"round\":$round,/" >> "$out"
-    for be in $BACKENDS; do
-      echo "== batch $batch, round $round: vitcl $be" >&2
-      build/host/cli/vitcl bench "$MODEL" --backend "$be" --batch "$batch" --iters "$ITERS" \
-        --warmup "$WARMUP" --json | tail -n 1 | sed "s/^{/{\"round\":$round,/" >> "$out"
+    for load in $LOADS; do
+      if [ "$load" = 1 ]; then
+        "$PYTHON" -c 'while True: pass' & busy=$!
+      fi
+      echo "== batch $batch, round $round, load $load: pytorch ($(uptime | sed 's/.*load/load/'))" >&2
+      "$PYTHON" tools/bench_torch.py "$MODEL" --batch "$batch" --iters "$ITERS" --warmup "$WARMUP" \
+        --threads "$THREADS" --json | tail -n 1 | tag "$round" "$load"
+      for be in $BACKENDS; do
+        echo "== batch $batch, round $round, load $load: vitcl $be" >&2
+        VITCL_CPU_THREADS=$THREADS build/host/cli/vitcl bench "$MODEL" --backend "$be" --batch "$batch" \
+          --iters "$ITERS" --warmup "$WARMUP" --json | tail -n 1 | tag "$round" "$load"
+      done
+      for peer in $PEERS; do
+        echo "== batch $batch, round $round, load $load: $peer" >&2
+        "$PYTHON" tools/bench_peers.py "$peer" "$MODEL" --batch "$batch" --threads "$THREADS" \
+          --iters "$ITERS" --warmup "$WARMUP" --json | tail -n 1 | tag "$round" "$load" \
+          || echo "bench.sh: $peer failed (see above); its row is missing" >&2
+      done
+      stop_load
     done
   done
 done
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores; load after the run: $(uptime | sed 's/.*load average: //')" >&2
 [ -s "$out" ] && "$PYTHON" - "$out" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 print()
-print("%-6s %-9s %11s %13s %9s %13s %10s" % ("batch", "backend", "images/s", "ms/image", "GFLOP/s", "vs PyTorch", "peak RSS"))
+print("%-5s %-4s %-12s %-14s %10s %9s %8s %11s %9s %10s %9s" % ("batch", "load", "engine", "precision",
+      "ms/image", "min", "GFLOP/s", "vs PyTorch", "peak RSS", "max err", "CLS cos"))
 for batch in sorted({r["batch"] for r in rows}):
     for rnd in sorted({r["round"] for r in rows}):
-        rs = [r for r in rows if r["batch"] == batch and r["round"] == rnd]
-        torch = next(r for r in rs if r["backend"] == "pytorch")
-        for r in rs:
-            ratio = r["images_per_s"] / torch["images_per_s"]
-            print("%-6d %-9s %11.3f %13.1f %9.1f %12.2fx %8.0f MB" % (batch, r["backend"], r["images_per_s"],
-                  r["ms_per_image_median"], r["gflops"], ratio, r["peak_rss_mb"]))
+        for load in sorted({r["load"] for r in rows}):
+            rs = [r for r in rows if r["batch"] == batch and r["round"] == rnd and r["load"] == load]
+            if not rs:
+                continue
+            torch = next(r for r in rs if r["backend"] == "pytorch")
+            for r in rs:
+                ratio = r["images_per_s"] / torch["images_per_s"]
+                name = r["backend"] if r["backend"] in ("pytorch",) or "version" in r else "vitcl " + r["backend"]
+                prec = r.get("precision", "f32")
+                err = "%.1e" % r["max_err_rel"] if "max_err_rel" in r else "(tests)"
+                cos = "%.6f" % r["cls_cosine"] if "cls_cosine" in r else ""
+                print("%-5d %-4d %-12s %-14s %10.1f %9.1f %8.1f %10.2fx %6.0f MB %10s %9s" % (
+                      batch, load, name, prec, r["ms_per_image_median"], r["ms_per_image_min"],
+                      r["gflops"], ratio, r["peak_rss_mb"], err, cos))
 p = [r for r in rows if r["backend"] == "pytorch"][0]
 print("\nPyTorch %s, fastest of its settings: threads %s, OMP_WAIT_POLICY=%s, attention %s"
       % (p["torch"], p["threads"], p["omp_wait_policy"], p["attn"]))
+vs = sorted({r["version"] for r in rows if "version" in r})
+if vs:
+    print("peers: " + ", ".join(vs))
 PY
 
 # Weights format: the same checkpoint as pytorch_model.bin against model.safetensors, batch 1,
