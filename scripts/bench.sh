@@ -95,7 +95,7 @@ for batch in sorted({r["batch"] for r in rows}):
                 ratio = r["images_per_s"] / torch["images_per_s"]
                 name = r["backend"] if r["backend"] in ("pytorch",) or "version" in r else "vitcl " + r["backend"]
                 prec = r.get("precision", "f32")
-                err = "%.1e" % r["max_err_rel"] if "max_err_rel" in r else "(tests)"
+                err = "%.1e" % r["max_err_rel"] if "max_err_rel" in r else ("" if r["backend"] == "pytorch" else "(tests)")
                 cos = "%.6f" % r["cls_cosine"] if "cls_cosine" in r else ""
                 print("%-5d %-4d %-12s %-14s %10.1f %9.1f %8.1f %10.2fx %6.0f MB %10s %9s" % (
                       batch, load, name, prec, r["ms_per_image_median"], r["ms_per_image_min"],
