@@ -97,12 +97,16 @@ static void read_request(request *rq, const char *backend, const char *device)
     }
 }
 
-static int device_matches(const request *rq, int index, const vitcl_device_info *info)
+/* How a device matches the request: 0 not at all, 1 by a name substring, 2 exactly (the whole
+ * name, ignoring case; "auto" and an index count as exact). */
+static int device_match(const request *rq, int index, const vitcl_device_info *info)
 {
     if (!strcmp(rq->device, "auto"))
-        return 1;
+        return 2;
     if (rq->by_index)
-        return (unsigned long)index == rq->index;
+        return (unsigned long)index == rq->index ? 2 : 0;
+    if (!strcasecmp(info->name, rq->device))
+        return 2;
     return strcasestr(info->name, rq->device) != NULL;
 }
 
@@ -137,12 +141,39 @@ static vitcl_status choose(const vitcl_registry *reg, const request *rq, size_t 
         msg_add_registry(&m, reg);
         return vitcl_fail(VITCL_ERR_NOT_FOUND, "%s", m.text);
     }
+    /* An exact device name beats substrings; a substring that names more than one device is
+     * refused (the PoCL and Intel CPU runtimes name the same processor, one a substring of the
+     * other, so "first match" would silently pick the wrong one). */
+    int want = 1, substring_matches = 0;
+    for (size_t p = 0; p < reg->plugin_count; p++)
+        for (int d = 0; d < reg->plugins[p].device_count; d++) {
+            if (named && named != &reg->plugins[p])
+                continue;
+            int how = device_match(rq, d, &reg->plugins[p].devices[d]);
+            if (how == 2)
+                want = 2;
+            substring_matches += how == 1;
+        }
+    if (want == 1 && substring_matches > 1) {
+        msgbuf m = {.used = 0};
+        msg_add(&m, "device '%s' (device from %s) is ambiguous: it matches %d devices:", rq->device,
+                rq->device_from, substring_matches);
+        for (size_t p = 0; p < reg->plugin_count; p++)
+            for (int d = 0; d < reg->plugins[p].device_count; d++)
+                if ((!named || named == &reg->plugins[p]) &&
+                    device_match(rq, d, &reg->plugins[p].devices[d]) == 1)
+                    msg_add(&m, " [%s device %d '%s']", reg->plugins[p].name, d,
+                            reg->plugins[p].devices[d].name);
+        msg_add(&m, "; give the exact name, a longer substring, or the plugin and index shown by "
+                    "`vitcl devices`");
+        return vitcl_fail(VITCL_ERR_NOT_FOUND, "%s", m.text);
+    }
     int found = 0;
     for (size_t p = 0; p < reg->plugin_count; p++) {
         if (named && named != &reg->plugins[p])
             continue;
         for (int d = 0; d < reg->plugins[p].device_count; d++) {
-            if (!device_matches(rq, d, &reg->plugins[p].devices[d]))
+            if (device_match(rq, d, &reg->plugins[p].devices[d]) != want)
                 continue;
             if (!found || better(reg, p, d, *plugin, *device)) {
                 *plugin = p;

@@ -11,7 +11,8 @@ static void devices_usage(FILE *f)
     fprintf(f, "usage: vitcl devices [--plugin PATH]\n\n"
                "Lists the backend plugins found (PATH first, then VITCL_PLUGIN_PATH, the build\n"
                "tree when run uninstalled, and the installed plugin directory), each with its\n"
-               "devices, then the refused candidates with their reasons and the paths searched.\n"
+               "devices (each with the --backend and --device that select it), then the refused\n"
+               "candidates with their reasons and the paths searched.\n"
                "Exit status: 0 when the search ran (even if some plugins were refused), 1 when\n"
                "it could not, 2 on a usage error.\n");
 }
@@ -61,9 +62,10 @@ static void print_caps(uint32_t caps)
         printf(" (unknown bits 0x%x)", (unsigned)(caps & ~known));
 }
 
-static void print_device(const vitcl_device_info *d, int index)
+static void print_device(const vitcl_device_info *d, const char *plugin, int index)
 {
     printf("  device %d: %s '%s'\n", index, type_name(d->type), d->name);
+    printf("    select: --backend %s --device %d\n", plugin, index);
     printf("    vendor: %s\n", d->vendor);
     printf("    driver: %s\n", d->driver);
     printf("    platform: %s\n", d->platform);
@@ -120,7 +122,7 @@ int cmd_devices(int argc, char **argv)
         for (int d = 0; d < pi.device_count; d++) {
             vitcl_device_info info;
             if (vitcl_registry_device(reg, p, d, &info) == VITCL_OK)
-                print_device(&info, d);
+                print_device(&info, pi.name, d);
         }
     }
 

@@ -49,7 +49,7 @@ Test(cmd_devices, lists_good_and_broken_plugins_from_plugin_path)
     cr_assert_eq(status, 0, "exit status %d:\n%s", status, out);
     assert_has(out, "plugin fakegpu 0.0-test (ABI 1.0, auto_rank 1)");
     assert_has(out, "device 0: GPU 'Fake GPU Alpha'");
-    assert_has(out, "device 1: CPU 'Fake CPU Beta'");
+    assert_has(out, "device 1: CPU 'Fake CPU Beta'\n    select: --backend fakecpu --device 1\n");
     assert_has(out, "capabilities: fp64");
     assert_has(out, "path: " LOADER_TEST_DIR "/good_cpu.so");
     static const char *const refusals[][2] = {
@@ -79,7 +79,7 @@ Test(cmd_devices, lists_good_and_broken_plugins_from_plugin_path)
         cr_assert_not_null(strstr(reason, refusals[i][1]), "%s: reason '%s' lacks '%s'",
                            refusals[i][0], reason, refusals[i][1]);
     }
-    assert_has(out, LOADER_TEST_DIR ": 13 candidates (VITCL_PLUGIN_PATH)");
+    assert_has(out, LOADER_TEST_DIR ": 14 candidates (VITCL_PLUGIN_PATH)");
     free(out);
 }
 

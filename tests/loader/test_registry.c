@@ -47,15 +47,16 @@ Test(registry, each_broken_plugin_has_its_own_reason)
 Test(registry, good_plugins_load_beside_broken_ones)
 {
     vitcl_registry *reg = open_test_dir();
-    /* Sorted by file name: good_cpu, good_cpu_low, good_ctx_fail, good_gpu. */
-    static const char *const names[] = {"fakecpu", "fakecpulow", "fakectxfail", "fakegpu"};
-    cr_assert_eq(vitcl_registry_plugin_count(reg), 4);
-    for (size_t i = 0; i < 4; i++) {
+    /* Sorted by file name: good_cpu, good_cpu_low, good_ctx_fail, good_gpu, good_sub. */
+    static const char *const names[] = {"fakecpu", "fakecpulow", "fakectxfail", "fakegpu",
+                                        "fakesub"};
+    cr_assert_eq(vitcl_registry_plugin_count(reg), 5);
+    for (size_t i = 0; i < 5; i++) {
         vitcl_plugin_info pi;
         cr_assert_eq(vitcl_registry_plugin(reg, i, &pi), VITCL_OK);
         cr_assert_str_eq(pi.name, names[i]);
     }
-    cr_assert(loader_test_searched(reg, LOADER_TEST_DIR ": 13 candidates (explicit path)"));
+    cr_assert(loader_test_searched(reg, LOADER_TEST_DIR ": 14 candidates (explicit path)"));
     vitcl_registry_close(reg);
 }
 
@@ -147,7 +148,7 @@ Test(registry, a_file_reached_twice_is_considered_once)
     setenv("VITCL_PLUGIN_PATH", list, 1);
     vitcl_registry *reg = NULL;
     cr_assert_eq(loader_registry_open(NULL, LOADER_SEARCH_ENV, &reg), VITCL_OK);
-    cr_assert_eq(vitcl_registry_plugin_count(reg), 4);
+    cr_assert_eq(vitcl_registry_plugin_count(reg), 5);
     cr_assert_eq(vitcl_registry_refused_count(reg), 9);
     cr_assert(loader_test_searched(reg, "same file as an earlier candidate, skipped"));
     vitcl_registry_close(reg);

@@ -75,7 +75,7 @@ Test(select, auto_prefers_gpu_over_higher_ranked_cpu)
     assert_opens(reg, NULL, NULL, "fakegpu", "Fake GPU Alpha", 0);
     assert_opens(reg, "auto", "auto", "fakegpu", "Fake GPU Alpha", 0);
     setenv("VITCL_BACKEND", "auto", 1);
-    assert_opens(reg, NULL, "fake", "fakegpu", "Fake GPU Alpha", 0);
+    assert_opens(reg, NULL, "gpu", "fakegpu", "Fake GPU Alpha", 0);
     vitcl_registry_close(reg);
 }
 
@@ -84,10 +84,48 @@ Test(select, auto_orders_cpus_by_rank)
     vitcl_registry *reg = loader_test_open_files("good_cpu_low.so", "good_cpu.so", NULL);
     assert_opens(reg, NULL, NULL, "fakecpu", "Fake CPU Alpha", 0);
     vitcl_registry_close(reg);
-    /* Among all fakes, a device substring that only CPUs match picks the highest rank. */
+    /* Among all fakes, an exact name or a substring that names one device picks that one. */
     reg = open_good();
-    assert_opens(reg, "auto", "fake cpu", "fakecpu", "Fake CPU Alpha", 0);
+    assert_opens(reg, "auto", "fake cpu alpha", "fakecpu", "Fake CPU Alpha", 0);
     assert_opens(reg, "auto", "gamma", "fakecpulow", "Fake CPU Gamma", 0);
+    vitcl_registry_close(reg);
+}
+
+Test(select, exact_name_beats_substring)
+{
+    /* "Fake Xeon 9" is device 1's whole name and a substring of device 0's. */
+    vitcl_registry *reg = loader_test_open_files("good_sub.so", "good_cpu.so", NULL);
+    assert_opens(reg, NULL, "Fake Xeon 9", "fakesub", "Fake Xeon 9", 1);
+    assert_opens(reg, "fakesub", "fake XEON 9", "fakesub", "Fake Xeon 9", 1);
+    assert_opens(reg, NULL, "pthread", "fakesub", "pthread-Fake Xeon 9", 0);
+    vitcl_registry_close(reg);
+}
+
+Test(select, ambiguous_substring_is_refused_with_the_matches)
+{
+    vitcl_registry *reg = open_good();
+    vitcl_backend *be = (vitcl_backend *)0x1;
+    setenv("VITCL_DEVICE", "fake cpu", 1);
+    cr_assert_eq(vitcl_backend_open(reg, NULL, NULL, &be), VITCL_ERR_NOT_FOUND);
+    cr_assert_null(be);
+    const char *msg = vitcl_last_error();
+    cr_assert_not_null(strstr(msg, "device 'fake cpu' (device from VITCL_DEVICE) is ambiguous: "
+                                   "it matches 3 devices"), "%s", msg);
+    cr_assert_not_null(strstr(msg, "[fakecpu device 0 'Fake CPU Alpha']"), "%s", msg);
+    cr_assert_not_null(strstr(msg, "[fakecpu device 1 'Fake CPU Beta']"), "%s", msg);
+    cr_assert_not_null(strstr(msg, "[fakecpulow device 0 'Fake CPU Gamma']"), "%s", msg);
+    cr_assert_null(strstr(msg, "GPU"), "%s", msg);
+    /* Within one named plugin only its own devices count. */
+    cr_assert_eq(vitcl_backend_open(reg, "fakecpu", NULL, &be), VITCL_ERR_NOT_FOUND);
+    cr_assert_not_null(strstr(vitcl_last_error(), "it matches 2 devices"), "%s",
+                       vitcl_last_error());
+    cr_assert_null(strstr(vitcl_last_error(), "Gamma"), "%s", vitcl_last_error());
+    assert_opens(reg, "fakecpulow", NULL, "fakecpulow", "Fake CPU Gamma", 0);
+    vitcl_registry_close(reg);
+    reg = loader_test_open_files("good_sub.so", NULL);
+    cr_assert_eq(vitcl_backend_open(reg, NULL, "xeon", &be), VITCL_ERR_NOT_FOUND);
+    cr_assert_not_null(strstr(vitcl_last_error(), "[fakesub device 0 'pthread-Fake Xeon 9']"),
+                       "%s", vitcl_last_error());
     vitcl_registry_close(reg);
 }
 
