@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 const char *harness_plugin_path(void)
 {
@@ -30,12 +31,24 @@ void harness_load_path(harness *h, const char *path)
     cr_assert_eq(h->desc->init(&h->state, err, sizeof err), VITCL_OK, "init: %s", err);
 }
 
+int harness_device(void)
+{
+    const char *s = getenv("VITCL_TEST_DEVICE");
+    if (!s || !*s)
+        return 0;
+    cr_assert(strspn(s, "0123456789") == strlen(s) && strlen(s) < 6,
+              "VITCL_TEST_DEVICE must be a device index, not '%s'", s);
+    return atoi(s);
+}
+
 void harness_open(harness *h)
 {
     harness_load(h);
-    cr_assert_gt(h->desc->device_count(h->state), 0, "PoCL must provide an OpenCL device");
+    int dev = harness_device();
+    cr_assert_gt(h->desc->device_count(h->state), dev,
+                 "no OpenCL device %d (an OpenCL runtime such as PoCL must be installed)", dev);
     char err[4096] = "";
-    vitcl_status s = h->desc->context_create(h->state, 0, &h->ctx, err, sizeof err);
+    vitcl_status s = h->desc->context_create(h->state, dev, &h->ctx, err, sizeof err);
     cr_assert_eq(s, VITCL_OK, "context_create: %s", err);
 }
 

@@ -1,7 +1,8 @@
 /* tests/opencl/harness.h - loads the OpenCL plugin from the build tree for the opencl suite.
  *
  * Each Criterion test runs in its own process: harness_open() dlopens vitcl_opencl.so, inits it
- * and creates a context on device 0; harness_close() undoes it. Helpers upload and download
+ * and creates a context on the test device (harness_device()); harness_close() undoes it.
+ * tests/opencl/each_device.sh runs each test executable once per OpenCL device present. Helpers upload and download
  * float arrays and fill deterministic pseudo-random data. Failures end the test through
  * Criterion's asserts.
  */
@@ -25,7 +26,10 @@ const char *harness_plugin_path(void);
 void harness_load(harness *h);
 /* Loads and inits the plugin at `path` (e.g. the ref plugin) only. */
 void harness_load_path(harness *h, const char *path);
-/* harness_load plus a context on device 0; asserts success. */
+/* The device under test: the index in VITCL_TEST_DEVICE (set by each_device.sh), default 0.
+ * Asserts that the variable, when set, is a plain index. */
+int harness_device(void);
+/* harness_load plus a context on harness_device(); asserts success. */
 void harness_open(harness *h);
 void harness_close(harness *h);
 

@@ -1,20 +1,25 @@
-/* tests/opencl/probe.c - helper process for the cache tests: loads the OpenCL plugin, creates
- * and destroys one context on device 0, so the plugin appends its stats line
- * (VITCL_CL_STATS_FILE). Exit status 0 on success, 3 when context_create failed (message on
- * stderr), 2 when the plugin could not be loaded. */
+/* tests/opencl/probe.c - helper process for the opencl suite. `opencl_probe PLUGIN.so` loads
+ * the OpenCL plugin, creates and destroys one context on the test device (VITCL_TEST_DEVICE, an
+ * index, default 0), so the plugin appends its stats line (VITCL_CL_STATS_FILE): the cache tests
+ * use it. `opencl_probe --count PLUGIN.so` prints the number of devices (tests/opencl/
+ * each_device.sh runs every test once per device). Exit status 0 on success, 3 when
+ * context_create failed (message on stderr), 2 when the plugin could not be loaded. */
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "vitcl/backend.h"
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: opencl_probe PLUGIN.so\n");
+    int count = argc == 3 && !strcmp(argv[1], "--count");
+    if (argc != 2 && !count) {
+        fprintf(stderr, "usage: opencl_probe [--count] PLUGIN.so\n");
         return 2;
     }
-    void *dl = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    void *dl = dlopen(argv[argc - 1], RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
         fprintf(stderr, "dlopen: %s\n", dlerror());
         return 2;
@@ -30,8 +35,12 @@ int main(int argc, char **argv)
         return 2;
     }
     int rc = 0;
+    const char *dev = getenv("VITCL_TEST_DEVICE");
     vitcl_context *ctx = NULL;
-    if (d->context_create(state, 0, &ctx, err, sizeof err) != VITCL_OK) {
+    if (count)
+        printf("%d\n", d->device_count(state));
+    else if (d->context_create(state, dev && *dev ? atoi(dev) : 0, &ctx, err, sizeof err) !=
+             VITCL_OK) {
         fprintf(stderr, "context_create: %s\n", err);
         rc = 3;
     } else {

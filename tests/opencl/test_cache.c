@@ -221,9 +221,9 @@ static vitcl_status create_with_kernels(const char *kdir, char *err, size_t errl
     vitcl_device_info info;
     memset(&info, 0, sizeof info);
     info.struct_size = sizeof info;
-    cr_assert_eq(h.desc->device_info(h.state, 0, &info), VITCL_OK);
+    cr_assert_eq(h.desc->device_info(h.state, harness_device(), &info), VITCL_OK);
     snprintf(devname, dnlen, "%s", info.name);
-    vitcl_status s = h.desc->context_create(h.state, 0, &h.ctx, err, errlen);
+    vitcl_status s = h.desc->context_create(h.state, harness_device(), &h.ctx, err, errlen);
     if (s == VITCL_OK)
         h.desc->context_destroy(h.ctx);
     h.ctx = NULL;

@@ -4,6 +4,7 @@
  * suite's own (docs/conformance.md). */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "vitcl/conformance.h"
 #include "vitcl/vitcl.h"
@@ -15,6 +16,7 @@ Test(opencl_conformance, opencl_passes_the_conformance_suite, .timeout = 900)
     vitcl_conformance_options o = {0};
     o.struct_size = sizeof o;
     o.plugin = "opencl";
+    o.device = getenv("VITCL_TEST_DEVICE"); /* NULL: VITCL_DEVICE, then auto */
     o.table = stderr;
     o.fixtures_dir = VITCL_SOURCE_ROOT "/tests/fixtures/models";
     vitcl_conformance_summary sum = {0};
