@@ -8,8 +8,16 @@
  * head_dim == 64 (every ViT-MSN checkpoint) takes the vectorised path of attention.cl: K is
  * first transposed per head into a context scratch buffer (B * heads * 64 * seq rounded up to 16
  * floats), then attention64 runs 4 queries per work-item on float16 registers.
+ *
+ * Those two are shaped for CPU devices (one work-item per group, large private tiles). On GPUs
+ * and accelerators the op runs attention_tiled.cl instead (64 work-items per group, K/V tiles in
+ * local memory; built for head_dim 64 and for any head_dim <= 128). ocl_attention_choose picks
+ * the family per context: VITCL_CL_ATTENTION=rows|tiled forces one, else the device type decides,
+ * and a family whose kernel does not fit the device's limits is never used.
  */
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "ocl.h"
 
@@ -80,6 +88,69 @@ static vitcl_status attention64(vitcl_context *ctx, const vitcl_buffer *Q, size_
     return ocl_launch(ctx, op, &a, 2, global, local);
 }
 
+vitcl_status ocl_attention_choose(vitcl_context *ctx)
+{
+    const char *force = getenv("VITCL_CL_ATTENTION");
+    int tiled_fits = !ctx->unfit[OCL_K_ATT_T64][0] && !ctx->unfit[OCL_K_ATT_T128][0];
+    const char *why = ctx->unfit[OCL_K_ATT_T64][0] ? ctx->unfit[OCL_K_ATT_T64]
+                                                   : ctx->unfit[OCL_K_ATT_T128];
+    if (force && *force) {
+        if (strcmp(force, "rows") && strcmp(force, "tiled"))
+            return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
+                            "opencl on %s: VITCL_CL_ATTENTION='%s' is not one of rows, tiled",
+                            ctx->dev->info.name, force);
+        ctx->att_tiled = !strcmp(force, "tiled");
+        if (ctx->att_tiled && !tiled_fits)
+            return ocl_fail(ctx, VITCL_ERR_UNSUPPORTED, "opencl on %s: VITCL_CL_ATTENTION=tiled: %s",
+                            ctx->dev->info.name, why);
+        return VITCL_OK;
+    }
+    /* The row kernels run with one (attention64) or up to 32 items per group, which every
+     * device gives; the tiled ones need 64. */
+    ctx->att_tiled = ctx->dev->info.type != VITCL_DEVICE_CPU && tiled_fits;
+    return VITCL_OK;
+}
+
+/* The tiled path (attention_tiled.cl); arguments already checked. */
+static vitcl_status attention_tiled(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_off,
+                                    size_t ldq, const vitcl_buffer *K, size_t k_off, size_t ldk,
+                                    const vitcl_buffer *V, size_t v_off, size_t ldv,
+                                    vitcl_buffer *O, size_t o_off, size_t ldo, size_t batch,
+                                    size_t seq, size_t heads, size_t head_dim, float scale)
+{
+    ocl_kernel_id kid = head_dim == 64 ? OCL_K_ATT_T64 : OCL_K_ATT_T128;
+    size_t bq = head_dim == 64 ? 32 : 16; /* AT_BQ in attention_tiled.cl */
+    cl_ulong qo = q_off, lq = ldq, ko = k_off, lk = ldk, vo = v_off, lv = ldv, oo = o_off,
+             lo = ldo, sq = seq;
+    cl_uint nh = (cl_uint)heads, hd = (cl_uint)head_dim;
+    ocl_args a;
+    ocl_args_begin(&a, ctx->kernels[kid]);
+    OCL_ARG(&a, Q->mem);
+    OCL_ARG(&a, qo);
+    OCL_ARG(&a, lq);
+    OCL_ARG(&a, K->mem);
+    OCL_ARG(&a, ko);
+    OCL_ARG(&a, lk);
+    OCL_ARG(&a, V->mem);
+    OCL_ARG(&a, vo);
+    OCL_ARG(&a, lv);
+    OCL_ARG(&a, O->mem);
+    OCL_ARG(&a, oo);
+    OCL_ARG(&a, lo);
+    OCL_ARG(&a, sq);
+    OCL_ARG(&a, nh);
+    OCL_ARG(&a, hd);
+    OCL_ARG(&a, scale);
+    size_t local[2];
+    ocl_kernel_group(ctx, kid, local);
+    size_t groups = seq / bq + (seq % bq != 0);
+    if (groups > SIZE_MAX / local[0])
+        return ocl_fail(ctx, VITCL_ERR_LIMIT, "opencl attention on %s: sizes overflow",
+                        ctx->dev->info.name);
+    size_t global[2] = {groups * local[0], batch * heads};
+    return ocl_launch(ctx, "attention", &a, 2, global, local);
+}
+
 vitcl_status ocl_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_off, size_t ldq,
                            const vitcl_buffer *K, size_t k_off, size_t ldk, const vitcl_buffer *V,
                            size_t v_off, size_t ldv, vitcl_buffer *O, size_t o_off, size_t ldo,
@@ -118,6 +189,9 @@ vitcl_status ocl_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_o
         (s = ocl_check_range(ctx, op, "O", O, o_off, no)) != VITCL_OK)
         return s;
 
+    if (ctx->att_tiled)
+        return attention_tiled(ctx, Q, q_off, ldq, K, k_off, ldk, V, v_off, ldv, O, o_off, ldo,
+                               batch, seq, heads, head_dim, scale);
     if (head_dim == 64)
         return attention64(ctx, Q, q_off, ldq, K, k_off, ldk, V, v_off, ldv, O, o_off, ldo, batch,
                            seq, heads, scale);

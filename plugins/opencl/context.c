@@ -69,6 +69,8 @@ vitcl_status ocl_context_create(void *state, int device_index, vitcl_context **o
     ctx->cache_usable = ocl_cache_dir(ctx->cache_dir, sizeof ctx->cache_dir);
     if ((s = ocl_programs_build(ctx)) != VITCL_OK)
         goto fail;
+    if ((s = ocl_attention_choose(ctx)) != VITCL_OK)
+        goto fail;
     if ((s = ocl_selfcheck(ctx)) != VITCL_OK)
         goto fail;
     ctx->err[0] = '\0';

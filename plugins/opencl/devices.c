@@ -173,6 +173,11 @@ static void describe(ocl_device *od)
     info->max_alloc_bytes = alloc;
     info->compute_units = cu;
     od->max_wg = wg ? wg : 1;
+    size_t items[3] = {0, 0, 0};
+    if (clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof items, items, NULL) != CL_SUCCESS)
+        items[0] = items[1] = items[2] = 1;
+    for (int i = 0; i < 3; i++)
+        od->max_items[i] = items[i] ? items[i] : 1;
     od->local_mem = local;
 
     char *ext = dev_extensions(d);

@@ -109,13 +109,18 @@ vitcl_status ocl_linear_panels(vitcl_context *ctx, ocl_kernel_id kernel, const v
                                size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
                                size_t k, int gelu)
 {
-    static const size_t rows[OCL_GEMM_VARIANTS] = {6, 8, 12};
+    /* Rows and columns of Y per work-group, per variant (gemm.cl, gemm_tiled.cl). */
+    static const size_t rows[OCL_GEMM_VARIANTS] = {6, 8, 12, 32, 64};
+    static const size_t cols[OCL_GEMM_VARIANTS] = {32, 32, 32, 32, 64};
     if (!ocl_kernel_is_gemm(kernel) || m > UINT32_MAX || n > UINT32_MAX || k > UINT32_MAX)
         return ocl_fail(ctx, VITCL_ERR_LIMIT,
                         "opencl linear on %s: m=%zu n=%zu k=%zu exceed the packed kernel's "
                         "32-bit sizes",
                         ctx->dev->info.name, m, n, k);
-    size_t mb = rows[kernel - OCL_K_GEMM_MB6];
+    if (ctx->unfit[kernel][0])
+        return ocl_fail(ctx, VITCL_ERR_UNSUPPORTED, "opencl linear on %s: %s",
+                        ctx->dev->info.name, ctx->unfit[kernel]);
+    size_t mb = rows[kernel - OCL_K_GEMM_MB6], nb = cols[kernel - OCL_K_GEMM_MB6];
     cl_ulong xo = x_off, bo = b_off, yo = y_off;
     cl_uint mm = (cl_uint)m, nn = (cl_uint)n, kk = (cl_uint)k;
     cl_int has_bias = b != NULL, act = gelu;
@@ -134,7 +139,8 @@ vitcl_status ocl_linear_panels(vitcl_context *ctx, ocl_kernel_id kernel, const v
     OCL_ARG(&a, kk);
     OCL_ARG(&a, has_bias);
     OCL_ARG(&a, act);
-    size_t local[2] = {1, 1};
-    size_t global[2] = {n / OCL_GEMM_PANEL + (n % OCL_GEMM_PANEL != 0), m / mb + (m % mb != 0)};
+    size_t local[2];
+    ocl_kernel_group(ctx, kernel, local);
+    size_t global[2] = {(n / nb + (n % nb != 0)) * local[0], (m / mb + (m % mb != 0)) * local[1]};
     return ocl_launch(ctx, "linear", &a, 2, global, local);
 }

@@ -1,7 +1,8 @@
 /* plugins/opencl/gemm_tune.c - per-device choice of the linear implementation.
  *
  * Candidates: the gemm_packed kernel at each tile height (6, 8 or 12 rows x 32 columns per
- * work-item; clkernels/gemm.cl) and CLBlast. At the first linear_pack_weight of a context the
+ * work-item; clkernels/gemm.cl), the work-group-tiled gemm_tiled with 64 or 256 work-items per
+ * group (clkernels/gemm_tiled.cl; skipped where the device's limits do not fit it) and CLBlast. At the first linear_pack_weight of a context the
  * candidates run on a few ViT-L shapes (m = 197 and 1576 tokens, n and k from 1024, 3072, 4096);
  * each result is compared with a double-precision reference at sampled elements and a wrong
  * candidate is discarded; a candidate falling 1.5x behind the best is dropped early, so the run
@@ -10,7 +11,7 @@
  * source) so later processes skip the timing, unless an OpenCL call failed during the run (the
  * choice then holds for this context only).
  *
- * VITCL_CL_GEMM = clblast | mb6 | mb8 | mb12 forces a candidate (benchmarks, tests); the forced
+ * VITCL_CL_GEMM = clblast | mb6 | mb8 | mb12 | t64 | t256 forces a candidate (benchmarks, tests); the forced
  * choice is not cached.
  */
 #include <clblast_c.h>
@@ -26,7 +27,7 @@
 #define CAND_CLBLAST OCL_GEMM_VARIANTS
 #define SAMPLES 64
 
-static const char *const cand_names[N_CAND] = {"mb6", "mb8", "mb12", "clblast"};
+static const char *const cand_names[N_CAND] = {"mb6", "mb8", "mb12", "t64", "t256", "clblast"};
 
 typedef struct tune_shape {
     size_t m, n, k;
@@ -59,7 +60,7 @@ static int tune_key(vitcl_context *ctx, unsigned char key[OCL_HASH_LEN])
     char ver[64];
     snprintf(ver, sizeof ver, "CLBlast %d.%d.%d", CLBLAST_VERSION_MAJOR, CLBLAST_VERSION_MINOR,
              CLBLAST_VERSION_PATCH);
-    ocl_hash_str(h, "vitcl-opencl-gemm-tune v1");
+    ocl_hash_str(h, "vitcl-opencl-gemm-tune v2");
     ocl_hash_str(h, ver);
     ocl_hash_device(h, ctx->dev);
     if (ocl_hash_all_sources(ctx, h) != VITCL_OK) {
@@ -190,8 +191,9 @@ static vitcl_status tune_run_all(vitcl_context *ctx, int *winner, int *errored)
     vitcl_status fail_st = VITCL_OK;
     char fail_msg[512] = "";
     *errored = 0;
+    /* A variant this device cannot launch (work-group or local memory limits) never runs. */
     for (int c = 0; c < N_CAND; c++)
-        state[c] = ALIVE;
+        state[c] = c != CAND_CLBLAST && ctx->unfit[OCL_K_GEMM_MB6 + c][0] ? DEAD : ALIVE;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const tune_shape *sh = &shapes[si];
         tune_run r = {.ctx = ctx};
@@ -261,8 +263,11 @@ vitcl_status ocl_gemm_tune(vitcl_context *ctx)
         if (c < 0)
             return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
                             "opencl on %s: VITCL_CL_GEMM='%s' is not one of clblast, mb6, mb8, "
-                            "mb12",
+                            "mb12, t64, t256",
                             ctx->dev->info.name, force);
+        if (c != CAND_CLBLAST && ctx->unfit[OCL_K_GEMM_MB6 + c][0])
+            return ocl_fail(ctx, VITCL_ERR_UNSUPPORTED, "opencl on %s: VITCL_CL_GEMM='%s': %s",
+                            ctx->dev->info.name, force, ctx->unfit[OCL_K_GEMM_MB6 + c]);
         set_mode(ctx, c);
         ctx->gemm_tuning = "forced";
         return VITCL_OK;

@@ -58,6 +58,7 @@ typedef struct ocl_device {
     int profiling_ok;             /* CL_QUEUE_PROFILING_ENABLE is supported */
     int fp16;                     /* cl_khr_fp16 */
     size_t max_wg;                /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+    size_t max_items[3];          /* CL_DEVICE_MAX_WORK_ITEM_SIZES (per dimension) */
     cl_ulong local_mem;           /* CL_DEVICE_LOCAL_MEM_SIZE */
 } ocl_device;
 
@@ -79,6 +80,10 @@ typedef enum ocl_program_id {
     OCL_P_GEMM_MB6,
     OCL_P_GEMM_MB8,
     OCL_P_GEMM_MB12,
+    OCL_P_GEMM_T64,   /* gemm_tiled.cl, 8 x 8 work-group */
+    OCL_P_GEMM_T256,  /* gemm_tiled.cl, 16 x 16 work-group */
+    OCL_P_ATT_T64,    /* attention_tiled.cl for head_dim 64 */
+    OCL_P_ATT_T128,   /* attention_tiled.cl for any head_dim <= 128 */
     OCL_P_COUNT
 } ocl_program_id;
 
@@ -97,12 +102,21 @@ typedef enum ocl_kernel_id {
     OCL_K_GEMM_MB6,
     OCL_K_GEMM_MB8,
     OCL_K_GEMM_MB12,
+    OCL_K_GEMM_T64,
+    OCL_K_GEMM_T256,
+    OCL_K_ATT_T64,
+    OCL_K_ATT_T128,
     OCL_K_COUNT
 } ocl_kernel_id;
 
-/* The gemm_packed kernels, one per tile height (rows per work-item). */
-#define OCL_GEMM_VARIANTS 3
-#define ocl_kernel_is_gemm(k) ((k) >= OCL_K_GEMM_MB6 && (k) <= OCL_K_GEMM_MB12)
+/* The GEMM kernels on panel-packed weights: gemm_packed at three tile heights (CPU-shaped, one
+ * work-item per work-group) and gemm_tiled with 64 and 256 work-items per group (GPU-shaped),
+ * in this order (gemm_tune.c's candidate names follow it). */
+#define OCL_GEMM_VARIANTS 5
+#define ocl_kernel_is_gemm(k) ((k) >= OCL_K_GEMM_MB6 && (k) <= OCL_K_GEMM_T256)
+/* Kernels that must run with exactly their compiled work-group size (reqd_work_group_size). */
+#define ocl_kernel_is_tiled(k) ((k) == OCL_K_GEMM_T64 || (k) == OCL_K_GEMM_T256 || \
+                                (k) == OCL_K_ATT_T64 || (k) == OCL_K_ATT_T128)
 /* Columns per packed panel (GEMM_PANEL in gemm.cl). */
 #define OCL_GEMM_PANEL 32
 
@@ -164,6 +178,11 @@ struct vitcl_context {
     size_t scratch_bytes[OCL_SCRATCH_COUNT];
     ocl_gemm_mode gemm_mode; /* decided at the first linear_pack_weight (gemm_tune.c) */
     ocl_kernel_id gemm_kernel; /* the gemm_packed variant used in OCL_GEMM_PANELS mode */
+    int att_tiled;             /* attention runs attention_tiled.cl (see attention.c) */
+    /* Why a kernel cannot run on this device ("" when it can): its work-group size exceeds
+     * CL_DEVICE_MAX_WORK_ITEM_SIZES or CL_KERNEL_WORK_GROUP_SIZE, or CL_KERNEL_LOCAL_MEM_SIZE
+     * exceeds CL_DEVICE_LOCAL_MEM_SIZE (programs.c). Such kernels are never chosen. */
+    char unfit[OCL_K_COUNT][160];
     const char *gemm_tuning;   /* "ran", "cached", "not run" (stats line) */
 
     int profiling;
@@ -301,6 +320,8 @@ int ocl_cache_write(const char *dir, const char *kind, const unsigned char key[O
 void ocl_cache_remove(const char *dir, const char *kind, const unsigned char key[OCL_HASH_LEN]);
 
 /* ---- programs.c */
+/* Work-group size (dimension 0, dimension 1) kernel k is launched with on ctx. */
+void ocl_kernel_group(const vitcl_context *ctx, ocl_kernel_id k, size_t local[2]);
 /* Hashes the identity of a device (name, versions, driver, platform) into h. */
 void ocl_hash_device(ocl_hasher *h, const ocl_device *dev);
 /* Hashes every kernel source and the build options into h (for the self-check marker). On
@@ -373,6 +394,12 @@ vitcl_status ocl_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, siz
                              size_t y_batch_stride, size_t batch, size_t channels, size_t height,
                              size_t width, size_t patch, size_t dim);
 int ocl_supports(vitcl_context *ctx, vitcl_op op, const vitcl_op_shape *shape);
+
+/* ---- attention.c */
+/* Sets ctx->att_tiled from VITCL_CL_ATTENTION (rows | tiled), else from the device type (tiled on
+ * GPUs and accelerators) and which kernels fit (ctx->unfit); fails naming the limit when no
+ * attention kernel fits, or when a forced one does not. */
+vitcl_status ocl_attention_choose(vitcl_context *ctx);
 
 /* ---- selfcheck.c */
 /* Runs the self-check unless a marker for this device, driver and kernel set exists; on

@@ -34,6 +34,14 @@ static const program_def program_defs[OCL_P_COUNT] = {
     [OCL_P_GEMM_MB6] = {"gemm_mb6", {"common.cl", "gemm.cl", NULL, NULL}, "-DGEMM_MB=6"},
     [OCL_P_GEMM_MB8] = {"gemm_mb8", {"common.cl", "gemm.cl", NULL, NULL}, "-DGEMM_MB=8"},
     [OCL_P_GEMM_MB12] = {"gemm_mb12", {"common.cl", "gemm.cl", NULL, NULL}, "-DGEMM_MB=12"},
+    [OCL_P_GEMM_T64] = {"gemm_t64", {"common.cl", "gemm.cl", "gemm_tiled.cl", NULL},
+                        "-DGT_LX=8 -DGT_LY=8"},
+    [OCL_P_GEMM_T256] = {"gemm_t256", {"common.cl", "gemm.cl", "gemm_tiled.cl", NULL},
+                         "-DGT_LX=16 -DGT_LY=16"},
+    [OCL_P_ATT_T64] = {"attention_t64", {"common.cl", "attention_tiled.cl", NULL, NULL},
+                       "-DAT_D=64"},
+    [OCL_P_ATT_T128] = {"attention_t128", {"common.cl", "attention_tiled.cl", NULL, NULL},
+                        "-DAT_D=128"},
 };
 
 typedef struct kernel_def {
@@ -56,6 +64,10 @@ static const kernel_def kernel_defs[OCL_K_COUNT] = {
     [OCL_K_GEMM_MB6] = {OCL_P_GEMM_MB6, "gemm_packed"},
     [OCL_K_GEMM_MB8] = {OCL_P_GEMM_MB8, "gemm_packed"},
     [OCL_K_GEMM_MB12] = {OCL_P_GEMM_MB12, "gemm_packed"},
+    [OCL_K_GEMM_T64] = {OCL_P_GEMM_T64, "gemm_tiled"},
+    [OCL_K_GEMM_T256] = {OCL_P_GEMM_T256, "gemm_tiled"},
+    [OCL_K_ATT_T64] = {OCL_P_ATT_T64, "attention_tiled"},
+    [OCL_K_ATT_T128] = {OCL_P_ATT_T128, "attention_tiled"},
 };
 
 /* The full build options of a program: BUILD_OPTIONS itself, or written into buf. */
@@ -345,8 +357,39 @@ vitcl_status ocl_programs_build(vitcl_context *ctx)
         }
     }
     /* Work-group sizes: what we want, capped by what the device and each compiled kernel
-     * allow, as a power of two. */
+     * allow, as a power of two. The tiled kernels need exactly their compiled size: when the
+     * device cannot give it, or their local memory does not fit, they are marked unfit. */
     for (int k = 0; k < OCL_K_COUNT; k++) {
+        size_t kwg = 0;
+        cl_ulong lmem = 0;
+        if (clGetKernelWorkGroupInfo(ctx->kernels[k], ctx->dev->id, CL_KERNEL_WORK_GROUP_SIZE,
+                                     sizeof kwg, &kwg, NULL) != CL_SUCCESS)
+            kwg = 0;
+        if (clGetKernelWorkGroupInfo(ctx->kernels[k], ctx->dev->id, CL_KERNEL_LOCAL_MEM_SIZE,
+                                     sizeof lmem, &lmem, NULL) != CL_SUCCESS)
+            lmem = 0;
+        ctx->unfit[k][0] = '\0';
+        if (ocl_kernel_is_tiled(k)) {
+            size_t local[2];
+            ocl_kernel_group(ctx, (ocl_kernel_id)k, local);
+            const char *name = program_defs[kernel_defs[k].program].name;
+            if (local[0] > ctx->dev->max_items[0] || local[1] > ctx->dev->max_items[1])
+                snprintf(ctx->unfit[k], sizeof ctx->unfit[k],
+                         "%s needs a %zux%zu work-group; CL_DEVICE_MAX_WORK_ITEM_SIZES is "
+                         "%zux%zu", name, local[0], local[1], ctx->dev->max_items[0],
+                         ctx->dev->max_items[1]);
+            else if (local[0] * local[1] > ctx->dev->max_wg ||
+                     (kwg > 0 && local[0] * local[1] > kwg))
+                snprintf(ctx->unfit[k], sizeof ctx->unfit[k],
+                         "%s needs %zu work-items per group; CL_KERNEL_WORK_GROUP_SIZE is %zu",
+                         name, local[0] * local[1], kwg ? kwg : ctx->dev->max_wg);
+            else if (lmem > ctx->dev->local_mem)
+                snprintf(ctx->unfit[k], sizeof ctx->unfit[k],
+                         "%s needs %llu bytes of local memory; CL_DEVICE_LOCAL_MEM_SIZE is %llu",
+                         name, (unsigned long long)lmem,
+                         (unsigned long long)ctx->dev->local_mem);
+            continue;
+        }
         size_t want = k == OCL_K_ATTENTION ? 32 : 64;
         if (ocl_kernel_is_gemm(k) || k == OCL_K_ATT64)
             want = 1; /* one register tile per work-group (see gemm.cl, attention.cl) */
@@ -354,22 +397,39 @@ vitcl_status ocl_programs_build(vitcl_context *ctx)
             want = 16;
         if (want > ctx->dev->max_wg)
             want = ctx->dev->max_wg;
-        size_t kwg = 0;
-        if (clGetKernelWorkGroupInfo(ctx->kernels[k], ctx->dev->id, CL_KERNEL_WORK_GROUP_SIZE,
-                                     sizeof kwg, &kwg, NULL) == CL_SUCCESS &&
-            kwg > 0) {
+        if (want > ctx->dev->max_items[0])
+            want = ctx->dev->max_items[0];
+        if (kwg > 0) {
             while (want > kwg)
                 want /= 2;
             if (k == OCL_K_LAYERNORM || k == OCL_K_SOFTMAX)
-                while (ctx->row_wg > kwg)
+                while (ctx->row_wg > kwg || ctx->row_wg > ctx->dev->max_items[0])
                     ctx->row_wg /= 2;
         }
+        if (lmem > ctx->dev->local_mem)
+            return ocl_fail(ctx, VITCL_ERR_DEVICE,
+                            "opencl: kernel '%s' on %s needs %llu bytes of local memory; "
+                            "CL_DEVICE_LOCAL_MEM_SIZE is %llu: refusing this device",
+                            kernel_defs[k].name, ctx->dev->info.name, (unsigned long long)lmem,
+                            (unsigned long long)ctx->dev->local_mem);
         size_t p = 1;
         while (p * 2 <= want)
             p *= 2;
         ctx->group[k] = p;
     }
     return VITCL_OK;
+}
+
+void ocl_kernel_group(const vitcl_context *ctx, ocl_kernel_id k, size_t local[2])
+{
+    local[1] = 1;
+    switch (k) {
+    case OCL_K_GEMM_T64: local[0] = local[1] = 8; break;
+    case OCL_K_GEMM_T256: local[0] = local[1] = 16; break;
+    case OCL_K_ATT_T64:
+    case OCL_K_ATT_T128: local[0] = 64; break;
+    default: local[0] = ctx->group[k]; break;
+    }
 }
 
 void ocl_programs_release(vitcl_context *ctx)

@@ -129,9 +129,11 @@ static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k)
         goto done;
     r->bufs[r->n++] = Wp;
     for (int v = 0; v < OCL_GEMM_VARIANTS; v++) {
-        static const char *const names[OCL_GEMM_VARIANTS] = {"gemm_packed (6 rows)",
-                                                             "gemm_packed (8 rows)",
-                                                             "gemm_packed (12 rows)"};
+        static const char *const names[OCL_GEMM_VARIANTS] = {
+            "gemm_packed (6 rows)", "gemm_packed (8 rows)", "gemm_packed (12 rows)",
+            "gemm_tiled (64 work-items)", "gemm_tiled (256 work-items)"};
+        if (ctx->unfit[OCL_K_GEMM_MB6 + v][0])
+            continue; /* never chosen on this device (gemm_tune.c) */
         if ((s = ocl_linear_panels(ctx, (ocl_kernel_id)(OCL_K_GEMM_MB6 + v), X, 0, Wp, B, 0, Y, 0,
                                    m, n, k, 1)) != VITCL_OK ||
             (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK ||
@@ -252,10 +254,12 @@ done:
     return s;
 }
 
-/* Attention on a packed QKV matrix (ld = 3 * heads * head_dim), 2 images. */
-static vitcl_status check_attention(sc_run *r)
+/* Attention on a packed QKV matrix (ld = 3 * heads * head_dim), 2 images, 2 heads of HD, S
+ * tokens. HD = 64 takes the head_dim-64 kernels (attention64, or attention_tiled built for 64),
+ * any other the general ones; the kernel family is the context's (ocl_attention_choose). */
+static vitcl_status check_attention(sc_run *r, size_t S, size_t HD)
 {
-    enum { B = 2, S = 37, H = 2, HD = 16, D = H * HD, LD = 3 * D };
+    const size_t B = 2, H = 2, D = H * HD, LD = 3 * D;
     vitcl_context *ctx = r->ctx;
     vitcl_status s = VITCL_ERR_OUT_OF_MEMORY;
     const float scale = 0.25f;
@@ -297,7 +301,10 @@ static vitcl_status check_attention(sc_run *r)
                            scale)) != VITCL_OK ||
         (s = ocl_buffer_read(ctx, O, 0, o, sizeof(float) * B * S * D)) != VITCL_OK)
         goto done;
-    s = sc_compare(ctx, "attention", 0, o, ref, (size_t)B * S * D, 1e-4);
+    char what[96];
+    snprintf(what, sizeof what, "attention (%s, head_dim %zu)",
+             !ctx->att_tiled ? (HD == 64 ? "attention64" : "attention") : "attention_tiled", HD);
+    s = sc_compare(ctx, what, 0, o, ref, (size_t)B * S * D, 1e-4);
 done:
     sc_release(r);
     free(qkv), free(o), free(ref), free(p);
@@ -314,9 +321,10 @@ static vitcl_status check_patch_embed(sc_run *r)
     vitcl_status s = VITCL_ERR_OUT_OF_MEMORY;
     float *px = sc_floats(r, (size_t)B * C * HH * WW, 1.0f), *w = sc_floats(r, (size_t)DIM * C * P * P, 1.0f);
     float *bias = sc_floats(r, DIM, 1.0f), *y = malloc(ny * sizeof *y);
+    float *got = malloc(ny * sizeof *got);
     double *ref = malloc(ny * sizeof *ref);
     vitcl_buffer *PX, *Wb, *Bb, *Y;
-    if (!px || !w || !bias || !y || !ref) {
+    if (!px || !w || !bias || !y || !got || !ref) {
         s = ocl_fail(ctx, s, "opencl self-check on %s: out of host memory", ctx->dev->info.name);
         goto done;
     }
@@ -340,14 +348,30 @@ static vitcl_status check_patch_embed(sc_run *r)
         (s = sc_upload(r, w, (size_t)DIM * C * P * P, &Wb)) != VITCL_OK ||
         (s = sc_upload(r, bias, DIM, &Bb)) != VITCL_OK || (s = sc_upload(r, y, ny, &Y)) != VITCL_OK)
         goto done;
-    if ((s = ocl_patch_embed(ctx, PX, 0, Wb, 0, Bb, 0, Y, 0, stride, B, C, HH, WW, P, DIM)) !=
-            VITCL_OK ||
-        (s = ocl_buffer_read(ctx, Y, 0, y, ny * sizeof(float))) != VITCL_OK)
-        goto done;
-    s = sc_compare(ctx, "patch_embed", 0, y, ref, ny, 1e-4);
+    /* patch_embed depends on the GEMM mode, chosen later (gemm_tune.c): check the direct
+     * kernel used in CLBlast mode and the unfold + gemm path with every GEMM variant the device
+     * can run, so whichever is chosen has passed. */
+    ocl_gemm_mode saved_mode = ctx->gemm_mode;
+    ocl_kernel_id saved_kernel = ctx->gemm_kernel;
+    for (int v = -1; v < OCL_GEMM_VARIANTS && s == VITCL_OK; v++) {
+        if (v >= 0 && ctx->unfit[OCL_K_GEMM_MB6 + v][0])
+            continue;
+        ctx->gemm_mode = v < 0 ? OCL_GEMM_CLBLAST : OCL_GEMM_PANELS;
+        ctx->gemm_kernel = v < 0 ? saved_kernel : (ocl_kernel_id)(OCL_K_GEMM_MB6 + v);
+        char what[96];
+        snprintf(what, sizeof what, "patch_embed (%s)",
+                 v < 0 ? "direct, CLBlast mode" : "unfold + packed GEMM");
+        if ((s = ocl_buffer_write(ctx, Y, 0, y, ny * sizeof(float))) == VITCL_OK &&
+            (s = ocl_patch_embed(ctx, PX, 0, Wb, 0, Bb, 0, Y, 0, stride, B, C, HH, WW, P,
+                                 DIM)) == VITCL_OK &&
+            (s = ocl_buffer_read(ctx, Y, 0, got, ny * sizeof(float))) == VITCL_OK)
+            s = sc_compare(ctx, what, 0, got, ref, ny, 1e-4);
+    }
+    ctx->gemm_mode = saved_mode;
+    ctx->gemm_kernel = saved_kernel;
 done:
     sc_release(r);
-    free(px), free(w), free(bias), free(y), free(ref);
+    free(px), free(w), free(bias), free(y), free(got), free(ref);
     return s;
 }
 
@@ -393,7 +417,8 @@ vitcl_status ocl_selfcheck(vitcl_context *ctx)
     if ((s = check_linear(&r, 5, 7, 9)) != VITCL_OK ||
         (s = check_linear(&r, 400, 392, 384)) != VITCL_OK ||
         (s = check_linear(&r, 13, 37, 19)) != VITCL_OK || (s = check_batched(&r)) != VITCL_OK ||
-        (s = check_rowwise(&r)) != VITCL_OK || (s = check_attention(&r)) != VITCL_OK ||
+        (s = check_rowwise(&r)) != VITCL_OK || (s = check_attention(&r, 37, 16)) != VITCL_OK ||
+        (s = check_attention(&r, 70, 64)) != VITCL_OK ||
         (s = check_patch_embed(&r)) != VITCL_OK)
         return s;
     ctx->stats.selfcheck = "ran";

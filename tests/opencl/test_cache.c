@@ -182,7 +182,7 @@ static void copy_kernels(const char *dir, const char *file, const char *old, con
 {
     const char *files[] = {"common.cl", "reduce.cl", "layernorm.cl", "softmax.cl",
                            "bias_gelu.cl", "add.cl", "attention.cl", "patch_embed.cl",
-                           "gemm.cl"};
+                           "gemm.cl", "gemm_tiled.cl", "attention_tiled.cl"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char in[1200], out[1200];
         snprintf(in, sizeof in, "%s/clkernels/%s", VITCL_SOURCE_ROOT, files[i]);
@@ -266,4 +266,61 @@ Test(opencl_cache, self_check_refuses_a_wrong_kernel)
     cr_expect(strstr(err, "gelu") != NULL, "message names the op: %s", err);
     cr_expect(strstr(err, dev) != NULL, "message names the device: %s", err);
     cr_expect(strstr(err, "refusing this device") != NULL, "message: %s", err);
+}
+
+/* Each kernel the self-check covers, broken so that it still compiles: the device is refused
+ * with a message naming that kernel. The variable picks the kernel family where the device type
+ * alone would not use it. */
+static void expect_refused(const char *file, const char *old, const char *new_text,
+                           const char *env, const char *value, const char *names)
+{
+    char kdir[1024], err[4096] = "", dev[256];
+    make_tmpdir(kdir, sizeof kdir);
+    copy_kernels(kdir, file, old, new_text);
+    if (env)
+        setenv(env, value, 1);
+    vitcl_status s = create_with_kernels(kdir, err, sizeof err, dev, sizeof dev);
+    cr_expect_eq(s, VITCL_ERR_DEVICE, "%s broken: status %d: %s", file, (int)s, err);
+    cr_expect(strstr(err, names) != NULL, "message names '%s': %s", names, err);
+    cr_expect(strstr(err, dev) != NULL, "message names the device: %s", err);
+    cr_expect(strstr(err, "refusing this device") != NULL, "message: %s", err);
+}
+
+Test(opencl_cache, self_check_refuses_a_wrong_attention64)
+{
+    expect_refused("attention.cl", "const float inv = 1.0f / l##r;", "const float inv = 1.0f;",
+                   "VITCL_CL_ATTENTION", "rows", "attention (attention64, head_dim 64)");
+}
+
+Test(opencl_cache, self_check_refuses_a_wrong_general_attention)
+{
+    expect_refused("attention.cl", "acc[d] += p * vr[d];", "acc[d] += p * vr[d] * 1.01f;",
+                   "VITCL_CL_ATTENTION", "rows", "attention (attention, head_dim 16)");
+}
+
+Test(opencl_cache, self_check_refuses_a_wrong_tiled_attention)
+{
+    /* Breaks both builds (head_dim 64 and 128); the head_dim-16 case runs first. */
+    expect_refused("attention_tiled.cl", "acc[c][qi] / row_sum[qi]", "acc[c][qi]",
+                   "VITCL_CL_ATTENTION", "tiled", "attention (attention_tiled, head_dim 16)");
+}
+
+Test(opencl_cache, self_check_refuses_a_wrong_tiled_attention64_only)
+{
+    /* Wrong only in the build for head_dim 64: the general case passes, the 64 case must not. */
+    expect_refused("attention_tiled.cl", "acc[c][qi] / row_sum[qi]",
+                   "acc[c][qi] / (row_sum[qi] * (AT_D == 64 ? 1.01f : 1.0f))",
+                   "VITCL_CL_ATTENTION", "tiled", "attention (attention_tiled, head_dim 64)");
+}
+
+Test(opencl_cache, self_check_refuses_a_wrong_tiled_gemm)
+{
+    expect_refused("gemm_tiled.cl", "float v = acc[r][c] +", "float v = 0.5f * acc[r][c] +", NULL,
+                   NULL, "gemm_tiled (64 work-items)");
+}
+
+Test(opencl_cache, self_check_refuses_a_wrong_patch_embed_in_clblast_mode)
+{
+    expect_refused("patch_embed.cl", "= s + bias[bias_off + d];", "= s;", NULL, NULL,
+                   "patch_embed (direct, CLBlast mode)");
 }

@@ -1,6 +1,7 @@
 /* tests/opencl/test_gemm_choice.c - every linear implementation the tuner can pick, forced one
  * at a time through VITCL_CL_GEMM (each Criterion test is its own process): packed linear at odd
- * shapes against a double reference, and patch_embed in CLBlast mode (its direct kernel).
+ * shapes against a double reference (gemm_packed's three tile heights, gemm_tiled's two group
+ * sizes and CLBlast), and patch_embed in CLBlast mode (its direct kernel).
  * A bad VITCL_CL_GEMM value is refused with a message naming it.
  * Tolerance as in test_ops.c: 1e-4 relative + 1e-4 * sqrt(k) absolute (fp32 accumulation).
  */
@@ -69,6 +70,17 @@ Test(opencl_gemm_choice, mb8, .timeout = 300)
 Test(opencl_gemm_choice, mb12, .timeout = 300)
 {
     shapes("mb12");
+}
+
+/* The GPU-shaped work-group-tiled kernels (gemm_tiled.cl), 64 and 256 work-items per group. */
+Test(opencl_gemm_choice, t64, .timeout = 600)
+{
+    shapes("t64");
+}
+
+Test(opencl_gemm_choice, t256, .timeout = 600)
+{
+    shapes("t256");
 }
 
 Test(opencl_gemm_choice, clblast, .timeout = 300)

@@ -468,6 +468,39 @@ Test(opencl_ops, attention_seq_3137)
     run_attention(1, 3137, 1, 64, 1, 6);
 }
 
+/* The GPU-shaped attention (attention_tiled.cl) forced on whatever device this is: head_dim
+ * 64 and the general build, lengths around its 32-query / 16-query and 32-key tiles. */
+static void setup_tiled(void)
+{
+    cr_assert_eq(setenv("VITCL_CL_ATTENTION", "tiled", 1), 0);
+    harness_open(&H);
+}
+
+TestSuite(opencl_ops_tiled, .init = setup_tiled, .fini = teardown, .timeout = 600);
+
+Test(opencl_ops_tiled, attention_tiled_general_head_dims)
+{
+    run_attention(1, 1, 1, 1, 0, 21);
+    run_attention(3, 5, 2, 17, 0, 22);
+    run_attention(2, 33, 3, 8, 1, 23);
+    run_attention(1, 47, 2, 128, 1, 24);
+    run_attention(2, 16, 1, 100, 0, 25);
+}
+
+Test(opencl_ops_tiled, attention_tiled_head_dim_64)
+{
+    run_attention(1, 1, 1, 64, 0, 26);
+    run_attention(2, 31, 2, 64, 1, 27);
+    run_attention(1, 32, 2, 64, 0, 28);
+    run_attention(3, 33, 3, 64, 1, 29);
+    run_attention(2, 197, 3, 64, 1, 30);
+}
+
+Test(opencl_ops_tiled, attention_tiled_seq_1025)
+{
+    run_attention(1, 1025, 2, 64, 0, 31);
+}
+
 Test(opencl_ops, attention_head_dim_limit)
 {
     vitcl_op_shape shape = {.batch = 1, .seq = 4, .heads = 1, .head_dim = 129};
