@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev valgrind
-  ocl-icd-opencl-dev ocl-icd-libopencl1 opencl-headers pocl-opencl-icd clinfo
+  ocl-icd-opencl-dev ocl-icd-libopencl1 opencl-headers pocl-opencl-icd clinfo oclgrind
   libclblast-dev libopenblas-dev
   libpng-dev libturbojpeg0-dev libcjson-dev libzip-dev zlib1g-dev libcriterion-dev libssl-dev
 )

@@ -4,8 +4,8 @@
 # registration file for it.
 #
 # Usage: tools/install_intel_opencl.sh [VENV_DIR]   (default: .venv-intel-ocl in the repository)
-# Then:  export OCL_ICD_VENDORS=VENV_DIR/icd        (ocl-icd then loads only the runtimes listed
-#        there: add /etc/OpenCL/vendors/*.icd to that folder too, as this script does, to keep PoCL)
+# Then:  export OCL_ICD_VENDORS=VENV_DIR/icd-intel  (ocl-icd loads only the runtimes listed there:
+#        Intel's alone), or VENV_DIR/icd (Intel's beside every runtime of /etc/OpenCL/vendors)
 #
 # The versions are pinned: a new runtime is a deliberate change. The venv's lib/ must not go on
 # LD_LIBRARY_PATH (it ships its own libOpenCL.so); the .icd file names libintelocl.so by its
@@ -28,10 +28,12 @@ if [ -z "$lib" ]; then
   echo "install_intel_opencl: libintelocl.so not found under $venv/lib" >&2
   exit 1
 fi
-mkdir -p "$venv/icd"
+mkdir -p "$venv/icd" "$venv/icd-intel"
+echo "$lib" > "$venv/icd-intel/intel-cpu.icd"
 echo "$lib" > "$venv/icd/intel-cpu.icd"
 for f in /etc/OpenCL/vendors/*.icd; do
   [ -e "$f" ] && ln -sf "$f" "$venv/icd/"
 done
 echo "install_intel_opencl: Intel OpenCL CPU runtime $INTEL_OCL_VERSION ready"
-echo "export OCL_ICD_VENDORS=$venv/icd"
+echo "export OCL_ICD_VENDORS=$venv/icd-intel   # Intel's runtime alone"
+echo "export OCL_ICD_VENDORS=$venv/icd         # beside the system's runtimes"

@@ -6,7 +6,7 @@
  * queue only when asked, so the cost stays off by default.
  *
  * VITCL_CL_STATS_FILE: when set, context_destroy appends one line
- *   "opencl device=<name> builds=N cache_hits=N cache_rejected=N selfcheck=ran|cached
+ *   "opencl device=<name> builds=N cache_hits=N cache_rejected=N selfcheck=ran|cached|skipped
  *    tuning=ran|cached|forced|not run[ faults=build:N,cl_alloc:N,cl_enqueue:N injected=N]"
  * so a test can see whether a process compiled programs or loaded them from the cache; the
  * faults field (calls counted by fault_inject.h) is there only while VITCL_FAULT_INJECT names a
