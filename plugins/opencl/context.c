@@ -6,7 +6,8 @@
  * queue only when asked, so the cost stays off by default.
  *
  * VITCL_CL_STATS_FILE: when set, context_destroy appends one line
- *   "opencl device=<name> builds=N cache_hits=N cache_rejected=N selfcheck=ran|cached|skipped
+ *   "opencl device=<name> builds=N cache_hits=N cache_rejected=N gemm=<choice>
+ *    attention=rows|tiled selfcheck=ran|cached|skipped
  *    tuning=ran|cached|forced|not run[ faults=build:N,cl_alloc:N,cl_enqueue:N injected=N]"
  * so a test can see whether a process compiled programs or loaded them from the cache; the
  * faults field (calls counted by fault_inject.h) is there only while VITCL_FAULT_INJECT names a
@@ -91,10 +92,11 @@ static void write_stats(const vitcl_context *ctx)
     char line[640], faults[160];
     ocl_fault_describe(&ctx->fault, faults, sizeof faults);
     int n = snprintf(line, sizeof line,
-                     "opencl device=%s builds=%u cache_hits=%u cache_rejected=%u selfcheck=%s "
-                     "tuning=%s%s%s\n",
+                     "opencl device=%s builds=%u cache_hits=%u cache_rejected=%u gemm=%s "
+                     "attention=%s selfcheck=%s tuning=%s%s%s\n",
                      ctx->dev->info.name, ctx->stats.builds, ctx->stats.cache_hits,
-                     ctx->stats.cache_rejected, ctx->stats.selfcheck, ctx->gemm_tuning,
+                     ctx->stats.cache_rejected, ocl_gemm_choice_name(ctx),
+                     ctx->att_tiled ? "tiled" : "rows", ctx->stats.selfcheck, ctx->gemm_tuning,
                      faults[0] ? " faults=" : "", faults);
     if (n <= 0)
         return;

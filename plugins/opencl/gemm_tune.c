@@ -253,6 +253,15 @@ static vitcl_status tune_run_all(vitcl_context *ctx, int *winner, int *errored)
     return VITCL_OK;
 }
 
+const char *ocl_gemm_choice_name(const vitcl_context *ctx)
+{
+    if (ctx->gemm_mode == OCL_GEMM_CLBLAST)
+        return cand_names[CAND_CLBLAST];
+    if (ctx->gemm_mode == OCL_GEMM_PANELS && ocl_kernel_is_gemm(ctx->gemm_kernel))
+        return cand_names[ctx->gemm_kernel - OCL_K_GEMM_MB6];
+    return "undecided";
+}
+
 vitcl_status ocl_gemm_tune(vitcl_context *ctx)
 {
     if (ctx->gemm_mode != OCL_GEMM_UNDECIDED)

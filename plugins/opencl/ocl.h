@@ -373,6 +373,8 @@ vitcl_status ocl_linear_panels(vitcl_context *ctx, ocl_kernel_id kernel, const v
  * gemm_packed variant on a few ViT shapes (a candidate with wrong results is discarded) and
  * storing the winner. Fails only when no candidate computes correctly or on out of memory. */
 vitcl_status ocl_gemm_tune(vitcl_context *ctx);
+/* The context's GEMM choice as VITCL_CL_GEMM spells it, or "undecided"; a static string. */
+const char *ocl_gemm_choice_name(const vitcl_context *ctx);
 vitcl_status ocl_layernorm(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                            const vitcl_buffer *gamma, size_t g_off, const vitcl_buffer *beta,
                            size_t b_off, vitcl_buffer *Y, size_t y_off, size_t rows, size_t cols,

@@ -493,6 +493,10 @@ Test(opencl_ops_tiled, attention_tiled_head_dim_64)
     run_attention(2, 31, 2, 64, 1, 27);
     run_attention(1, 32, 2, 64, 0, 28);
     run_attention(3, 33, 3, 64, 1, 29);
+}
+
+Test(opencl_ops_tiled, attention_tiled_seq_197)
+{
     run_attention(2, 197, 3, 64, 1, 30);
 }
 
