@@ -16,7 +16,7 @@
 
 extern char **environ;
 
-#define NPROGRAMS 10/* programs the plugin builds (programs.c) */
+#define NPROGRAMS 14 /* programs the plugin builds (programs.c) */
 #define NAME_MAX_LEN 2400
 
 TestSuite(opencl_cache, .timeout = 600);
