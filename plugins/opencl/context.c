@@ -62,8 +62,21 @@ vitcl_status ocl_context_create(void *state, int device_index, vitcl_context **o
         s = ocl_fail_cl(ctx, "context_create", "clCreateCommandQueue", e);
         goto fail;
     }
-    size_t wg = ctx->dev->max_wg < 256 ? ctx->dev->max_wg : 256;
-    while (wg > 1 && wg * sizeof(float) > ctx->dev->local_mem / 2)
+    ctx->max_wg = ctx->dev->max_wg;
+    ctx->local_mem = ctx->dev->local_mem;
+    ctx->limits_note = "";
+    const char *lim_g = getenv("VITCL_CL_LIMIT_GROUP"), *lim_l = getenv("VITCL_CL_LIMIT_LOCAL");
+    unsigned long long lim;
+    if (lim_g && (lim = strtoull(lim_g, NULL, 10)) > 0 && lim < ctx->max_wg) {
+        ctx->max_wg = (size_t)lim;
+        ctx->limits_note = " (lowered by VITCL_CL_LIMIT_GROUP)";
+    }
+    if (lim_l && (lim = strtoull(lim_l, NULL, 10)) > 0 && lim < ctx->local_mem) {
+        ctx->local_mem = lim;
+        ctx->limits_note = " (lowered by VITCL_CL_LIMIT_LOCAL)";
+    }
+    size_t wg = ctx->max_wg < 256 ? ctx->max_wg : 256;
+    while (wg > 1 && wg * sizeof(float) > ctx->local_mem / 2)
         wg /= 2;
     ctx->row_wg = pow2_floor(wg);
 

@@ -107,6 +107,17 @@ vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     return ocl_linear_clblast(ctx, X, x_off, W, w_off, b, b_off, Y, y_off, m, n, k, gelu);
 }
 
+vitcl_status ocl_clblast_temp_bytes(vitcl_context *ctx, size_t m, size_t n, size_t k,
+                                    size_t *bytes)
+{
+    *bytes = 0;
+    CLBlastStatusCode st = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, CLBlastTransposeNo,
+                                                      CLBlastTransposeYes, m, n, k, 0, k, 0, k, 0,
+                                                      n, &ctx->queue, bytes);
+    return st == CLBlastSuccess ? VITCL_OK
+                                : clblast_fail(ctx, "linear", "CLBlastSGemmTempBufferSize", st);
+}
+
 vitcl_status ocl_linear_clblast(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                                 const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b,
                                 size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,

@@ -289,12 +289,16 @@ vitcl_status ocl_gemm_tune(vitcl_context *ctx)
         if (ocl_cache_read(ctx->cache_dir, "tune", key, &data, &len) == 1) {
             int c = cand_index((const char *)data, len);
             free(data);
+            /* A cached variant this context cannot launch (lowered limits) means a new run. */
+            if (c >= 0 && c != CAND_CLBLAST && ctx->unfit[OCL_K_GEMM_MB6 + c][0])
+                c = -2;
             if (c >= 0) {
                 set_mode(ctx, c);
                 ctx->gemm_tuning = "cached";
                 return VITCL_OK;
             }
-            ocl_cache_remove(ctx->cache_dir, "tune", key);
+            if (c == -1)
+                ocl_cache_remove(ctx->cache_dir, "tune", key);
         }
     }
     int winner = -1, errored = 0;
@@ -310,7 +314,8 @@ vitcl_status ocl_gemm_tune(vitcl_context *ctx)
     ctx->gemm_tuning = "ran";
     /* A run in which an OpenCL call failed decides for this context only: the failure may have
      * been passing (out of resources under load), and caching would fix the choice for good. */
-    if (have_key && ctx->cache_usable && !errored)
+    /* Nor is a run under lowered test limits (VITCL_CL_LIMIT_*) cached: it saw fewer candidates. */
+    if (have_key && ctx->cache_usable && !errored && !ctx->limits_note[0])
         ocl_cache_write(ctx->cache_dir, "tune", key, cand_names[winner],
                         strlen(cand_names[winner]));
     return VITCL_OK;

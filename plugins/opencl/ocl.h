@@ -168,6 +168,12 @@ struct vitcl_context {
     cl_program programs[OCL_P_COUNT];
     cl_kernel kernels[OCL_K_COUNT];
     size_t row_wg; /* work-group size of the row-wise kernels (power of two) */
+    /* The device's CL_DEVICE_MAX_WORK_GROUP_SIZE and CL_DEVICE_LOCAL_MEM_SIZE, lowered by
+     * VITCL_CL_LIMIT_GROUP / VITCL_CL_LIMIT_LOCAL (tests only: a small device simulated on any
+     * device); limits_note is "" or says which variable lowered them (for messages). */
+    size_t max_wg;
+    cl_ulong local_mem;
+    const char *limits_note;
     /* Fixed work-group size per kernel (power of two). A fixed size matters on PoCL, which
      * compiles a kernel once per distinct local size. */
     size_t group[OCL_K_COUNT];
@@ -348,6 +354,11 @@ vitcl_status ocl_linear_clblast(vitcl_context *ctx, const vitcl_buffer *X, size_
                                 const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b,
                                 size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
                                 size_t k, int gelu);
+
+/* Bytes of temporary buffer CLBlast asks for linear's shape (m, n, k) at offset 0: 0 when it
+ * would run its direct kernel, else its indirect one (with pre/post-processing). */
+vitcl_status ocl_clblast_temp_bytes(vitcl_context *ctx, size_t m, size_t n, size_t k,
+                                    size_t *bytes);
 
 /* ---- gemm_packed.c */
 /* The op table's linear_pack_weight: tunes the context on first use (gemm_tune.c), then makes

@@ -359,6 +359,9 @@ vitcl_status ocl_programs_build(vitcl_context *ctx)
     /* Work-group sizes: what we want, capped by what the device and each compiled kernel
      * allow, as a power of two. The tiled kernels need exactly their compiled size: when the
      * device cannot give it, or their local memory does not fit, they are marked unfit. */
+    size_t max_wg = ctx->max_wg;
+    cl_ulong local_mem = ctx->local_mem;
+    const char *capped = ctx->limits_note;
     for (int k = 0; k < OCL_K_COUNT; k++) {
         size_t kwg = 0;
         cl_ulong lmem = 0;
@@ -368,6 +371,8 @@ vitcl_status ocl_programs_build(vitcl_context *ctx)
         if (clGetKernelWorkGroupInfo(ctx->kernels[k], ctx->dev->id, CL_KERNEL_LOCAL_MEM_SIZE,
                                      sizeof lmem, &lmem, NULL) != CL_SUCCESS)
             lmem = 0;
+        if (kwg == 0 || kwg > max_wg)
+            kwg = max_wg;
         ctx->unfit[k][0] = '\0';
         if (ocl_kernel_is_tiled(k)) {
             size_t local[2];
@@ -378,16 +383,15 @@ vitcl_status ocl_programs_build(vitcl_context *ctx)
                          "%s needs a %zux%zu work-group; CL_DEVICE_MAX_WORK_ITEM_SIZES is "
                          "%zux%zu", name, local[0], local[1], ctx->dev->max_items[0],
                          ctx->dev->max_items[1]);
-            else if (local[0] * local[1] > ctx->dev->max_wg ||
-                     (kwg > 0 && local[0] * local[1] > kwg))
+            else if (local[0] * local[1] > kwg)
                 snprintf(ctx->unfit[k], sizeof ctx->unfit[k],
-                         "%s needs %zu work-items per group; CL_KERNEL_WORK_GROUP_SIZE is %zu",
-                         name, local[0] * local[1], kwg ? kwg : ctx->dev->max_wg);
-            else if (lmem > ctx->dev->local_mem)
+                         "%s needs %zu work-items per group; CL_KERNEL_WORK_GROUP_SIZE is %zu%s",
+                         name, local[0] * local[1], kwg, capped);
+            else if (lmem > local_mem)
                 snprintf(ctx->unfit[k], sizeof ctx->unfit[k],
-                         "%s needs %llu bytes of local memory; CL_DEVICE_LOCAL_MEM_SIZE is %llu",
-                         name, (unsigned long long)lmem,
-                         (unsigned long long)ctx->dev->local_mem);
+                         "%s needs %llu bytes of local memory; CL_DEVICE_LOCAL_MEM_SIZE is "
+                         "%llu%s",
+                         name, (unsigned long long)lmem, (unsigned long long)local_mem, capped);
             continue;
         }
         size_t want = k == OCL_K_ATTENTION ? 32 : 64;
@@ -395,23 +399,19 @@ vitcl_status ocl_programs_build(vitcl_context *ctx)
             want = 1; /* one register tile per work-group (see gemm.cl, attention.cl) */
         else if (k == OCL_K_ATT_KT || k == OCL_K_PACK_W)
             want = 16;
-        if (want > ctx->dev->max_wg)
-            want = ctx->dev->max_wg;
         if (want > ctx->dev->max_items[0])
             want = ctx->dev->max_items[0];
-        if (kwg > 0) {
-            while (want > kwg)
-                want /= 2;
-            if (k == OCL_K_LAYERNORM || k == OCL_K_SOFTMAX)
-                while (ctx->row_wg > kwg || ctx->row_wg > ctx->dev->max_items[0])
-                    ctx->row_wg /= 2;
-        }
-        if (lmem > ctx->dev->local_mem)
+        while (want > kwg)
+            want /= 2;
+        if (k == OCL_K_LAYERNORM || k == OCL_K_SOFTMAX)
+            while (ctx->row_wg > 1 && (ctx->row_wg > kwg || ctx->row_wg > ctx->dev->max_items[0]))
+                ctx->row_wg /= 2;
+        if (lmem > local_mem)
             return ocl_fail(ctx, VITCL_ERR_DEVICE,
                             "opencl: kernel '%s' on %s needs %llu bytes of local memory; "
-                            "CL_DEVICE_LOCAL_MEM_SIZE is %llu: refusing this device",
+                            "CL_DEVICE_LOCAL_MEM_SIZE is %llu%s: refusing this device",
                             kernel_defs[k].name, ctx->dev->info.name, (unsigned long long)lmem,
-                            (unsigned long long)ctx->dev->local_mem);
+                            (unsigned long long)local_mem, capped);
         size_t p = 1;
         while (p * 2 <= want)
             p *= 2;

@@ -2,7 +2,8 @@
  *
  * At context_create, unless a marker says this device + driver + kernel set + CLBlast version
  * already passed, every op runs on small deterministic inputs (a CLBlast sgemm in both the small
- * "direct" and the large "indirect" regime, every gemm_packed tile variant on the same inputs,
+ * "direct" and, at the first shape that takes it, the "indirect" regime, every GEMM variant the
+ * device can launch,
  * a strided batched gemm, and each of our kernels) and
  * is compared with plain C computed here in double precision. A wrong result refuses the device
  * with a message naming the device and the op; a pass writes the marker (kind "selfcheck") into
@@ -143,6 +144,68 @@ static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k)
 done:
     sc_release(r);
     free(x), free(w), free(b), free(y), free(ref);
+    return s;
+}
+
+/* CLBlast's indirect GEMM (pre/post-processing kernels and the temporary buffer): the first
+ * shape at which CLBlast asks for a temporary buffer, up to ViT-L's largest GEMM at batch 8
+ * (1576 x 4096 x 1024); none means the model's shapes all take the direct kernel, already
+ * checked. Compared at 256 sampled elements plus the corners (a full double reference would take
+ * seconds on the host). */
+static vitcl_status check_clblast_indirect(sc_run *r)
+{
+    static const size_t shapes[][3] = {{776, 772, 768}, {1032, 1028, 1024}, {1576, 4096, 1024}};
+    vitcl_context *ctx = r->ctx;
+    size_t m = 0, n = 0, k = 0, temp = 0;
+    vitcl_status s;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0] && temp == 0; i++) {
+        if ((s = ocl_clblast_temp_bytes(ctx, shapes[i][0], shapes[i][1], shapes[i][2], &temp)) !=
+            VITCL_OK)
+            return s;
+        m = shapes[i][0], n = shapes[i][1], k = shapes[i][2];
+    }
+    if (temp == 0)
+        return VITCL_OK;
+    s = VITCL_ERR_OUT_OF_MEMORY;
+    float *x = sc_floats(r, m * k, 1.0f), *w = sc_floats(r, n * k, 0.1f);
+    float *b = sc_floats(r, n, 1.0f), *y = malloc(m * n * sizeof *y);
+    enum { SAMPLES = 258 };
+    float got[SAMPLES];
+    double ref[SAMPLES];
+    vitcl_buffer *X, *W, *B, *Y;
+    if (!x || !w || !b || !y) {
+        s = ocl_fail(ctx, s, "opencl self-check on %s: out of host memory", ctx->dev->info.name);
+        goto done;
+    }
+    if ((s = sc_upload(r, x, m * k, &X)) != VITCL_OK ||
+        (s = sc_upload(r, w, n * k, &W)) != VITCL_OK || (s = sc_upload(r, b, n, &B)) != VITCL_OK)
+        goto done;
+    if ((s = ocl_buffer_alloc(ctx, m * n * sizeof(float), "self-check", &Y)) != VITCL_OK)
+        goto done;
+    r->bufs[r->n++] = Y;
+    if ((s = ocl_linear(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, VITCL_LINEAR_GELU)) != VITCL_OK ||
+        (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK)
+        goto done;
+    for (int e = 0; e < SAMPLES; e++) {
+        size_t i = e == 0 ? 0 : m - 1, j = e == 0 ? 0 : n - 1; /* the corners first */
+        if (e > 1) {
+            sc_rand(r);
+            i = (r->seed >> 8) % m;
+            sc_rand(r);
+            j = (r->seed >> 8) % n;
+        }
+        double acc = b[j];
+        for (size_t t = 0; t < k; t++)
+            acc += (double)x[i * k + t] * w[j * k + t];
+        ref[e] = gelu_ref(acc);
+        got[e] = y[i * n + j];
+    }
+    char what[96];
+    snprintf(what, sizeof what, "sgemm (indirect kernel, %zux%zux%zu)", m, n, k);
+    s = sc_compare(ctx, what, 1, got, ref, SAMPLES, 1e-3);
+done:
+    sc_release(r);
+    free(x), free(w), free(b), free(y);
     return s;
 }
 
@@ -420,11 +483,12 @@ vitcl_status ocl_selfcheck(vitcl_context *ctx)
     }
     sc_run r = {.ctx = ctx, .n = 0, .seed = 12345u};
     vitcl_status s;
-    /* Small shape: CLBlast's direct kernel. Large shape (above 384^3 multiply-adds): the
-     * indirect kernel with its pre/post-processing through the temporary buffer. */
+    /* CLBlast at a small shape (its direct kernel) and where it switches to its indirect one;
+     * every GEMM variant at partial tiles and at 400x392x384 (many tiles). */
     if ((s = check_linear(&r, 5, 7, 9)) != VITCL_OK ||
         (s = check_linear(&r, 400, 392, 384)) != VITCL_OK ||
-        (s = check_linear(&r, 13, 37, 19)) != VITCL_OK || (s = check_batched(&r)) != VITCL_OK ||
+        (s = check_linear(&r, 13, 37, 19)) != VITCL_OK ||
+        (s = check_clblast_indirect(&r)) != VITCL_OK || (s = check_batched(&r)) != VITCL_OK ||
         (s = check_rowwise(&r)) != VITCL_OK || (s = check_attention(&r, 37, 16)) != VITCL_OK ||
         (s = check_attention(&r, 70, 64)) != VITCL_OK ||
         (s = check_patch_embed(&r)) != VITCL_OK)

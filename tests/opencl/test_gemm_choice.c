@@ -140,3 +140,64 @@ Test(opencl_gemm_choice, unknown_choice_is_refused, .timeout = 300)
     h_free(&H, W);
     harness_close(&H);
 }
+
+/* Device limits (docs/opencl.md, "Device and kernel limits"), simulated on this device with
+ * VITCL_CL_LIMIT_GROUP / VITCL_CL_LIMIT_LOCAL: a variant that does not fit is never used, and
+ * forcing it fails with a message naming the limit. */
+static vitcl_status create_raw(char *err, size_t errlen)
+{
+    harness_load(&H);
+    vitcl_status s = H.desc->context_create(H.state, harness_device(), &H.ctx, err, errlen);
+    if (s != VITCL_OK)
+        H.ctx = NULL;
+    return s;
+}
+
+Test(opencl_gemm_choice, group_limit_128_rules_out_t256_only, .timeout = 600)
+{
+    cr_assert_eq(setenv("VITCL_CL_LIMIT_GROUP", "128", 1), 0);
+    cr_assert_eq(setenv("VITCL_CL_GEMM", "t256", 1), 0);
+    harness_open(&H);
+    float w[4] = {1, 2, 3, 4};
+    vitcl_buffer *W = h_upload(&H, w, 4), *P = NULL;
+    cr_assert_eq(H.desc->ops->linear_pack_weight(H.ctx, W, 0, 2, 2, "w", &P),
+                 VITCL_ERR_UNSUPPORTED);
+    const char *msg = H.desc->last_error(H.ctx);
+    cr_expect(strstr(msg, "gemm_t256 needs 256 work-items per group; CL_KERNEL_WORK_GROUP_SIZE "
+                          "is 128 (lowered by VITCL_CL_LIMIT_GROUP)") != NULL,
+              "%s", msg);
+    h_free(&H, W);
+    harness_close(&H);
+    shapes("t64"); /* 64 items still fit */
+}
+
+Test(opencl_gemm_choice, group_limit_32_keeps_the_row_kernels, .timeout = 600)
+{
+    cr_assert_eq(setenv("VITCL_CL_LIMIT_GROUP", "32", 1), 0);
+    cr_assert_eq(setenv("VITCL_CL_ATTENTION", "tiled", 1), 0);
+    char err[4096] = "";
+    cr_assert_eq(create_raw(err, sizeof err), VITCL_ERR_UNSUPPORTED, "%s", err);
+    cr_expect(strstr(err, "VITCL_CL_ATTENTION=tiled: attention_t64 needs 64 work-items per "
+                          "group; CL_KERNEL_WORK_GROUP_SIZE is 32") != NULL,
+              "%s", err);
+    harness_close(&H);
+    /* Unforced, the device is used with the kernels that fit; the tuning skips t64 and t256. */
+    cr_assert_eq(unsetenv("VITCL_CL_ATTENTION"), 0);
+    cr_assert_eq(unsetenv("VITCL_CL_GEMM"), 0);
+    harness_open(&H);
+    packed(29, 96, 70, 1, 11);
+    harness_close(&H);
+}
+
+Test(opencl_gemm_choice, local_memory_limit_rules_out_tiled_attention, .timeout = 600)
+{
+    cr_assert_eq(setenv("VITCL_CL_LIMIT_LOCAL", "16384", 1), 0);
+    cr_assert_eq(setenv("VITCL_CL_ATTENTION", "tiled", 1), 0);
+    char err[4096] = "";
+    cr_assert_eq(create_raw(err, sizeof err), VITCL_ERR_UNSUPPORTED, "%s", err);
+    cr_expect(strstr(err, "attention_t64 needs ") != NULL &&
+                  strstr(err, "bytes of local memory; CL_DEVICE_LOCAL_MEM_SIZE is 16384 (lowered "
+                              "by VITCL_CL_LIMIT_LOCAL)") != NULL,
+              "%s", err);
+    harness_close(&H);
+}
