@@ -1,9 +1,9 @@
 /* host/model/model_load.c - load a model folder: config, tensor validation, upload to the backend.
  *
- * Every tensor the encoder needs is looked up by its Hub name, with or without the "vit." prefix
- * of files saved from an image-classification model, its shape checked against config.json, and
- * uploaded once. Query, key and value are
- * fused into one [3D, D] weight at load. Tensors that are F32 and memory-mapped may be aliased by
+ * Every tensor the encoder needs is listed once in tensor_table.c (name, shape from the config,
+ * optional or ignored, fused or not); it is looked up by that name, with or without the "vit."
+ * prefix of files saved from an image-classification model, its shape checked, and uploaded
+ * once. Query, key and value are fused into one [3D, D] weight at load. Tensors that are F32 and memory-mapped may be aliased by
  * the backend (zero copy) when it says it can; everything else is converted through at most one
  * transient host copy per tensor.
  */
@@ -12,31 +12,19 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__GLIBC__)
-#endif
 
 #include "backend_facade.h"
 #include "error.h"
 #include "model_internal.h"
-
-#define NAME_MAX_LEN 160
-#define MAX_SHAPE 4
-
-typedef struct expect {
-    char name[NAME_MAX_LEN]; /* without prefix */
-    size_t ndim;
-    uint64_t shape[MAX_SHAPE];
-    int optional;            /* may be absent (classifier pair, mask token, pooler) */
-    int ignored;             /* accepted but unused (mask token, pooler) */
-    int aliased;             /* a backend buffer aliases its host memory */
-    const vitcl_tensor_entry *found;
-} expect;
+#include "tensor_table.h"
 
 typedef struct loader_ctx {
     vitcl_model *m;
     const char *dir;
     const char *prefix;
-    expect *ex;
+    tt_expect *ex;                    /* the tensor table for this config (tensor_table.h) */
+    const vitcl_tensor_entry **found; /* per entry: the file's tensor, or NULL */
+    unsigned char *aliased;           /* per entry: a backend buffer aliases its host memory */
     size_t n_ex;
     int alias_ok;     /* the backend may alias F32 tensors of the open weights */
     const vitcl_weights *w;
@@ -44,78 +32,23 @@ typedef struct loader_ctx {
     size_t tmp_cap;
 } loader_ctx;
 
-static void add_expect(expect *ex, size_t *n, const char *name, size_t ndim, const uint64_t *shape,
-                       int optional, int ignored)
+static vitcl_status alloc_expectations(loader_ctx *L)
 {
-    expect *e = &ex[(*n)++];
-    memset(e, 0, sizeof *e);
-    snprintf(e->name, sizeof e->name, "%s", name);
-    e->ndim = ndim;
-    for (size_t i = 0; i < ndim; i++)
-        e->shape[i] = shape[i];
-    e->optional = optional;
-    e->ignored = ignored;
+    L->n_ex = tt_count(&L->m->cfg);
+    L->ex = calloc(L->n_ex, sizeof *L->ex);
+    L->found = calloc(L->n_ex, sizeof *L->found);
+    L->aliased = calloc(L->n_ex, sizeof *L->aliased);
+    if (!L->ex || !L->found || !L->aliased)
+        return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of memory");
+    return VITCL_OK;
 }
 
-#define SHAPE(...) ((const uint64_t[]){__VA_ARGS__}), (sizeof((const uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t))
-
-static void add_req(expect *ex, size_t *n, const char *name, const uint64_t *shape, size_t ndim)
+static void free_ctx(loader_ctx *L)
 {
-    add_expect(ex, n, name, ndim, shape, 0, 0);
-}
-
-/* Builds the list of tensors a checkpoint with this config holds. */
-static size_t build_expectations(const vitcl_vit_config *c, size_t num_labels, expect *ex)
-{
-    size_t n = 0;
-    uint64_t D = c->hidden_size, I = c->intermediate_size, P = c->patch_size;
-    uint64_t g0 = c->image_size / c->patch_size;
-    add_req(ex, &n, "embeddings.cls_token", SHAPE(1, 1, D));
-    add_req(ex, &n, "embeddings.position_embeddings", SHAPE(1, g0 * g0 + 1, D));
-    add_req(ex, &n, "embeddings.patch_embeddings.projection.weight",
-            SHAPE(D, c->num_channels, P, P));
-    add_req(ex, &n, "embeddings.patch_embeddings.projection.bias", SHAPE(D));
-    static const char *const lin[] = {"attention.attention.query", "attention.attention.key",
-                                      "attention.attention.value", "attention.output.dense"};
-    char name[NAME_MAX_LEN];
-    for (size_t l = 0; l < c->num_layers; l++) {
-        static const char *const ln[] = {"layernorm_before", "layernorm_after"};
-        for (int j = 0; j < 2; j++) {
-            snprintf(name, sizeof name, "encoder.layer.%zu.%s.weight", l, ln[j]);
-            add_req(ex, &n, name, SHAPE(D));
-            snprintf(name, sizeof name, "encoder.layer.%zu.%s.bias", l, ln[j]);
-            add_req(ex, &n, name, SHAPE(D));
-        }
-        for (int j = 0; j < 4; j++) {
-            snprintf(name, sizeof name, "encoder.layer.%zu.%s.weight", l, lin[j]);
-            add_req(ex, &n, name, SHAPE(D, D));
-            snprintf(name, sizeof name, "encoder.layer.%zu.%s.bias", l, lin[j]);
-            if (j == 3 || c->qkv_bias)
-                add_req(ex, &n, name, SHAPE(D));
-        }
-        snprintf(name, sizeof name, "encoder.layer.%zu.intermediate.dense.weight", l);
-        add_req(ex, &n, name, SHAPE(I, D));
-        snprintf(name, sizeof name, "encoder.layer.%zu.intermediate.dense.bias", l);
-        add_req(ex, &n, name, SHAPE(I));
-        snprintf(name, sizeof name, "encoder.layer.%zu.output.dense.weight", l);
-        add_req(ex, &n, name, SHAPE(D, I));
-        snprintf(name, sizeof name, "encoder.layer.%zu.output.dense.bias", l);
-        add_req(ex, &n, name, SHAPE(D));
-    }
-    add_req(ex, &n, "layernorm.weight", SHAPE(D));
-    add_req(ex, &n, "layernorm.bias", SHAPE(D));
-    /* Optional: a classifier head (never prefixed), a mask token, ViT's pooler. */
-    add_expect(ex, &n, "classifier.weight", 2, (const uint64_t[]){num_labels, D}, 1, 0);
-    add_expect(ex, &n, "classifier.bias", 1, (const uint64_t[]){num_labels}, 1, 0);
-    add_expect(ex, &n, "embeddings.mask_token", 3, (const uint64_t[]){1, 1, D}, 1, 1);
-    add_expect(ex, &n, "pooler.dense.weight", 2, (const uint64_t[]){D, D}, 1, 1);
-    add_expect(ex, &n, "pooler.dense.bias", 1, (const uint64_t[]){D}, 1, 1);
-    return n;
-}
-
-static size_t expectation_count(const vitcl_vit_config *c)
-{
-    return 4 + c->num_layers * 16 + 2 + 5;
+    free(L->ex);
+    free(L->found);
+    free(L->aliased);
+    free(L->tmp);
 }
 
 static void shape_str(char *buf, size_t len, size_t ndim, const uint64_t *shape)
@@ -141,32 +74,31 @@ static const char *strip_prefix(const char *name)
 static vitcl_status match_tensors(loader_ctx *L, const vitcl_weights *w)
 {
     const vitcl_vit_config *c = &L->m->cfg;
-    L->prefix = vitcl_weights_find(w, "vit.embeddings.cls_token") ? "vit." : "";
-    const vitcl_tensor_entry *cls_w = vitcl_weights_find(w, "classifier.weight");
+    char pname[TT_NAME_MAX + 8];
+    snprintf(pname, sizeof pname, "vit.%s", tt_name(TT_CLS));
+    L->prefix = vitcl_weights_find(w, pname) ? "vit." : "";
+    const vitcl_tensor_entry *cls_w = vitcl_weights_find(w, tt_name(TT_CLASSIFIER_W));
     size_t num_labels = 0;
     if (cls_w && cls_w->ndim == 2)
         num_labels = (size_t)cls_w->shape[0];
     if (cls_w && c->num_labels && num_labels != c->num_labels)
         return vitcl_fail(VITCL_ERR_FORMAT,
-                          "%s: tensor classifier.weight has %zu rows but config.json names %zu "
-                          "labels",
-                          L->dir, num_labels, c->num_labels);
-    L->n_ex = build_expectations(c, num_labels, L->ex);
+                          "%s: tensor %s has %zu rows but config.json names %zu labels", L->dir,
+                          tt_name(TT_CLASSIFIER_W), num_labels, c->num_labels);
+    tt_build(c, num_labels, L->ex);
     for (size_t i = 0; i < vitcl_weights_count(w); i++) {
         const vitcl_tensor_entry *t = vitcl_weights_at(w, i);
         const char *rel = strip_prefix(t->name);
-        expect *e = NULL;
-        for (size_t j = 0; j < L->n_ex; j++)
-            if (!strcmp(L->ex[j].name, rel)) {
-                e = &L->ex[j];
-                break;
-            }
-        if (!e)
+        size_t j = 0;
+        while (j < L->n_ex && !(L->ex[j].expected && !strcmp(L->ex[j].name, rel)))
+            j++;
+        if (j == L->n_ex)
             return vitcl_fail(VITCL_ERR_FORMAT,
                               "%s: unexpected tensor '%s' (not part of a %s model with %zu "
                               "layers%s)",
                               t->file, t->name, c->model_type, c->num_layers,
                               *L->prefix ? ", keys prefixed 'vit.'" : "");
+        const tt_expect *e = &L->ex[j];
         int same = t->ndim == e->ndim;
         for (size_t d = 0; same && d < e->ndim; d++)
             same = t->shape[d] == e->shape[d];
@@ -178,45 +110,43 @@ static vitcl_status match_tensors(loader_ctx *L, const vitcl_weights *w)
                               "%s: tensor '%s' has shape %s but config.json implies %s", t->file,
                               t->name, got, want);
         }
-        if (e->found)
+        if (L->found[j])
             return vitcl_fail(VITCL_ERR_FORMAT, "%s: tensor '%s' appears twice ('%s' and '%s')",
-                              t->file, e->name, e->found->name, t->name);
-        e->found = t;
+                              t->file, e->name, L->found[j]->name, t->name);
+        L->found[j] = t;
     }
     for (size_t j = 0; j < L->n_ex; j++) {
-        if (!L->ex[j].found && !L->ex[j].optional)
+        if (L->ex[j].expected && !L->found[j] && !L->ex[j].optional)
             return vitcl_fail(VITCL_ERR_FORMAT, "%s: missing tensor '%s%s' (weights: %s)", L->dir,
                               L->prefix, L->ex[j].name, vitcl_weights_format(w));
     }
-    const expect *cb = NULL;
-    for (size_t j = 0; j < L->n_ex; j++)
-        if (!strcmp(L->ex[j].name, "classifier.bias"))
-            cb = &L->ex[j];
-    if (cb && (cls_w != NULL) != (cb->found != NULL))
+    const tt_expect *cw = &L->ex[tt_global_index(c, TT_CLASSIFIER_W)];
+    const tt_expect *cb = &L->ex[tt_global_index(c, TT_CLASSIFIER_B)];
+    if ((cls_w != NULL) != (L->found[tt_global_index(c, TT_CLASSIFIER_B)] != NULL))
         return vitcl_fail(VITCL_ERR_FORMAT,
-                          "%s: tensor '%s' is present without its pair (classifier.weight and "
-                          "classifier.bias go together)",
-                          L->dir, cls_w ? "classifier.weight" : "classifier.bias");
+                          "%s: tensor '%s' is present without its pair (%s and %s go together)",
+                          L->dir, cls_w ? cw->name : cb->name, cw->name, cb->name);
     L->m->num_labels = cls_w ? num_labels : 0;
     return VITCL_OK;
 }
 
-static const vitcl_tensor_entry *get(const loader_ctx *L, const char *fmt, size_t layer)
+/* The file's tensor for a global entry, and for entry k of layer l (NULL when absent). */
+static const vitcl_tensor_entry *glob(const loader_ctx *L, tt_global g)
 {
-    char name[NAME_MAX_LEN];
-    snprintf(name, sizeof name, fmt, layer);
-    for (size_t j = 0; j < L->n_ex; j++)
-        if (!strcmp(L->ex[j].name, name))
-            return L->ex[j].found;
-    return NULL;
+    return L->found[tt_global_index(&L->m->cfg, g)];
+}
+
+static const vitcl_tensor_entry *lay(const loader_ctx *L, tt_layer k, size_t l)
+{
+    return L->found[tt_layer_index(k, l)];
 }
 
 /* Records whether a backend buffer aliases tensor t's host memory. */
 static void set_aliased(loader_ctx *L, const vitcl_tensor_entry *t, int on)
 {
     for (size_t j = 0; j < L->n_ex; j++)
-        if (L->ex[j].found == t) {
-            L->ex[j].aliased = on;
+        if (L->found[j] == t) {
+            L->aliased[j] = (unsigned char)on;
             return;
         }
 }
@@ -315,22 +245,18 @@ static vitcl_status load_qkv(loader_ctx *L, size_t l, model_linear *lin)
 {
     vitcl_backend *be = L->m->be;
     size_t D = L->m->cfg.hidden_size;
-    static const char *const wn[3] = {"encoder.layer.%zu.attention.attention.query.weight",
-                                      "encoder.layer.%zu.attention.attention.key.weight",
-                                      "encoder.layer.%zu.attention.attention.value.weight"};
-    static const char *const bn[3] = {"encoder.layer.%zu.attention.attention.query.bias",
-                                      "encoder.layer.%zu.attention.attention.key.bias",
-                                      "encoder.layer.%zu.attention.attention.value.bias"};
-    char label[NAME_MAX_LEN];
-    snprintf(label, sizeof label, "encoder.layer.%zu.attention.qkv (fused)", l);
+    static const tt_layer wn[3] = {TT_Q_W, TT_K_W, TT_V_W};
+    static const tt_layer bn[3] = {TT_Q_B, TT_K_B, TT_V_B};
+    char label[TT_NAME_MAX];
+    tt_qkv_label(label, sizeof label, l, 0);
     lin->n = 3 * D;
     lin->k = D;
     float *tmp = tmp_floats(L, 3 * D * D, label);
     if (!tmp)
         return VITCL_ERR_OUT_OF_MEMORY;
     for (int j = 0; j < 3; j++) {
-        vitcl_tensor_to_f32(get(L, wn[j], l), tmp + (size_t)j * D * D);
-        vitcl_weights_drop_pages(L->w, get(L, wn[j], l));
+        vitcl_tensor_to_f32(lay(L, wn[j], l), tmp + (size_t)j * D * D);
+        vitcl_weights_drop_pages(L->w, lay(L, wn[j], l));
     }
     vitcl_status st = bf_alloc(be, 3 * D * D * sizeof(float), label, &lin->w);
     if (st)
@@ -339,10 +265,10 @@ static vitcl_status load_qkv(loader_ctx *L, size_t l, model_linear *lin)
         return vitcl_fail_prefix(st, "%s: ", label);
     if (L->m->cfg.qkv_bias) {
         for (int j = 0; j < 3; j++) {
-            vitcl_tensor_to_f32(get(L, bn[j], l), tmp + (size_t)j * D);
-            vitcl_weights_drop_pages(L->w, get(L, bn[j], l));
+            vitcl_tensor_to_f32(lay(L, bn[j], l), tmp + (size_t)j * D);
+            vitcl_weights_drop_pages(L->w, lay(L, bn[j], l));
         }
-        snprintf(label, sizeof label, "encoder.layer.%zu.attention.qkv.bias (fused)", l);
+        tt_qkv_label(label, sizeof label, l, 1);
         if ((st = bf_alloc(be, 3 * D * sizeof(float), label, &lin->b)))
             return st;
         if ((st = bf_write(be, lin->b, 0, tmp, 3 * D * sizeof(float))))
@@ -356,17 +282,17 @@ static vitcl_status load_all(loader_ctx *L)
     vitcl_model *m = L->m;
     const vitcl_vit_config *c = &m->cfg;
     vitcl_status st;
-    if ((st = upload(L, get(L, "embeddings.patch_embeddings.projection.weight", 0), 1,
+    if ((st = upload(L, glob(L, TT_PATCH_W), 1,
                      &m->patch_w)) ||
-        (st = upload(L, get(L, "embeddings.patch_embeddings.projection.bias", 0), 1,
+        (st = upload(L, glob(L, TT_PATCH_B), 1,
                      &m->patch_b)) ||
-        (st = upload(L, get(L, "embeddings.cls_token", 0), 1, &m->cls_token)) ||
-        (st = upload(L, get(L, "embeddings.position_embeddings", 0), 1, &m->pos)) ||
-        (st = upload(L, get(L, "layernorm.weight", 0), 1, &m->lnf_g)) ||
-        (st = upload(L, get(L, "layernorm.bias", 0), 1, &m->lnf_b)))
+        (st = upload(L, glob(L, TT_CLS), 1, &m->cls_token)) ||
+        (st = upload(L, glob(L, TT_POS), 1, &m->pos)) ||
+        (st = upload(L, glob(L, TT_LNF_W), 1, &m->lnf_g)) ||
+        (st = upload(L, glob(L, TT_LNF_B), 1, &m->lnf_b)))
         return st;
     /* The stored position table stays on the host for interpolate_pos_encoding. */
-    const vitcl_tensor_entry *pos = get(L, "embeddings.position_embeddings", 0);
+    const vitcl_tensor_entry *pos = glob(L, TT_POS);
     m->pos_host = malloc((size_t)pos->numel * sizeof(float));
     if (!m->pos_host)
         return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of host memory for '%s'", pos->name);
@@ -378,28 +304,28 @@ static vitcl_status load_all(loader_ctx *L)
                           c->num_layers);
     for (size_t l = 0; l < c->num_layers; l++) {
         model_layer *ly = &m->layers[l];
-        if ((st = upload(L, get(L, "encoder.layer.%zu.layernorm_before.weight", l), 1,
+        if ((st = upload(L, lay(L, TT_LN1_W, l), 1,
                          &ly->ln1_g)) ||
-            (st = upload(L, get(L, "encoder.layer.%zu.layernorm_before.bias", l), 1,
+            (st = upload(L, lay(L, TT_LN1_B, l), 1,
                          &ly->ln1_b)) ||
-            (st = upload(L, get(L, "encoder.layer.%zu.layernorm_after.weight", l), 1,
+            (st = upload(L, lay(L, TT_LN2_W, l), 1,
                          &ly->ln2_g)) ||
-            (st = upload(L, get(L, "encoder.layer.%zu.layernorm_after.bias", l), 1,
+            (st = upload(L, lay(L, TT_LN2_B, l), 1,
                          &ly->ln2_b)) ||
             (st = load_qkv(L, l, &ly->qkv)) ||
-            (st = load_linear(L, get(L, "encoder.layer.%zu.attention.output.dense.weight", l),
-                              get(L, "encoder.layer.%zu.attention.output.dense.bias", l),
+            (st = load_linear(L, lay(L, TT_ATTN_OUT_W, l),
+                              lay(L, TT_ATTN_OUT_B, l),
                               &ly->out)) ||
-            (st = load_linear(L, get(L, "encoder.layer.%zu.intermediate.dense.weight", l),
-                              get(L, "encoder.layer.%zu.intermediate.dense.bias", l),
+            (st = load_linear(L, lay(L, TT_FC1_W, l),
+                              lay(L, TT_FC1_B, l),
                               &ly->fc1)) ||
-            (st = load_linear(L, get(L, "encoder.layer.%zu.output.dense.weight", l),
-                              get(L, "encoder.layer.%zu.output.dense.bias", l), &ly->fc2)))
+            (st = load_linear(L, lay(L, TT_FC2_W, l),
+                              lay(L, TT_FC2_B, l), &ly->fc2)))
             return st;
         bf_after_upload(m->be);
     }
     if (m->num_labels)
-        return load_linear(L, get(L, "classifier.weight", 0), get(L, "classifier.bias", 0),
+        return load_linear(L, glob(L, TT_CLASSIFIER_W), glob(L, TT_CLASSIFIER_B),
                            &m->classifier);
     return VITCL_OK;
 }
@@ -421,7 +347,7 @@ static void fill_info(vitcl_model *m, const vitcl_weights *w, const loader_ctx *
     snprintf(i->weight_format, sizeof i->weight_format, "%s", vitcl_weights_format(w));
     int dt = -1;
     for (size_t j = 0; j < L->n_ex; j++) {
-        const vitcl_tensor_entry *t = L->ex[j].found;
+        const vitcl_tensor_entry *t = L->found[j];
         if (!t)
             continue;
         i->parameter_count += t->numel;
@@ -439,8 +365,8 @@ static vitcl_status check_device_memory(vitcl_model *m, const loader_ctx *L)
 {
     uint64_t floats = 0;
     for (size_t j = 0; j < L->n_ex; j++)
-        if (L->ex[j].found && !L->ex[j].ignored)
-            floats += L->ex[j].found->numel;
+        if (L->found[j] && !L->ex[j].ignored)
+            floats += L->found[j]->numel;
     uint64_t bytes = floats * sizeof(float);
     m->weight_bytes = bytes;
     uint64_t mem = m->be->info.global_mem_bytes;
@@ -471,12 +397,7 @@ vitcl_status vitcl_model_load(vitcl_backend *be, const char *dir, vitcl_model **
     if ((st = vitcl_weights_open(dir, NULL, &w)))
         goto fail;
     L.w = w;
-    L.ex = calloc(expectation_count(&m->cfg), sizeof *L.ex);
-    if (!L.ex) {
-        st = vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of memory");
-        goto fail;
-    }
-    if ((st = match_tensors(&L, w)) || (st = check_device_memory(m, &L)))
+    if ((st = alloc_expectations(&L)) || (st = match_tensors(&L, w)) || (st = check_device_memory(m, &L)))
         goto fail;
     fill_info(m, w, &L);
     /* Every format's tensor data lies in a file mapping (weights.h), so any may be aliased. */
@@ -493,18 +414,16 @@ vitcl_status vitcl_model_load(vitcl_backend *be, const char *dir, vitcl_model **
      * resident memory stays near one copy of the weights. */
     size_t aliased = 0;
     for (size_t j = 0; j < L.n_ex; j++)
-        aliased += L.ex[j].aliased;
+        aliased += L.aliased[j];
     if (aliased)
         m->weights = w;
     else
         vitcl_weights_close(w);
-    free(L.ex);
-    free(L.tmp);
+    free_ctx(&L);
     *out = m;
     return VITCL_OK;
 fail:
-    free(L.ex);
-    free(L.tmp);
+    free_ctx(&L);
     m->weights = NULL;
     vitcl_model_free(m);
     vitcl_weights_close(w);
@@ -529,15 +448,15 @@ vitcl_status vitcl_model_inspect(const char *dir, vitcl_model_config *out)
     vitcl_status st = vitcl_config_load(path, &m->cfg);
     if (!st)
         st = vitcl_weights_open(dir, NULL, &w);
-    if (!st && !(L.ex = calloc(expectation_count(&m->cfg), sizeof *L.ex)))
-        st = vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!st)
+        st = alloc_expectations(&L);
     if (!st)
         st = match_tensors(&L, w);
     if (!st) {
         fill_info(m, w, &L);
         *out = m->info;
     }
-    free(L.ex);
+    free_ctx(&L);
     vitcl_weights_close(w);
     free(m);
     if (st && strstr(vitcl_last_error(), dir) == NULL)
