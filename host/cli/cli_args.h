@@ -7,9 +7,41 @@
 #define VITCL_CLI_ARGS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* A decimal integer in [min, max]. */
 int cli_parse_count(const char *cmd, const char *flag, const char *text, unsigned long min,
                     unsigned long max, unsigned long *out);
+
+/* One option of a subcommand. The table of a command's options drives both cli_parse and
+ * cli_print_options, so its --help lists exactly the flags it accepts. */
+typedef enum cli_kind {
+    CLI_FLAG,  /* no value; dst is int*, set to 1 */
+    CLI_TEXT,  /* dst is const char **, set to the argument (not copied) */
+    CLI_COUNT, /* dst is unsigned long *, by cli_parse_count with [min, max] */
+    CLI_SIZE   /* dst is size_t[2] (H, W), by cli_parse_size */
+} cli_kind;
+
+typedef struct cli_opt {
+    const char *name;    /* "--batch" */
+    const char *alias;   /* a short form such as "-o", or NULL */
+    cli_kind kind;
+    const char *metavar; /* the value's name in the help, e.g. "N"; NULL for CLI_FLAG */
+    void *dst;
+    unsigned long min, max; /* CLI_COUNT only */
+} cli_opt;
+
+enum { CLI_PARSED = 0, CLI_HELP = 1, CLI_USAGE = 2 };
+
+/* Parses argv[1 .. argc) against opts[0 .. n): options anywhere, other arguments stored in
+ * pos[0 .. max_pos) with their number in *n_pos. "--help" / "-h" return CLI_HELP (nothing
+ * printed). An unknown option ("vitcl CMD: unknown option X"), an option without its value
+ * ("X needs a value"), a bad value, or more than max_pos positional arguments print one line
+ * to stderr and return CLI_USAGE. */
+int cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, size_t n,
+              const char **pos, size_t max_pos, size_t *n_pos);
+
+/* Writes one line per option of opts[0 .. n) to f: its name, alias and value name. */
+void cli_print_options(FILE *f, const cli_opt *opts, size_t n);
 
 #endif

@@ -46,10 +46,10 @@ static double forward_flops(const vitcl_model_config *c, size_t B, size_t H, siz
     return (double)c->num_hidden_layers * per_layer + 2 * (double)B * N * D * (double)c->num_channels * P * P;
 }
 
-static void usage(FILE *f)
+static void usage(FILE *f, const cli_opt *opts, size_t n)
 {
-    fprintf(f, "usage: vitcl bench MODEL_DIR [--backend B] [--device D] [--batch N] [--iters K]\n"
-               "                   [--warmup W] [--size HxW] [--trace FILE.json] [--json]\n");
+    fprintf(f, "usage: vitcl bench MODEL_DIR [OPTIONS]\n");
+    cli_print_options(f, opts, n);
 }
 
 typedef struct op_total {
@@ -64,47 +64,29 @@ int cmd_bench(int argc, char **argv)
     unsigned long ubatch = 1, uiters = 10, uwarmup = 2;
     size_t H = 0, W = 0;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int v = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--backend") && v) {
-            backend = argv[++i];
-        } else if (!strcmp(a, "--device") && v) {
-            device = argv[++i];
-        } else if (!strcmp(a, "--batch") && v) {
-            if (!cli_parse_count("bench", a, argv[++i], 1, 4096, &ubatch))
-                return 2;
-        } else if (!strcmp(a, "--iters") && v) {
-            if (!cli_parse_count("bench", a, argv[++i], 1, 100000, &uiters))
-                return 2;
-        } else if (!strcmp(a, "--warmup") && v) {
-            if (!cli_parse_count("bench", a, argv[++i], 0, 100000, &uwarmup))
-                return 2;
-        } else if (!strcmp(a, "--size") && v) {
-            if (cli_parse_size(argv[++i], &H, &W) != 0) {
-                fprintf(stderr, "vitcl bench: --size takes HxW with each side 1..%u, e.g. "
-                        "224x224\n", CLI_MAX_SIDE);
-                return 2;
-            }
-        } else if (!strcmp(a, "--trace") && v) {
-            trace = argv[++i];
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (a[0] == '-' || dir) {
-            fprintf(stderr, "vitcl bench: unexpected argument %s\n", a);
-            usage(stderr);
-            return 2;
-        } else {
-            dir = a;
-        }
+    size_t hw[2] = {0, 0};
+    const cli_opt opts[] = {
+        {"--backend", NULL, CLI_TEXT, "NAME", &backend, 0, 0},
+        {"--device", NULL, CLI_TEXT, "D", &device, 0, 0},
+        {"--batch", NULL, CLI_COUNT, "N", &ubatch, 1, 4096},
+        {"--iters", NULL, CLI_COUNT, "K", &uiters, 1, 100000},
+        {"--warmup", NULL, CLI_COUNT, "W", &uwarmup, 0, 100000},
+        {"--size", NULL, CLI_SIZE, "HxW", hw, 0, 0},
+        {"--trace", NULL, CLI_TEXT, "FILE.json", &trace, 0, 0},
+        {"--json", NULL, CLI_FLAG, NULL, &json, 0, 0},
+    };
+    size_t n_opts = sizeof opts / sizeof opts[0], n_pos = 0;
+    int pr = cli_parse("bench", argc, argv, opts, n_opts, &dir, 1, &n_pos);
+    if (pr == CLI_HELP) {
+        usage(stdout, opts, n_opts);
+        return 0;
     }
-    if (!dir) {
-        usage(stderr);
+    if (pr != CLI_PARSED || !dir) {
+        usage(stderr, opts, n_opts);
         return 2;
     }
+    H = hw[0];
+    W = hw[1];
     long batch = (long)ubatch, iters = (long)uiters, warmup = (long)uwarmup; /* ranges above */
     vitcl_registry *reg = NULL;
     vitcl_backend *be = NULL;

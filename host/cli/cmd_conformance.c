@@ -5,14 +5,14 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "vitcl/conformance.h"
 #include "vitcl/vitcl.h"
 
-static void conformance_usage(FILE *f)
+static void conformance_usage(FILE *f, const cli_opt *opts, size_t n)
 {
     fprintf(f,
-            "usage: vitcl conformance [--plugin PATH|NAME] [--device D] [--filter OP]\n"
-            "                         [--report FILE.json|FILE.xml] [--quick] [--fixtures DIR]\n\n"
+            "usage: vitcl conformance [OPTIONS]\n\n"
             "Runs every op of the plugin ABI over a matrix of shapes and edge cases on the plugin\n"
             "(default: VITCL_BACKEND, else auto) and on the ref backend, and compares them with\n"
             "per-op tolerances (docs/conformance.md). With --fixtures (or VITCL_FIXTURES_DIR), a\n"
@@ -22,6 +22,7 @@ static void conformance_usage(FILE *f)
             "--quick runs a smaller matrix for CI.\n"
             "Exit status: 0 when everything passed (unsupported optional ops are not failures),\n"
             "1 on any failure or when the suite could not run, 2 on a usage error.\n");
+    cli_print_options(f, opts, n);
 }
 
 int cmd_conformance(int argc, char **argv)
@@ -30,30 +31,23 @@ int cmd_conformance(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.struct_size = sizeof o;
     o.table = stdout;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **dst = !strcmp(a, "--plugin")     ? &o.plugin
-                           : !strcmp(a, "--device")   ? &o.device
-                           : !strcmp(a, "--filter")   ? &o.filter
-                           : !strcmp(a, "--report")   ? &o.report_path
-                           : !strcmp(a, "--fixtures") ? &o.fixtures_dir
-                                                      : NULL;
-        if (dst != NULL) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "vitcl conformance: %s needs a value\n", a);
-                return 2;
-            }
-            *dst = argv[++i];
-        } else if (!strcmp(a, "--quick")) {
-            o.quick = 1;
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            conformance_usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "vitcl conformance: unknown argument '%s'\n\n", a);
-            conformance_usage(stderr);
-            return 2;
-        }
+    const cli_opt opts[] = {
+        {"--plugin", NULL, CLI_TEXT, "PATH|NAME", &o.plugin, 0, 0},
+        {"--device", NULL, CLI_TEXT, "D", &o.device, 0, 0},
+        {"--filter", NULL, CLI_TEXT, "OP", &o.filter, 0, 0},
+        {"--report", NULL, CLI_TEXT, "FILE.json|FILE.xml", &o.report_path, 0, 0},
+        {"--fixtures", NULL, CLI_TEXT, "DIR", &o.fixtures_dir, 0, 0},
+        {"--quick", NULL, CLI_FLAG, NULL, &o.quick, 0, 0},
+    };
+    size_t n_opts = sizeof opts / sizeof opts[0], n_pos = 0;
+    int pr = cli_parse("conformance", argc, argv, opts, n_opts, NULL, 0, &n_pos);
+    if (pr == CLI_HELP) {
+        conformance_usage(stdout, opts, n_opts);
+        return 0;
+    }
+    if (pr != CLI_PARSED) {
+        conformance_usage(stderr, opts, n_opts);
+        return 2;
     }
     if (o.fixtures_dir == NULL) {
         const char *env = getenv("VITCL_FIXTURES_DIR");

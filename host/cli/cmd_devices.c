@@ -4,17 +4,19 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "vitcl/vitcl.h"
 
-static void devices_usage(FILE *f)
+static void devices_usage(FILE *f, const cli_opt *opts, size_t n)
 {
-    fprintf(f, "usage: vitcl devices [--plugin PATH]\n\n"
+    fprintf(f, "usage: vitcl devices [OPTIONS]\n\n"
                "Lists the backend plugins found (PATH first, then VITCL_PLUGIN_PATH, the build\n"
                "tree when run uninstalled, and the installed plugin directory), each with its\n"
                "devices (each with the --backend and --device that select it), then the refused\n"
                "candidates with their reasons and the paths searched.\n"
                "Exit status: 0 when the search ran (even if some plugins were refused), 1 when\n"
                "it could not, 2 on a usage error.\n");
+    cli_print_options(f, opts, n);
 }
 
 static const char *type_name(vitcl_device_type t)
@@ -88,17 +90,16 @@ static void print_device(const vitcl_device_info *d, const char *plugin, int ind
 int cmd_devices(int argc, char **argv)
 {
     const char *plugin_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            devices_usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--plugin") && i + 1 < argc) {
-            plugin_path = argv[++i];
-        } else {
-            fprintf(stderr, "vitcl devices: unexpected argument '%s'\n\n", argv[i]);
-            devices_usage(stderr);
-            return 2;
-        }
+    const cli_opt opts[] = {{"--plugin", NULL, CLI_TEXT, "PATH", &plugin_path, 0, 0}};
+    size_t n_opts = sizeof opts / sizeof opts[0], n_pos = 0;
+    int pr = cli_parse("devices", argc, argv, opts, n_opts, NULL, 0, &n_pos);
+    if (pr == CLI_HELP) {
+        devices_usage(stdout, opts, n_opts);
+        return 0;
+    }
+    if (pr != CLI_PARSED) {
+        devices_usage(stderr, opts, n_opts);
+        return 2;
     }
 
     vitcl_registry *reg = NULL;

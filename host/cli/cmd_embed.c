@@ -24,8 +24,8 @@ static void usage(FILE *f)
             "                   [--batch N] [--size HxW] [--backend B] [--device D]\n"
             "                   [--list FILE|-]\n"
             "Embeds PNG/JPEG images as transformers' ViTImageProcessorPil + the model would.\n"
-            "  -o OUT.npy     output (default embeddings.npy); OUT.paths.txt gets one input path\n"
-            "                 per row, in row order\n"
+            "  -o, --output OUT.npy  output (default embeddings.npy); OUT.paths.txt gets one\n"
+            "                 input path per row, in row order\n"
             "  --pool cls     token 0 of last_hidden_state: [N, D] (default)\n"
             "  --pool mean    mean of last_hidden_state over all tokens, CLS included: [N, D]\n"
             "  --pool none    the whole last_hidden_state: [N, S, D]\n"
@@ -33,6 +33,7 @@ static void usage(FILE *f)
             "  --size HxW     resize to HxW instead of the processor's size (runs the model\n"
             "                 with interpolate_pos_encoding)\n"
             "  --list FILE    read more image paths from FILE, one per line ('-': stdin)\n"
+            "  --backend B, --device D  the backend and device (default: VITCL_BACKEND, auto)\n"
             "A file that cannot be read, decoded or run (smaller than one patch, more tokens\n"
             "than the limit, too large for memory) is reported and skipped; the exit status is\n"
             "then 3 (0 when every image was embedded, 1 when none was).\n");

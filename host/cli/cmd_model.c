@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "escape.h"
 #include "npy.h"
 #include "vitcl/vitcl.h"
@@ -14,30 +15,24 @@ static const char *const dtype_names[] = {"F32", "F16", "BF16"};
 int cmd_info(int argc, char **argv)
 {
     const char *dir = NULL;
-    int list_tensors = 1;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: vitcl info MODEL_DIR [--no-tensors]\n"
-                   "Validates config.json and the weights against each other and prints the "
-                   "config, parameter count, weight format and tensors. Runs nothing: no "
-                   "backend is opened and no weight is uploaded.\n");
-            return 0;
-        } else if (!strcmp(argv[i], "--no-tensors")) {
-            list_tensors = 0;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "vitcl info: unknown option %s\n", argv[i]);
-            return 2;
-        } else if (!dir) {
-            dir = argv[i];
-        } else {
-            fprintf(stderr, "vitcl info: one MODEL_DIR expected\n");
-            return 2;
-        }
+    int no_tensors = 0;
+    const cli_opt opts[] = {{"--no-tensors", NULL, CLI_FLAG, NULL, &no_tensors, 0, 0}};
+    size_t n_opts = sizeof opts / sizeof opts[0], n_pos = 0;
+    int pr = cli_parse("info", argc, argv, opts, n_opts, &dir, 1, &n_pos);
+    if (pr == CLI_HELP) {
+        printf("usage: vitcl info MODEL_DIR [OPTIONS]\n"
+               "Validates config.json and the weights against each other and prints the "
+               "config, parameter count, weight format and tensors. Runs nothing: no "
+               "backend is opened and no weight is uploaded.\n");
+        cli_print_options(stdout, opts, n_opts);
+        return 0;
     }
-    if (!dir) {
-        fprintf(stderr, "usage: vitcl info MODEL_DIR [--no-tensors]\n");
+    if (pr != CLI_PARSED || !dir) {
+        fprintf(stderr, "usage: vitcl info MODEL_DIR [OPTIONS]\n");
+        cli_print_options(stderr, opts, n_opts);
         return 2;
     }
+    int list_tensors = !no_tensors;
     /* Validation is the model loader's, without a backend: nothing is uploaded or run, so a
      * huge config answers as fast as a small one. */
     vitcl_weights *w = NULL;
@@ -83,15 +78,15 @@ done:
     return rc;
 }
 
-static void run_usage(FILE *f)
+static void run_usage(FILE *f, const cli_opt *opts, size_t n)
 {
     fprintf(f,
-            "usage: vitcl run MODEL_DIR --input PIXELS.npy --output OUT.npy [--hidden-states]\n"
-            "                 [--backend NAME] [--device D] [--interpolate-pos-encoding]\n"
+            "usage: vitcl run MODEL_DIR --input PIXELS.npy --output OUT.npy [OPTIONS]\n"
             "PIXELS.npy is float32 [B, C, H, W] (or [C, H, W]) as transformers' processor gives "
             "pixel_values.\n"
             "Writes last_hidden_state [B, S, D] to OUT.npy; with --hidden-states also\n"
             "OUT.hidden_states.npy [L+1, B, S, D]; with a classifier, OUT.logits.npy [B, C].\n");
+    cli_print_options(f, opts, n);
 }
 
 /* OUT.npy -> OUT.<suffix>.npy */
@@ -107,37 +102,23 @@ int cmd_run(int argc, char **argv)
 {
     const char *dir = NULL, *input = NULL, *output = NULL, *backend = NULL, *device = NULL;
     vitcl_run_options opt = {.struct_size = sizeof opt};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_val = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            run_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--input") && has_val) {
-            input = argv[++i];
-        } else if (!strcmp(a, "--output") && has_val) {
-            output = argv[++i];
-        } else if (!strcmp(a, "--backend") && has_val) {
-            backend = argv[++i];
-        } else if (!strcmp(a, "--device") && has_val) {
-            device = argv[++i];
-        } else if (!strcmp(a, "--hidden-states")) {
-            opt.output_hidden_states = 1;
-        } else if (!strcmp(a, "--interpolate-pos-encoding")) {
-            opt.interpolate_pos_encoding = 1;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "vitcl run: unknown or incomplete option %s\n", a);
-            run_usage(stderr);
-            return 2;
-        } else if (!dir) {
-            dir = a;
-        } else {
-            fprintf(stderr, "vitcl run: unexpected argument %s\n", a);
-            return 2;
-        }
+    const cli_opt opts[] = {
+        {"--input", NULL, CLI_TEXT, "PIXELS.npy", &input, 0, 0},
+        {"--output", NULL, CLI_TEXT, "OUT.npy", &output, 0, 0},
+        {"--backend", NULL, CLI_TEXT, "NAME", &backend, 0, 0},
+        {"--device", NULL, CLI_TEXT, "D", &device, 0, 0},
+        {"--hidden-states", NULL, CLI_FLAG, NULL, &opt.output_hidden_states, 0, 0},
+        {"--interpolate-pos-encoding", NULL, CLI_FLAG, NULL, &opt.interpolate_pos_encoding, 0,
+         0},
+    };
+    size_t n_opts = sizeof opts / sizeof opts[0], n_pos = 0;
+    int pr = cli_parse("run", argc, argv, opts, n_opts, &dir, 1, &n_pos);
+    if (pr == CLI_HELP) {
+        run_usage(stdout, opts, n_opts);
+        return 0;
     }
-    if (!dir || !input || !output) {
-        run_usage(stderr);
+    if (pr != CLI_PARSED || !dir || !input || !output) {
+        run_usage(stderr, opts, n_opts);
         return 2;
     }
     vitcl_npy px = {0};

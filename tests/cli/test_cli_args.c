@@ -4,6 +4,9 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 
+#include <stdio.h>
+#include <string.h>
+
 #include "cli_args.h"
 
 TestSuite(cli_args, .init = cr_redirect_stderr);
@@ -38,4 +41,82 @@ Test(cli_args, refusal_names_command_flag_and_text)
     fflush(stderr);
     cr_assert_stderr_eq_str("vitcl bench: --iters takes a whole number from 1 to 100000, not "
                             "'10k'\n");
+}
+
+/* The shared option parser (cli_parse): what it accepts is exactly its table. */
+static unsigned long batch;
+static size_t hw[2];
+static const char *backend;
+static int json;
+static const cli_opt opts[] = {
+    {"--batch", NULL, CLI_COUNT, "N", &batch, 1, 4096},
+    {"--size", NULL, CLI_SIZE, "HxW", hw, 0, 0},
+    {"--backend", "-b", CLI_TEXT, "NAME", &backend, 0, 0},
+    {"--json", NULL, CLI_FLAG, NULL, &json, 0, 0},
+};
+#define N_OPTS (sizeof opts / sizeof opts[0])
+
+static int parse(int argc, char **argv, const char **pos, size_t max_pos, size_t *n_pos)
+{
+    batch = 0, hw[0] = hw[1] = 0, backend = NULL, json = 0;
+    return cli_parse("bench", argc, argv, opts, N_OPTS, pos, max_pos, n_pos);
+}
+
+Test(cli_parse, options_anywhere_and_positionals_are_stored)
+{
+    char *argv[] = {"bench", "--batch", "12", "dir", "-b", "cpu", "--size", "320x240", "--json"};
+    const char *pos[1] = {NULL};
+    size_t n = 9;
+    cr_assert_eq(parse(9, argv, pos, 1, &n), CLI_PARSED);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(pos[0], "dir");
+    cr_assert_eq(batch, 12);
+    cr_assert_eq(hw[0], 320);
+    cr_assert_eq(hw[1], 240);
+    cr_assert_str_eq(backend, "cpu");
+    cr_assert_eq(json, 1);
+}
+
+Test(cli_parse, bad_numbers_are_refused_with_an_end_check)
+{
+    const char *pos[1];
+    size_t n;
+    char *a1[] = {"bench", "--batch", "3x"};
+    char *a2[] = {"bench", "--batch", "0"};
+    char *a3[] = {"bench", "--size", "224x224x"};
+    char *a4[] = {"bench", "--batch", ""};
+    cr_assert_eq(parse(3, a1, pos, 1, &n), CLI_USAGE);
+    cr_assert_eq(parse(3, a2, pos, 1, &n), CLI_USAGE);
+    cr_assert_eq(parse(3, a3, pos, 1, &n), CLI_USAGE);
+    cr_assert_eq(parse(3, a4, pos, 1, &n), CLI_USAGE);
+}
+
+Test(cli_parse, unknown_missing_value_extra_positional_and_help)
+{
+    const char *pos[1];
+    size_t n;
+    char *a1[] = {"info", "--device", "x"};
+    char *a2[] = {"bench", "--batch"};
+    char *a3[] = {"bench", "a", "b"};
+    char *a4[] = {"bench", "--bogus", "--help"};
+    char *a5[] = {"bench", "-h"};
+    cr_assert_eq(parse(3, a1, pos, 1, &n), CLI_USAGE);
+    cr_assert_eq(parse(2, a2, pos, 1, &n), CLI_USAGE);
+    cr_assert_eq(parse(3, a3, pos, 1, &n), CLI_USAGE);
+    cr_assert_eq(parse(3, a4, pos, 1, &n), CLI_USAGE); /* refused before --help is seen */
+    cr_assert_eq(parse(2, a5, pos, 1, &n), CLI_HELP);
+}
+
+Test(cli_parse, help_lists_every_option_of_the_table)
+{
+    char buf[1024] = {0};
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    cr_assert_not_null(f);
+    cli_print_options(f, opts, N_OPTS);
+    fclose(f);
+    cr_assert_not_null(strstr(buf, "--batch N\n"));
+    cr_assert_not_null(strstr(buf, "--size HxW\n"));
+    cr_assert_not_null(strstr(buf, "-b, --backend NAME\n"));
+    cr_assert_not_null(strstr(buf, "--json\n"));
+    cr_assert_null(strstr(buf, "--device"));
 }
