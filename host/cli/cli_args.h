@@ -1,8 +1,9 @@
-/* host/cli/cli_args.h - numeric option values the subcommands share (sizes: cli_parse_size in
- * cli.h), parsed strictly: the whole text must be the value (no trailing characters, no sign, no empty string), and out-of-range values
- * are refused. On a bad value each prints "vitcl CMD: FLAG ..." with the text to stderr and
- * returns 0 (the caller exits with the usage status 2); on success it stores the value and
- * returns 1. Not thread-safe only in that they write to stderr. */
+/* host/cli/cli_args.h - the option parsing every subcommand shares: a table of options
+ * (cli_opt) read by both cli_parse and cli_print_options, and the strict number parser
+ * cli_parse_count (sizes: cli_parse_size in cli.h). Values are parsed strictly: the whole text
+ * must be the value (no trailing characters, no sign, no empty string) and out-of-range values
+ * are refused, with one line "vitcl CMD: FLAG ..." naming the text on stderr. Nothing here
+ * allocates; the functions are thread-safe except that they write to stderr. */
 #ifndef VITCL_CLI_ARGS_H
 #define VITCL_CLI_ARGS_H
 
