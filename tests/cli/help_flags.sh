@@ -12,7 +12,10 @@ check_no() { # CMD FLAG: FLAG is refused as unknown
 }
 for cmd in devices info run embed conformance bench; do
     help=$("$vitcl" $cmd --help) || { echo "FAIL: vitcl $cmd --help exits non-zero"; fail=1; }
-    flags=$(grep -oE -- '(^|[ ,\[])--?[a-z][a-z-]*' <<<"$help" | sed 's/^[ ,[]//' | sort -u)
+    # Flags offered: those on the usage lines and option-list lines (lines that start with
+    # "usage:", "[" or "-" after indentation), not flags prose mentions for other commands.
+    flags=$(grep -E -- '^(usage:|[[:space:]]*[-[])' <<<"$help" |
+            grep -oE -- '(^|[ ,\[])--?[a-z][a-z-]*' | sed 's/^[ ,[]//' | sort -u)
     [ -n "$flags" ] || { echo "FAIL: vitcl $cmd --help lists no flags"; fail=1; }
     for f in $flags; do
         case $f in -h|--help) continue;; esac
@@ -21,7 +24,7 @@ for cmd in devices info run embed conformance bench; do
             echo "FAIL: vitcl $cmd --help offers $f but refuses it: $out"; fail=1; fi
     done
     check_no $cmd --zz-end
-    grep -q -- '--backend' <<<"$help" || check_no $cmd --backend
+    grep -qx -- '--backend' <<<"$flags" || check_no $cmd --backend
 done
 # Bad numbers: the whole text must be the number.
 for args in "bench m --batch 3x" "bench m --iters 1e3" "bench m --warmup -1" "bench m --size 2x2x" \
