@@ -1,0 +1,191 @@
+/* python/src/embed.c - Model.embed's work, with the GIL released: decode, preprocess, batch,
+ * run and pool, calling the library in the order `vitcl embed` (host/cli/cmd_embed.c) does,
+ * so that the same images give the same bits. Differences from the CLI: inputs may also be
+ * encoded bytes or decoded RGB pixels, and a bad input fails the call (naming it) instead of
+ * being skipped. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vitcl_py.h"
+
+typedef struct embed_state {
+    const vitclpy_model_view *mv;
+    vitclpy_pool pool;
+    size_t batch_cap;
+    float *batch;
+    size_t batch_n, batch_h, batch_w, batch_floats;
+    vitclpy_embeddings *out;
+    size_t rows_cap, row_len;
+    vitclpy_err *e;
+} embed_state;
+
+/* Pools one image's last_hidden_state h [S, D] into dst: token 0 (cls), the mean over all S
+ * tokens accumulated in double (mean), or all of it (none). This is `vitcl embed`'s arithmetic
+ * exactly; it is the one place to switch to the library's pooling once the C API has it. */
+static void pool_rows(vitclpy_pool pool, const float *h, size_t S, size_t D, float *dst)
+{
+    if (pool == VITCLPY_POOL_NONE) {
+        memcpy(dst, h, S * D * sizeof *dst);
+    } else if (pool == VITCLPY_POOL_CLS) {
+        memcpy(dst, h, D * sizeof *dst);
+    } else {
+        for (size_t d = 0; d < D; d++) {
+            double s = 0;
+            for (size_t t = 0; t < S; t++)
+                s += h[t * D + d];
+            dst[d] = (float)(s / (double)S);
+        }
+    }
+}
+
+/* Runs the batch and appends its pooled rows. 0 or -1 with *e set. */
+static int flush(embed_state *j)
+{
+    if (!j->batch_n)
+        return 0;
+    const vitcl_model_config *cfg = j->mv->cfg;
+    vitcl_run_options opt = {.struct_size = sizeof opt};
+    opt.interpolate_pos_encoding = j->batch_h != cfg->image_size ||
+                                   j->batch_w != cfg->image_size;
+    vitcl_output *out = NULL;
+    vitcl_status st = vitcl_model_run(j->mv->model, j->batch, j->batch_n, j->batch_h,
+                                      j->batch_w, &opt, &out);
+    if (st) {
+        vitclpy_err_capture(j->e, st, NULL);
+        return -1;
+    }
+    size_t B, S, D;
+    const float *lhs = vitcl_output_last_hidden_state(out, &B, &S, &D);
+    size_t len = j->pool == VITCLPY_POOL_NONE ? S * D : D;
+    vitclpy_embeddings *r = j->out;
+    if (r->rows && (len != j->row_len || (j->pool == VITCLPY_POOL_NONE && S != r->seq))) {
+        vitclpy_err_set(j->e, VITCL_ERR_INVALID_ARGUMENT, "images give %zu and %zu tokens; "
+                        "pool=\"none\" needs one size for all images", r->seq, S);
+        vitcl_output_free(out);
+        return -1;
+    }
+    j->row_len = len;
+    r->seq = S;
+    r->dim = D;
+    if (r->rows + B > j->rows_cap) {
+        size_t cap = j->rows_cap ? j->rows_cap : 64;
+        while (cap < r->rows + B)
+            cap *= 2;
+        float *n = cap <= SIZE_MAX / sizeof(float) / len ? realloc(r->data, cap * len *
+                                                                   sizeof *n) : NULL;
+        if (!n) {
+            vitclpy_err_set(j->e, VITCL_ERR_OUT_OF_MEMORY, "out of memory for %zu embeddings",
+                            cap);
+            vitcl_output_free(out);
+            return -1;
+        }
+        r->data = n;
+        j->rows_cap = cap;
+    }
+    for (size_t b = 0; b < B; b++)
+        pool_rows(j->pool, lhs + b * S * D, S, D, r->data + (r->rows + b) * len);
+    r->rows += B;
+    j->batch_n = 0;
+    vitcl_output_free(out);
+    return 0;
+}
+
+/* Decodes one input into *img (PATH, ENCODED) or describes the caller's pixels in *view
+ * (PIXELS, no copy). 0 or -1 with *e set. */
+static int decode(const vitclpy_input *in, vitcl_image *view, vitcl_image **img, vitclpy_err *e)
+{
+    char name[64];
+    vitcl_status st;
+    switch (in->kind) {
+    case VITCLPY_IN_PATH:
+        if ((st = vitcl_image_load_file(in->path, NULL, img)))
+            return vitclpy_err_capture(e, st, NULL), -1;
+        return 0;
+    case VITCLPY_IN_ENCODED:
+        snprintf(name, sizeof name, "images[%zu] (bytes)", in->index);
+        if ((st = vitcl_image_load_memory(in->data, in->size, name, NULL, img)))
+            return vitclpy_err_capture(e, st, NULL), -1;
+        return 0;
+    default:
+        memset(view, 0, sizeof *view);
+        view->width = in->width;
+        view->height = in->height;
+        view->pixels = (uint8_t *)in->data;
+        memcpy(view->source_mode, "RGB", 4);
+        return 0;
+    }
+}
+
+/* Decodes and preprocesses input in into the batch, flushing first when its size differs
+ * from the batch's and after when the batch is full (the CLI's add_image). 0 or -1. */
+static int add_image(embed_state *j, const vitclpy_input *in)
+{
+    vitcl_image view, *img = NULL;
+    char where[1024];
+    if (decode(in, &view, &img, j->e))
+        return -1;
+    const vitcl_image *src = img ? img : &view;
+    if (in->kind == VITCLPY_IN_PATH)
+        snprintf(where, sizeof where, "%s", in->path);
+    else
+        snprintf(where, sizeof where, "images[%zu]", in->index);
+    size_t h, w;
+    vitcl_status st = vitcl_preprocessor_output_size(j->mv->pp, src->width, src->height, &h, &w);
+    if (st) {
+        vitclpy_err_capture(j->e, st, where);
+        goto fail;
+    }
+    if (j->batch_n && (h != j->batch_h || w != j->batch_w) && flush(j))
+        goto fail;
+    size_t per = 3 * h * w;
+    if (j->batch_cap > SIZE_MAX / sizeof(float) / per) {
+        vitclpy_err_set(j->e, VITCL_ERR_LIMIT, "%s: %zux%zu input is too large for a batch",
+                        where, w, h);
+        goto fail;
+    }
+    if (per * j->batch_cap > j->batch_floats) {
+        free(j->batch);
+        j->batch_floats = per * j->batch_cap;
+        j->batch = malloc(j->batch_floats * sizeof *j->batch);
+        if (!j->batch) {
+            j->batch_floats = 0;
+            vitclpy_err_set(j->e, VITCL_ERR_OUT_OF_MEMORY, "out of memory for a batch of %zu",
+                            j->batch_cap);
+            goto fail;
+        }
+    }
+    j->batch_h = h, j->batch_w = w;
+    st = vitcl_preprocess(j->mv->pp, src, j->batch + j->batch_n * per, per);
+    if (st) {
+        vitclpy_err_capture(j->e, st, where);
+        goto fail;
+    }
+    vitcl_image_free(img);
+    j->batch_n++;
+    if (j->batch_n == j->batch_cap && flush(j))
+        return -1;
+    return 0;
+fail:
+    vitcl_image_free(img);
+    return -1;
+}
+
+int vitclpy_embed_run(const vitclpy_model_view *mv, const vitclpy_input *inputs, size_t count,
+                      vitclpy_pool pool, size_t batch_size, vitclpy_embeddings *out,
+                      vitclpy_err *e)
+{
+    embed_state j = {.mv = mv, .pool = pool, .batch_cap = batch_size, .out = out, .e = e};
+    memset(out, 0, sizeof *out);
+    out->dim = mv->cfg->hidden_size;
+    int rc = 0;
+    for (size_t i = 0; i < count && !rc; i++)
+        rc = add_image(&j, &inputs[i]);
+    if (!rc)
+        rc = flush(&j);
+    free(j.batch);
+    if (rc) {
+        free(out->data);
+        memset(out, 0, sizeof *out);
+    }
+    return rc;
+}
