@@ -246,24 +246,6 @@ static int model_init(vitclpy_model *self, PyObject *args, PyObject *kw)
     return self->path ? 0 : -1;
 }
 
-/* Takes the lock shared (GIL released while waiting). Returns 0, or -1 with ClosedError-like
- * vitcl.Error raised when the model is closed (the lock is then not held). */
-static int acquire_shared(vitclpy_model *self)
-{
-    int open;
-    Py_BEGIN_ALLOW_THREADS
-    pthread_rwlock_rdlock(&self->lock);
-    open = self->model != NULL;
-    if (!open)
-        pthread_rwlock_unlock(&self->lock);
-    Py_END_ALLOW_THREADS
-    if (!open) {
-        vitclpy_raisef(VITCL_ERR_INVALID_ARGUMENT, "this Model is closed");
-        return -1;
-    }
-    return 0;
-}
-
 static PyObject *model_close(vitclpy_model *self, PyObject *unused)
 {
     close_locked(self);
@@ -328,13 +310,11 @@ static PyObject *model_run(vitclpy_model *self, PyObject *args, PyObject *kw)
     int interp = 0, hidden = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pp:run", kwlist, &obj, &interp, &hidden))
         return NULL;
-    if (acquire_shared(self))
-        return NULL;
+    if (!self->path)
+        return vitclpy_raisef(VITCL_ERR_INVALID_ARGUMENT, "this Model was never loaded");
     PyArrayObject *px = pixels_array(obj, self->cfg.num_channels);
-    if (!px) {
-        pthread_rwlock_unlock(&self->lock);
+    if (!px)
         return NULL;
-    }
     vitcl_run_options opt = {.struct_size = sizeof opt, .interpolate_pos_encoding = interp,
                              .output_hidden_states = hidden};
     vitcl_output *out = NULL;
@@ -343,9 +323,12 @@ static PyObject *model_run(vitclpy_model *self, PyObject *args, PyObject *kw)
     const float *data = PyArray_DATA(px);
     size_t B = (size_t)PyArray_DIM(px, 0), H = (size_t)PyArray_DIM(px, 2),
            W = (size_t)PyArray_DIM(px, 3);
+    /* the one GIL release of run: the lock (close may hold it) and the forward pass */
     Py_BEGIN_ALLOW_THREADS
-    st = vitcl_model_run(self->model, data, B, H, W, &opt, &out);
-    if (st)
+    pthread_rwlock_rdlock(&self->lock);
+    if (!self->model)
+        vitclpy_err_set(&e, st = VITCL_ERR_INVALID_ARGUMENT, "this Model is closed");
+    else if ((st = vitcl_model_run(self->model, data, B, H, W, &opt, &out)))
         vitclpy_err_capture(&e, st, NULL);
     pthread_rwlock_unlock(&self->lock);
     Py_END_ALLOW_THREADS
@@ -440,16 +423,18 @@ static PyObject *model_embed_prepared(vitclpy_model *self, PyObject *args)
         free(inputs);
         return NULL;
     }
-    if (acquire_shared(self)) {
-        free(inputs);
-        return NULL;
-    }
-    vitclpy_model_view mv = {self->model, self->pp, &self->cfg};
     vitclpy_embeddings emb = {0};
     vitclpy_err e;
-    int rc;
+    int rc = -1;
+    /* the one GIL release of embed: the lock, decoding, preprocessing and the forward passes */
     Py_BEGIN_ALLOW_THREADS
-    rc = vitclpy_embed_run(&mv, inputs, (size_t)n, pool, (size_t)batch, &emb, &e);
+    pthread_rwlock_rdlock(&self->lock);
+    if (!self->model) {
+        vitclpy_err_set(&e, VITCL_ERR_INVALID_ARGUMENT, "this Model is closed");
+    } else {
+        vitclpy_model_view mv = {self->model, self->pp, &self->cfg};
+        rc = vitclpy_embed_run(&mv, inputs, (size_t)n, pool, (size_t)batch, &emb, &e);
+    }
     pthread_rwlock_unlock(&self->lock);
     Py_END_ALLOW_THREADS
     free(inputs);

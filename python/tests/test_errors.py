@@ -1,0 +1,108 @@
+"""Bad input raises a vitcl.Error subclass with the library's message, and prints nothing."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+import vitcl
+
+from conftest import MODELS
+
+MODEL = MODELS / "d48_h4_l2_p8_s32"
+
+
+@pytest.fixture(scope="module")
+def model():
+    with vitcl.Model(MODEL, backend="ref") as m:
+        yield m
+
+
+def pixels(b=1, c=3, h=32, w=32, dtype=np.float32):
+    return np.zeros((b, c, h, w), dtype)
+
+
+def test_missing_folder(tmp_path, capfd):
+    with pytest.raises(vitcl.NotFoundError, match="config.json"):
+        vitcl.Model(tmp_path / "no-such-model", backend="ref")
+    assert capfd.readouterr().err == ""
+
+
+def test_bad_pickle(tmp_path, capfd):
+    d = tmp_path / "bad"
+    d.mkdir()
+    shutil.copy(MODEL / "config.json", d / "config.json")
+    (d / "pytorch_model.bin").write_bytes(b"PK\x03\x04 this is not a torch zip file at all")
+    with pytest.raises(vitcl.Error, match="pytorch_model.bin") as err:
+        vitcl.Model(d, backend="ref")
+    assert isinstance(err.value, (vitcl.FormatError, vitcl.FileError))
+    assert capfd.readouterr().err == ""
+
+
+def test_truncated_safetensors(tmp_path):
+    d = tmp_path / "trunc"
+    d.mkdir()
+    shutil.copy(MODEL / "config.json", d / "config.json")
+    data = (MODEL / "model.safetensors").read_bytes()
+    (d / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(vitcl.FormatError, match="model.safetensors"):
+        vitcl.Model(d, backend="ref")
+
+
+def test_unknown_backend_and_device():
+    with pytest.raises(vitcl.NotFoundError, match="nope"):
+        vitcl.Model(MODEL, backend="nope")
+    with pytest.raises(vitcl.NotFoundError):
+        vitcl.Model(MODEL, backend="ref", device=99)
+    with pytest.raises(TypeError):
+        vitcl.Model(MODEL, backend="ref", device=1.5)
+
+
+def test_precision():
+    for p in ("bf16", "fp16"):
+        with pytest.raises(vitcl.UnsupportedError, match=p):
+            vitcl.Model(MODEL, backend="ref", precision=p)
+    with pytest.raises(vitcl.InvalidArgumentError, match="fp32"):
+        vitcl.Model(MODEL, backend="ref", precision="int8")
+
+
+def test_wrong_dtype(model, capfd):
+    for dt in (np.float64, np.float16, np.uint8, np.int32):
+        with pytest.raises(vitcl.InvalidArgumentError, match="float32"):
+            model.run(pixels(dtype=dt))
+    with pytest.raises(vitcl.InvalidArgumentError, match="float32"):
+        model.run(pixels().astype(">f4"))  # byte-swapped float32
+    with pytest.raises(vitcl.InvalidArgumentError, match="ndarray"):
+        model.run([[[[0.0]]]])
+    assert capfd.readouterr().err == ""
+
+
+def test_wrong_shape(model):
+    with pytest.raises(vitcl.InvalidArgumentError, match="shape"):
+        model.run(np.zeros((3, 32, 32), np.float32))
+    with pytest.raises(vitcl.InvalidArgumentError, match="shape"):
+        model.run(pixels(c=1))
+    with pytest.raises(vitcl.InvalidArgumentError, match="shape"):
+        model.run(pixels(b=0))
+    # a size other than the model's needs interpolate_pos_encoding: the library says so
+    with pytest.raises(vitcl.InvalidArgumentError, match="interpolate_pos_encoding"):
+        model.run(pixels(h=40, w=40))
+    assert model.run(pixels(h=40, w=40), interpolate_pos_encoding=True).shape == (1, 26, 48)
+
+
+def test_closed_model():
+    m = vitcl.Model(MODEL, backend="ref")
+    m.close()
+    m.close()  # idempotent
+    assert m.closed
+    with pytest.raises(vitcl.Error, match="closed"):
+        m.run(pixels())
+    with pytest.raises(vitcl.Error, match="closed"):
+        m.embed([b""])
+    assert "closed" in repr(m)
+
+
+def test_error_carries_status():
+    with pytest.raises(vitcl.Error) as err:
+        vitcl.Model(MODEL, backend="nope")
+    assert err.value.status == 6 and "nope" in err.value.message
