@@ -7,6 +7,7 @@ PKGS=(
   ocl-icd-opencl-dev ocl-icd-libopencl1 opencl-headers pocl-opencl-icd clinfo oclgrind
   libclblast-dev libopenblas-dev
   libpng-dev libturbojpeg0-dev libcjson-dev libzip-dev zlib1g-dev libcriterion-dev libssl-dev
+  python3-dev python3-venv
 )
 missing=()
 for p in "${PKGS[@]}"; do

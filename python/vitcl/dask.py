@@ -11,6 +11,7 @@ resumes where it stopped. docs/scaling.md says how to run this on Slurm or Kuber
 import json
 import os
 import threading
+import uuid
 
 import numpy as np
 
@@ -114,11 +115,13 @@ def embed(paths, model_path, client=None, shard_size=1024, out_dir="embeddings",
     shards = []
     for i, start in enumerate(range(0, len(paths), shard_size)):
         shards.append((_shard_name(i), start, paths[start:start + shard_size]))
+    run_id = uuid.uuid4().hex[:12]  # Dask keys are per call: a rerun must not find old futures
+    futures = []
     for name, start, part in shards:
         if _shard_done(out_dir, name, part) is None:
             futures.append(client.submit(_embed_shard, part, model_path, backend, device, pool,
-                                         batch_size, out_dir, name, key=f"vitcl-embed-{name}",
-                                         pure=False))
+                                         batch_size, out_dir, name, pure=False,
+                                         key=f"vitcl-embed-{name}-{run_id}"))
     if futures:
         if progress:
             distributed.progress(futures)
