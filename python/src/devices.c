@@ -28,8 +28,9 @@ PyObject *vitclpy_set_plugin_dir(PyObject *self, PyObject *arg)
 
 vitcl_registry *vitclpy_registry(vitclpy_err *e)
 {
-    if (!g_reg && vitcl_registry_open(g_plugin_dir, &g_reg)) {
-        vitclpy_err_capture(e, VITCL_ERR_OUT_OF_MEMORY, NULL);
+    vitcl_status st;
+    if (!g_reg && (st = vitcl_registry_open(g_plugin_dir, &g_reg))) {
+        vitclpy_err_capture(e, st, NULL);
         g_reg = NULL;
     }
     return g_reg;

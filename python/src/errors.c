@@ -42,7 +42,12 @@ PyObject *vitclpy_raise(const vitclpy_err *e)
         return NULL;
     if (!cls)
         cls = g_base;
-    PyObject *exc = PyObject_CallFunction(cls, "si", e->message, (int)e->status);
+    /* paths in messages need not be UTF-8: undecodable bytes become lone surrogates, as
+     * os.fsdecode would make them */
+    PyObject *msg = PyUnicode_DecodeUTF8(e->message, (Py_ssize_t)strlen(e->message),
+                                         "surrogateescape");
+    PyObject *exc = msg ? PyObject_CallFunction(cls, "Oi", msg, (int)e->status) : NULL;
+    Py_XDECREF(msg);
     if (exc) {
         PyErr_SetObject(cls, exc);
         Py_DECREF(exc);

@@ -161,7 +161,8 @@ static PyObject *model_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 
 static void model_dealloc(vitclpy_model *self)
 {
-    close_locked(self);
+    /* no call can be running: each holds a reference to self */
+    release_handles(self);
     if (self->lock_ready)
         pthread_rwlock_destroy(&self->lock);
     Py_XDECREF(self->path);
