@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugin_size.h"
+#include "token_limit.h"
 #include "vitcl_py.h"
 
 typedef struct embed_state {
@@ -129,30 +131,42 @@ static int add_image(embed_state *j, const vitclpy_input *in)
         snprintf(where, sizeof where, "%s", in->path);
     else
         snprintf(where, sizeof where, "images[%zu]", in->index);
-    size_t h, w;
+    size_t h, w, P = j->mv->cfg->patch_size, per = 0, bytes = 0;
     vitcl_status st = vitcl_preprocessor_output_size(j->mv->pp, src->width, src->height, &h, &w);
     if (st) {
         vitclpy_err_capture(j->e, st, where);
         goto fail;
     }
-    if (j->batch_n && (h != j->batch_h || w != j->batch_w) && flush(j))
-        goto fail;
-    size_t per = 3 * h * w;
-    if (j->batch_cap > SIZE_MAX / sizeof(float) / per) {
-        vitclpy_err_set(j->e, VITCL_ERR_LIMIT, "%s: %zux%zu input is too large for a batch",
-                        where, w, h);
+    /* the CLI's checks, in its order; the CLI skips such an input, embed refuses it */
+    if (h < P || w < P) {
+        vitclpy_err_set(j->e, VITCL_ERR_INVALID_ARGUMENT, "%s: %zux%zu gives a %zux%zu input, "
+                        "smaller than one %zux%zu patch", where, src->width, src->height, w, h,
+                        P, P);
         goto fail;
     }
+    if ((st = vitcl_check_tokens(h / P, w / P, where))) { /* before resizing, as the CLI */
+        vitclpy_err_capture(j->e, st, NULL);
+        goto fail;
+    }
+    if (!plugin_size_mul(VITCL_IMAGE_CHANNELS * h, w, &per) ||
+        !plugin_size_mul(per, j->batch_cap, &bytes) ||
+        !plugin_size_mul(bytes, sizeof(float), &bytes)) {
+        vitclpy_err_set(j->e, VITCL_ERR_LIMIT, "%s: a %zux%zu input is too large for a batch "
+                        "of %zu", where, w, h, j->batch_cap);
+        goto fail;
+    }
+    if (j->batch_n && (h != j->batch_h || w != j->batch_w) && flush(j))
+        goto fail;
     if (per * j->batch_cap > j->batch_floats) {
-        free(j->batch);
-        j->batch_floats = per * j->batch_cap;
-        j->batch = malloc(j->batch_floats * sizeof *j->batch);
-        if (!j->batch) {
-            j->batch_floats = 0;
-            vitclpy_err_set(j->e, VITCL_ERR_OUT_OF_MEMORY, "out of memory for a batch of %zu",
-                            j->batch_cap);
+        float *nb = malloc(bytes);
+        if (!nb) {
+            vitclpy_err_set(j->e, VITCL_ERR_OUT_OF_MEMORY, "%s: no memory for a batch of %zu "
+                            "inputs of %zux%zu", where, j->batch_cap, w, h);
             goto fail;
         }
+        free(j->batch);
+        j->batch = nb;
+        j->batch_floats = per * j->batch_cap;
     }
     j->batch_h = h, j->batch_w = w;
     st = vitcl_preprocess(j->mv->pp, src, j->batch + j->batch_n * per, per);
@@ -177,6 +191,13 @@ int vitclpy_embed_run(const vitclpy_model_view *mv, const vitclpy_input *inputs,
     embed_state j = {.mv = mv, .pool = pool, .batch_cap = batch_size, .out = out, .e = e};
     memset(out, 0, sizeof *out);
     out->dim = mv->cfg->hidden_size;
+    if (mv->cfg->num_channels != VITCL_IMAGE_CHANNELS) {
+        /* images give RGB rows; the model would read num_channels planes of each */
+        vitclpy_err_set(e, VITCL_ERR_UNSUPPORTED, "the model has num_channels %zu, but images "
+                        "give %u-channel RGB pixels: embed needs num_channels %u (use run)",
+                        mv->cfg->num_channels, VITCL_IMAGE_CHANNELS, VITCL_IMAGE_CHANNELS);
+        return -1;
+    }
     int rc = 0;
     for (size_t i = 0; i < count && !rc; i++)
         rc = add_image(&j, &inputs[i]);
