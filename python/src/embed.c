@@ -1,8 +1,8 @@
-/* python/src/embed.c - Model.embed's work, with the GIL released: decode, preprocess, batch,
- * run and pool, calling the library in the order `vitcl embed` (host/cli/cmd_embed.c) does,
- * so that the same images give the same bits. Differences from the CLI: inputs may also be
- * encoded bytes or decoded RGB pixels, and a bad input fails the call (naming it) instead of
- * being skipped. */
+/* python/src/embed.c - Model.embed's work, with the GIL released: decode, preprocess, batch
+ * and run, calling the library in the order and with the run options (pooling included: the
+ * library pools) that `vitcl embed` (host/cli/cmd_embed.c) uses, so that the same images give
+ * the same bits. Differences from the CLI: inputs may also be encoded bytes or decoded RGB
+ * pixels, and a bad input fails the call (naming it) instead of being skipped. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,25 +21,6 @@ typedef struct embed_state {
     vitclpy_err *e;
 } embed_state;
 
-/* Pools one image's last_hidden_state h [S, D] into dst: token 0 (cls), the mean over all S
- * tokens accumulated in double (mean), or all of it (none). This is `vitcl embed`'s arithmetic
- * exactly; it is the one place to switch to the library's pooling once the C API has it. */
-static void pool_rows(vitclpy_pool pool, const float *h, size_t S, size_t D, float *dst)
-{
-    if (pool == VITCLPY_POOL_NONE) {
-        memcpy(dst, h, S * D * sizeof *dst);
-    } else if (pool == VITCLPY_POOL_CLS) {
-        memcpy(dst, h, D * sizeof *dst);
-    } else {
-        for (size_t d = 0; d < D; d++) {
-            double s = 0;
-            for (size_t t = 0; t < S; t++)
-                s += h[t * D + d];
-            dst[d] = (float)(s / (double)S);
-        }
-    }
-}
-
 /* Runs the batch and appends its pooled rows. 0 or -1 with *e set. */
 static int flush(embed_state *j)
 {
@@ -49,6 +30,10 @@ static int flush(embed_state *j)
     vitcl_run_options opt = {.struct_size = sizeof opt};
     opt.interpolate_pos_encoding = j->batch_h != cfg->image_size ||
                                    j->batch_w != cfg->image_size;
+    /* The library pools (on the device, reading back only [B, D]), as `vitcl embed` asks it. */
+    opt.pooling = j->pool == VITCLPY_POOL_CLS    ? VITCL_POOLING_CLS
+                  : j->pool == VITCLPY_POOL_MEAN ? VITCL_POOLING_MEAN
+                                                 : VITCL_POOLING_NONE;
     vitcl_output *out = NULL;
     vitcl_status st = vitcl_model_run(j->mv->model, j->batch, j->batch_n, j->batch_h,
                                       j->batch_w, &opt, &out);
@@ -58,6 +43,7 @@ static int flush(embed_state *j)
     }
     size_t B, S, D;
     const float *lhs = vitcl_output_last_hidden_state(out, &B, &S, &D);
+    const float *pooled = vitcl_output_pooled(out, NULL, NULL);
     size_t len = j->pool == VITCLPY_POOL_NONE ? S * D : D;
     vitclpy_embeddings *r = j->out;
     if (r->rows && (len != j->row_len || (j->pool == VITCLPY_POOL_NONE && S != r->seq))) {
@@ -84,8 +70,8 @@ static int flush(embed_state *j)
         r->data = n;
         j->rows_cap = cap;
     }
-    for (size_t b = 0; b < B; b++)
-        pool_rows(j->pool, lhs + b * S * D, S, D, r->data + (r->rows + b) * len);
+    memcpy(r->data + r->rows * len, j->pool == VITCLPY_POOL_NONE ? lhs : pooled,
+           B * len * sizeof *r->data);
     r->rows += B;
     j->batch_n = 0;
     vitcl_output_free(out);
