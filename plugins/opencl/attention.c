@@ -112,6 +112,36 @@ vitcl_status ocl_attention_choose(vitcl_context *ctx)
 }
 
 /* The tiled path (attention_tiled.cl); arguments already checked. */
+/* Sets the arguments shared by the general and the tiled attention kernels, in their order:
+ * Q, its offset and stride, K, V and O likewise, then seq, heads, head_dim and scale. */
+static void attention_args(ocl_args *a, cl_kernel kernel, const vitcl_buffer *Q, size_t q_off,
+                           size_t ldq, const vitcl_buffer *K, size_t k_off, size_t ldk,
+                           const vitcl_buffer *V, size_t v_off, size_t ldv, vitcl_buffer *O,
+                           size_t o_off, size_t ldo, size_t seq, size_t heads, size_t head_dim,
+                           float scale)
+{
+    cl_ulong qo = q_off, lq = ldq, ko = k_off, lk = ldk, vo = v_off, lv = ldv, oo = o_off,
+             lo = ldo, sq = seq;
+    cl_uint nh = (cl_uint)heads, hd = (cl_uint)head_dim;
+    ocl_args_begin(a, kernel);
+    OCL_ARG(a, Q->mem);
+    OCL_ARG(a, qo);
+    OCL_ARG(a, lq);
+    OCL_ARG(a, K->mem);
+    OCL_ARG(a, ko);
+    OCL_ARG(a, lk);
+    OCL_ARG(a, V->mem);
+    OCL_ARG(a, vo);
+    OCL_ARG(a, lv);
+    OCL_ARG(a, O->mem);
+    OCL_ARG(a, oo);
+    OCL_ARG(a, lo);
+    OCL_ARG(a, sq);
+    OCL_ARG(a, nh);
+    OCL_ARG(a, hd);
+    OCL_ARG(a, scale);
+}
+
 static vitcl_status attention_tiled(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_off,
                                     size_t ldq, const vitcl_buffer *K, size_t k_off, size_t ldk,
                                     const vitcl_buffer *V, size_t v_off, size_t ldv,
@@ -120,27 +150,9 @@ static vitcl_status attention_tiled(vitcl_context *ctx, const vitcl_buffer *Q, s
 {
     ocl_kernel_id kid = head_dim == 64 ? OCL_K_ATT_T64 : OCL_K_ATT_T128;
     size_t bq = head_dim == 64 ? 32 : 16; /* AT_BQ in attention_tiled.cl */
-    cl_ulong qo = q_off, lq = ldq, ko = k_off, lk = ldk, vo = v_off, lv = ldv, oo = o_off,
-             lo = ldo, sq = seq;
-    cl_uint nh = (cl_uint)heads, hd = (cl_uint)head_dim;
     ocl_args a;
-    ocl_args_begin(&a, ctx->kernels[kid]);
-    OCL_ARG(&a, Q->mem);
-    OCL_ARG(&a, qo);
-    OCL_ARG(&a, lq);
-    OCL_ARG(&a, K->mem);
-    OCL_ARG(&a, ko);
-    OCL_ARG(&a, lk);
-    OCL_ARG(&a, V->mem);
-    OCL_ARG(&a, vo);
-    OCL_ARG(&a, lv);
-    OCL_ARG(&a, O->mem);
-    OCL_ARG(&a, oo);
-    OCL_ARG(&a, lo);
-    OCL_ARG(&a, sq);
-    OCL_ARG(&a, nh);
-    OCL_ARG(&a, hd);
-    OCL_ARG(&a, scale);
+    attention_args(&a, ctx->kernels[kid], Q, q_off, ldq, K, k_off, ldk, V, v_off, ldv, O, o_off,
+                   ldo, seq, heads, head_dim, scale);
     size_t local[2];
     ocl_kernel_group(ctx, kid, local);
     size_t groups = seq / bq + (seq % bq != 0);
@@ -196,27 +208,9 @@ vitcl_status ocl_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_o
         return attention64(ctx, Q, q_off, ldq, K, k_off, ldk, V, v_off, ldv, O, o_off, ldo, batch,
                            seq, heads, scale);
 
-    cl_ulong qo = q_off, lq = ldq, ko = k_off, lk = ldk, vo = v_off, lv = ldv, oo = o_off,
-             lo = ldo, sq = seq;
-    cl_uint nh = (cl_uint)heads, hd = (cl_uint)head_dim;
     ocl_args a;
-    ocl_args_begin(&a, ctx->kernels[OCL_K_ATTENTION]);
-    OCL_ARG(&a, Q->mem);
-    OCL_ARG(&a, qo);
-    OCL_ARG(&a, lq);
-    OCL_ARG(&a, K->mem);
-    OCL_ARG(&a, ko);
-    OCL_ARG(&a, lk);
-    OCL_ARG(&a, V->mem);
-    OCL_ARG(&a, vo);
-    OCL_ARG(&a, lv);
-    OCL_ARG(&a, O->mem);
-    OCL_ARG(&a, oo);
-    OCL_ARG(&a, lo);
-    OCL_ARG(&a, sq);
-    OCL_ARG(&a, nh);
-    OCL_ARG(&a, hd);
-    OCL_ARG(&a, scale);
+    attention_args(&a, ctx->kernels[OCL_K_ATTENTION], Q, q_off, ldq, K, k_off, ldk, V, v_off, ldv, O, o_off,
+                   ldo, seq, heads, head_dim, scale);
     size_t local[2] = {ctx->group[OCL_K_ATTENTION], 1};
     size_t global[2] = {ocl_round_up(seq, local[0]), batch * heads};
     return ocl_launch(ctx, op, &a, 2, global, local);
