@@ -161,6 +161,14 @@ static int read_devices(loader_plugin *p, char *why, size_t len)
         info->driver[sizeof info->driver - 1] = '\0';
         info->platform[sizeof info->platform - 1] = '\0';
         info->extra[sizeof info->extra - 1] = '\0';
+        info->precision_notes[sizeof info->precision_notes - 1] = '\0';
+        /* Precisions exist from ABI 1.1; fp32 is always offered, unknown bits are dropped. */
+        if (d->abi_minor < 1) {
+            info->precisions = 0;
+            info->precision_notes[0] = '\0';
+        }
+        info->precisions = (info->precisions & (VITCL_PRECISION_BIT(VITCL_PRECISION_COUNT_) - 1u)) |
+                           VITCL_PRECISION_BIT(VITCL_PRECISION_FP32);
         if ((unsigned)info->type > (unsigned)VITCL_DEVICE_OTHER)
             info->type = VITCL_DEVICE_OTHER;
     }

@@ -46,9 +46,11 @@ static vitcl_op_shape shape_of(const conf_case *c, vitcl_op op)
         s.batch = c->batch, s.channels = c->channels, s.height = c->height, s.width = c->width;
         s.patch = c->patch, s.n = c->n;
         break;
-    case VITCL_OP_LINEAR_PACK_WEIGHT: s.n = c->n, s.k = c->k; break;
+    case VITCL_OP_LINEAR_PACK_WEIGHT:
+    case VITCL_OP_PACK_WEIGHT_HOST: s.n = c->n, s.k = c->k; break;
     case VITCL_OP_COUNT_: break;
     }
+    s.struct_size = (uint32_t)sizeof s;
     return s;
 }
 
@@ -119,6 +121,7 @@ static vitcl_status call_op(const vitcl_backend *be, const conf_case *c, vitcl_b
                               off[CONF_ARG_W], BUF(CONF_ARG_B), off[CONF_ARG_B], BUF(CONF_ARG_Y),
                               off[CONF_ARG_Y], c->stride[CONF_ARG_Y], c->batch, c->channels,
                               c->height, c->width, c->patch, c->n);
+    case VITCL_OP_PACK_WEIGHT_HOST: /* no case builds one yet */
     case VITCL_OP_COUNT_: break;
     }
 #undef BUF

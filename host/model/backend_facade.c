@@ -11,7 +11,7 @@
 
 static const char *const op_name[VITCL_OP_COUNT_] = {
     "linear", "gemm_batched", "layernorm", "gelu", "add", "softmax", "attention", "patch_embed",
-    "linear_pack_weight"};
+    "linear_pack_weight", "pack_weight_host"};
 
 void bf_lock(vitcl_backend *be)
 {
@@ -29,7 +29,9 @@ static int supported(const vitcl_backend *be, vitcl_op op, const vitcl_op_shape 
 {
     if (!VITCL_HAS_FIELD(be->ops, vitcl_op_table, supports))
         return 1;
-    return be->ops->supports(be->ctx, op, sh) != 0;
+    vitcl_op_shape s = *sh;
+    s.struct_size = (uint32_t)sizeof s; /* ABI 1.1: every shape the host passes says its size */
+    return be->ops->supports(be->ctx, op, &s) != 0;
 }
 
 /* A required op must be supported at its shape: VITCL_ERR_UNSUPPORTED otherwise. */

@@ -20,13 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vitcl/backend.h" /* vitcl_dtype, shared with the plugin ABI */
 #include "vitcl/status.h"
-
-typedef enum vitcl_dtype {
-    VITCL_DTYPE_F32 = 0,
-    VITCL_DTYPE_F16 = 1,
-    VITCL_DTYPE_BF16 = 2
-} vitcl_dtype;
 
 #define VITCL_WEIGHTS_MAX_DIMS 8
 

@@ -23,6 +23,7 @@ const char *weights_dtype_name(vitcl_dtype dtype)
     case VITCL_DTYPE_F32: return "F32";
     case VITCL_DTYPE_F16: return "F16";
     case VITCL_DTYPE_BF16: return "BF16";
+    case VITCL_DTYPE_COUNT_: break;
     }
     return "?";
 }

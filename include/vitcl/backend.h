@@ -8,7 +8,8 @@
  * a required entry. docs/writing-a-backend.md teaches this contract step by step.
  *
  * Conventions for every op
- * - All tensors are fp32, row-major (C order), densely packed unless a leading dimension
+ * - All activations are fp32. Weights are fp32 too, except a linear weight packed by
+ *   pack_weight_host (ABI 1.1) in a reduced precision (vitcl_precision, device.h). Row-major (C order), densely packed unless a leading dimension
  *   ("ld*") or a stride says otherwise.
  * - A tensor argument is a (vitcl_buffer *, offset) pair; the offset is counted in floats from
  *   the start of the buffer. The host guarantees that every element an op reads or writes lies
@@ -29,6 +30,23 @@
  *   it, so a plugin built against an older minor keeps working (the newer entries count as absent).
  *   A plugin reads fields of host-filled structs (vitcl_device_info) only up to the size the host
  *   passed in.
+ * - The entry function tells the plugin the host's version. A plugin must not read a field the
+ *   host's minor does not have (e.g. vitcl_op_shape's precision from a 1.0 host), and the host
+ *   never calls a plugin of minor 0 with anything ABI 1.0 did not have: such a plugin runs
+ *   fp32 only, and a model load that asks it for bf16 or fp16 is refused with a message that
+ *   names the plugin and its ABI version.
+ * - A plugin refuses what it does not know, never ignores it: supports() answers 0, and an op
+ *   or pack entry returns VITCL_ERR_UNSUPPORTED with a message, for an unknown flag bit, dtype
+ *   or precision. (A plugin that ignored a later minor's flag would silently compute something
+ *   else.)
+ *
+ * ABI history
+ * - 1.0: fp32 only.
+ * - 1.1: vitcl_precision and VITCL_CAP_BF16 (device.h); vitcl_device_info.precisions and
+ *   precision_notes; vitcl_op_shape.struct_size, precision and dtype; vitcl_op_timing.struct_size;
+ *   vitcl_dtype; the op VITCL_OP_PACK_WEIGHT_HOST and its entry pack_weight_host, which takes a
+ *   linear weight in its stored dtype straight from host memory (the mapped checkpoint) and
+ *   stores it in the requested precision. docs/architecture.md tells the versioning story.
  *
  * Threading
  * - The entry function, init, shutdown, device_count and device_info are called by the loader
@@ -57,7 +75,7 @@ extern "C" {
 #endif
 
 #define VITCL_ABI_MAJOR 1
-#define VITCL_ABI_MINOR 0
+#define VITCL_ABI_MINOR 1
 
 /* The one symbol a plugin exports. */
 #define VITCL_PLUGIN_ENTRY_SYMBOL "vitcl_plugin_entry"
@@ -81,6 +99,15 @@ typedef const vitcl_backend_desc *(*vitcl_plugin_entry_fn)(uint32_t host_abi_maj
 typedef struct vitcl_context vitcl_context;
 typedef struct vitcl_buffer vitcl_buffer;
 
+/* Element types of weights in host memory (ABI 1.1; pack_weight_host). Little-endian. The
+ * numeric values are part of the ABI. */
+typedef enum vitcl_dtype {
+    VITCL_DTYPE_F32 = 0,
+    VITCL_DTYPE_F16 = 1,  /* IEEE 754 binary16 */
+    VITCL_DTYPE_BF16 = 2, /* the upper 16 bits of a binary32 */
+    VITCL_DTYPE_COUNT_ = 3
+} vitcl_dtype;
+
 /* Flags of the linear op. */
 #define VITCL_LINEAR_GELU (1u << 0)     /* apply GELU (erf form) to the result, after the bias */
 #define VITCL_LINEAR_PACKED_W (1u << 1) /* W is a buffer produced by linear_pack_weight */
@@ -96,17 +123,24 @@ typedef enum vitcl_op {
     VITCL_OP_ATTENTION = 6,
     VITCL_OP_PATCH_EMBED = 7,
     VITCL_OP_LINEAR_PACK_WEIGHT = 8,
-    VITCL_OP_COUNT_ = 9
+    VITCL_OP_PACK_WEIGHT_HOST = 9, /* ABI 1.1 */
+    VITCL_OP_COUNT_ = 10
 } vitcl_op;
 
 /* Shape parameters passed to supports(); each op documents which fields it reads, the others
- * are zero. */
+ * are zero. ABI 1.0 had no struct_size; 1.1 appends it after flags with the fields below, and a
+ * plugin reads them only when the host's minor (given at entry) is >= 1 and struct_size
+ * covers them. */
 typedef struct vitcl_op_shape {
     size_t m, n, k;     /* linear, gemm_batched; add: n; gelu: n; layernorm/softmax: rows=m, cols=n */
     size_t batch;       /* gemm_batched: batch; attention and patch_embed: B */
     size_t seq, heads, head_dim; /* attention */
     size_t channels, height, width, patch; /* patch_embed; n = D */
     uint32_t flags;     /* linear: VITCL_LINEAR_* */
+    uint32_t struct_size; /* 1.1: sizeof(vitcl_op_shape) as the host was built */
+    uint32_t precision;   /* 1.1: linear with VITCL_LINEAR_PACKED_W, pack_weight_host: the
+                             weight's vitcl_precision (0, fp32, elsewhere) */
+    uint32_t dtype;       /* 1.1: pack_weight_host: the vitcl_dtype of the host weight */
 } vitcl_op_shape;
 
 /* The op table. Required entries must be non-NULL (the loader refuses the plugin otherwise);
@@ -201,6 +235,24 @@ typedef struct vitcl_op_table {
      * host then uses another path or reports the shape as unsupported). When NULL every
      * non-NULL op is taken to support every shape. Must not fail or block. */
     int (*supports)(vitcl_context *ctx, vitcl_op op, const vitcl_op_shape *shape);
+
+    /* ---- ABI 1.1 ---- */
+
+    /* OPTIONAL (1.1). Builds the weight of a linear layer straight from host memory: `w` holds
+     * W [n,k] row-major as n·k elements of `dtype` (vitcl_dtype), aligned to the element size,
+     * typically inside the memory-mapped checkpoint; it is valid only during the call (the
+     * plugin copies what it needs and never keeps the pointer). The result is stored in
+     * `precision` (vitcl_precision): FP32 keeps the values exactly (widening F16/BF16 is exact);
+     * BF16 and FP16 round every element to nearest even, and linear may then round X to the
+     * same format, accumulating in fp32. The host passes the result to linear with
+     * VITCL_LINEAR_PACKED_W (w_off 0, same n and k, flags as asked of supports with this
+     * precision); it is owned by the caller and freed with buffer_free. The host calls this only
+     * after supports(VITCL_OP_PACK_WEIGHT_HOST, {n, k, precision, dtype}) said 1; when the entry
+     * is NULL or says 0, an fp32 model widens the weight on the host and uses the 1.0 path, and
+     * a bf16 or fp16 model is refused. An unknown dtype or precision: VITCL_ERR_UNSUPPORTED. */
+    vitcl_status (*pack_weight_host)(vitcl_context *ctx, const void *w, uint32_t dtype, size_t n,
+                                     size_t k, uint32_t precision, const char *label,
+                                     vitcl_buffer **out);
 } vitcl_op_table;
 
 /* The descriptor a plugin's entry function returns. */
@@ -270,7 +322,10 @@ struct vitcl_backend_desc {
     /* OPTIONAL. Turns per-op timing on (enable = 1) or off for ops queued afterwards. */
     vitcl_status (*profiling)(vitcl_context *ctx, int enable);
     /* OPTIONAL. After synchronize, moves up to `max` recorded timings (oldest first) into out and
-     * returns how many it moved; records beyond what the plugin keeps are dropped. */
+     * returns how many it moved; records beyond what the plugin keeps are dropped. A host of
+     * minor >= 1 sets out[i].struct_size in every element; a plugin of minor >= 1 steps through
+     * out by out[0].struct_size and writes only the fields both sides have. A plugin of minor 0
+     * is given an array of 1.0-sized elements (op, start_ns, end_ns) by the host. */
     size_t (*profile_drain)(vitcl_context *ctx, vitcl_op_timing *out, size_t max);
 };
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "plugin_timing.h"
 #include "cpu_internal.h"
 
 #define CPU_PLUGIN_VERSION "0.1.0"
@@ -272,7 +273,9 @@ static size_t cpu_profile_drain(vitcl_context *ctx, vitcl_op_timing *out, size_t
     if (!ctx || !out)
         return 0;
     size_t n = ctx->n_timings < max ? ctx->n_timings : max;
-    memcpy(out, ctx->timings, n * sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        plugin_timing_put(out, i, ctx->timings[i].op, ctx->timings[i].start_ns,
+                          ctx->timings[i].end_ns);
     memmove(ctx->timings, ctx->timings + n, (ctx->n_timings - n) * sizeof *out);
     ctx->n_timings -= n;
     return n;

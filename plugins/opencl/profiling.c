@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 
+#include "plugin_timing.h"
 #include "ocl.h"
 
 static vitcl_status swap_queue(vitcl_context *ctx, int profiling)
@@ -114,9 +115,7 @@ size_t ocl_profile_drain(vitcl_context *ctx, vitcl_op_timing *out, size_t max)
         cl_int e2 =
             clGetEventProfilingInfo(last, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
         if (e1 == CL_SUCCESS && e2 == CL_SUCCESS && out) {
-            out[moved].op = r->op;
-            out[moved].start_ns = t0;
-            out[moved].end_ns = t1 >= t0 ? t1 : t0;
+            plugin_timing_put(out, moved, r->op, t0, t1 >= t0 ? t1 : t0);
             moved++;
         }
         clReleaseEvent(r->first);

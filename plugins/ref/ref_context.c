@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "plugin_timing.h"
 #include "ref_internal.h"
 
 vitcl_status ref_fail(vitcl_context *ctx, vitcl_status status, const char *op, const char *fmt,
@@ -93,7 +94,9 @@ size_t ref_profile_drain(vitcl_context *ctx, vitcl_op_timing *out, size_t max)
     if (ctx == NULL || out == NULL || max == 0)
         return 0;
     size_t n = ctx->n_timings < max ? ctx->n_timings : max;
-    memcpy(out, ctx->timings, n * sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        plugin_timing_put(out, i, ctx->timings[i].op, ctx->timings[i].start_ns,
+                          ctx->timings[i].end_ns);
     memmove(ctx->timings, ctx->timings + n, (ctx->n_timings - n) * sizeof *out);
     ctx->n_timings -= n;
     return n;

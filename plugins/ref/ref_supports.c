@@ -47,6 +47,7 @@ int ref_supports(vitcl_context *ctx, vitcl_op op, const vitcl_op_shape *s)
         const size_t v[] = {s->n, s->k};
         return all_positive(v, 2);
     }
+    case VITCL_OP_PACK_WEIGHT_HOST: /* not yet: the host widens and uses the 1.0 path */
     case VITCL_OP_COUNT_:
         break;
     }

@@ -216,6 +216,8 @@ Test(cpu_plugin, profiling)
     cr_assert_eq(CPU.ops->softmax(CPU.ctx, x, 0, y, 0, 2, 8, 1.0f), VITCL_OK);
     cr_assert_eq(d->synchronize(CPU.ctx), VITCL_OK);
     vitcl_op_timing t[4];
+    for (size_t i = 0; i < 4; i++) /* the host sets struct_size (backend.h) */
+        t[i].struct_size = (uint32_t)sizeof t[i];
     cr_assert_eq(d->profile_drain(CPU.ctx, t, 2), 2);
     cr_assert_str_eq(t[0].op, "gelu");
     cr_assert_str_eq(t[1].op, "add");

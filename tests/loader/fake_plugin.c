@@ -256,10 +256,11 @@ static const vitcl_backend_desc fake_desc = {
     .struct_size = (uint32_t)sizeof(vitcl_backend_desc),
 #ifdef FAKE_ABI_MAJOR_2
     .abi_major = 2,
+    .abi_minor = 0,
 #else
     .abi_major = VITCL_ABI_MAJOR,
-#endif
     .abi_minor = VITCL_ABI_MINOR,
+#endif
     .name = FAKE_NAME,
     .version = "0.0-test",
     .description = "fake plugin for the loader tests",

@@ -183,6 +183,8 @@ Test(opencl_device, profiling_records_each_op)
     cr_assert_eq(h.desc->ops->gelu(h.ctx, X, 0, Y, 0, 64 * 32), VITCL_OK);
     cr_assert_eq(h.desc->synchronize(h.ctx), VITCL_OK);
     vitcl_op_timing t[8];
+    for (size_t i = 0; i < 8; i++) /* the host sets struct_size (backend.h) */
+        t[i].struct_size = (uint32_t)sizeof t[i];
     cr_expect_eq(h.desc->profile_drain(h.ctx, t, 8), 0);
 
     cr_assert_eq(h.desc->profiling(h.ctx, 1), VITCL_OK, "%s", h.desc->last_error(h.ctx));

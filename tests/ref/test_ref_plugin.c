@@ -130,6 +130,8 @@ Test(ref_plugin, profiling_records_ops_with_wall_clock)
     float v[4] = {1, 2, 3, 4};
     vitcl_buffer *x = buf_new(v, 4, "x");
     vitcl_op_timing t[8];
+    for (size_t i = 0; i < 8; i++) /* the host sets struct_size (backend.h) */
+        t[i].struct_size = (uint32_t)sizeof t[i];
     cr_assert_eq(H.ops->gelu(H.ctx, x, 0, x, 0, 4), VITCL_OK);
     cr_assert_eq(H.desc->profile_drain(H.ctx, t, 8), 0, "nothing recorded while off");
     cr_assert_eq(H.desc->profiling(H.ctx, 1), VITCL_OK);
