@@ -6,6 +6,8 @@
 #   MODEL_DIR defaults to build/bench-vit-msn-large, created on first use by
 #   tools/make_fixtures.py --large (random-init weights with vit-msn-large's exact config).
 # env:  BATCHES="1 8"  BACKENDS="opencl cpu"  ITERS=5  WARMUP=1  ROUNDS=1
+#       a BACKENDS entry may name a precision, BACKEND:PRECISION ("cpu:bf16 opencl:fp16"); every
+#       vitcl row at a reduced precision also prints its error on the fixed image (below)
 #       THREADS=online cores (every engine runs with this many threads)
 #       PEERS="ort-fp32 ov-fp32 ov-default torch-bf16" (tools/bench_peers.py; PEERS="" for none)
 #       LOADS="0" ("0 1": each round also runs with a competing load: one busy process, started
@@ -62,10 +64,18 @@ for batch in $BATCHES; do
       echo "== batch $batch, round $round, load $load: pytorch ($(uptime | sed 's/.*load/load/'))" >&2
       "$PYTHON" tools/bench_torch.py "$MODEL" --batch "$batch" --iters "$ITERS" --warmup "$WARMUP" \
         --threads "$THREADS" --json | tail -n 1 | tag "$round" "$load"
-      for be in $BACKENDS; do
-        echo "== batch $batch, round $round, load $load: vitcl $be" >&2
-        VITCL_CPU_THREADS=$THREADS build/host/cli/vitcl bench "$MODEL" --backend "$be" --batch "$batch" \
-          --iters "$ITERS" --warmup "$WARMUP" --json | tail -n 1 | tag "$round" "$load"
+      for spec in $BACKENDS; do
+        be=${spec%%:*}; prec=fp32; [ "$spec" != "$be" ] && prec=${spec#*:}
+        echo "== batch $batch, round $round, load $load: vitcl $be $prec" >&2
+        row=$(VITCL_CPU_THREADS=$THREADS build/host/cli/vitcl bench "$MODEL" --backend "$be" \
+          --precision "$prec" --batch "$batch" --iters "$ITERS" --warmup "$WARMUP" --json | tail -n 1)
+        if [ "$prec" != fp32 ] && [ -n "$PEERS" ]; then
+          # A reduced-precision row carries its measured error beside its speed.
+          sc=$("$PYTHON" tools/bench_peers.py score "$MODEL" --backend "$be" --precision "$prec" \
+            --threads "$THREADS" --vitcl build/host/cli/vitcl | tail -n 1)
+          row=$("$PYTHON" -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(json.loads(sys.argv[2])); print(json.dumps(r))' "$row" "$sc")
+        fi
+        echo "$row" | tag "$round" "$load"
       done
       for peer in $PEERS; do
         echo "== batch $batch, round $round, load $load: $peer" >&2
@@ -95,6 +105,8 @@ for batch in sorted({r["batch"] for r in rows}):
                 ratio = r["images_per_s"] / torch["images_per_s"]
                 name = r["backend"] if r["backend"] in ("pytorch",) or "version" in r else "vitcl " + r["backend"]
                 prec = r.get("precision", "f32")
+                if prec == "fp32":
+                    prec = "f32"
                 err = "%.1e" % r["max_err_rel"] if "max_err_rel" in r else ("" if r["backend"] == "pytorch" else "(tests)")
                 cos = "%.6f" % r["cls_cosine"] if "cls_cosine" in r else ""
                 print("%-5d %-4d %-12s %-14s %10.1f %9.1f %8.1f %10.2fx %6.0f MB %10s %9s" % (
@@ -120,7 +132,7 @@ if [ "$FORMAT_ROUNDS" -gt 0 ]; then
   fout=build/bench-formats.jsonl
   : > "$fout"
   for round in $(seq 1 "$FORMAT_ROUNDS"); do
-    for be in $BACKENDS; do
+    for be in $(for s in $BACKENDS; do echo "${s%%:*}"; done | sort -u); do
       for fmt in safetensors bin; do
         dir=$MODEL; [ "$fmt" = bin ] && dir=$BIN_MODEL
         echo "== weights format $fmt, round $round: vitcl $be" >&2

@@ -14,6 +14,9 @@ forward of the same checkpoint: max|ours - ref| / max(1, max|ref|) over last_hid
 the cosine of the CLS embeddings (the accuracy contract of issue 11 uses both).
 
   tools/bench_peers.py prepare MODEL_DIR            ONNX export + reference (cached in MODEL_DIR)
+  tools/bench_peers.py score MODEL_DIR --vitcl BIN --backend B [--precision P]
+                       the same error figures for a vitcl row: runs `vitcl run` on the fixed
+                       image and prints {"max_err_rel", "cls_cosine"} as one JSON line
   tools/bench_peers.py ENGINE MODEL_DIR --batch B --threads T [--iters N --warmup W --json]
 
 Versions are pinned in tools/requirements-bench.txt (on top of tools/requirements.txt).
@@ -173,18 +176,41 @@ def bench(args):
                                                 res["gflops"], err, cos, res["peak_rss_mb"]))
 
 
+def score(args):
+    """Error of `vitcl run` (backend, precision) on the fixed image, against the reference."""
+    import subprocess
+    import tempfile
+    _, ref_path = paths(args.model_dir)
+    if not os.path.exists(ref_path):
+        raise SystemExit("bench_peers.py: run `bench_peers.py prepare %s` first" % args.model_dir)
+    data = np.load(ref_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        inp, out = os.path.join(tmp, "x.npy"), os.path.join(tmp, "y.npy")
+        np.save(inp, data["x"])
+        subprocess.run([args.vitcl, "run", args.model_dir, "--input", inp, "--output", out,
+                        "--backend", args.backend, "--precision", args.precision], check=True,
+                       env=dict(os.environ, VITCL_CPU_THREADS=str(args.threads)))
+        err, cos = error_vs_ref(np.load(out), data["ref"])
+    print(json.dumps({"max_err_rel": err, "cls_cosine": cos}))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("engine", help="prepare, or one of " + ", ".join(ENGINES))
+    ap.add_argument("engine", help="prepare, score, or one of " + ", ".join(ENGINES))
     ap.add_argument("model_dir")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--vitcl", default="build/host/cli/vitcl", help="score: the vitcl CLI")
+    ap.add_argument("--backend", default="cpu", help="score: vitcl backend")
+    ap.add_argument("--precision", default="fp32", help="score: vitcl precision")
     args = ap.parse_args()
     if args.engine == "prepare":
         prepare(args.model_dir)
+    elif args.engine == "score":
+        score(args)
     else:
         bench(args)
 
