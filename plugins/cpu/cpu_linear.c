@@ -57,15 +57,11 @@ static size_t wide_rows(const vitcl_context *ctx, size_t n, size_t k)
 }
 
 /* Y = X·W^T (+ Y when accumulate) with W [n,k] in 16-bit `fmt`, by OpenBLAS on widened blocks
- * of W's rows. Fails only when the block cannot be allocated (Y untouched). */
-static vitcl_status blas_on_half(vitcl_context *ctx, const char *op, const float *x,
-                                 const uint16_t *w, uint32_t fmt, float *y, size_t m, size_t n,
-                                 size_t k, int accumulate)
+ * of W's rows; ctx->wide must hold wide_rows(ctx, n, k)·k floats. */
+static void blas_on_half(vitcl_context *ctx, const float *x, const uint16_t *w, uint32_t fmt,
+                         float *y, size_t m, size_t n, size_t k, int accumulate)
 {
     size_t rows = wide_rows(ctx, n, k);
-    vitcl_status st = cpu_wide_reserve(ctx, op, rows * k);
-    if (st != VITCL_OK)
-        return st;
     widen_args a = {.fmt = fmt, .k = k, .dst = ctx->wide};
     for (size_t j0 = 0; j0 < n; j0 += rows) {
         size_t nb = n - j0 < rows ? n - j0 : rows;
@@ -74,7 +70,6 @@ static vitcl_status blas_on_half(vitcl_context *ctx, const char *op, const float
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nb, (int)k, 1.0f, x,
                     (int)k, ctx->wide, (int)k, accumulate ? 1.0f : 0.0f, y + j0, (int)n);
     }
-    return VITCL_OK;
 }
 
 /* Checks a packed W (pack_weight_host) against the call: flag, shape and offset. */
@@ -151,13 +146,16 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     int gelu = (flags & VITCL_LINEAR_GELU) != 0;
     uint32_t fmt = packed ? W->precision : VITCL_PRECISION_FP32;
     if (ctx->gemm.linear) {
-        st = cpu_gemm_linear_fmt(ctx, op, x, k, W->data, fmt, k, bias, y, n, m, n, k, gelu);
+        st = cpu_gemm_linear_fmt(ctx, op, x, k, w, fmt, k, bias, y, n, m, n, k, gelu);
         if (st == VITCL_OK)
             cpu_record(ctx, op, t0);
         return st;
     }
-    if (fmt != VITCL_PRECISION_FP32 && (st = cpu_wide_reserve(ctx, op, wide_rows(ctx, n, k) * k)))
-        return st; /* before Y is touched */
+    if (fmt != VITCL_PRECISION_FP32) { /* before Y is touched */
+        st = cpu_wide_reserve(ctx, op, wide_rows(ctx, n, k) * k);
+        if (st != VITCL_OK)
+            return st;
+    }
     /* Y starts as the broadcast bias and beta = 1 adds the product to it (or beta = 0
      * overwrites it); GELU is one threaded pass afterwards. */
     if (bias)
@@ -165,9 +163,9 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     if (fmt == VITCL_PRECISION_FP32)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, x,
                     (int)k, w, (int)k, bias ? 1.0f : 0.0f, y, (int)n);
-    else if ((st = blas_on_half(ctx, op, x, (const uint16_t *)(const void *)W->data, fmt, y, m,
-                                n, k, bias != NULL)) != VITCL_OK)
-        return st;
+    else
+        blas_on_half(ctx, x, (const uint16_t *)(const void *)W->data, fmt, y, m, n, k,
+                     bias != NULL);
     if (gelu)
         cpu_bias_gelu_rows(ctx, y, m, n, n, NULL, 1);
     cpu_record(ctx, op, t0);
