@@ -96,3 +96,8 @@ vitcl_status cpu_packed_x_reserve(vitcl_context *ctx, const char *op, size_t flo
 {
     return grow(ctx, op, &ctx->packed_x, &ctx->packed_x_floats, floats);
 }
+
+vitcl_status cpu_wide_reserve(vitcl_context *ctx, const char *op, size_t floats)
+{
+    return grow(ctx, op, &ctx->wide, &ctx->wide_floats, floats);
+}

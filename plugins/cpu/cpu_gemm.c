@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "cpu_half.h"
 #include "cpu_internal.h"
 #include "cpu_vmath.h"
 
@@ -38,7 +39,10 @@
 #define GK_LDWP CPU_GEMM_LDWP
 
 typedef struct gk_args {
-    const float *x, *w, *bias;
+    const float *x, *bias;
+    const unsigned char *w; /* W's elements, in wfmt (cpu_gemm_linear_fmt), wbytes each */
+    uint32_t wfmt;
+    size_t wbytes;
     float *y;
     size_t m, n, k, ldx, ldw, ldy;
     size_t k0, kc;   /* this depth block */
@@ -74,26 +78,31 @@ static void pack_x_task(void *arg, size_t begin, size_t end, int thread)
     }
 }
 
+/* Row r of feature block j0's W for this depth block, or NULL past n. */
+static const unsigned char *w_row(const gk_args *a, size_t j0, size_t r)
+{
+    return j0 + r < a->n ? a->w + ((j0 + r) * a->ldw + a->k0) * a->wbytes : NULL;
+}
+
 /* wp[r][kk] = W[j0 + r][k0 + kk] (row stride GK_LDWP) for the `rows` live rows, zero for the
- * others: straight row copies. */
+ * others: straight row copies, or widened from 16 bits (cpu_half.h). */
 static void pack_w(const gk_args *a, size_t j0, size_t rows, float *wp)
 {
-    for (size_t r = 0; r < rows; r++)
-        memcpy(wp + r * GK_LDWP, a->w + (j0 + r) * a->ldw + a->k0, a->kc * sizeof(float));
+    for (size_t r = 0; r < rows; r++) {
+        const void *src = w_row(a, j0, r);
+        if (a->wfmt == VITCL_PRECISION_FP32)
+            memcpy(wp + r * GK_LDWP, src, a->kc * sizeof(float));
+        else
+            cpu_half_widen(src, a->wfmt, wp + r * GK_LDWP, a->kc);
+    }
     for (size_t r = rows; r < GK_MR; r++)
         memset(wp + r * GK_LDWP, 0, a->kc * sizeof(float));
 }
 
-/* Row r of feature block j0's W for this depth block, or NULL past n. */
-static const float *w_row(const gk_args *a, size_t j0, size_t r)
+/* Asks for `bytes` bytes at p in L2, one request per cache line. */
+static void prefetch_span(const unsigned char *p, size_t bytes)
 {
-    return j0 + r < a->n ? a->w + (j0 + r) * a->ldw + a->k0 : NULL;
-}
-
-/* Asks for `floats` floats at p in L2, one request per cache line. */
-static void prefetch_span(const float *p, size_t floats)
-{
-    for (size_t i = 0; i < floats; i += 16)
+    for (size_t i = 0; i < bytes; i += 64)
         __builtin_prefetch(p + i, 0, 2);
 }
 
@@ -154,13 +163,14 @@ static void compute_task(void *arg, size_t begin, size_t end, int thread)
         if (ahead)
             for (size_t r = 2 * panels; r < GK_MR; r++)
                 if (w_row(a, j1, r))
-                    prefetch_span(w_row(a, j1, r), a->kc);
+                    prefetch_span(w_row(a, j1, r), a->kc * a->wbytes);
         for (size_t p = a->p0; p < a->p1; p++) {
             size_t q = p - a->p0, i0 = p * GK_NR, live = a->m - i0 < GK_NR ? a->m - i0 : GK_NR;
-            const float *pfa = ahead && 2 * q < GK_MR ? w_row(a, j1, 2 * q) : NULL;
-            const float *pfb = ahead && 2 * q + 1 < GK_MR ? w_row(a, j1, 2 * q + 1) : NULL;
-            pfa = pfa ? pfa : wp;
-            pfb = pfb ? pfb : wp;
+            /* The kernels fetch kc floats from pa: a 16-bit row is half that, so they also
+             * fetch what follows it (a prefetch never faults, past the end of W included). */
+            const void *pa = ahead && 2 * q < GK_MR ? w_row(a, j1, 2 * q) : NULL;
+            const void *pb = ahead && 2 * q + 1 < GK_MR ? w_row(a, j1, 2 * q + 1) : NULL;
+            const float *pfa = pa ? pa : wp, *pfb = pb ? pb : wp;
             const float *xp = a->xt + q * a->kc * GK_NR;
             if (live > 16)
                 a->isa->rows32(wp, xp, a->kc, ct, pfa, pfb);
@@ -195,6 +205,14 @@ vitcl_status cpu_gemm_linear(vitcl_context *ctx, const char *op, const float *x,
                              const float *w, size_t ldw, const float *bias, float *y, size_t ldy,
                              size_t m, size_t n, size_t k, int gelu)
 {
+    return cpu_gemm_linear_fmt(ctx, op, x, ldx, w, VITCL_PRECISION_FP32, ldw, bias, y, ldy, m,
+                               n, k, gelu);
+}
+
+vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float *x, size_t ldx,
+                                 const void *w, uint32_t wfmt, size_t ldw, const float *bias,
+                                 float *y, size_t ldy, size_t m, size_t n, size_t k, int gelu)
+{
     const cpu_gemm_plan *plan = &ctx->gemm;
     size_t kc_max = k < plan->kc ? k : plan->kc;
     size_t tb = token_block(plan, kc_max);
@@ -205,7 +223,9 @@ vitcl_status cpu_gemm_linear(vitcl_context *ctx, const char *op, const float *x,
         st = cpu_scratch_reserve(ctx, op, (size_t)GK_MR * GK_LDWP);
     if (st != VITCL_OK)
         return st;
-    gk_args a = {.x = x, .w = w, .bias = bias, .y = y, .m = m, .n = n, .k = k, .ldx = ldx,
+    gk_args a = {.x = x, .w = w, .wfmt = wfmt,
+                 .wbytes = wfmt == VITCL_PRECISION_FP32 ? sizeof(float) : sizeof(uint16_t),
+                 .bias = bias, .y = y, .m = m, .n = n, .k = k, .ldx = ldx,
                  .ldw = ldw, .ldy = ldy, .xt = ctx->packed_x, .scratch = ctx->scratch,
                  .isa = plan->isa, .gelu = gelu};
     /* Chunks of consecutive feature blocks (about 8 per thread and token block), so that a

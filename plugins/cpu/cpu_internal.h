@@ -43,13 +43,19 @@
 #define CPU_MAX_THREADS 256
 
 /* A buffer: `bytes` of host memory at `data`, owned (aligned allocation) or aliasing the
- * caller's read-only memory (buffer_wrap_host). */
+ * caller's read-only memory (buffer_wrap_host). A linear weight built by pack_weight_host
+ * (cpu_pack_host.c) is marked `packed`: W [rows, cols] row-major, its elements in `precision`
+ * (FP32: floats; BF16, FP16: 16 bits each, cpu_half.h). Only linear with VITCL_LINEAR_PACKED_W
+ * takes such a buffer as W. */
 struct vitcl_buffer {
     vitcl_context *owner;
     unsigned char *data;
     size_t bytes;
     int owned;     /* data was allocated here and is freed with the buffer */
     int read_only; /* wraps caller memory: ops and writes may not modify it */
+    int packed;    /* a packed linear weight (pack_weight_host) */
+    uint32_t precision; /* packed: the vitcl_precision its elements are stored in */
+    size_t rows, cols;  /* packed: n and k */
     char label[CPU_LABEL_MAX];
 };
 
@@ -95,6 +101,8 @@ struct vitcl_context {
     size_t shared_floats;
     float *packed_x;      /* the own GEMM's packed activations (cpu_gemm.c) */
     size_t packed_x_floats;
+    float *wide;          /* linear on a 16-bit weight via OpenBLAS: a block of W in fp32 */
+    size_t wide_floats;
     uint64_t call_seq;    /* counts attention calls, to key scratch contents */
     cpu_gemm_plan gemm;   /* the own GEMM (gemm.isa NULL: OpenBLAS), see VITCL_CPU_GEMM */
     char err[CPU_ERR_MAX];
@@ -126,6 +134,9 @@ vitcl_status cpu_shared_reserve(vitcl_context *ctx, const char *op, size_t float
 
 /* Makes ctx->packed_x hold at least `floats` floats; errors as cpu_scratch_reserve. */
 vitcl_status cpu_packed_x_reserve(vitcl_context *ctx, const char *op, size_t floats);
+
+/* Makes ctx->wide hold at least `floats` floats; errors as cpu_scratch_reserve. */
+vitcl_status cpu_wide_reserve(vitcl_context *ctx, const char *op, size_t floats);
 
 /* ---- cpu_check.c: argument validation shared by the ops */
 
@@ -206,6 +217,13 @@ vitcl_status cpu_gemm_linear(vitcl_context *ctx, const char *op, const float *x,
                              const float *w, size_t ldw, const float *bias, float *y, size_t ldy,
                              size_t m, size_t n, size_t k, int gelu);
 
+/* cpu_gemm_linear with W's elements in `wfmt` (a vitcl_precision: FP32 floats, BF16 or FP16
+ * 16-bit values, cpu_half.h; ldw counts elements): each task widens its rows of W to fp32 while
+ * it packs them, so a 16-bit W costs no extra pass. Same contract otherwise. */
+vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float *x, size_t ldx,
+                                 const void *w, uint32_t wfmt, size_t ldw, const float *bias,
+                                 float *y, size_t ldy, size_t m, size_t n, size_t k, int gelu);
+
 /* One tile of the interleaved layout (cpu_gemm_kernels.h) with isa's kernels, for attention:
  * ct[r][t] = Σ_kk wp[kk·CPU_GEMM_MR + r]·xp[kk·CPU_GEMM_NR + t] for r < CPU_GEMM_MR and
  * t < CPU_GEMM_NR (t < 16 only when live <= 16, the other columns of ct are then undefined). */
@@ -237,5 +255,20 @@ vitcl_status cpu_buffer_copy(vitcl_context *ctx, vitcl_buffer *dst, size_t dst_o
                              const vitcl_buffer *src, size_t src_offset, size_t bytes);
 vitcl_status cpu_buffer_wrap_host(vitcl_context *ctx, const void *host, size_t bytes,
                                   const char *label, vitcl_buffer **out);
+
+/* ---- cpu_pack_host.c (ABI 1.1) */
+
+/* The op table's pack_weight_host (backend.h): W [n,k] in `dtype` from host memory into a new
+ * packed buffer stored in `precision`. Errors: VITCL_ERR_UNSUPPORTED (unknown dtype or
+ * precision, or F32 into fp32, which the host aliases in place instead), VITCL_ERR_INVALID_ARGUMENT
+ * (NULL, zero or overflowing sizes; a finite value beyond fp16's or bf16's range, naming the
+ * weight and the element), VITCL_ERR_OUT_OF_MEMORY; nothing is allocated on error. */
+vitcl_status cpu_pack_weight_host(vitcl_context *ctx, const void *w, uint32_t dtype, size_t n,
+                                  size_t k, uint32_t precision, const char *label,
+                                  vitcl_buffer **out);
+
+/* supports() for VITCL_OP_PACK_WEIGHT_HOST: 1 for F32 into bf16 or fp16 and F16 or BF16 into
+ * any precision, when n·k fits; 0 otherwise. */
+int cpu_pack_host_supports(size_t n, size_t k, uint32_t dtype, uint32_t precision);
 
 #endif

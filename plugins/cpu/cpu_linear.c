@@ -13,11 +13,92 @@
  * The plugin has no linear_pack_weight: a packed copy of W doubled the resident memory (the
  * mapped checkpoint stays resident next to the copy) and timed the same within noise with
  * OpenBLAS, and the own GEMM packs small W panels per call at a cost of 1/m of its work.
+ *
+ * A weight from pack_weight_host (ABI 1.1, cpu_pack_host.c; flag VITCL_LINEAR_PACKED_W) is
+ * W [n,k] in fp32, bf16 or fp16. fp32 runs as above. A 16-bit W is widened to fp32 and the
+ * products run in fp32 (X is not rounded): the own GEMM widens the rows it packs anyway
+ * (cpu_gemm_linear_fmt), and the OpenBLAS path widens W in blocks of rows into ctx->wide, a
+ * block sized to a quarter of L3 (so OpenBLAS reads it back from cache), one sgemm per block
+ * into Y's columns of that block. Widening a block costs one pass over it, which the block's
+ * 2·m FLOPs per element hide (docs/performance.md, "Reduced-precision weights").
  */
 #include <cblas.h>
 
+#include "cpu_half.h"
 #include "cpu_internal.h"
 #include "cpu_rowwise.h"
+
+typedef struct widen_args {
+    const uint16_t *w;
+    uint32_t fmt;
+    size_t k;
+    float *dst;
+} widen_args;
+
+/* Rows [begin, end) of the block at w into dst. */
+static void widen_task(void *arg, size_t begin, size_t end, int thread)
+{
+    const widen_args *a = arg;
+    (void)thread;
+    cpu_half_widen(a->w + begin * a->k, a->fmt, a->dst + begin * a->k, (end - begin) * a->k);
+}
+
+/* Rows of W per widened block: a quarter of L3 in fp32, a multiple of 16 rows, at least 16. */
+static size_t wide_rows(const vitcl_context *ctx, size_t n, size_t k)
+{
+    cpu_caches caches;
+    if (ctx->gemm.isa)
+        caches = ctx->gemm.caches;
+    else
+        cpu_cache_sizes(&caches);
+    size_t rows = caches.l3 / 4 / (k * sizeof(float)) / 16 * 16;
+    rows = rows < 16 ? 16 : rows;
+    return rows < n ? rows : n;
+}
+
+/* Y = X·W^T (+ Y when accumulate) with W [n,k] in 16-bit `fmt`, by OpenBLAS on widened blocks
+ * of W's rows; ctx->wide must hold wide_rows(ctx, n, k)·k floats. */
+static void blas_on_half(vitcl_context *ctx, const float *x, const uint16_t *w, uint32_t fmt,
+                         float *y, size_t m, size_t n, size_t k, int accumulate)
+{
+    size_t rows = wide_rows(ctx, n, k);
+    widen_args a = {.fmt = fmt, .k = k, .dst = ctx->wide};
+    for (size_t j0 = 0; j0 < n; j0 += rows) {
+        size_t nb = n - j0 < rows ? n - j0 : rows;
+        a.w = w + j0 * k;
+        cpu_pool_run(ctx->pool, nb, (nb + 15) / 16, widen_task, &a);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nb, (int)k, 1.0f, x,
+                    (int)k, ctx->wide, (int)k, accumulate ? 1.0f : 0.0f, y + j0, (int)n);
+    }
+}
+
+/* Checks a packed W (pack_weight_host) against the call: flag, shape and offset. */
+static vitcl_status check_packed(vitcl_context *ctx, const char *op, const vitcl_buffer *W,
+                                 size_t w_off, size_t n, size_t k, uint32_t flags)
+{
+    if (!W)
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "W is NULL");
+    if (W->owner != ctx)
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
+                        "W (buffer '%s') belongs to another context", W->label);
+    if (!(flags & VITCL_LINEAR_PACKED_W) && W->packed)
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
+                        "W (buffer '%s') is a packed weight: pass VITCL_LINEAR_PACKED_W",
+                        W->label);
+    if (!(flags & VITCL_LINEAR_PACKED_W))
+        return VITCL_OK;
+    if (!W->packed)
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
+                        "flag VITCL_LINEAR_PACKED_W but W (buffer '%s') was not made by "
+                        "pack_weight_host",
+                        W->label);
+    if (w_off != 0 || W->rows != n || W->cols != k)
+        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
+                        "packed W (buffer '%s') is [%zu, %zu] at offset 0, called as [%zu, %zu] "
+                        "at offset %zu",
+                        W->label, W->rows, W->cols, n, k, w_off);
+    return VITCL_OK;
+}
 
 vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                         const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b, size_t b_off,
@@ -32,15 +113,15 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "zero size (m %zu, n %zu, k %zu)", m,
                         n, k);
     if (flags & ~(uint32_t)(VITCL_LINEAR_GELU | VITCL_LINEAR_PACKED_W))
-        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "unknown flags 0x%x",
-                        (unsigned)flags);
-    if (flags & VITCL_LINEAR_PACKED_W)
-        return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
-                        "flag VITCL_LINEAR_PACKED_W: this backend has no linear_pack_weight, so "
-                        "no packed weights exist");
-    vitcl_status st;
+        return cpu_fail(ctx, VITCL_ERR_UNSUPPORTED, op, "unknown flags 0x%x", (unsigned)flags);
+    vitcl_status st = check_packed(ctx, op, W, w_off, n, k, flags);
+    if (st != VITCL_OK)
+        return st;
+    int packed = (flags & VITCL_LINEAR_PACKED_W) != 0;
     size_t x_ext = plugin_size_extent(1, 0, m, k, k), w_ext = plugin_size_extent(1, 0, n, k, k);
     size_t y_ext = plugin_size_extent(1, 0, m, n, n);
+    if (packed) /* all of it (a whole number of floats, cpu_pack_host.c), its shape checked */
+        w_ext = W->bytes / sizeof(float);
     st = cpu_check_span(ctx, op, "X", X, x_off, x_ext, 0);
     if (st == VITCL_OK)
         st = cpu_check_span(ctx, op, "W", W, w_off, w_ext, 0);
@@ -63,18 +144,28 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     const float *bias = b ? cpu_f(b, b_off) : NULL;
     float *y = cpu_f(Y, y_off);
     int gelu = (flags & VITCL_LINEAR_GELU) != 0;
+    uint32_t fmt = packed ? W->precision : VITCL_PRECISION_FP32;
     if (ctx->gemm.linear) {
-        st = cpu_gemm_linear(ctx, op, x, k, w, k, bias, y, n, m, n, k, gelu);
+        st = cpu_gemm_linear_fmt(ctx, op, x, k, w, fmt, k, bias, y, n, m, n, k, gelu);
         if (st == VITCL_OK)
             cpu_record(ctx, op, t0);
         return st;
+    }
+    if (fmt != VITCL_PRECISION_FP32) { /* before Y is touched */
+        st = cpu_wide_reserve(ctx, op, wide_rows(ctx, n, k) * k);
+        if (st != VITCL_OK)
+            return st;
     }
     /* Y starts as the broadcast bias and beta = 1 adds the product to it (or beta = 0
      * overwrites it); GELU is one threaded pass afterwards. */
     if (bias)
         cpu_fill_rows(ctx, y, m, n, bias);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, x, (int)k,
-                w, (int)k, bias ? 1.0f : 0.0f, y, (int)n);
+    if (fmt == VITCL_PRECISION_FP32)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, x,
+                    (int)k, w, (int)k, bias ? 1.0f : 0.0f, y, (int)n);
+    else
+        blas_on_half(ctx, x, (const uint16_t *)(const void *)W->data, fmt, y, m, n, k,
+                     bias != NULL);
     if (gelu)
         cpu_bias_gelu_rows(ctx, y, m, n, n, NULL, 1);
     cpu_record(ctx, op, t0);

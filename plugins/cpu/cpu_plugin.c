@@ -2,6 +2,9 @@
  * (one device: this machine's CPU), context lifetime (thread pool, OpenBLAS thread count, GEMM
  * choice and self-check), last_error, synchronize, profiling and supports(). */
 #include <cblas.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -13,6 +16,10 @@
 #include "cpu_internal.h"
 
 #define CPU_PLUGIN_VERSION "0.1.0"
+
+/* The host's ABI minor, given at entry (the loader calls the entry before anything else, from
+ * one thread). supports() reads vitcl_op_shape's 1.1 fields only when it is >= 1. */
+static uint32_t host_minor;
 
 typedef struct cpu_state {
     char model[128];
@@ -126,6 +133,47 @@ static int gemm_choice(const cpu_gemm_isa **isa, int *linear, char *err, size_t 
     return -1;
 }
 
+/* Which bf16 dot-product hardware the CPU and the OS have: bit 0 AVX512-BF16 (CPUID.7.1:EAX[5],
+ * with the OS saving the AVX-512 state), bit 1 AMX-BF16 (CPUID.7.0:EDX[22], with the OS saving
+ * the tile state; Linux also wants a per-process permission request before first use, which
+ * nothing here makes because no kernel uses it yet). */
+static unsigned bf16_hardware(void)
+{
+    unsigned found = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 7 || !__get_cpuid_count(1, 0, &a, &b, &c, &d) ||
+        !(c & (1u << 27))) /* OSXSAVE: XGETBV is usable */
+        return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    int zmm_state = (lo & 0xe6u) == 0xe6u;                /* SSE, AVX, opmask, ZMM */
+    int tile_state = (lo & (3u << 17)) == (3u << 17);     /* XTILECFG, XTILEDATA */
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5)) && zmm_state)
+        found |= 1;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 22)) && tile_state)
+        found |= 2;
+#endif
+    return found;
+}
+
+/* precision_notes for a linear GEMM on OpenBLAS (own_linear 0) or the own kernels. */
+static void precision_notes(char *out, size_t len, int own_linear, unsigned hw)
+{
+    const char *how = own_linear ? "widened to fp32 as the own GEMM packs them"
+                                 : "widened to fp32 per block of rows for OpenBLAS";
+    const char *why = hw == 0   ? "this CPU has no AVX512-BF16 or AMX-BF16"
+                      : hw == 1 ? "this CPU has AVX512-BF16, which the plugin does not use yet"
+                      : hw == 2 ? "this CPU has AMX-BF16, which the plugin does not use yet"
+                                : "this CPU has AVX512-BF16 and AMX-BF16, which the plugin does "
+                                  "not use yet";
+    snprintf(out, len,
+             "bf16, fp16: linear weights stored in 16 bits (RNE), %s; inputs not rounded, "
+             "products and sums fp32 (%s); other ops fp32",
+             how, why);
+}
+
 static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *info)
 {
     const cpu_state *s = state;
@@ -143,8 +191,12 @@ static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *i
     full.global_mem_bytes = s->mem_bytes;
     full.max_alloc_bytes = s->mem_bytes;
     full.compute_units = (uint32_t)s->cores;
+    unsigned hw = bf16_hardware();
     full.caps = VITCL_CAP_HOST_UNIFIED | VITCL_CAP_ZERO_COPY_WRAP | VITCL_CAP_PROFILING |
-                VITCL_CAP_FP64;
+                VITCL_CAP_FP64 | (hw ? VITCL_CAP_BF16 : 0);
+    full.precisions = VITCL_PRECISION_BIT(VITCL_PRECISION_FP32) |
+                      VITCL_PRECISION_BIT(VITCL_PRECISION_BF16) |
+                      VITCL_PRECISION_BIT(VITCL_PRECISION_FP16);
     char *core = openblas_get_corename();
     const cpu_gemm_isa *isa = NULL;
     int own_linear = 0;
@@ -162,6 +214,7 @@ static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *i
              own_linear ? "own " : "OpenBLAS", own_linear ? isa->name : "",
              isa ? "own " : "plain C", isa ? isa->name : "", caches.l1d >> 10, caches.l2 >> 10,
              caches.l3 >> 10, caches.source[1], plan.kc, core ? core : "unknown", s->cores);
+    precision_notes(full.precision_notes, sizeof full.precision_notes, own_linear, hw);
     size_t n = info->struct_size < sizeof full ? info->struct_size : sizeof full;
     memcpy(info, &full, n);
     return VITCL_OK;
@@ -246,6 +299,7 @@ static void cpu_context_destroy(vitcl_context *ctx)
         free(ctx->scratch[t].data);
     free(ctx->shared);
     free(ctx->packed_x);
+    free(ctx->wide);
     free(ctx);
 }
 
@@ -281,18 +335,36 @@ static size_t cpu_profile_drain(vitcl_context *ctx, vitcl_op_timing *out, size_t
     return n;
 }
 
+/* The 1.1 fields of shape (struct_size, precision, dtype) are there: a host of minor >= 1 that
+ * sized them in. */
+static int shape_has_1_1(const vitcl_op_shape *shape)
+{
+    return host_minor >= 1 && shape->struct_size >= offsetof(vitcl_op_shape, dtype) +
+                                                       sizeof shape->dtype;
+}
+
 static int cpu_supports(vitcl_context *ctx, vitcl_op op, const vitcl_op_shape *shape)
 {
     (void)ctx;
     if (!shape || (unsigned)op >= VITCL_OP_COUNT_)
         return 0;
+    int ints = shape->m <= INT_MAX && shape->n <= INT_MAX && shape->k <= INT_MAX;
     switch (op) {
     case VITCL_OP_LINEAR_PACK_WEIGHT:
         return 0; /* not implemented (cpu_linear.c says why) */
+    case VITCL_OP_PACK_WEIGHT_HOST:
+        return shape_has_1_1(shape) && ints &&
+               cpu_pack_host_supports(shape->n, shape->k, shape->dtype, shape->precision);
     case VITCL_OP_LINEAR:
+        if (shape->flags & ~(uint32_t)(VITCL_LINEAR_GELU | VITCL_LINEAR_PACKED_W))
+            return 0; /* a flag this plugin does not know */
+        /* A packed W only comes from pack_weight_host (1.1), in a known precision. */
+        if ((shape->flags & VITCL_LINEAR_PACKED_W) &&
+            (!shape_has_1_1(shape) || shape->precision >= VITCL_PRECISION_COUNT_))
+            return 0;
+        return ints; /* OpenBLAS takes int dimensions */
     case VITCL_OP_GEMM_BATCHED:
-        /* OpenBLAS takes int dimensions. */
-        return shape->m <= INT_MAX && shape->n <= INT_MAX && shape->k <= INT_MAX;
+        return ints;
     default:
         return 1;
     }
@@ -309,6 +381,7 @@ static const vitcl_op_table cpu_ops = {
     .attention = cpu_attention,
     .patch_embed = cpu_patch_embed,
     .supports = cpu_supports,
+    .pack_weight_host = cpu_pack_weight_host,
 };
 
 static const vitcl_backend_desc cpu_desc = {
@@ -344,6 +417,8 @@ VITCL_PLUGIN_EXPORT const vitcl_backend_desc *vitcl_plugin_entry(uint32_t host_a
 VITCL_PLUGIN_EXPORT const vitcl_backend_desc *vitcl_plugin_entry(uint32_t host_abi_major,
                                                                   uint32_t host_abi_minor)
 {
-    (void)host_abi_minor;
-    return host_abi_major == VITCL_ABI_MAJOR ? &cpu_desc : NULL;
+    if (host_abi_major != VITCL_ABI_MAJOR)
+        return NULL;
+    host_minor = host_abi_minor;
+    return &cpu_desc;
 }

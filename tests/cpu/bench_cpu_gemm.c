@@ -11,8 +11,12 @@
  * no reordered copy, like the plugin), and prints the implementation oneDNN chose.
  * Prints the median and the best GFLOP/s of several runs (on a loaded machine the best is the
  * steadier figure), and the own GEMM's kernels and blocking (the device's extra text).
+ * With a second argument "precision" it times instead the plugin's linear with an fp32 weight
+ * against the same weight packed by pack_weight_host in bf16 and in fp16 (ABI 1.1), the three
+ * alternating run by run, at the ViT-L linear shapes (docs/performance.md, "Reduced-precision
+ * weights"), on the default context (VITCL_CPU_GEMM picks its GEMM).
  *
- *   ninja -C build tests/cpu/bench_cpu_gemm && build/tests/cpu/bench_cpu_gemm [reps]
+ *   ninja -C build tests/cpu/bench_cpu_gemm && build/tests/cpu/bench_cpu_gemm [reps] [precision]
  *   VITCL_CPU_GEMM=avx2 BENCH_CLOCK=cpu VITCL_CPU_THREADS=1 OPENBLAS_NUM_THREADS=1 \
  *     OMP_NUM_THREADS=1 build/tests/cpu/bench_cpu_gemm 3     (one core, by CPU time)
  *
@@ -234,6 +238,52 @@ static void bench_linear(int m, int n, int k, uint32_t flags, int reps)
     free(y);
 }
 
+/* fp32 W against W packed in bf16 and fp16 (pack_weight_host from F32), the three alternating
+ * within each of reps + 1 rounds (the first warms up); prints median and best GFLOP/s and each
+ * median's ratio to fp32's. */
+static void bench_precision(int m, int n, int k, uint32_t flags, int reps)
+{
+    float *x = randoms((size_t)m * k), *w = randoms((size_t)n * k), *b = randoms((size_t)n);
+    float *yinit = randoms((size_t)m * n);
+    vitcl_buffer *bufs[3][4] = {{upload(x, (size_t)m * k, "x"), upload(w, (size_t)n * k, "w"),
+                                 upload(b, (size_t)n, "b"), upload(yinit, (size_t)m * n, "y")}};
+    static const uint32_t prec[3] = {VITCL_PRECISION_FP32, VITCL_PRECISION_BF16,
+                                     VITCL_PRECISION_FP16};
+    for (int p = 1; p < 3; p++) {
+        bufs[p][0] = bufs[0][0];
+        bufs[p][2] = bufs[0][2];
+        bufs[p][3] = bufs[0][3];
+        if (D->ops->pack_weight_host(C, w, VITCL_DTYPE_F32, (size_t)n, (size_t)k, prec[p], "w",
+                                     &bufs[p][1]) != VITCL_OK) {
+            fprintf(stderr, "bench: %s\n", D->last_error(C));
+            exit(1);
+        }
+    }
+    struct timespec pause = {0, 300000000};
+    nanosleep(&pause, NULL);
+    double t[3][64], flop = 2.0 * m * n * k;
+    for (int i = 0; i < reps + 1; i++)
+        for (int p = 0; p < 3; p++)
+            t[p][i] = time_linear(C, bufs[p], m, n, k, flags | (p ? VITCL_LINEAR_PACKED_W : 0));
+    double med[3], best[3];
+    for (int p = 0; p < 3; p++) {
+        med[p] = flop / median(t[p] + 1, reps) * 1e-9;
+        best[p] = flop / min_of(t[p] + 1, reps) * 1e-9;
+    }
+    printf("M=%-5d N=%-5d K=%-5d %-9s fp32 %6.1f (best %6.1f)  bf16 %6.1f (best %6.1f) x%.3f  "
+           "fp16 %6.1f (best %6.1f) x%.3f GFLOP/s\n",
+           m, n, k, (flags & VITCL_LINEAR_GELU) ? "bias+gelu" : "bias", med[0], best[0], med[1],
+           best[1], med[1] / med[0], med[2], best[2], med[2] / med[0]);
+    for (int p = 1; p < 3; p++)
+        D->buffer_free(C, bufs[p][1]);
+    for (int i = 0; i < 4; i++)
+        D->buffer_free(C, bufs[0][i]);
+    free(x);
+    free(w);
+    free(b);
+    free(yinit);
+}
+
 static void bench_attention(size_t batch, size_t seq, size_t heads, size_t hd, int reps)
 {
     struct timespec pause = {0, 500000000};
@@ -315,7 +365,18 @@ int main(int argc, char **argv)
 #else
     printf("oneDNN: not found at build time (libdnnl-dev)\n");
 #endif
-    for (int batch = 1; batch <= 8; batch += 7) {
+    if (argc > 2 && strcmp(argv[2], "precision") == 0) {
+        printf("cpu plugin precisions: %s\n", info.precision_notes);
+        for (int batch = 1; batch <= 8; batch += 7) {
+            int m = 197 * batch;
+            bench_precision(m, 3072, 1024, 0, reps);                 /* QKV */
+            bench_precision(m, 1024, 1024, 0, reps);                 /* attention output */
+            bench_precision(m, 4096, 1024, VITCL_LINEAR_GELU, reps); /* fc1 */
+            bench_precision(m, 1024, 4096, 0, reps);                 /* fc2 */
+        }
+    }
+    int gemm_mode = !(argc > 2 && strcmp(argv[2], "precision") == 0);
+    for (int batch = 1; gemm_mode && batch <= 8; batch += 7) {
         int m = 197 * batch;
         bench_linear(m, 1024, 768, 0, reps);                  /* patch embedding */
         bench_linear(m, 3072, 1024, 0, reps);                 /* QKV */
@@ -323,8 +384,10 @@ int main(int argc, char **argv)
         bench_linear(m, 4096, 1024, VITCL_LINEAR_GELU, reps); /* fc1 */
         bench_linear(m, 1024, 4096, 0, reps);                 /* fc2 */
     }
-    bench_attention(8, 197, 16, 64, reps);
-    bench_attention(1, 3137, 12, 64, reps > 3 ? 3 : reps);
+    if (gemm_mode) {
+        bench_attention(8, 197, 16, 64, reps);
+        bench_attention(1, 3137, 12, 64, reps > 3 ? 3 : reps);
+    }
 #if HAVE_DNNL
     dnnl_stream_destroy(STREAM);
     dnnl_engine_destroy(ENG);

@@ -29,13 +29,16 @@ Test(cpu_errors, linear)
     BAD(o->linear(CPU.ctx, x, 0, w, 0, NULL, 0, y, 0, 4, 4, 17, 0), "linear");
     BAD(o->linear(CPU.ctx, x, SIZE_MAX - 3, w, 0, NULL, 0, y, 0, 4, 4, 4, 0), "linear");
     BAD(o->linear(CPU.ctx, x, 0, w, 0, x, 62, y, 0, 4, 4, 4, 0), "b (buffer");
-    BAD(o->linear(CPU.ctx, x, 0, w, 0, NULL, 0, y, 0, 4, 4, 4, 0x80), "flags");
+    /* An unknown flag is refused as unsupported (backend.h: never ignored). */
+    cr_assert_eq(o->linear(CPU.ctx, x, 0, w, 0, NULL, 0, y, 0, 4, 4, 4, 0x80),
+                 VITCL_ERR_UNSUPPORTED);
+    assert_error_mentions("flags");
     BAD(o->linear(CPU.ctx, x, 0, w, 0, NULL, 0, x, 8, 4, 4, 4, 0), "overlap");
     /* Overflowing m·k. */
     BAD(o->linear(CPU.ctx, x, 0, w, 0, NULL, 0, y, 0, SIZE_MAX / 2, 1, 4, 0), "linear");
-    /* No linear_pack_weight, so no buffer can be a packed weight. */
+    /* Only pack_weight_host makes packed weights (test_cpu_precision.c checks those). */
     BAD(o->linear(CPU.ctx, x, 0, w, 0, NULL, 0, y, 0, 4, 4, 4, VITCL_LINEAR_PACKED_W),
-        "linear_pack_weight");
+        "pack_weight_host");
     CPU.desc->buffer_free(CPU.ctx, x);
     CPU.desc->buffer_free(CPU.ctx, w);
     CPU.desc->buffer_free(CPU.ctx, y);

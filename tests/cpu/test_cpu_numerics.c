@@ -57,8 +57,37 @@ static void check_linear(size_t m, size_t n, size_t k, int bias, uint32_t flags,
     free(b);
 }
 
+/* W, X, b and Y at nonzero offsets inside larger buffers (a fused weight's slices, a row block
+ * of activations): every path must read W from w_off, not from the buffer's start. */
+static void check_linear_offsets(size_t m, size_t n, size_t k)
+{
+    size_t xo = 3, wo = 5, bo = 7, yo = 11;
+    float *x = rand_array(xo + m * k, -1, 1), *w = rand_array(wo + n * k + 9, -1, 1);
+    float *b = rand_array(bo + n, -1, 1);
+    pair X = pair_new(x, xo + m * k, "X"), W = pair_new(w, wo + n * k + 9, "W");
+    pair B = pair_new(b, bo + n, "b"), Y = pair_new(NULL, yo + m * n, "Y");
+    cr_assert_eq(CPU.ops->linear(CPU.ctx, X.c, xo, W.c, wo, B.c, bo, Y.c, yo, m, n, k, 0),
+                 VITCL_OK, "%s", CPU.desc->last_error(CPU.ctx));
+    cr_assert_eq(REF.ops->linear(REF.ctx, X.r, xo, W.r, wo, B.r, bo, Y.r, yo, m, n, k, 0),
+                 VITCL_OK, "%s", REF.desc->last_error(REF.ctx));
+    float *got = buf_get(&CPU, Y.c, yo + m * n), *want = buf_get(&REF, Y.r, yo + m * n);
+    /* (k+4)·u·(Σ|x||w| + |b|) <= (k+4)·u·(k + 1) with every value in [-1, 1] */
+    assert_close("linear at offsets", got + yo, want + yo, NULL, (double)(k + 4) * U32 * (k + 1),
+                 0, m * n);
+    free(got);
+    free(want);
+    pair_free(X);
+    pair_free(W);
+    pair_free(B);
+    pair_free(Y);
+    free(x);
+    free(w);
+    free(b);
+}
+
 Test(cpu_numerics, linear_small_and_odd)
 {
+    check_linear_offsets(37, 29, 65);
     static const size_t shapes[][3] = {{1, 1, 1}, {1, 7, 3}, {3, 5, 7}, {17, 33, 65}, {130, 9, 1}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (uint32_t f = 0; f < 2; f++) /* 0 and VITCL_LINEAR_GELU */
@@ -460,6 +489,7 @@ static void path_checks(void)
     check_linear(16, 12, 1025, 1, 0, 1.0f);
     check_linear(3, 5, 7, 0, 0, 1.0f);
     check_linear(33, 47, 129, 1, VITCL_LINEAR_GELU, 1e3f);
+    check_linear_offsets(37, 29, 65);
     check_attention(2, 5, 3, 7, 0.4f, 1);
     check_attention(2, 197, 3, 64, 0.125f, 1);
     check_attention(1, 77, 2, 64, 0.125f, 300.0f);
