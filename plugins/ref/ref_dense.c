@@ -1,7 +1,11 @@
 /* plugins/ref/ref_dense.c - the matrix-product ops of the reference backend: linear,
- * linear_pack_weight and gemm_batched, each dot product accumulated in double. */
+ * linear_pack_weight, pack_weight_host and gemm_batched, each dot product accumulated in
+ * double. In bf16 and fp16 (a weight packed by pack_weight_host in that precision) ref emulates
+ * the format: the weight was rounded to it when packed, linear rounds every element of X to it
+ * too, and the products (exact in double) are summed in double as in fp32. */
 #include <string.h>
 
+#include "plugin_half.h"
 #include "ref_internal.h"
 
 #define LINEAR_KNOWN_FLAGS (VITCL_LINEAR_GELU | VITCL_LINEAR_PACKED_W)
@@ -31,24 +35,26 @@ vitcl_status ref_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     if (packed && (!W->packed || W->pack_n != n || W->pack_k != k || w_off != 0))
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
                         "VITCL_LINEAR_PACKED_W: W ('%s') is not a buffer packed by "
-                        "linear_pack_weight for n=%zu, k=%zu at offset 0",
+                        "linear_pack_weight or pack_weight_host for n=%zu, k=%zu at offset 0",
                         W->label, n, k);
     if (!packed && W->packed)
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
-                        "W ('%s') was packed by linear_pack_weight; pass VITCL_LINEAR_PACKED_W",
+                        "W ('%s') is a packed weight; pass VITCL_LINEAR_PACKED_W",
                         W->label);
 
     const float *x = ref_floats(X, x_off);
     const float *w = ref_floats(W, w_off);
     const float *bias = b != NULL ? ref_floats(b, b_off) : NULL;
     float *y = ref_floats(Y, y_off);
+    /* The weight's precision; X is rounded to it (FP32: unchanged). */
+    uint32_t prec = packed ? W->precision : VITCL_PRECISION_FP32;
     for (size_t i = 0; i < m; i++) {
         for (size_t j = 0; j < n; j++) {
             double acc = 0.0;
             for (size_t p = 0; p < k; p++) {
                 /* Packed W is stored transposed: element (j, p) of W lives at p·n + j. */
                 double wv = packed ? w[p * n + j] : w[j * k + p];
-                acc += (double)x[i * k + p] * wv;
+                acc += (double)plugin_precision_round(x[i * k + p], prec) * wv;
             }
             if (bias != NULL)
                 acc += bias[j];
@@ -93,6 +99,53 @@ vitcl_status ref_linear_pack_weight(vitcl_context *ctx, const vitcl_buffer *W, s
     buf->packed = 1;
     buf->pack_n = n;
     buf->pack_k = k;
+    buf->precision = VITCL_PRECISION_FP32;
+    *out = buf;
+    ref_record(ctx, op, t0);
+    return VITCL_OK;
+}
+
+vitcl_status ref_pack_weight_host(vitcl_context *ctx, const void *w, uint32_t dtype, size_t n,
+                                  size_t k, uint32_t precision, const char *label,
+                                  vitcl_buffer **out)
+{
+    static const char op[] = "pack_weight_host";
+    if (ctx == NULL)
+        return VITCL_ERR_INVALID_ARGUMENT;
+    uint64_t t0 = ref_now_ns();
+    const char *name = label != NULL ? label : "(unnamed)";
+    if (plugin_dtype_size(dtype) == 0)
+        return ref_fail(ctx, VITCL_ERR_UNSUPPORTED, op,
+                        "weight '%s': dtype %u is not one this plugin knows (F32, F16, BF16)",
+                        name, (unsigned)dtype);
+    if (plugin_precision_name(precision) == NULL)
+        return ref_fail(ctx, VITCL_ERR_UNSUPPORTED, op,
+                        "weight '%s': precision %u is not one this plugin knows (fp32, bf16, "
+                        "fp16)",
+                        name, (unsigned)precision);
+    const size_t sizes[] = {n, k};
+    vitcl_status st = ref_check_sizes(ctx, op, "n,k", sizes, 2);
+    if (st != VITCL_OK)
+        return st;
+    if (out == NULL || w == NULL)
+        return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "weight '%s': %s is NULL", name,
+                        out == NULL ? "out" : "the host weight");
+    size_t count = 0, bytes = 0;
+    if (!plugin_size_mul(n, k, &count) || !plugin_size_mul(count, sizeof(float), &bytes))
+        return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
+                        "weight '%s': n=%zu x k=%zu overflows", name, n, k);
+    vitcl_buffer *buf = NULL;
+    if ((st = ref_buffer_new(ctx, op, bytes, label, &buf)))
+        return st;
+    float *t = ref_floats(buf, 0);
+    for (size_t j = 0; j < n; j++)
+        for (size_t p = 0; p < k; p++)
+            t[p * n + j] = plugin_precision_round(plugin_dtype_load(w, dtype, j * k + p),
+                                                  precision);
+    buf->packed = 1;
+    buf->pack_n = n;
+    buf->pack_k = k;
+    buf->precision = precision;
     *out = buf;
     ref_record(ctx, op, t0);
     return VITCL_OK;

@@ -27,18 +27,25 @@
 #define REF_PROFILE_MAX 4096
 
 /* A buffer: `bytes` of host memory at `data`, owned (malloc'ed) or aliasing the caller's
- * read-only memory (buffer_wrap_host). A buffer made by linear_pack_weight holds W^T [k, n]
- * and remembers n and k so linear can check it is used for the shape it was packed for. */
+ * read-only memory (buffer_wrap_host). A buffer made by linear_pack_weight or pack_weight_host
+ * holds W^T [k, n] as floats and remembers n and k so linear can check it is used for the shape
+ * it was packed for, and the precision it was packed in: in bf16 and fp16 every float holds a
+ * value of that format (rounded to nearest even), and linear rounds X to it as well. */
 struct vitcl_buffer {
     vitcl_context *owner;
     unsigned char *data;
     size_t bytes;
     int owned;     /* data was allocated here and is freed with the buffer */
     int read_only; /* wraps caller memory: ops and writes may not modify it */
-    int packed;    /* made by linear_pack_weight */
+    int packed;    /* made by linear_pack_weight or pack_weight_host */
     size_t pack_n, pack_k;
+    uint32_t precision; /* vitcl_precision of a packed weight; FP32 for linear_pack_weight */
     char label[REF_LABEL_MAX];
 };
+
+/* The minor ABI version of the host, given to the entry function (ref_plugin.c) before init
+ * and read-only afterwards: supports() reads vitcl_op_shape's 1.1 fields only when it is >= 1. */
+extern uint32_t ref_host_abi_minor;
 
 /* Plugin-wide state, made by init: read-only afterwards, so contexts may share it freely. */
 typedef struct ref_state {
@@ -126,6 +133,11 @@ vitcl_status ref_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size
                               size_t c_off, size_t ldc, size_t stride_c, size_t batch);
 vitcl_status ref_linear_pack_weight(vitcl_context *ctx, const vitcl_buffer *W, size_t w_off,
                                     size_t n, size_t k, const char *label, vitcl_buffer **out);
+/* pack_weight_host (ABI 1.1): W [n,k] of `dtype` in host memory, stored transposed as floats
+ * rounded to `precision` (plugin_half.h). Unknown dtype or precision: VITCL_ERR_UNSUPPORTED. */
+vitcl_status ref_pack_weight_host(vitcl_context *ctx, const void *w, uint32_t dtype, size_t n,
+                                  size_t k, uint32_t precision, const char *label,
+                                  vitcl_buffer **out);
 vitcl_status ref_layernorm(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                            const vitcl_buffer *gamma, size_t g_off, const vitcl_buffer *beta,
                            size_t b_off, vitcl_buffer *Y, size_t y_off, size_t rows, size_t cols,

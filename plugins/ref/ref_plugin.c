@@ -10,6 +10,8 @@
 VITCL_PLUGIN_EXPORT const vitcl_backend_desc *vitcl_plugin_entry(uint32_t host_abi_major,
                                                                  uint32_t host_abi_minor);
 
+uint32_t ref_host_abi_minor;
+
 static vitcl_status ref_init(void **state, char *err, size_t errlen)
 {
     ref_state *s = calloc(1, sizeof *s);
@@ -56,6 +58,12 @@ static vitcl_status ref_device_info(void *state, int index, vitcl_device_info *i
     snprintf(full.extra, sizeof full.extra,
              "every dot product and reduction accumulated in double; slow by design: the "
              "yardstick the other backends are checked against");
+    full.precisions = VITCL_PRECISION_BIT(VITCL_PRECISION_FP32) |
+                      VITCL_PRECISION_BIT(VITCL_PRECISION_BF16) |
+                      VITCL_PRECISION_BIT(VITCL_PRECISION_FP16);
+    snprintf(full.precision_notes, sizeof full.precision_notes,
+             "bf16, fp16: emulated: linear weights and inputs rounded to the format (nearest "
+             "even), products summed in double; every other op fp32");
     /* Write only as much as the host's struct holds, and keep its struct_size. */
     size_t n = info->struct_size < sizeof full ? info->struct_size : sizeof full;
     full.struct_size = info->struct_size;
@@ -75,6 +83,7 @@ static const vitcl_op_table ref_ops = {
     .patch_embed = ref_patch_embed,
     .linear_pack_weight = ref_linear_pack_weight,
     .supports = ref_supports,
+    .pack_weight_host = ref_pack_weight_host,
 };
 
 static const vitcl_backend_desc ref_desc = {
@@ -107,6 +116,9 @@ static const vitcl_backend_desc ref_desc = {
 VITCL_PLUGIN_EXPORT const vitcl_backend_desc *vitcl_plugin_entry(uint32_t host_abi_major,
                                                                  uint32_t host_abi_minor)
 {
-    (void)host_abi_minor; /* a newer host minor only appends fields ref does not need */
-    return host_abi_major == VITCL_ABI_MAJOR ? &ref_desc : NULL;
+    if (host_abi_major != VITCL_ABI_MAJOR)
+        return NULL;
+    /* A 1.0 host's vitcl_op_shape ends at flags: supports() must not read further. */
+    ref_host_abi_minor = host_abi_minor;
+    return &ref_desc;
 }

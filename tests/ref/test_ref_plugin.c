@@ -28,7 +28,8 @@ Test(ref_plugin, descriptor_is_complete)
     const vitcl_op_table *o = d->ops;
     cr_assert_eq(o->struct_size, sizeof(vitcl_op_table));
     cr_assert(o->linear && o->gemm_batched && o->layernorm && o->gelu && o->add && o->softmax &&
-              o->attention && o->patch_embed && o->linear_pack_weight && o->supports);
+              o->attention && o->patch_embed && o->linear_pack_weight && o->supports &&
+              o->pack_weight_host);
     cr_assert_str_eq(d->last_error(H.ctx), "");
 }
 
