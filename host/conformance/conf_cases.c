@@ -43,14 +43,15 @@ typedef enum conf_kind {
     K_SMALLVAR, /* uniform [-1e-3, 1e-3): variance comparable to eps = 1e-6 */
     K_DENORMAL, /* half the values denormal (|x| < FLT_MIN), half uniform [-1, 1) */
     K_ALLDENORM,/* every value denormal */
-    K_QK30      /* uniform [-30, 30): attention scores in the thousands */
+    K_QK30,     /* uniform [-30, 30): attention scores in the thousands */
+    K_POS       /* uniform [0, 1): every product positive, so rounding biases add up */
 } conf_kind;
 
 static const char *kind_name(conf_kind k)
 {
     static const char *const names[] = {"U(-1,1)", "U(-4,4)", "U(-1e4,1e4)", "1e4+U(-10,10)",
                                         "U(-1e-3,1e-3)", "half denormal", "all denormal",
-                                        "U(-30,30)"};
+                                        "U(-30,30)", "U(0,1)"};
     return names[k];
 }
 
@@ -66,6 +67,7 @@ static float draw(conf_rng *r, conf_kind k)
     case K_DENORMAL: return rng_unit(r) < 0.5 ? (float)(u * 1e-39) : (float)u;
     case K_ALLDENORM: return (float)(u * 1e-39);
     case K_QK30: return (float)(30.0 * u);
+    case K_POS: return (float)rng_unit(r);
     }
     return 0.0f;
 }
@@ -77,8 +79,12 @@ static void case_free(conf_case *c)
     for (size_t i = 0; i < c->nt; i++) {
         free(c->t[i].init);
         free(c->t[i].write);
+        free(c->t[i].bound);
+        free(c->t[i].expect);
     }
     c->nt = 0;
+    free(c->w_host);
+    c->w_host = NULL;
 }
 
 /* Adds a tensor of `payload` floats (guards added here) and returns its index, or -1 when out
@@ -93,6 +99,8 @@ static int add_tensor(conf_case *c, const char *name, size_t payload, int output
     t->count = payload + 2 * CONF_GUARD;
     t->init = malloc(t->count * sizeof(float));
     t->write = output ? calloc(t->count, 1) : NULL;
+    t->bound = NULL;
+    t->expect = NULL;
     if (t->init == NULL || (output && t->write == NULL)) {
         free(t->init);
         free(t->write);
@@ -208,6 +216,123 @@ static int build_linear(conf_rng *r, const linear_spec *s, conf_case *c)
     snprintf(c->shape, sizeof c->shape, "m=%zu n=%zu k=%zu%s%s%s X~%s", s->m, s->n, s->k,
              s->bias ? " bias" : "", s->flags & VITCL_LINEAR_GELU ? " gelu" : "",
              packed ? " packed-W" : "", kind_name(s->kind));
+    return 1;
+}
+
+/* ---------------------------------------------------------------- pack_weight_host */
+
+/* Linear through pack_weight_host, run for every input dtype and precision (conf_for_each_case
+ * skips none; conf_exec decides what the device claims). k = 1 with many outputs and the
+ * all-positive inputs are where a wrong rounding cannot average out; k = 4096 and 4099 are
+ * the long reductions. */
+static const linear_spec host_specs[] = {
+    {1, 1, 1, 0, 0, K_UNIT, 1},
+    {64, 64, 1, 1, 0, K_UNIT, 1},
+    {5, 3, 17, 1, VITCL_LINEAR_GELU, K_UNIT, 1},
+    {7, 9, 31, 0, 0, K_POS, 1},
+    {3, 40, 100, 1, 0, K_POS, 1},
+    {197, 33, 65, 1, VITCL_LINEAR_GELU, K_UNIT, 1},
+    {4, 24, 4096, 1, 0, K_UNIT, 1},
+    {2, 16, 4096, 0, VITCL_LINEAR_GELU, K_POS, 1},
+    {3, 5, 4099, 1, 0, K_UNIT, 0},
+    {50, 384, 384, 1, VITCL_LINEAR_GELU, K_UNIT, 0},
+};
+
+/* fp16's range: W[1][2] = 70000 and W[3][0] = -1e5 must be stored as +inf and -inf, so their
+ * columns of Y are ±inf exactly; W[2][3] = 65519 must round to 65504, not to inf. */
+#define OVF_M 3
+#define OVF_N 4
+#define OVF_K 5
+
+/* The host weight of c (n·k elements of c->dtype) from W's values, which become exact. */
+static int store_host_weight(conf_case *c)
+{
+    size_t count = c->n * c->k;
+    c->w_host_bytes = count * conf_dtype_size(c->dtype);
+    c->w_host = malloc(c->w_host_bytes);
+    if (c->w_host == NULL)
+        return 0;
+    float *w = T(c, CONF_ARG_W)->init + CONF_GUARD;
+    for (size_t i = 0; i < count; i++)
+        w[i] = conf_dtype_store(c->w_host, c->dtype, i, w[i]);
+    return 1;
+}
+
+/* Per-element bounds of Y for a bf16/fp16 case (conf_linear_bound on the case's own data). */
+static int bound_outputs(conf_case *c, int with_bias)
+{
+    conf_tensor *y = T(c, CONF_ARG_Y);
+    y->bound = calloc(y->count, sizeof *y->bound);
+    if (y->bound == NULL)
+        return 0;
+    const float *x = T(c, CONF_ARG_X)->init + CONF_GUARD, *w = T(c, CONF_ARG_W)->init + CONF_GUARD;
+    const float *b = with_bias ? T(c, CONF_ARG_B)->init + CONF_GUARD : NULL;
+    for (size_t i = 0; i < c->m; i++)
+        for (size_t j = 0; j < c->n; j++) {
+            conf_dot_terms t = {0.0, 0.0, b != NULL ? fabs((double)b[j]) : 0.0, c->k};
+            for (size_t p = 0; p < c->k; p++) {
+                double xv = x[i * c->k + p], wv = w[j * c->k + p];
+                t.abs_xw += fabs(xv * wv);
+                t.abs_x_plus_w += fabs(xv) + fabs(wv);
+            }
+            y->bound[CONF_GUARD + i * c->n + j] =
+                conf_linear_bound(c->precision, &t, (c->flags & VITCL_LINEAR_GELU) != 0);
+        }
+    return 1;
+}
+
+static int build_host_linear(conf_rng *r, const linear_spec *s, uint32_t dtype,
+                             uint32_t precision, int overflow, conf_case *c)
+{
+    init_case(c, VITCL_OP_PACK_WEIGHT_HOST, "pack_weight_host");
+    c->m = s->m, c->n = s->n, c->k = s->k;
+    c->flags = s->flags | VITCL_LINEAR_PACKED_W;
+    c->dtype = dtype, c->precision = precision;
+    if (!bind(c, CONF_ARG_X, "X", s->m * s->k, 0) || !bind(c, CONF_ARG_W, "W", s->n * s->k, 0) ||
+        (s->bias && !bind(c, CONF_ARG_B, "b", s->n, 0)) ||
+        !bind(c, CONF_ARG_Y, "Y", s->m * s->n, 1))
+        return 0;
+    fill(r, T(c, CONF_ARG_X), 0, s->m, s->k, s->k, s->kind);
+    fill(r, T(c, CONF_ARG_W), 0, s->n, s->k, s->k, s->kind);
+    if (s->bias)
+        fill(r, T(c, CONF_ARG_B), 0, 1, s->n, s->n, K_UNIT);
+    mark(T(c, CONF_ARG_Y), 0, s->m, s->n, s->n, 0);
+    float *x = T(c, CONF_ARG_X)->init + CONF_GUARD, *w = T(c, CONF_ARG_W)->init + CONF_GUARD;
+    if (overflow) {
+        for (size_t i = 0; i < s->m; i++) /* |x| >= 0.5 where it meets an infinite weight */
+            for (size_t p = 0; p < s->k; p += 2)
+                x[i * s->k + p] = copysignf(0.5f + 0.5f * fabsf(x[i * s->k + p]), x[i * s->k + p]);
+        w[1 * s->k + 2] = 70000.0f;
+        w[3 * s->k + 0] = -1e5f;
+        w[2 * s->k + 3] = 65519.0f;
+    }
+    if (!store_host_weight(c))
+        return 0;
+    const char *dt = conf_dtype_name(dtype);
+    if (precision == VITCL_PRECISION_FP32) {
+        /* Exactly the fp32 linear contract (build_linear): the weight's values are exact. */
+        c->rtol = 8 * EPS32 * (sqrt((double)s->k + 1) + 4) +
+                  (s->flags & VITCL_LINEAR_GELU ? 32 * EPS32 : 0);
+    } else if (!bound_outputs(c, s->bias)) {
+        return 0;
+    }
+    if (overflow) {
+        conf_tensor *y = T(c, CONF_ARG_Y);
+        if ((y->expect = malloc(y->count * sizeof *y->expect)) == NULL)
+            return 0;
+        for (size_t i = 0; i < y->count; i++)
+            y->expect[i] = NAN;
+        for (size_t i = 0; i < s->m; i++) {
+            y->expect[CONF_GUARD + i * s->n + 1] = copysignf(INFINITY, x[i * s->k + 2]);
+            y->expect[CONF_GUARD + i * s->n + 3] = -copysignf(INFINITY, x[i * s->k + 0]);
+        }
+        snprintf(c->shape, sizeof c->shape, "m=%zu n=%zu k=%zu bias in=%s W: 7e4,-1e5 to inf, 65519",
+                 s->m, s->n, s->k, dt);
+        return 1;
+    }
+    snprintf(c->shape, sizeof c->shape, "m=%zu n=%zu k=%zu%s%s X,W~%s in=%s", s->m, s->n, s->k,
+             s->bias ? " bias" : "", s->flags & VITCL_LINEAR_GELU ? " gelu" : "",
+             kind_name(s->kind), dt);
     return 1;
 }
 
@@ -600,6 +725,15 @@ vitcl_status conf_for_each_case(int quick, const char *filter, conf_case_fn fn, 
     EACH(add_specs, "add", build_vec(&r, &add_specs[i], 1, c))
     EACH(attn_specs, "attention", build_attention(&r, &attn_specs[i], c))
     EACH(patch_specs, "patch_embed", build_patch(&r, &patch_specs[i], c))
+    /* Last, so the seeds of the cases above stay what they were before ABI 1.1. */
+    for (uint32_t p = 0; p < VITCL_PRECISION_COUNT_; p++)
+        for (uint32_t d = 0; d < VITCL_DTYPE_COUNT_; d++)
+            EACH(host_specs, "pack_weight_host", build_host_linear(&r, &host_specs[i], d, p, 0, c))
+    {
+        static const linear_spec ovf[] = {{OVF_M, OVF_N, OVF_K, 1, 0, K_UNIT, 1}};
+        EACH(ovf, "pack_weight_host",
+             build_host_linear(&r, &ovf[0], VITCL_DTYPE_F32, VITCL_PRECISION_FP16, 1, c))
+    }
 #undef EACH
     free(c);
     return st;

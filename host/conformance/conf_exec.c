@@ -33,7 +33,10 @@ static vitcl_op_shape shape_of(const conf_case *c, vitcl_op op)
     vitcl_op_shape s;
     memset(&s, 0, sizeof s);
     switch (op) {
-    case VITCL_OP_LINEAR: s.m = c->m, s.n = c->n, s.k = c->k, s.flags = c->flags; break;
+    case VITCL_OP_LINEAR:
+        s.m = c->m, s.n = c->n, s.k = c->k, s.flags = c->flags;
+        s.precision = c->op == VITCL_OP_PACK_WEIGHT_HOST ? c->precision : VITCL_PRECISION_FP32;
+        break;
     case VITCL_OP_GEMM_BATCHED: s.m = c->m, s.n = c->n, s.k = c->k, s.batch = c->batch; break;
     case VITCL_OP_LAYERNORM:
     case VITCL_OP_SOFTMAX: s.m = c->m, s.n = c->n; break;
@@ -46,12 +49,47 @@ static vitcl_op_shape shape_of(const conf_case *c, vitcl_op op)
         s.batch = c->batch, s.channels = c->channels, s.height = c->height, s.width = c->width;
         s.patch = c->patch, s.n = c->n;
         break;
-    case VITCL_OP_LINEAR_PACK_WEIGHT:
-    case VITCL_OP_PACK_WEIGHT_HOST: s.n = c->n, s.k = c->k; break;
+    case VITCL_OP_LINEAR_PACK_WEIGHT: s.n = c->n, s.k = c->k; break;
+    case VITCL_OP_PACK_WEIGHT_HOST:
+        s.n = c->n, s.k = c->k, s.precision = c->precision, s.dtype = c->dtype;
+        break;
     case VITCL_OP_COUNT_: break;
     }
     s.struct_size = (uint32_t)sizeof s;
     return s;
+}
+
+/* Whether a pack_weight_host case is to run on `be` at all: CONF_PASS when it is (the verdict
+ * is then the comparison's), CONF_NOT_RUN when the device does not claim the precision or, in
+ * fp32, the plugin has no pack_weight_host (the host then widens F16/BF16 weights itself and
+ * uses the paths checked by the linear cases), CONF_FAIL when the device claims bf16 or fp16
+ * but cannot pack a weight in it. why says which. */
+static conf_verdict precision_gate(const vitcl_backend *be, const conf_case *c, char *why,
+                                   size_t len)
+{
+    if (c->op != VITCL_OP_PACK_WEIGHT_HOST)
+        return CONF_PASS;
+    const char *prec = conf_precision_name(c->precision);
+    int claimed = c->precision == VITCL_PRECISION_FP32 ||
+                  (be->info.precisions & VITCL_PRECISION_BIT(c->precision)) != 0;
+    int has_pack = VITCL_HAS_FIELD(be->ops, vitcl_op_table, pack_weight_host);
+    if (!claimed) {
+        snprintf(why, len, "device '%s' does not claim %s (vitcl_device_info.precisions 0x%x)",
+                 be->info.name, prec, (unsigned)be->info.precisions);
+        return CONF_NOT_RUN;
+    }
+    if (!has_pack && c->precision == VITCL_PRECISION_FP32) {
+        snprintf(why, len, "pack_weight_host is not implemented (NULL or ABI %u.%u): fp32 "
+                 "models widen weights on the host", (unsigned)be->desc->abi_major,
+                 (unsigned)be->desc->abi_minor);
+        return CONF_NOT_RUN;
+    }
+    if (!has_pack) {
+        snprintf(why, len, "device '%s' claims %s, but pack_weight_host is NULL: no %s weight "
+                 "can be built", be->info.name, prec, prec);
+        return CONF_FAIL;
+    }
+    return CONF_PASS;
 }
 
 /* NULL when the backend can run c, else why not (an absent optional op, a supports() refusal). */
@@ -68,7 +106,7 @@ static const char *unsupported(const vitcl_backend *be, const conf_case *c)
     vitcl_op_shape s = shape_of(c, c->op);
     if (!ops->supports(be->ctx, c->op, &s))
         return "supports() rejects this shape";
-    if (c->op == VITCL_OP_LINEAR_PACK_WEIGHT) {
+    if (c->op == VITCL_OP_LINEAR_PACK_WEIGHT || c->op == VITCL_OP_PACK_WEIGHT_HOST) {
         s = shape_of(c, VITCL_OP_LINEAR);
         if (!ops->supports(be->ctx, VITCL_OP_LINEAR, &s))
             return "supports() rejects linear with a packed weight at this shape";
@@ -85,6 +123,13 @@ static vitcl_status call_op(const vitcl_backend *be, const conf_case *c, vitcl_b
 #define BUF(a) (c->arg[a] >= 0 ? bufs[c->arg[a]] : NULL)
     const size_t *off = c->off;
     switch (c->op) {
+    case VITCL_OP_PACK_WEIGHT_HOST:
+        if (P == NULL) /* the reference: plain fp32 linear on W's exact values */
+            return o->linear(ctx, BUF(CONF_ARG_X), off[CONF_ARG_X], BUF(CONF_ARG_W),
+                             off[CONF_ARG_W], BUF(CONF_ARG_B), off[CONF_ARG_B], BUF(CONF_ARG_Y),
+                             off[CONF_ARG_Y], c->m, c->n, c->k,
+                             c->flags & ~(uint32_t)VITCL_LINEAR_PACKED_W);
+        /* fall through */
     case VITCL_OP_LINEAR:
     case VITCL_OP_LINEAR_PACK_WEIGHT:
         return o->linear(ctx, BUF(CONF_ARG_X), off[CONF_ARG_X], P != NULL ? P : BUF(CONF_ARG_W),
@@ -121,19 +166,39 @@ static vitcl_status call_op(const vitcl_backend *be, const conf_case *c, vitcl_b
                               off[CONF_ARG_W], BUF(CONF_ARG_B), off[CONF_ARG_B], BUF(CONF_ARG_Y),
                               off[CONF_ARG_Y], c->stride[CONF_ARG_Y], c->batch, c->channels,
                               c->height, c->width, c->patch, c->n);
-    case VITCL_OP_PACK_WEIGHT_HOST: /* no case builds one yet */
     case VITCL_OP_COUNT_: break;
     }
 #undef BUF
     return VITCL_ERR_INTERNAL;
 }
 
-/* Uploads c's tensors to be, runs the op (packing W first for packed cases), reads every tensor
- * back into out[t] (caller-allocated, t->count floats each). Returns 0 on success, 1 when the
- * plugin (or its allocation) failed; why says which call and the plugin's message. */
-static int run_on(vitcl_backend *be, const conf_case *c, float **out, double *ms, char *why,
-                  size_t whylen)
+/* pack_weight_host on a copy of the case's host weight, which the plugin must leave as it was
+ * and must not keep: the copy is overwritten with 0xFF (NaN in every dtype) right after the
+ * call, and freed by the caller only after the op ran (*copy). Returns the status; *why is set
+ * when the plugin wrote to it. */
+static vitcl_status pack_host(vitcl_backend *be, const conf_case *c, void **copy,
+                              vitcl_buffer **P, const char **why)
 {
+    if ((*copy = malloc(c->w_host_bytes)) == NULL)
+        return VITCL_ERR_OUT_OF_MEMORY;
+    memcpy(*copy, c->w_host, c->w_host_bytes);
+    vitcl_status st = be->ops->pack_weight_host(be->ctx, *copy, c->dtype, c->n, c->k,
+                                                c->precision, "conformance host W", P);
+    if (st == VITCL_OK && memcmp(*copy, c->w_host, c->w_host_bytes) != 0)
+        *why = "pack_weight_host wrote to the host weight, which is const";
+    memset(*copy, 0xFF, c->w_host_bytes);
+    return st;
+}
+
+/* Uploads c's tensors to be, runs the op (packing W first for packed cases; pack_weight_host
+ * cases pack only on the plugin under test, while ref, is_ref, runs plain linear), reads every
+ * tensor back into out[t] (caller-allocated, t->count floats each). Returns 0 on success, 1
+ * when the plugin (or its allocation) failed; why says which call and the plugin's message. */
+static int run_on(vitcl_backend *be, const conf_case *c, int is_ref, float **out, double *ms,
+                  char *why, size_t whylen)
+{
+    void *host_copy = NULL;
+    const char *misuse = NULL;
     const vitcl_backend_desc *d = be->desc;
     vitcl_buffer *bufs[CONF_MAX_TENSORS] = {NULL};
     vitcl_buffer *P = NULL;
@@ -155,11 +220,16 @@ static int run_on(vitcl_backend *be, const conf_case *c, float **out, double *ms
         st = be->ops->linear_pack_weight(be->ctx, bufs[c->arg[CONF_ARG_W]], c->off[CONF_ARG_W],
                                          c->n, c->k, "conformance packed W", &P);
     }
+    if (st == VITCL_OK && c->op == VITCL_OP_PACK_WEIGHT_HOST && !is_ref) {
+        step = "pack_weight_host";
+        st = pack_host(be, c, &host_copy, &P, &misuse);
+    }
     if (st == VITCL_OK && (st = d->synchronize(be->ctx)) != VITCL_OK)
         step = "synchronize before the op";
     double t0 = now_ms();
     if (st == VITCL_OK) {
-        step = c->op == VITCL_OP_LINEAR_PACK_WEIGHT ? "linear (packed W)" : c->op_name;
+        step = (c->op == VITCL_OP_LINEAR_PACK_WEIGHT || P != NULL) ? "linear (packed W)"
+                                                                   : c->op_name;
         st = call_op(be, c, bufs, P);
         if (st == VITCL_OK && (st = d->synchronize(be->ctx)) != VITCL_OK)
             step = "synchronize after the op";
@@ -172,11 +242,14 @@ static int run_on(vitcl_backend *be, const conf_case *c, float **out, double *ms
     if (st != VITCL_OK)
         snprintf(why, whylen, "%s returned %s: %s", step, vitcl_status_name(st),
                  d->last_error(be->ctx));
+    else if (misuse != NULL)
+        snprintf(why, whylen, "%s", misuse);
     d->buffer_free(be->ctx, P);
     for (size_t i = 0; i < c->nt; i++)
         d->buffer_free(be->ctx, bufs[i]);
     pthread_mutex_unlock(&be->lock);
-    return st == VITCL_OK ? 0 : 1;
+    free(host_copy);
+    return st == VITCL_OK && misuse == NULL ? 0 : 1;
 }
 
 static int same_bits(float a, float b)
@@ -184,13 +257,16 @@ static int same_bits(float a, float b)
     return memcmp(&a, &b, sizeof a) == 0;
 }
 
-/* Compares the plugin's buffers (got) with ref's (want) and fills r's verdict. */
+/* Compares the plugin's buffers (got) with ref's (want) and fills r's verdict. Written floats
+ * are judged by the case's tolerance, or one by one by their tensor's bound[] (the row then
+ * shows the float with the largest error / bound); expect[] replaces ref's value where set. */
 static void compare(const conf_case *c, float *const *want, float *const *got, conf_result *r)
 {
-    double max_err = 0.0, max_ref = 0.0;
+    double max_err = 0.0, max_ref = 0.0, worst_ratio = -1.0, worst_bound = 0.0;
     const char *worst_t = "", *bad = NULL;
     long worst_i = 0;
     float worst_got = 0.0f, worst_want = 0.0f;
+    int per_element = 0, worst_fixed = 0;
     for (size_t t = 0; t < c->nt && bad == NULL; t++) {
         const conf_tensor *tn = &c->t[t];
         for (size_t i = 0; i < tn->count; i++) {
@@ -211,35 +287,44 @@ static void compare(const conf_case *c, float *const *want, float *const *got, c
                 }
                 continue;
             }
-            double g = got[t][i], w = want[t][i];
-            double e = (isnan(g) && isnan(w)) ? 0.0 : fabs(g - w);
-            if (isnan(e))
+            int fixed = tn->expect != NULL && !isnan(tn->expect[i]);
+            float wf = fixed ? tn->expect[i] : want[t][i];
+            double g = got[t][i], w = wf;
+            double e = (isnan(g) && isnan(w)) || (fixed && g == w) ? 0.0 : fabs(g - w);
+            if (isnan(e) || (fixed && e != 0.0))
                 e = INFINITY;
             if (isfinite(w))
                 max_ref = fmax(max_ref, fabs(w));
-            if (e > max_err || (e == INFINITY && max_err < INFINITY)) {
-                max_err = e, worst_t = tn->name, worst_i = at;
-                worst_got = got[t][i], worst_want = want[t][i];
-                if (isnan(g) && !isnan(w) && same_bits(got[t][i], tn->init[i]))
-                    bad = "unwritten";
-            }
-            if (bad != NULL) {
+            if (isnan(g) && !isnan(w) && same_bits(got[t][i], tn->init[i])) {
                 set_note(r, "%s[%ld] was never written (still NaN; ref gives %.9g)", tn->name,
-                         at, (double)want[t][i]);
+                         at, w);
+                bad = "unwritten";
                 break;
+            }
+            /* The float to show: the largest error, or the largest error / bound. */
+            double bound = tn->bound != NULL ? tn->bound[i] : 0.0;
+            double ratio = tn->bound != NULL ? (e == 0.0 ? 0.0 : e / bound) : e;
+            per_element |= tn->bound != NULL;
+            if (ratio > worst_ratio || (e == INFINITY && max_err < INFINITY)) {
+                worst_ratio = ratio, worst_bound = bound;
+                max_err = e, worst_t = tn->name, worst_i = at;
+                worst_got = got[t][i], worst_want = wf, worst_fixed = fixed;
             }
         }
     }
     r->max_err = bad != NULL ? INFINITY : max_err;
-    r->tol = c->atol + c->rtol * (c->scale_ref > 0 ? c->scale_ref : max_ref);
+    r->tol = per_element ? worst_bound
+                         : c->atol + c->rtol * (c->scale_ref > 0 ? c->scale_ref : max_ref);
     if (bad != NULL) {
         r->verdict = CONF_FAIL;
-    } else if (max_err <= r->tol) {
+    } else if (per_element ? worst_ratio <= 1.0 : max_err <= r->tol) {
         r->verdict = CONF_PASS;
     } else {
         r->verdict = CONF_FAIL;
-        set_note(r, "largest error at %s[%ld]: got %.9g, ref %.9g", worst_t, worst_i,
-                 (double)worst_got, (double)worst_want);
+        set_note(r, "%s at %s[%ld]: got %.9g, %s %.9g", per_element ? "beyond its bound"
+                 : "largest error", worst_t, worst_i, (double)worst_got,
+                 worst_fixed ? "must be" : "ref",
+                 (double)worst_want);
     }
 }
 
@@ -249,8 +334,16 @@ vitcl_status conf_exec_case(vitcl_backend *test, vitcl_backend *ref, const conf_
     memset(r, 0, sizeof *r);
     snprintf(r->op, sizeof r->op, "%s", c->op_name);
     snprintf(r->shape, sizeof r->shape, "%s", c->shape);
+    snprintf(r->precision, sizeof r->precision, "%s",
+             conf_precision_name(c->op == VITCL_OP_PACK_WEIGHT_HOST ? c->precision
+                                                                    : VITCL_PRECISION_FP32));
     r->tol = NAN;
     r->max_err = NAN;
+    conf_verdict gate = precision_gate(test, c, r->note, sizeof r->note);
+    if (gate != CONF_PASS) {
+        r->verdict = gate;
+        return VITCL_OK;
+    }
     const char *why = unsupported(test, c);
     if (why != NULL) {
         r->verdict = CONF_UNSUPPORTED;
@@ -268,10 +361,10 @@ vitcl_status conf_exec_case(vitcl_backend *test, vitcl_backend *ref, const conf_
     double ref_ms = 0.0;
     char msg[sizeof r->note - 32];
     if (st == VITCL_OK) {
-        if (run_on(ref, c, want, &ref_ms, msg, sizeof msg) != 0) {
+        if (run_on(ref, c, 1, want, &ref_ms, msg, sizeof msg) != 0) {
             r->verdict = CONF_FAIL;
             set_note(r, "the reference failed: %s", msg);
-        } else if (run_on(test, c, got, &r->ms, msg, sizeof msg) != 0) {
+        } else if (run_on(test, c, 0, got, &r->ms, msg, sizeof msg) != 0) {
             r->verdict = CONF_FAIL;
             r->max_err = INFINITY;
             set_note(r, "%s", msg);

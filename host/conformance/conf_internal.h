@@ -26,6 +26,11 @@ typedef struct conf_tensor {
     float *init;          /* count floats, owned by the case */
     unsigned char *write; /* count flags (1 = the op writes this float); NULL for pure inputs */
     size_t count;
+    /* Optional, for outputs (count entries each, owned by the case): bound[i] is the largest
+     * error allowed at float i instead of the case's atol + rtol·S; expect[i], when not NaN,
+     * is the exact value float i must hold instead of ref's (an fp16 overflow to inf). */
+    double *bound;
+    float *expect;
 } conf_tensor;
 
 /* Buffer arguments of the ops, in the order conf_exec passes them. */
@@ -45,17 +50,33 @@ typedef struct conf_case {
     int trans_a, trans_b;
     float alpha, beta, eps, scale;
     uint32_t flags; /* linear; VITCL_LINEAR_PACKED_W means: pack W first */
+    /* VITCL_OP_PACK_WEIGHT_HOST cases: the plugin under test packs w_host (n·k elements of
+     * dtype, owned by the case) with pack_weight_host in `precision` and runs linear with it;
+     * ref runs plain linear on tensor W, which holds the exact values of w_host. */
+    uint32_t precision, dtype;
+    void *w_host;
+    size_t w_host_bytes;
     /* Tolerance: max |ours - ref| over written floats <= atol + rtol · S, where S is
      * scale_ref when > 0, else max |ref| over the written floats. */
     double atol, rtol, scale_ref;
 } conf_case;
 
-typedef enum conf_verdict { CONF_PASS = 0, CONF_FAIL = 1, CONF_UNSUPPORTED = 2 } conf_verdict;
+/* NOT_RUN: a case of a precision the device does not claim (or of pack_weight_host in fp32 when
+ * the plugin has no such entry); counted apart from the summary's three numbers. */
+typedef enum conf_verdict {
+    CONF_PASS = 0,
+    CONF_FAIL = 1,
+    CONF_UNSUPPORTED = 2,
+    CONF_NOT_RUN = 3
+} conf_verdict;
 
 typedef struct conf_result {
     char op[32];
     char shape[192];
-    double max_err; /* +inf when NaN appeared or the op failed */
+    char precision[8]; /* "fp32", "bf16", "fp16" */
+    /* +inf when NaN appeared or the op failed. With per-element bounds: the error and the
+     * bound of the float whose error / bound is largest. */
+    double max_err;
     double tol;
     conf_verdict verdict;
     double ms; /* the plugin's time for the op (wall clock, including synchronize) */
@@ -74,6 +95,28 @@ typedef struct conf_results {
  * fn returns and passes it on; VITCL_ERR_OUT_OF_MEMORY when a case cannot be built. */
 typedef vitcl_status (*conf_case_fn)(const conf_case *c, void *user);
 vitcl_status conf_for_each_case(int quick, const char *filter, conf_case_fn fn, void *user);
+
+/* ---- conf_precision.c */
+
+const char *conf_precision_name(uint32_t precision); /* "fp32", "bf16", "fp16", "?" */
+const char *conf_dtype_name(uint32_t dtype);         /* "F32", "F16", "BF16", "?" */
+size_t conf_dtype_size(uint32_t dtype);              /* 4 or 2 */
+
+/* Rounds v to nearest even in dtype (F32: unchanged), writes its little-endian encoding as
+ * element i of dst and returns the exact value it encodes. */
+float conf_dtype_store(void *dst, uint32_t dtype, size_t i, float v);
+
+/* What the bound of one output y = Σ x_p·w_p (+ b) needs, summed in double by the suite. */
+typedef struct conf_dot_terms {
+    double abs_xw;       /* Σ |x_p·w_p| */
+    double abs_x_plus_w; /* Σ (|x_p| + |w_p|) */
+    double abs_bias;     /* |b|, 0 without bias */
+    size_t k;
+} conf_dot_terms;
+
+/* The largest error a correct linear in `precision` (bf16 or fp16) may show at one output
+ * against ref's fp32 result, GELU applied when gelu != 0 (docs/conformance.md). */
+double conf_linear_bound(uint32_t precision, const conf_dot_terms *t, int gelu);
 
 /* ---- conf_exec.c */
 
@@ -100,12 +143,13 @@ const char *conf_verdict_name(conf_verdict v);
 /* Writes the table header, one row, or the summary to f (f may be NULL: nothing). */
 void conf_table_header(FILE *f, const char *plugin, const vitcl_device_info *dev);
 void conf_table_row(FILE *f, const conf_result *r);
-void conf_table_summary(FILE *f, const vitcl_conformance_summary *s, const char *note);
+void conf_table_summary(FILE *f, const vitcl_conformance_summary *s, size_t not_run,
+                        const char *note);
 
 /* Writes res as JSON (path ends in .json) or JUnit XML (.xml); VITCL_ERR_INVALID_ARGUMENT for
  * another suffix, VITCL_ERR_IO when the file cannot be written. */
 vitcl_status conf_write_report(const char *path, const char *plugin, const vitcl_device_info *dev,
                                const conf_results *res, const vitcl_conformance_summary *s,
-                               const char *note);
+                               size_t not_run, const char *note);
 
 #endif

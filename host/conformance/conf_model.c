@@ -145,6 +145,7 @@ vitcl_status conf_model_parity(vitcl_backend *test, const char *fixtures_dir, in
             conf_result r;
             memset(&r, 0, sizeof r);
             snprintf(r.op, sizeof r.op, "model");
+            snprintf(r.precision, sizeof r.precision, "fp32"); /* the fixtures run in fp32 */
             snprintf(r.shape, sizeof r.shape, "%s/%s", folder, name != NULL ? name : "?");
             r.tol = NAN;
             r.max_err = NAN;

@@ -36,6 +36,7 @@ const char *conf_verdict_name(conf_verdict v)
     case CONF_PASS: return "PASS";
     case CONF_FAIL: return "FAIL";
     case CONF_UNSUPPORTED: return "UNSUPPORTED";
+    case CONF_NOT_RUN: return "NOT_RUN";
     }
     return "?";
 }
@@ -45,8 +46,8 @@ void conf_table_header(FILE *f, const char *plugin, const vitcl_device_info *dev
     if (f == NULL)
         return;
     fprintf(f, "conformance of plugin '%s' on '%s' against ref\n", plugin, dev->name);
-    fprintf(f, "%-20s %-62s %10s %10s %-11s %9s\n", "op", "shape", "max error", "tolerance",
-            "result", "time ms");
+    fprintf(f, "%-20s %-4s %-62s %10s %10s %-11s %9s\n", "op", "prec", "shape", "max error",
+            "tolerance", "result", "time ms");
 }
 
 void conf_table_row(FILE *f, const conf_result *r)
@@ -56,21 +57,23 @@ void conf_table_row(FILE *f, const conf_result *r)
     char err[16], tol[16];
     snprintf(err, sizeof err, isnan(r->max_err) ? "-" : "%.3g", r->max_err);
     snprintf(tol, sizeof tol, isnan(r->tol) ? "-" : "%.3g", r->tol);
-    fprintf(f, "%-20s %-62s %10s %10s %-11s %9.2f\n", r->op, r->shape, err, tol,
-            conf_verdict_name(r->verdict), r->ms);
+    fprintf(f, "%-20s %-4s %-62s %10s %10s %-11s %9.2f\n", r->op, r->precision, r->shape, err,
+            tol, conf_verdict_name(r->verdict), r->ms);
     if (r->note[0] != '\0' && r->verdict != CONF_PASS)
         fprintf(f, "%20s   %s\n", "", r->note);
     fflush(f);
 }
 
-void conf_table_summary(FILE *f, const vitcl_conformance_summary *s, const char *note)
+void conf_table_summary(FILE *f, const vitcl_conformance_summary *s, size_t not_run,
+                        const char *note)
 {
     if (f == NULL)
         return;
     if (note != NULL && note[0] != '\0')
         fprintf(f, "%s\n", note);
-    fprintf(f, "summary: %zu passed, %zu failed, %zu unsupported\n", s->passed, s->failed,
-            s->unsupported);
+    fprintf(f, "summary: %zu passed, %zu failed, %zu unsupported, %zu not run (a precision the "
+            "device does not claim, or no pack_weight_host)\n", s->passed, s->failed,
+            s->unsupported, not_run);
 }
 
 static int has_suffix(const char *s, const char *suffix)
@@ -101,7 +104,7 @@ static int add_num(cJSON *o, const char *key, double v)
 
 static vitcl_status write_json(const char *path, const char *plugin, const vitcl_device_info *dev,
                                const conf_results *res, const vitcl_conformance_summary *s,
-                               const char *note)
+                               size_t not_run, const char *note)
 {
     cJSON *root = cJSON_CreateObject(), *sum = NULL, *arr = NULL;
     int ok = root != NULL && cJSON_AddStringToObject(root, "plugin", plugin) &&
@@ -111,6 +114,8 @@ static vitcl_status write_json(const char *path, const char *plugin, const vitcl
              (sum = cJSON_AddObjectToObject(root, "summary")) != NULL &&
              add_num(sum, "passed", (double)s->passed) && add_num(sum, "failed", (double)s->failed) &&
              add_num(sum, "unsupported", (double)s->unsupported) &&
+             add_num(sum, "not_run", (double)not_run) &&
+             add_num(root, "precisions", (double)dev->precisions) &&
              (arr = cJSON_AddArrayToObject(root, "results")) != NULL;
     for (size_t i = 0; ok && i < res->n; i++) {
         const conf_result *r = &res->v[i];
@@ -121,6 +126,7 @@ static vitcl_status write_json(const char *path, const char *plugin, const vitcl
             break;
         }
         ok = cJSON_AddStringToObject(o, "op", r->op) && cJSON_AddStringToObject(o, "shape", r->shape) &&
+             cJSON_AddStringToObject(o, "precision", r->precision) &&
              add_num(o, "max_error", r->max_err) && add_num(o, "tolerance", r->tol) &&
              cJSON_AddStringToObject(o, "result", conf_verdict_name(r->verdict)) &&
              add_num(o, "time_ms", r->ms) && cJSON_AddStringToObject(o, "note", r->note);
@@ -154,7 +160,8 @@ static void xml_escaped(FILE *f, const char *s)
 }
 
 static vitcl_status write_junit(const char *path, const char *plugin, const vitcl_device_info *dev,
-                                const conf_results *res, const vitcl_conformance_summary *s)
+                                const conf_results *res, const vitcl_conformance_summary *s,
+                                size_t not_run)
 {
     FILE *f = fopen(path, "w");
     if (f == NULL)
@@ -168,17 +175,17 @@ static vitcl_status write_junit(const char *path, const char *plugin, const vitc
     fprintf(f, " on ");
     xml_escaped(f, dev->name);
     fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\" errors=\"0\" time=\"%.3f\">\n",
-            res->n, s->failed, s->unsupported, total / 1e3);
+            res->n, s->failed, s->unsupported + not_run, total / 1e3);
     for (size_t i = 0; i < res->n; i++) {
         const conf_result *r = &res->v[i];
         fprintf(f, "    <testcase classname=\"conformance.");
         xml_escaped(f, r->op);
         fprintf(f, "\" name=\"");
         xml_escaped(f, r->shape);
-        fprintf(f, "\" time=\"%.6f\">", r->ms / 1e3);
+        fprintf(f, " [%s]\" time=\"%.6f\">", r->precision, r->ms / 1e3);
         if (r->verdict != CONF_PASS) {
             fprintf(f, "\n      <%s message=\"", r->verdict == CONF_FAIL ? "failure" : "skipped");
-            xml_escaped(f, r->verdict == CONF_FAIL ? "FAIL" : "UNSUPPORTED");
+            xml_escaped(f, conf_verdict_name(r->verdict));
             fprintf(f, ": ");
             xml_escaped(f, r->note);
             fprintf(f, "\">max error %.6g, tolerance %.6g</%s>\n    ", r->max_err, r->tol,
@@ -196,12 +203,12 @@ static vitcl_status write_junit(const char *path, const char *plugin, const vitc
 
 vitcl_status conf_write_report(const char *path, const char *plugin, const vitcl_device_info *dev,
                                const conf_results *res, const vitcl_conformance_summary *s,
-                               const char *note)
+                               size_t not_run, const char *note)
 {
     if (has_suffix(path, ".json"))
-        return write_json(path, plugin, dev, res, s, note);
+        return write_json(path, plugin, dev, res, s, not_run, note);
     if (has_suffix(path, ".xml"))
-        return write_junit(path, plugin, dev, res, s);
+        return write_junit(path, plugin, dev, res, s, not_run);
     return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT,
                       "conformance report %s: the name must end in .json or .xml", path);
 }

@@ -18,17 +18,20 @@ typedef struct run_state {
     vitcl_backend *test, *ref;
     conf_results *res;
     vitcl_conformance_summary *sum;
+    size_t not_run; /* cases of precisions the device does not claim: in no summary count */
     FILE *table;
 } run_state;
 
-static void count(vitcl_conformance_summary *s, const conf_result *r)
+static void count(vitcl_conformance_summary *s, size_t *not_run, const conf_result *r)
 {
     if (r->verdict == CONF_PASS)
         s->passed++;
     else if (r->verdict == CONF_FAIL)
         s->failed++;
-    else
+    else if (r->verdict == CONF_UNSUPPORTED)
         s->unsupported++;
+    else
+        (*not_run)++;
 }
 
 static vitcl_status on_case(const conf_case *c, void *user)
@@ -40,7 +43,7 @@ static vitcl_status on_case(const conf_case *c, void *user)
         return vitcl_fail(st, "conformance: out of memory running %s %s", c->op_name, c->shape);
     if ((st = conf_results_add(rs->res, &r)) != VITCL_OK)
         return st;
-    count(rs->sum, &r);
+    count(rs->sum, &rs->not_run, &r);
     conf_table_row(rs->table, &r);
     return VITCL_OK;
 }
@@ -116,7 +119,7 @@ vitcl_status vitcl_conformance_run(vitcl_registry *reg, const vitcl_conformance_
     const vitcl_device_info *dev = vitcl_backend_device(test);
 
     conf_results res = {NULL, 0, 0};
-    run_state rs = {test, ref, &res, out, table};
+    run_state rs = {test, ref, &res, out, 0, table};
     conf_table_header(table, plugin, dev);
     st = conf_for_each_case(quick, filter, on_case, &rs);
     if (st == VITCL_ERR_OUT_OF_MEMORY && vitcl_last_error()[0] == '\0')
@@ -131,16 +134,16 @@ vitcl_status vitcl_conformance_run(vitcl_registry *reg, const vitcl_conformance_
             size_t first = res.n;
             st = conf_model_parity(test, fixtures, quick, &res);
             for (size_t i = first; i < res.n; i++) {
-                count(out, &res.v[i]);
+                count(out, &rs.not_run, &res.v[i]);
                 conf_table_row(table, &res.v[i]);
             }
             snprintf(note, sizeof note, "model parity: fixtures of %s", fixtures);
         }
     }
     if (st == VITCL_OK) {
-        conf_table_summary(table, out, note);
+        conf_table_summary(table, out, rs.not_run, note);
         if (report != NULL)
-            st = conf_write_report(report, plugin, dev, &res, out, note);
+            st = conf_write_report(report, plugin, dev, &res, out, rs.not_run, note);
     }
     conf_results_free(&res);
     vitcl_backend_close(test);

@@ -5,13 +5,27 @@
  *   WRONG_SOFTMAX_NOMAX   softmax in fp32 without subtracting the row maximum;
  *   WRONG_LAYERNORM_EPS   layernorm ignores its eps and uses 1e-5;
  *   WRONG_GELU_LAST       gelu leaves the last element unwritten.
- * And a correct but smaller plugin, whose gaps must show as UNSUPPORTED, never as a pass:
+ * Reduced-precision bugs (pack_weight_host and linear with the weight it made):
+ *   WRONG_BF16_TRUNC4     bf16 weights keep 4 fraction bits (truncated) instead of 7;
+ *   WRONG_FP16_BF16_ROUND fp16 weights are rounded with bf16's 7 fraction bits, not 10;
+ *   WRONG_F16_AS_BF16     dtype confusion: F16 host weights are read as BF16;
+ *   WRONG_PACKED_NO_BIAS  linear drops the bias when its packed weight is bf16 or fp16;
+ *   WRONG_X_FP8           linear rounds X to 3 fraction bits (fp8-like) with a bf16/fp16 weight;
+ *   WRONG_PACK_UNTRANSPOSED pack_weight_host keeps W as [n,k] while linear reads [k,n]
+ *                         (right only when n or k is 1).
+ * And correct but smaller plugins, whose gaps must show as UNSUPPORTED or NOT_RUN, never as a
+ * pass:
  *   NO_OPTIONALS          attention and linear_pack_weight are NULL, and supports() refuses
- *                         layernorm and softmax rows longer than 4096.
+ *                         layernorm and softmax rows longer than 4096;
+ *   FP32_ONLY             the device claims fp32 only (bf16 and fp16 cases are not run);
+ *   ABI_1_0               descriptor and op table of ABI 1.0 (no pack_weight_host, no claims).
+ * One plugin claims what it cannot do, which must fail:
+ *   CLAIM_WITHOUT_PACK    claims bf16 and fp16 but has no pack_weight_host.
  * It is built together with plugins/ref's sources, whose entry point is renamed to
  * ref_wrapped_entry by the build (-Dvitcl_plugin_entry=ref_wrapped_entry); this file takes the
  * ref descriptor, renames the backend VARIANT_NAME and swaps in the one changed entry. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +124,110 @@ static vitcl_status wrong_gelu(vitcl_context *ctx, const vitcl_buffer *X, size_t
 }
 #endif
 
+#if defined(WRONG_BF16_TRUNC4) || defined(WRONG_FP16_BF16_ROUND) || defined(WRONG_F16_AS_BF16) || \
+    defined(WRONG_PACK_UNTRANSPOSED)
+static vitcl_status wrong_pack(vitcl_context *ctx, const void *w, uint32_t dtype, size_t n,
+                               size_t k, uint32_t precision, const char *label, vitcl_buffer **out)
+{
+    uint32_t as_dtype = dtype, as_prec = precision;
+#if defined(WRONG_F16_AS_BF16)
+    if (dtype == VITCL_DTYPE_F16)
+        as_dtype = VITCL_DTYPE_BF16;
+#elif defined(WRONG_FP16_BF16_ROUND)
+    if (precision == VITCL_PRECISION_FP16)
+        as_prec = VITCL_PRECISION_BF16;
+#endif
+    vitcl_status st = ref_pack_weight_host(ctx, w, as_dtype, n, k, as_prec, label, out);
+    if (st != VITCL_OK)
+        return st;
+    (*out)->precision = precision; /* linear rounds X as the precision asked for says */
+    float *t = ref_floats(*out, 0);
+#if defined(WRONG_BF16_TRUNC4)
+    if (precision == VITCL_PRECISION_BF16)
+        for (size_t i = 0; i < n * k; i++) {
+            uint32_t b;
+            memcpy(&b, &t[i], sizeof b);
+            b &= 0xFFF80000u; /* sign, exponent and the top 4 fraction bits */
+            memcpy(&t[i], &b, sizeof b);
+        }
+#elif defined(WRONG_PACK_UNTRANSPOSED)
+    float *copy = malloc(n * k * sizeof *copy);
+    if (copy == NULL) {
+        ref_buffer_free(ctx, *out);
+        *out = NULL;
+        return ref_fail(ctx, VITCL_ERR_OUT_OF_MEMORY, "pack_weight_host", "out of memory");
+    }
+    memcpy(copy, t, n * k * sizeof *copy);
+    for (size_t j = 0; j < n; j++) /* ref stored W^T; write W back in the host's [n,k] order */
+        for (size_t p = 0; p < k; p++)
+            t[j * k + p] = copy[p * n + j];
+    free(copy);
+#else
+    (void)t;
+#endif
+    return VITCL_OK;
+}
+#endif
+
+#if defined(WRONG_X_FP8)
+/* x rounded to nearest with 3 fraction bits (the exponent range left alone). */
+static float fp8ish(float x)
+{
+    if (!isfinite(x) || x == 0.0f)
+        return x;
+    int e = 0;
+    float m = frexpf(x, &e); /* x = m·2^e, 0.5 <= |m| < 1: keep 4 significant bits */
+    return ldexpf(nearbyintf(m * 16.0f) / 16.0f, e);
+}
+#endif
+
+#if defined(WRONG_PACKED_NO_BIAS) || defined(WRONG_X_FP8)
+static vitcl_status wrong_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
+                                 const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b,
+                                 size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
+                                 size_t k, uint32_t flags)
+{
+    int low = (flags & VITCL_LINEAR_PACKED_W) && W != NULL && W->packed &&
+              W->precision != VITCL_PRECISION_FP32;
+    if (!low)
+        return ref_linear(ctx, X, x_off, W, w_off, b, b_off, Y, y_off, m, n, k, flags);
+#if defined(WRONG_PACKED_NO_BIAS)
+    (void)b;
+    return ref_linear(ctx, X, x_off, W, w_off, NULL, 0, Y, y_off, m, n, k, flags);
+#else
+    size_t count = plugin_size_extent(1, 0, m, k, k);
+    vitcl_status st = ref_check_span(ctx, "linear", "X", X, x_off, count, 0);
+    if (st != VITCL_OK)
+        return st;
+    vitcl_buffer *X8 = NULL;
+    if ((st = ref_buffer_new(ctx, "linear", count * sizeof(float), "X fp8", &X8)) != VITCL_OK)
+        return st;
+    const float *x = ref_floats(X, x_off);
+    float *x8 = ref_floats(X8, 0);
+    for (size_t i = 0; i < count; i++)
+        x8[i] = fp8ish(x[i]);
+    st = ref_linear(ctx, X8, 0, W, w_off, b, b_off, Y, y_off, m, n, k, flags);
+    ref_buffer_free(ctx, X8);
+    return st;
+#endif
+}
+#endif
+
+#if defined(FP32_ONLY) || defined(CLAIM_WITHOUT_PACK) || defined(ABI_1_0)
+static vitcl_status (*ref_device_info)(void *, int, vitcl_device_info *);
+
+static vitcl_status variant_device_info(void *state, int index, vitcl_device_info *info)
+{
+    vitcl_status st = ref_device_info(state, index, info);
+#if defined(FP32_ONLY)
+    if (st == VITCL_OK && info->struct_size >= offsetof(vitcl_device_info, precisions) +
+                                                   sizeof info->precisions)
+        info->precisions = VITCL_PRECISION_BIT(VITCL_PRECISION_FP32);
+#endif
+    return st;
+}
+#endif
+
 VITCL_PLUGIN_EXPORT const vitcl_backend_desc *vitcl_plugin_entry(uint32_t host_abi_major,
                                                                  uint32_t host_abi_minor)
 {
@@ -134,8 +252,24 @@ VITCL_PLUGIN_EXPORT const vitcl_backend_desc *vitcl_plugin_entry(uint32_t host_a
     variant_ops.attention = NULL;
     variant_ops.linear_pack_weight = NULL;
     variant_ops.supports = short_rows_only;
+#elif defined(WRONG_BF16_TRUNC4) || defined(WRONG_FP16_BF16_ROUND) || defined(WRONG_F16_AS_BF16) || \
+    defined(WRONG_PACK_UNTRANSPOSED)
+    variant_ops.pack_weight_host = wrong_pack;
+#elif defined(WRONG_PACKED_NO_BIAS) || defined(WRONG_X_FP8)
+    variant_ops.linear = wrong_linear;
+#elif defined(FP32_ONLY) || defined(CLAIM_WITHOUT_PACK) || defined(ABI_1_0)
+    ref_device_info = ref->device_info;
+    variant_desc.device_info = variant_device_info;
+#if defined(CLAIM_WITHOUT_PACK)
+    variant_ops.pack_weight_host = NULL;
+#elif defined(ABI_1_0)
+    /* What a plugin built against the 1.0 headers hands over: the op table ends at supports,
+     * and the loader reads no precisions from a minor-0 plugin. */
+    variant_desc.abi_minor = 0;
+    variant_ops.struct_size = (uint32_t)offsetof(vitcl_op_table, pack_weight_host);
+#endif
 #else
-#error "define one WRONG_* bug or NO_OPTIONALS"
+#error "define one WRONG_* bug or one of the smaller plugins"
 #endif
     return &variant_desc;
 }

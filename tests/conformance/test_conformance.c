@@ -88,23 +88,40 @@ Test(conformance, ref_passes_itself_and_matches_transformers, .timeout = 600)
     cr_assert_eq(r.sum.unsupported, 0);
     static const char *const ops[] = {"linear", "gemm_batched", "layernorm", "gelu", "add",
                                       "softmax", "attention", "patch_embed",
-                                      "linear_pack_weight", "model"};
-    size_t seen[sizeof ops / sizeof ops[0]] = {0}, rows = 0;
-    int seq3137 = 0;
+                                      "linear_pack_weight", "pack_weight_host", "model"};
+    static const char *const precs[] = {"fp32", "bf16", "fp16"};
+    static const char *const dtypes[] = {"in=F32", "in=F16", "in=BF16"};
+    size_t seen[sizeof ops / sizeof ops[0]] = {0}, rows = 0, host[3][3] = {{0}};
+    int seq3137 = 0, k4096 = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r.report, "results"))
     {
         rows++;
-        cr_assert_str_eq(str(e, "result"), "PASS", "%s %s: %s", str(e, "op"), str(e, "shape"),
-                         str(e, "note"));
+        cr_assert_str_eq(str(e, "result"), "PASS", "%s %s %s: %s", str(e, "op"),
+                         str(e, "precision"), str(e, "shape"), str(e, "note"));
         for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
             seen[i] += strcmp(str(e, "op"), ops[i]) == 0;
         seq3137 |= strstr(str(e, "shape"), "seq=3137") != NULL;
+        if (strcmp(str(e, "op"), "pack_weight_host") != 0) {
+            cr_assert_str_eq(str(e, "precision"), "fp32", "%s", str(e, "op"));
+            continue;
+        }
+        k4096 |= strstr(str(e, "shape"), "k=4096") != NULL;
+        for (size_t p = 0; p < 3; p++)
+            for (size_t d = 0; d < 3; d++)
+                host[p][d] += !strcmp(str(e, "precision"), precs[p]) &&
+                              strstr(str(e, "shape"), dtypes[d]) != NULL;
     }
     cr_assert_eq(rows, r.sum.passed);
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         cr_assert_geq(seen[i], 3, "op %s has only %zu cases", ops[i], seen[i]);
     cr_assert(seq3137, "the full matrix includes attention at sequence length 3137");
+    cr_assert(k4096, "pack_weight_host is checked at k = 4096");
+    for (size_t p = 0; p < 3; p++) /* ref claims every precision: all of them ran */
+        for (size_t d = 0; d < 3; d++)
+            cr_assert_geq(host[p][d], 10, "%s from %s: %zu cases", precs[p], dtypes[d], host[p][d]);
+    const cJSON *sum = cJSON_GetObjectItemCaseSensitive(r.report, "summary");
+    cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sum, "not_run")), 0);
     cJSON_Delete(r.report);
 }
 
@@ -128,6 +145,150 @@ static void expect_caught(const char *variant, const char *op)
     for (char *c = name; *c != '\0'; c++)
         *c = *c == '_' ? '-' : *c; /* the build names the backend with dashes */
     cr_assert_str_eq(str(r.report, "plugin"), name);
+    cJSON_Delete(r.report);
+}
+
+/* A reduced-precision bug: every failure is a pack_weight_host case, of one of the precisions
+ * in `precs` (space-separated), and every one of those precisions fails at least once; with
+ * `shape`, every failing case's shape contains it too. */
+static void expect_caught_in(const char *variant, const char *precs, const char *shape)
+{
+    char path[1024];
+    variant_path(path, sizeof path, variant);
+    outcome r = run(path, 1, 1, NULL, NULL);
+    cr_assert_gt(r.sum.failed, 0, "conformance missed the bug of %s", variant);
+    char failed_in[32] = "";
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r.report, "results"))
+    {
+        const char *res = str(e, "result"), *op = str(e, "op"), *prec = str(e, "precision");
+        if (strcmp(op, "pack_weight_host") != 0) {
+            cr_assert_str_eq(res, "PASS", "%s: %s %s: %s", variant, op, str(e, "shape"),
+                             str(e, "note"));
+            continue;
+        }
+        cr_assert_str_neq(res, "NOT_RUN", "ref's variants claim every precision");
+        if (strcmp(res, "FAIL") != 0)
+            continue;
+        cr_assert(strstr(precs, prec) != NULL, "%s failed in %s (%s: %s), not only in %s",
+                  variant, prec, str(e, "shape"), str(e, "note"), precs);
+        if (shape != NULL)
+            cr_assert(strstr(str(e, "shape"), shape) != NULL, "%s failed on %s", variant,
+                      str(e, "shape"));
+        if (strstr(failed_in, prec) == NULL)
+            snprintf(failed_in + strlen(failed_in), sizeof failed_in - strlen(failed_in), "%s ",
+                     prec);
+    }
+    for (const char *p = precs; *p != '\0'; p += strspn(p, " ")) {
+        size_t n = strcspn(p, " ");
+        char one[8];
+        snprintf(one, sizeof one, "%.*s", (int)n, p);
+        cr_assert(strstr(failed_in, one) != NULL, "%s was not caught in %s (failed in: %s)",
+                  variant, one, failed_in);
+        p += n;
+    }
+    cJSON_Delete(r.report);
+}
+
+Test(conformance, catches_bf16_weights_truncated_to_4_bits)
+{
+    expect_caught_in("wrong_bf16_trunc4", "bf16", NULL);
+}
+
+Test(conformance, catches_fp16_weights_rounded_as_bf16)
+{
+    expect_caught_in("wrong_fp16_bf16_round", "fp16", NULL);
+}
+
+Test(conformance, catches_f16_host_weights_read_as_bf16)
+{
+    expect_caught_in("wrong_f16_as_bf16", "fp32 bf16 fp16", "in=F16");
+}
+
+Test(conformance, catches_bias_dropped_with_a_reduced_precision_weight)
+{
+    expect_caught_in("wrong_packed_no_bias", "bf16 fp16", " bias");
+}
+
+Test(conformance, catches_x_rounded_to_fp8)
+{
+    expect_caught_in("wrong_x_fp8", "bf16 fp16", NULL);
+}
+
+Test(conformance, catches_packed_weight_left_untransposed)
+{
+    expect_caught_in("wrong_pack_untransposed", "fp32 bf16 fp16", NULL);
+}
+
+/* Counts the pack_weight_host rows of r by precision and verdict; every other row must pass. */
+static void host_rows(const outcome *r, const char *prec, const char *verdict, size_t *n,
+                      const char *note)
+{
+    *n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r->report, "results"))
+    {
+        if (strcmp(str(e, "op"), "pack_weight_host") != 0) {
+            cr_assert_str_eq(str(e, "result"), "PASS", "%s %s", str(e, "op"), str(e, "shape"));
+            continue;
+        }
+        if (strcmp(str(e, "precision"), prec) != 0)
+            continue;
+        cr_assert_str_eq(str(e, "result"), verdict, "%s %s: %s", prec, str(e, "shape"),
+                         str(e, "note"));
+        if (note != NULL)
+            cr_assert(strstr(str(e, "note"), note) != NULL, "note '%s' lacks '%s'",
+                      str(e, "note"), note);
+        (*n)++;
+    }
+}
+
+static size_t not_run_of(const outcome *r)
+{
+    const cJSON *sum = cJSON_GetObjectItemCaseSensitive(r->report, "summary");
+    return (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sum, "not_run"));
+}
+
+Test(conformance, unclaimed_precisions_are_not_run_not_passed)
+{
+    char path[1024];
+    variant_path(path, sizeof path, "fp32_only");
+    outcome r = run(path, 1, 1, NULL, NULL);
+    size_t fp32 = 0, bf16 = 0, fp16 = 0;
+    host_rows(&r, "fp32", "PASS", &fp32, NULL);
+    host_rows(&r, "bf16", "NOT_RUN", &bf16, "does not claim bf16");
+    host_rows(&r, "fp16", "NOT_RUN", &fp16, "does not claim fp16");
+    cr_assert(fp32 > 0 && bf16 > 0 && fp16 > 0);
+    cr_assert_eq(r.sum.failed + r.sum.unsupported, 0);
+    cr_assert_eq(not_run_of(&r), bf16 + fp16, "not-run cases are counted apart");
+    cJSON_Delete(r.report);
+}
+
+Test(conformance, abi_1_0_plugin_passes_fp32_and_runs_no_precision_case)
+{
+    char path[1024];
+    variant_path(path, sizeof path, "abi_1_0");
+    outcome r = run(path, 1, 1, NULL, NULL);
+    size_t fp32 = 0, bf16 = 0, fp16 = 0;
+    host_rows(&r, "fp32", "NOT_RUN", &fp32, "pack_weight_host is not implemented");
+    host_rows(&r, "bf16", "NOT_RUN", &bf16, "does not claim bf16");
+    host_rows(&r, "fp16", "NOT_RUN", &fp16, "does not claim fp16");
+    cr_assert_eq(r.sum.failed + r.sum.unsupported, 0);
+    cr_assert_gt(r.sum.passed, 40);
+    cr_assert_eq(not_run_of(&r), fp32 + bf16 + fp16);
+    cJSON_Delete(r.report);
+}
+
+Test(conformance, claiming_a_precision_without_pack_weight_host_fails)
+{
+    char path[1024];
+    variant_path(path, sizeof path, "claim_without_pack");
+    outcome r = run(path, 1, 1, NULL, NULL);
+    size_t fp32 = 0, bf16 = 0, fp16 = 0;
+    host_rows(&r, "fp32", "NOT_RUN", &fp32, NULL);
+    host_rows(&r, "bf16", "FAIL", &bf16, "pack_weight_host is NULL");
+    host_rows(&r, "fp16", "FAIL", &fp16, "pack_weight_host is NULL");
+    cr_assert_eq(r.sum.failed, bf16 + fp16);
     cJSON_Delete(r.report);
 }
 
