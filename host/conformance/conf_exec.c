@@ -175,7 +175,7 @@ static vitcl_status call_op(const vitcl_backend *be, const conf_case *c, vitcl_b
 /* pack_weight_host on a copy of the case's host weight, which the plugin must leave as it was
  * and must not keep: the copy is overwritten with 0xFF (NaN in every dtype) right after the
  * call, and freed by the caller only after the op ran (*copy). Returns the status; *why is set
- * when the plugin wrote to it. */
+ * when the plugin wrote to it or returned no buffer. */
 static vitcl_status pack_host(vitcl_backend *be, const conf_case *c, void **copy,
                               vitcl_buffer **P, const char **why)
 {
@@ -184,7 +184,9 @@ static vitcl_status pack_host(vitcl_backend *be, const conf_case *c, void **copy
     memcpy(*copy, c->w_host, c->w_host_bytes);
     vitcl_status st = be->ops->pack_weight_host(be->ctx, *copy, c->dtype, c->n, c->k,
                                                 c->precision, "conformance host W", P);
-    if (st == VITCL_OK && memcmp(*copy, c->w_host, c->w_host_bytes) != 0)
+    if (st == VITCL_OK && *P == NULL)
+        *why = "pack_weight_host returned VITCL_OK without a buffer";
+    else if (st == VITCL_OK && memcmp(*copy, c->w_host, c->w_host_bytes) != 0)
         *why = "pack_weight_host wrote to the host weight, which is const";
     memset(*copy, 0xFF, c->w_host_bytes);
     return st;

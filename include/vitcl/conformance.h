@@ -8,6 +8,12 @@
  * formulas and their justification). Every output starts as NaN so an element the op forgets to
  * write fails; guard regions around every buffer must stay bit-identical. An optional op the
  * plugin lacks, or a shape its supports() rejects, is reported as UNSUPPORTED, never as a pass.
+ * Reduced precisions (ABI 1.1): for each precision the device claims in
+ * vitcl_device_info.precisions, linear runs through pack_weight_host with F32, F16 and BF16 host
+ * weights and is held to a per-element bound derived from that precision's rounding; cases of a
+ * precision the device does not claim (and the fp32 ones when the plugin has no
+ * pack_weight_host) are reported as NOT_RUN in the table and the report ("not_run" in the JSON
+ * summary), and are counted in none of vitcl_conformance_summary's fields.
  * When a fixtures directory is given, each committed model fixture is then run end to end and
  * compared with the golden last_hidden_state from transformers.
  */
@@ -39,6 +45,7 @@ typedef struct vitcl_conformance_options {
                                  the end-to-end part */
 } vitcl_conformance_options;
 
+/* Counts of the cases run. NOT_RUN cases (precisions not claimed) are in none of them. */
 typedef struct vitcl_conformance_summary {
     size_t passed;
     size_t failed;

@@ -151,11 +151,11 @@ static void expect_caught(const char *variant, const char *op)
 /* A reduced-precision bug: every failure is a pack_weight_host case, of one of the precisions
  * in `precs` (space-separated), and every one of those precisions fails at least once; with
  * `shape`, every failing case's shape contains it too. */
+static outcome run_quick_variant(const char *variant);
+
 static void expect_caught_in(const char *variant, const char *precs, const char *shape)
 {
-    char path[1024];
-    variant_path(path, sizeof path, variant);
-    outcome r = run(path, 1, 1, NULL, NULL);
+    outcome r = run_quick_variant(variant);
     cr_assert_gt(r.sum.failed, 0, "conformance missed the bug of %s", variant);
     char failed_in[32] = "";
     const cJSON *e;
@@ -243,6 +243,14 @@ static void host_rows(const outcome *r, const char *prec, const char *verdict, s
     }
 }
 
+/* The quick matrix on the variant built as tests/conformance/vitcl_<variant>.so. */
+static outcome run_quick_variant(const char *variant)
+{
+    char path[1024];
+    variant_path(path, sizeof path, variant);
+    return run(path, 1, 1, NULL, NULL);
+}
+
 static size_t not_run_of(const outcome *r)
 {
     const cJSON *sum = cJSON_GetObjectItemCaseSensitive(r->report, "summary");
@@ -251,9 +259,7 @@ static size_t not_run_of(const outcome *r)
 
 Test(conformance, unclaimed_precisions_are_not_run_not_passed)
 {
-    char path[1024];
-    variant_path(path, sizeof path, "fp32_only");
-    outcome r = run(path, 1, 1, NULL, NULL);
+    outcome r = run_quick_variant("fp32_only");
     size_t fp32 = 0, bf16 = 0, fp16 = 0;
     host_rows(&r, "fp32", "PASS", &fp32, NULL);
     host_rows(&r, "bf16", "NOT_RUN", &bf16, "does not claim bf16");
@@ -266,9 +272,7 @@ Test(conformance, unclaimed_precisions_are_not_run_not_passed)
 
 Test(conformance, abi_1_0_plugin_passes_fp32_and_runs_no_precision_case)
 {
-    char path[1024];
-    variant_path(path, sizeof path, "abi_1_0");
-    outcome r = run(path, 1, 1, NULL, NULL);
+    outcome r = run_quick_variant("abi_1_0");
     size_t fp32 = 0, bf16 = 0, fp16 = 0;
     host_rows(&r, "fp32", "NOT_RUN", &fp32, "pack_weight_host is not implemented");
     host_rows(&r, "bf16", "NOT_RUN", &bf16, "does not claim bf16");
@@ -281,9 +285,7 @@ Test(conformance, abi_1_0_plugin_passes_fp32_and_runs_no_precision_case)
 
 Test(conformance, claiming_a_precision_without_pack_weight_host_fails)
 {
-    char path[1024];
-    variant_path(path, sizeof path, "claim_without_pack");
-    outcome r = run(path, 1, 1, NULL, NULL);
+    outcome r = run_quick_variant("claim_without_pack");
     size_t fp32 = 0, bf16 = 0, fp16 = 0;
     host_rows(&r, "fp32", "NOT_RUN", &fp32, NULL);
     host_rows(&r, "bf16", "FAIL", &bf16, "pack_weight_host is NULL");
