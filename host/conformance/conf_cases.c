@@ -238,8 +238,9 @@ static const linear_spec host_specs[] = {
     {50, 384, 384, 1, VITCL_LINEAR_GELU, K_UNIT, 0},
 };
 
-/* fp16's range: W[1][2] = 70000 and W[3][0] = -1e5 must be stored as +inf and -inf, so their
- * columns of Y are ±inf exactly; W[2][3] = 65519 must round to 65504, not to inf. */
+/* fp16's range: W[1][2] = 70000 and W[3][0] = -1e5 round to +inf and -inf. The plugin either
+ * refuses the weight (what ref and cpu do) or stores the infinities, and then their columns of
+ * Y are ±inf exactly; W[2][3] = 65519 must round to 65504, not to inf. */
 #define OVF_M 3
 #define OVF_N 4
 #define OVF_K 5
@@ -317,6 +318,7 @@ static int build_host_linear(conf_rng *r, const linear_spec *s, uint32_t dtype,
         return 0;
     }
     if (overflow) {
+        c->pack_may_refuse = 1;
         conf_tensor *y = T(c, CONF_ARG_Y);
         if ((y->expect = malloc(y->count * sizeof *y->expect)) == NULL)
             return 0;

@@ -56,6 +56,9 @@ typedef struct conf_case {
     uint32_t precision, dtype;
     void *w_host;
     size_t w_host_bytes;
+    /* The weight holds finite values the precision cannot hold: pack_weight_host may refuse it
+     * (an error with a message passes), or must store ±inf exactly (Y's expect[]). */
+    int pack_may_refuse;
     /* Tolerance: max |ours - ref| over written floats <= atol + rtol · S, where S is
      * scale_ref when > 0, else max |ref| over the written floats. */
     double atol, rtol, scale_ref;

@@ -3,6 +3,7 @@
  * double. In bf16 and fp16 (a weight packed by pack_weight_host in that precision) ref emulates
  * the format: the weight was rounded to it when packed, linear rounds every element of X to it
  * too, and the products (exact in double) are summed in double as in fp32. */
+#include <math.h>
 #include <string.h>
 
 #include "plugin_half.h"
@@ -139,9 +140,19 @@ vitcl_status ref_pack_weight_host(vitcl_context *ctx, const void *w, uint32_t dt
         return st;
     float *t = ref_floats(buf, 0);
     for (size_t j = 0; j < n; j++)
-        for (size_t p = 0; p < k; p++)
-            t[p * n + j] = plugin_precision_round(plugin_dtype_load(w, dtype, j * k + p),
-                                                  precision);
+        for (size_t p = 0; p < k; p++) {
+            float v = plugin_dtype_load(w, dtype, j * k + p);
+            float r = plugin_precision_round(v, precision);
+            if (isinf(r) && isfinite(v)) { /* as the cpu plugin does: never a silent inf */
+                ref_buffer_free(ctx, buf);
+                return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
+                                "weight '%s' (%s): element [%zu, %zu] = %g is finite but beyond "
+                                "%s's range",
+                                name, plugin_dtype_name(dtype), j, p, (double)v,
+                                plugin_precision_name(precision));
+            }
+            t[p * n + j] = r;
+        }
     buf->packed = 1;
     buf->pack_n = n;
     buf->pack_k = k;

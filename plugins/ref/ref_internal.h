@@ -134,7 +134,10 @@ vitcl_status ref_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size
 vitcl_status ref_linear_pack_weight(vitcl_context *ctx, const vitcl_buffer *W, size_t w_off,
                                     size_t n, size_t k, const char *label, vitcl_buffer **out);
 /* pack_weight_host (ABI 1.1): W [n,k] of `dtype` in host memory, stored transposed as floats
- * rounded to `precision` (plugin_half.h). Unknown dtype or precision: VITCL_ERR_UNSUPPORTED. */
+ * rounded to `precision` (plugin_half.h). Unknown dtype or precision: VITCL_ERR_UNSUPPORTED. A
+ * finite weight that the precision cannot hold (|w| >= 65520 in fp16, beyond bf16's range) is
+ * refused (VITCL_ERR_INVALID_ARGUMENT naming the weight and element), as the cpu plugin does,
+ * rather than stored as an infinity that would poison every output; inf and NaN stay. */
 vitcl_status ref_pack_weight_host(vitcl_context *ctx, const void *w, uint32_t dtype, size_t n,
                                   size_t k, uint32_t precision, const char *label,
                                   vitcl_buffer **out);

@@ -13,6 +13,10 @@
  *   WRONG_X_FP8           linear rounds X to 3 fraction bits (fp8-like) with a bf16/fp16 weight;
  *   WRONG_PACK_UNTRANSPOSED pack_weight_host keeps W as [n,k] while linear reads [k,n]
  *                         (right only when n or k is 1).
+ *   WRONG_FP16_SATURATE   fp16 weights beyond 65504 are clamped to ±65504 instead of refused or
+ *                         stored as ±inf.
+ * A correct plugin that takes the other allowed way for such weights:
+ *   FP16_STORES_INF       fp16 weights beyond the range are stored as ±inf (ref refuses them).
  * And correct but smaller plugins, whose gaps must show as UNSUPPORTED or NOT_RUN, never as a
  * pass:
  *   NO_OPTIONALS          attention and linear_pack_weight are NULL, and supports() refuses
@@ -29,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugin_half.h"
 #include "ref_internal.h"
 
 #undef vitcl_plugin_entry
@@ -213,6 +218,30 @@ static vitcl_status wrong_linear(vitcl_context *ctx, const vitcl_buffer *X, size
 }
 #endif
 
+#if defined(FP16_STORES_INF) || defined(WRONG_FP16_SATURATE)
+/* fp16 packs that round every element themselves, so no element is refused. */
+static vitcl_status fp16_pack(vitcl_context *ctx, const void *w, uint32_t dtype, size_t n,
+                              size_t k, uint32_t precision, const char *label, vitcl_buffer **out)
+{
+    if (precision != VITCL_PRECISION_FP16)
+        return ref_pack_weight_host(ctx, w, dtype, n, k, precision, label, out);
+    vitcl_status st = ref_pack_weight_host(ctx, w, dtype, n, k, VITCL_PRECISION_FP32, label, out);
+    if (st != VITCL_OK)
+        return st;
+    float *t = ref_floats(*out, 0);
+    for (size_t i = 0; i < n * k; i++) {
+        float r = plugin_round_f16(t[i]);
+#if defined(WRONG_FP16_SATURATE)
+        if (isinf(r) && isfinite(t[i]))
+            r = copysignf(65504.0f, t[i]);
+#endif
+        t[i] = r;
+    }
+    (*out)->precision = VITCL_PRECISION_FP16;
+    return VITCL_OK;
+}
+#endif
+
 #if defined(FP32_ONLY) || defined(CLAIM_WITHOUT_PACK) || defined(ABI_1_0)
 static vitcl_status (*ref_device_info)(void *, int, vitcl_device_info *);
 
@@ -257,6 +286,8 @@ VITCL_PLUGIN_EXPORT const vitcl_backend_desc *vitcl_plugin_entry(uint32_t host_a
     variant_ops.pack_weight_host = wrong_pack;
 #elif defined(WRONG_PACKED_NO_BIAS) || defined(WRONG_X_FP8)
     variant_ops.linear = wrong_linear;
+#elif defined(FP16_STORES_INF) || defined(WRONG_FP16_SATURATE)
+    variant_ops.pack_weight_host = fp16_pack;
 #elif defined(FP32_ONLY) || defined(CLAIM_WITHOUT_PACK) || defined(ABI_1_0)
     ref_device_info = ref->device_info;
     variant_desc.device_info = variant_device_info;

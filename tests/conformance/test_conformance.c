@@ -220,6 +220,30 @@ Test(conformance, catches_packed_weight_left_untransposed)
     expect_caught_in("wrong_pack_untransposed", "fp32 bf16 fp16", NULL);
 }
 
+Test(conformance, catches_fp16_weights_saturated_instead_of_inf)
+{
+    expect_caught_in("wrong_fp16_saturate", "fp16", "7e4");
+}
+
+Test(conformance, fp16_weights_beyond_range_may_be_stored_as_inf)
+{
+    outcome r = run_quick_variant("fp16_stores_inf");
+    cr_assert_eq(r.sum.failed + r.sum.unsupported, 0);
+    size_t seen = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r.report, "results"))
+    {
+        if (strstr(str(e, "shape"), "7e4") == NULL)
+            continue;
+        /* Not refused (ref's way) but compared: ±inf exactly where they meet the weights. */
+        cr_assert_str_eq(str(e, "result"), "PASS", "%s", str(e, "note"));
+        cr_assert(strstr(str(e, "note"), "refused") == NULL, "%s", str(e, "note"));
+        seen++;
+    }
+    cr_assert_eq(seen, 1);
+    cJSON_Delete(r.report);
+}
+
 /* Counts the pack_weight_host rows of r by precision and verdict; every other row must pass. */
 static void host_rows(const outcome *r, const char *prec, const char *verdict, size_t *n,
                       const char *note)
