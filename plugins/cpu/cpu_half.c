@@ -28,7 +28,7 @@ __attribute__((target("avx2"))) static void widen_bf16_avx2(const uint16_t *src,
         _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(w));
     }
     for (; i < n; i++)
-        dst[i] = cpu_bf16_to_f32(src[i]);
+        dst[i] = plugin_bf16_to_f32(src[i]);
 }
 
 __attribute__((target("avx,f16c"))) static void widen_f16_f16c(const uint16_t *src, float *dst,
@@ -40,7 +40,7 @@ __attribute__((target("avx,f16c"))) static void widen_f16_f16c(const uint16_t *s
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
     }
     for (; i < n; i++)
-        dst[i] = cpu_f16_to_f32(src[i]);
+        dst[i] = plugin_f16_to_f32(src[i]);
 }
 
 __attribute__((target("avx,f16c"))) static void narrow_f16_f16c(const float *src, uint16_t *dst,
@@ -52,7 +52,7 @@ __attribute__((target("avx,f16c"))) static void narrow_f16_f16c(const float *src
         _mm_storeu_si128((__m128i *)(void *)(dst + i), h);
     }
     for (; i < n; i++)
-        dst[i] = cpu_f32_to_f16(src[i]);
+        dst[i] = plugin_f32_to_f16(src[i]);
 }
 
 static int have(int avx2)
@@ -77,10 +77,10 @@ void cpu_half_widen(const uint16_t *src, uint32_t fmt, float *dst, size_t n)
 #endif
     if (fmt == VITCL_PRECISION_BF16)
         for (size_t i = 0; i < n; i++)
-            dst[i] = cpu_bf16_to_f32(src[i]);
+            dst[i] = plugin_bf16_to_f32(src[i]);
     else
         for (size_t i = 0; i < n; i++)
-            dst[i] = cpu_f16_to_f32(src[i]);
+            dst[i] = plugin_f16_to_f32(src[i]);
 }
 
 void cpu_half_narrow(const float *src, uint32_t fmt, uint16_t *dst, size_t n)
@@ -93,8 +93,8 @@ void cpu_half_narrow(const float *src, uint32_t fmt, uint16_t *dst, size_t n)
 #endif
     if (fmt == VITCL_PRECISION_BF16)
         for (size_t i = 0; i < n; i++)
-            dst[i] = cpu_f32_to_bf16(src[i]);
+            dst[i] = plugin_f32_to_bf16(src[i]);
     else
         for (size_t i = 0; i < n; i++)
-            dst[i] = cpu_f32_to_f16(src[i]);
+            dst[i] = plugin_f32_to_f16(src[i]);
 }
