@@ -277,6 +277,21 @@ static vitcl_status s_linear_pack_weight(vitcl_context *ctx, const vitcl_buffer 
     return st;
 }
 
+static vitcl_status s_pack_weight_host(vitcl_context *ctx, const void *w, uint32_t dtype,
+                                       size_t n, size_t k, uint32_t precision, const char *label,
+                                       vitcl_buffer **out)
+{
+    fault_ctx *f = F(ctx);
+    if (hit(f, LOADER_FAULT_ALLOC, "pack_weight_host n=%zu k=%zu for '%s' refused", n, k,
+            label ? label : "(no label)"))
+        return VITCL_ERR_OUT_OF_MEMORY;
+    vitcl_status st =
+        fwd(f, f->real_ops->pack_weight_host(f->inner, w, dtype, n, k, precision, label, out));
+    if (st == VITCL_OK)
+        f->stats.live_buffers++;
+    return st;
+}
+
 static int s_supports(vitcl_context *ctx, vitcl_op op, const vitcl_op_shape *shape)
 {
     fault_ctx *f = F(ctx);
@@ -378,6 +393,8 @@ vitcl_status loader_fault_wrap(vitcl_backend *be)
         o->attention = s_attention;
     if (o->linear_pack_weight)
         o->linear_pack_weight = s_linear_pack_weight;
+    if (o->pack_weight_host)
+        o->pack_weight_host = s_pack_weight_host;
     if (o->supports)
         o->supports = s_supports;
     d->ops = o;

@@ -4,7 +4,7 @@
  * wrapped in a shim that forwards every call to the plugin and counts them by kind; the Nth call
  * of a kind fails instead of reaching the plugin. The variable holds comma-separated KIND:N
  * items; N = 0 only counts. Kinds counted here, on the host side of every plugin:
- *   alloc    buffer_alloc, buffer_wrap_host and linear_pack_weight (fail: VITCL_ERR_OUT_OF_MEMORY)
+ *   alloc    buffer_alloc, buffer_wrap_host, linear_pack_weight and pack_weight_host (fail: VITCL_ERR_OUT_OF_MEMORY)
  *   write    buffer_write (fail: VITCL_ERR_DEVICE)
  *   enqueue  every op of the op table, buffer_write, buffer_read and buffer_copy (VITCL_ERR_DEVICE)
  * Kinds meant for a plugin's own counters (build, cl_alloc, cl_enqueue: plugins/opencl) are

@@ -109,9 +109,9 @@ vitcl_status bf_wrap(vitcl_backend *be, const void *host, size_t bytes, const ch
 
 vitcl_status bf_linear(vitcl_backend *be, const vitcl_buffer *X, const vitcl_buffer *W,
                        const vitcl_buffer *b, vitcl_buffer *Y, size_t m, size_t n, size_t k,
-                       uint32_t flags)
+                       uint32_t flags, uint32_t precision)
 {
-    vitcl_op_shape sh = {.m = m, .n = n, .k = k, .flags = flags};
+    vitcl_op_shape sh = {.m = m, .n = n, .k = k, .flags = flags, .precision = precision};
     vitcl_status st = require(be, VITCL_OP_LINEAR, &sh);
     if (st)
         return st;
@@ -213,6 +213,31 @@ vitcl_status bf_pack_linear(vitcl_backend *be, const vitcl_buffer *W, size_t n, 
     if (!supported(be, VITCL_OP_LINEAR_PACK_WEIGHT, &sh))
         return VITCL_OK; /* fallback: the weight stays as stored */
     return done(be, be->ops->linear_pack_weight(be->ctx, W, 0, n, k, label, out), label);
+}
+
+int bf_packs_host(vitcl_backend *be, uint32_t dtype, size_t n, size_t k, uint32_t precision)
+{
+    if (be->desc->abi_minor < 1 || !VITCL_HAS_FIELD(be->ops, vitcl_op_table, pack_weight_host))
+        return 0;
+    vitcl_op_shape sh = {.n = n, .k = k, .precision = precision, .dtype = dtype};
+    return supported(be, VITCL_OP_PACK_WEIGHT_HOST, &sh);
+}
+
+vitcl_status bf_pack_host(vitcl_backend *be, const void *host, uint32_t dtype, size_t n,
+                          size_t k, uint32_t precision, const char *label, vitcl_buffer **out)
+{
+    *out = NULL;
+    if (!bf_packs_host(be, dtype, n, k, precision))
+        return VITCL_OK; /* declined: the caller uploads fp32 or refuses the precision */
+    vitcl_status st = be->ops->pack_weight_host(be->ctx, host, dtype, n, k, precision, label, out);
+    if (st != VITCL_OK) {
+        *out = NULL;
+        return vitcl_backend_fail(be, st, label);
+    }
+    if (!*out)
+        return vitcl_fail(VITCL_ERR_DEVICE, "%s: %s on %s: pack_weight_host returned no buffer",
+                          label, be->desc->name, be->info.name);
+    return VITCL_OK;
 }
 
 int bf_wants_warmup(const vitcl_backend *be)

@@ -9,7 +9,11 @@
  *  - supports(): asked before every op with the op's shape; a required op the plugin declines
  *    is VITCL_ERR_UNSUPPORTED naming op, shape, plugin and device; an optional op it declines
  *    or lacks takes its fallback (attention: the caller composes it; weight packing: the weight
- *    stays as stored; host wrapping: allocate and write);
+ *    stays as stored; packing from host memory: the caller uploads fp32 or refuses a reduced
+ *    precision; host wrapping: allocate and write);
+ *  - ABI versions: entries of a later minor are called only on plugins of that minor
+ *    (pack_weight_host needs abi_minor >= 1), and every shape passed to supports() carries
+ *    struct_size;
  *  - backend policies: whether to run the warm-up layer after a load, and returning heap freed
  *    while uploading (malloc_trim) to the OS.
  *
@@ -55,9 +59,11 @@ vitcl_status bf_wrap(vitcl_backend *be, const void *host, size_t bytes, const ch
 
 /* ---- ops (element counts, offsets in floats; see vitcl/backend.h for the math) ---- */
 
+/* precision: the vitcl_precision of W when flags has VITCL_LINEAR_PACKED_W and W came from
+ * bf_pack_host (FP32 otherwise); it goes to supports() in the shape's precision field. */
 vitcl_status bf_linear(vitcl_backend *be, const vitcl_buffer *X, const vitcl_buffer *W,
                        const vitcl_buffer *b, vitcl_buffer *Y, size_t m, size_t n, size_t k,
-                       uint32_t flags);
+                       uint32_t flags, uint32_t precision);
 vitcl_status bf_gemm_batched(vitcl_backend *be, int trans_a, int trans_b, size_t m, size_t n,
                              size_t k, float alpha, const vitcl_buffer *A, size_t a_off,
                              size_t lda, size_t stride_a, const vitcl_buffer *B, size_t b_off,
@@ -90,6 +96,17 @@ vitcl_status bf_attention(vitcl_backend *be, const vitcl_buffer *Q, size_t q_off
  * keeps W as stored). */
 vitcl_status bf_pack_linear(vitcl_backend *be, const vitcl_buffer *W, size_t n, size_t k,
                             const char *label, vitcl_buffer **out);
+
+/* 1 when the plugin packs linear weights from host memory (ABI 1.1 pack_weight_host): its
+ * minor is >= 1, the entry is present, and supports(VITCL_OP_PACK_WEIGHT_HOST, {n, k,
+ * precision, dtype}) says 1. */
+int bf_packs_host(vitcl_backend *be, uint32_t dtype, size_t n, size_t k, uint32_t precision);
+/* The plugin's weight for linear W [n, k] built from host memory `host` (n·k elements of the
+ * vitcl_dtype `dtype`, aligned to the element size, read only during the call) and stored in
+ * `precision`, in *out (owned by the caller, used with VITCL_LINEAR_PACKED_W). *out = NULL
+ * with VITCL_OK when bf_packs_host says 0 for these arguments. */
+vitcl_status bf_pack_host(vitcl_backend *be, const void *host, uint32_t dtype, size_t n,
+                          size_t k, uint32_t precision, const char *label, vitcl_buffer **out);
 
 /* ---- policies ---- */
 

@@ -194,7 +194,7 @@ static vitcl_status linear(fwd *f, vitcl_buffer *x, const model_linear *l, vitcl
                            size_t rows, uint32_t flags, const char *what, size_t layer)
 {
     flags |= l->packed ? VITCL_LINEAR_PACKED_W : 0;
-    CALL(bf_linear(f->be, x, l->w, l->b, y, rows, l->n, l->k, flags),
+    CALL(bf_linear(f->be, x, l->w, l->b, y, rows, l->n, l->k, flags, l->precision),
          "layer %zu %s (linear %zux%zu <- %zu)", layer, what, rows, l->n, l->k);
     return VITCL_OK;
 }

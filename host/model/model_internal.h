@@ -13,7 +13,8 @@ typedef struct model_linear {
     vitcl_buffer *w;     /* [n, k], or the backend's packed layout when packed */
     vitcl_buffer *b;     /* [n], NULL when the layer has no bias */
     size_t n, k;
-    int packed;
+    int packed;          /* w is the plugin's layout: linear gets VITCL_LINEAR_PACKED_W */
+    uint32_t precision;  /* vitcl_precision of w (FP32 unless bf_pack_host stored it reduced) */
 } model_linear;
 
 typedef struct model_layer {
@@ -60,7 +61,9 @@ struct vitcl_model {
     vitcl_weights *weights;  /* kept open only while backend buffers alias its memory */
     size_t num_labels;       /* classifier rows, 0 without a head */
     size_t grid0;            /* sqrt of the stored patch positions */
-    uint64_t weight_bytes;   /* fp32 bytes of the weights on the device */
+    uint64_t weight_bytes;   /* bytes of the weights on the device (linear weights at 2 bytes
+                                an element in bf16 and fp16) */
+    int precision;           /* vitcl_precision of the linear weights */
     vitcl_buffer *patch_w, *patch_b, *cls_token, *pos, *lnf_g, *lnf_b;
     model_linear classifier;
     model_layer *layers;

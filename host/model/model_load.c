@@ -6,8 +6,15 @@
  * once. Query, key and value are fused into one [3D, D] weight at load. Tensors that are F32 and memory-mapped may be aliased by
  * the backend (zero copy) when it says it can; everything else is converted through at most one
  * transient host copy per tensor.
+ *
+ * Linear weights (fused QKV, attention output, fc1, fc2, classifier) go first to the plugin's
+ * pack_weight_host (ABI 1.1) when it takes them at the model's precision: straight from the
+ * mapping in their stored dtype (an aligned copy only when the mapping is misaligned; QKV
+ * concatenated in one copy), after which their mapped pages are dropped. When it declines, an
+ * fp32 model takes the 1.0 path above and a bf16 or fp16 model is refused.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +23,7 @@
 #include "backend_facade.h"
 #include "error.h"
 #include "model_internal.h"
+#include "precision.h"
 #include "tensor_table.h"
 
 typedef struct loader_ctx {
@@ -28,8 +36,9 @@ typedef struct loader_ctx {
     size_t n_ex;
     int alias_ok;     /* the backend may alias F32 tensors of the open weights */
     const vitcl_weights *w;
-    float *tmp;       /* transient conversion buffer */
-    size_t tmp_cap;
+    void *tmp;        /* transient conversion buffer (malloc'd: aligned for every dtype) */
+    size_t tmp_cap;   /* bytes */
+    int precision;    /* vitcl_precision of the linear weights */
 } loader_ctx;
 
 static vitcl_status alloc_expectations(loader_ctx *L)
@@ -151,19 +160,40 @@ static void set_aliased(loader_ctx *L, const vitcl_tensor_entry *t, int on)
         }
 }
 
-static float *tmp_floats(loader_ctx *L, size_t n, const char *label)
+/* The transient buffer, grown to `bytes`; NULL with the message set when out of memory.
+ * Sizes come from validated shapes well below SIZE_MAX / 4 (the weights' total is limited). */
+static void *tmp_bytes(loader_ctx *L, size_t bytes, const char *label)
 {
-    if (n > L->tmp_cap) {
-        float *p = realloc(L->tmp, n * sizeof(float));
+    if (bytes > L->tmp_cap) {
+        void *p = realloc(L->tmp, bytes);
         if (!p) {
             vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of host memory converting '%s' (%zu bytes)",
-                       label, n * sizeof(float));
+                       label, bytes);
             return NULL;
         }
         L->tmp = p;
-        L->tmp_cap = n;
+        L->tmp_cap = bytes;
     }
     return L->tmp;
+}
+
+static float *tmp_floats(loader_ctx *L, size_t n, const char *label)
+{
+    return tmp_bytes(L, n * sizeof(float), label);
+}
+
+/* The refusal of a bf16/fp16 model by a backend that cannot run it: names the precision, the
+ * plugin with its ABI version, the device and what the device offers. */
+static vitcl_status refuse_precision(const vitcl_backend *be, int precision, const char *why)
+{
+    char offered[32];
+    vitcl_precision_list(be->info.precisions, offered, sizeof offered);
+    int fp32_only = !strcmp(offered, "fp32");
+    return vitcl_fail(VITCL_ERR_UNSUPPORTED,
+                      "%s: plugin '%s' (ABI %u.%u) on device '%s' runs %s%s%s%s",
+                      vitcl_precision_name(precision), be->desc->name,
+                      (unsigned)be->desc->abi_major, (unsigned)be->desc->abi_minor, be->info.name,
+                      offered, fp32_only ? " only" : "", why ? ": " : "", why ? why : "");
 }
 
 /* Uploads one tensor as fp32: aliased when allowed, else written from the mapping (F32) or
@@ -227,12 +257,70 @@ static vitcl_status maybe_pack(loader_ctx *L, model_linear *lin, const vitcl_ten
     return VITCL_OK;
 }
 
+/* Packs lin's weight [n, k] from host memory `data` (dtype, aligned to its size) through
+ * pack_weight_host when the plugin takes it at the model's precision (*done = 1), else leaves
+ * lin alone (*done = 0). A reduced-precision model cannot do without: it is refused. */
+static vitcl_status pack_from_host(loader_ctx *L, model_linear *lin, const void *data,
+                                   vitcl_dtype dtype, const char *label, int *done)
+{
+    vitcl_backend *be = L->m->be;
+    *done = 0;
+    vitcl_buffer *packed = NULL;
+    vitcl_status st =
+        bf_pack_host(be, data, dtype, lin->n, lin->k, (uint32_t)L->precision, label, &packed);
+    if (st)
+        return vitcl_fail_prefix(st, "%s: ", label);
+    if (!packed) {
+        if (L->precision == VITCL_PRECISION_FP32)
+            return VITCL_OK; /* the 1.0 path: widen on the host, upload, maybe pack */
+        char why[TT_NAME_MAX + 96];
+        snprintf(why, sizeof why, "it declined pack_weight_host of '%s' [%zu, %zu] from %s",
+                 label, lin->n, lin->k, weights_dtype_name(dtype));
+        return refuse_precision(be, L->precision, why);
+    }
+    lin->w = packed;
+    lin->packed = 1;
+    lin->precision = (uint32_t)L->precision;
+    *done = 1;
+    return VITCL_OK;
+}
+
+/* A tensor's data as pack_weight_host takes it: the mapping itself when aligned to the element
+ * size, else one aligned copy in the same dtype. NULL with the message set when out of memory. */
+static const void *aligned_data(loader_ctx *L, const vitcl_tensor_entry *t)
+{
+    size_t es = weights_dtype_size(t->dtype);
+    if ((uintptr_t)t->data % es == 0)
+        return t->data;
+    void *tmp = tmp_bytes(L, (size_t)t->numel * es, t->name);
+    if (tmp)
+        memcpy(tmp, t->data, (size_t)t->numel * es);
+    return tmp;
+}
+
 static vitcl_status load_linear(loader_ctx *L, const vitcl_tensor_entry *w,
                                 const vitcl_tensor_entry *b, model_linear *lin)
 {
+    vitcl_backend *be = L->m->be;
     lin->n = (size_t)w->shape[0];
     lin->k = (size_t)w->shape[1];
-    vitcl_status st = upload(L, w, 1, &lin->w);
+    lin->precision = VITCL_PRECISION_FP32;
+    vitcl_status st;
+    if (bf_packs_host(be, w->dtype, lin->n, lin->k, (uint32_t)L->precision) ||
+        L->precision != VITCL_PRECISION_FP32) {
+        const void *data = aligned_data(L, w);
+        if (!data)
+            return VITCL_ERR_OUT_OF_MEMORY;
+        int done = 0;
+        if ((st = pack_from_host(L, lin, data, w->dtype, w->name, &done)))
+            return st;
+        if (done) {
+            /* The plugin copied what it needed during the call (backend.h). */
+            vitcl_weights_drop_pages(L->w, w);
+            return b ? upload(L, b, 1, &lin->b) : VITCL_OK;
+        }
+    }
+    st = upload(L, w, 1, &lin->w);
     if (st)
         return st;
     if (b && (st = upload(L, b, 1, &lin->b)))
@@ -251,19 +339,50 @@ static vitcl_status load_qkv(loader_ctx *L, size_t l, model_linear *lin)
     tt_qkv_label(label, sizeof label, l, 0);
     lin->n = 3 * D;
     lin->k = D;
-    float *tmp = tmp_floats(L, 3 * D * D, label);
-    if (!tmp)
-        return VITCL_ERR_OUT_OF_MEMORY;
-    for (int j = 0; j < 3; j++) {
-        vitcl_tensor_to_f32(lay(L, wn[j], l), tmp + (size_t)j * D * D);
-        vitcl_weights_drop_pages(L->w, lay(L, wn[j], l));
+    lin->precision = VITCL_PRECISION_FP32;
+    vitcl_status st;
+    /* Concatenated in their common stored dtype; widened to F32 only when they differ. */
+    vitcl_dtype dt = lay(L, wn[0], l)->dtype;
+    for (int j = 1; j < 3; j++)
+        if (lay(L, wn[j], l)->dtype != dt)
+            dt = VITCL_DTYPE_F32;
+    int done = 0;
+    if (bf_packs_host(be, dt, lin->n, lin->k, (uint32_t)L->precision) ||
+        L->precision != VITCL_PRECISION_FP32) {
+        size_t es = weights_dtype_size(dt);
+        unsigned char *raw = tmp_bytes(L, 3 * D * D * es, label);
+        if (!raw)
+            return VITCL_ERR_OUT_OF_MEMORY;
+        for (int j = 0; j < 3; j++) {
+            const vitcl_tensor_entry *t = lay(L, wn[j], l);
+            if (t->dtype == dt)
+                memcpy(raw + (size_t)j * D * D * es, t->data, D * D * es);
+            else
+                vitcl_tensor_to_f32(t, (float *)(void *)raw + (size_t)j * D * D);
+        }
+        if ((st = pack_from_host(L, lin, raw, dt, label, &done)))
+            return st;
+        if (done)
+            for (int j = 0; j < 3; j++)
+                vitcl_weights_drop_pages(L->w, lay(L, wn[j], l));
     }
-    vitcl_status st = bf_alloc(be, 3 * D * D * sizeof(float), label, &lin->w);
-    if (st)
-        return st;
-    if ((st = bf_write(be, lin->w, 0, tmp, 3 * D * D * sizeof(float))))
-        return vitcl_fail_prefix(st, "%s: ", label);
+    if (!done) {
+        float *tmp = tmp_floats(L, 3 * D * D, label);
+        if (!tmp)
+            return VITCL_ERR_OUT_OF_MEMORY;
+        for (int j = 0; j < 3; j++) {
+            vitcl_tensor_to_f32(lay(L, wn[j], l), tmp + (size_t)j * D * D);
+            vitcl_weights_drop_pages(L->w, lay(L, wn[j], l));
+        }
+        if ((st = bf_alloc(be, 3 * D * D * sizeof(float), label, &lin->w)))
+            return st;
+        if ((st = bf_write(be, lin->w, 0, tmp, 3 * D * D * sizeof(float))))
+            return vitcl_fail_prefix(st, "%s: ", label);
+    }
     if (L->m->cfg.qkv_bias) {
+        float *tmp = tmp_floats(L, 3 * D, label);
+        if (!tmp)
+            return VITCL_ERR_OUT_OF_MEMORY;
         for (int j = 0; j < 3; j++) {
             vitcl_tensor_to_f32(lay(L, bn[j], l), tmp + (size_t)j * D);
             vitcl_weights_drop_pages(L->w, lay(L, bn[j], l));
@@ -274,7 +393,7 @@ static vitcl_status load_qkv(loader_ctx *L, size_t l, model_linear *lin)
         if ((st = bf_write(be, lin->b, 0, tmp, 3 * D * sizeof(float))))
             return vitcl_fail_prefix(st, "%s: ", label);
     }
-    return maybe_pack(L, lin, NULL, label);
+    return done ? VITCL_OK : maybe_pack(L, lin, NULL, label);
 }
 
 static vitcl_status load_all(loader_ctx *L)
@@ -333,6 +452,7 @@ static vitcl_status load_all(loader_ctx *L)
 static void fill_info(vitcl_model *m, const vitcl_weights *w, const loader_ctx *L)
 {
     vitcl_model_config *i = &m->info;
+    snprintf(i->precision, sizeof i->precision, "%s", vitcl_precision_name(L->precision));
     const vitcl_vit_config *c = &m->cfg;
     snprintf(i->model_type, sizeof i->model_type, "%s", c->model_type);
     i->hidden_size = c->hidden_size;
@@ -360,14 +480,30 @@ static void fill_info(vitcl_model *m, const vitcl_weights *w, const loader_ctx *
                                       : "mixed");
 }
 
-/* Refuses a model whose fp32 weights cannot fit the device before allocating anything. */
+/* 1 when entry j of the tensor table is the weight of a linear layer (the ones bf16 and fp16
+ * store reduced). */
+static int is_linear_weight(const loader_ctx *L, size_t j)
+{
+    const vitcl_vit_config *c = &L->m->cfg;
+    if (j == tt_global_index(c, TT_CLASSIFIER_W))
+        return 1;
+    static const tt_layer lw[] = {TT_Q_W, TT_K_W, TT_V_W, TT_ATTN_OUT_W, TT_FC1_W, TT_FC2_W};
+    for (size_t l = 0; l < c->num_layers; l++)
+        for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++)
+            if (j == tt_layer_index(lw[i], l))
+                return 1;
+    return 0;
+}
+
+/* Refuses a model whose weights cannot fit the device before allocating anything: fp32, except
+ * linear weights at 2 bytes an element in bf16 and fp16. */
 static vitcl_status check_device_memory(vitcl_model *m, const loader_ctx *L)
 {
-    uint64_t floats = 0;
+    uint64_t bytes = 0;
+    uint64_t lin_size = L->precision == VITCL_PRECISION_FP32 ? sizeof(float) : 2;
     for (size_t j = 0; j < L->n_ex; j++)
         if (L->found[j] && !L->ex[j].ignored)
-            floats += L->found[j]->numel;
-    uint64_t bytes = floats * sizeof(float);
+            bytes += L->found[j]->numel * (is_linear_weight(L, j) ? lin_size : sizeof(float));
     m->weight_bytes = bytes;
     uint64_t mem = m->be->info.global_mem_bytes;
     if (mem && bytes > mem)
@@ -377,16 +513,59 @@ static vitcl_status check_device_memory(vitcl_model *m, const loader_ctx *L)
     return VITCL_OK;
 }
 
+/* The precision asked for in opts, checked against what the backend's device offers. */
+static vitcl_status load_precision(const vitcl_backend *be, const vitcl_load_options *opts,
+                                   int *out)
+{
+    *out = VITCL_PRECISION_FP32;
+    if (!opts)
+        return VITCL_OK;
+    if (opts->struct_size < sizeof opts->struct_size)
+        return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT,
+                          "vitcl_model_load_ex: options.struct_size is %u (set it to "
+                          "sizeof(vitcl_load_options))",
+                          (unsigned)opts->struct_size);
+    if (opts->struct_size < offsetof(vitcl_load_options, precision) + sizeof opts->precision)
+        return VITCL_OK;
+    int p = opts->precision;
+    if (!vitcl_precision_name(p)) {
+        char valid[32];
+        vitcl_precision_list(VITCL_PRECISION_BIT(VITCL_PRECISION_COUNT_) - 1u, valid,
+                             sizeof valid);
+        return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT,
+                          "vitcl_model_load_ex: unknown precision %d (valid: %s)", p, valid);
+    }
+    /* The loader reports fp32 only for plugins of ABI 1.0 (plugin_check.c). */
+    if (p != VITCL_PRECISION_FP32 && !(be->info.precisions & VITCL_PRECISION_BIT(p)))
+        return refuse_precision(be, p, NULL);
+    if (p != VITCL_PRECISION_FP32 &&
+        (be->desc->abi_minor < 1 || !VITCL_HAS_FIELD(be->ops, vitcl_op_table, pack_weight_host)))
+        return refuse_precision(be, p, "it has no pack_weight_host");
+    *out = p;
+    return VITCL_OK;
+}
+
 vitcl_status vitcl_model_load(vitcl_backend *be, const char *dir, vitcl_model **out)
+{
+    return vitcl_model_load_ex(be, dir, NULL, out);
+}
+
+vitcl_status vitcl_model_load_ex(vitcl_backend *be, const char *dir,
+                                 const vitcl_load_options *opts, vitcl_model **out)
 {
     if (!be || !dir || !out)
         return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT, "vitcl_model_load: NULL argument");
     *out = NULL;
+    int precision;
+    vitcl_status pst = load_precision(be, opts, &precision);
+    if (pst)
+        return vitcl_fail_prefix(pst, "%s: ", dir);
     vitcl_model *m = calloc(1, sizeof *m);
     if (!m)
         return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "out of memory");
     m->be = be;
-    loader_ctx L = {.m = m, .dir = dir};
+    m->precision = precision;
+    loader_ctx L = {.m = m, .dir = dir, .precision = precision};
     vitcl_weights *w = NULL;
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);

@@ -79,6 +79,11 @@ const vitcl_tensor_entry *vitcl_weights_find(const vitcl_weights *w, const char 
  * copy of the weights while other tensors of the same mapping stay aliased. */
 void vitcl_weights_drop_pages(const vitcl_weights *w, const vitcl_tensor_entry *t);
 
+/* Bytes per element of a dtype (4 or 2), and its name ("F32", "F16" or "BF16"; "?" for a
+ * value outside vitcl_dtype). Thread-safe. */
+size_t weights_dtype_size(vitcl_dtype dtype);
+const char *weights_dtype_name(vitcl_dtype dtype);
+
 /* Converts a tensor's numel elements to fp32 into dst (F32 copied, F16 and BF16 widened exactly,
  * subnormals, infinities and NaN payloads included), reading little-endian bytes at any
  * alignment. dst holds numel floats. Cannot fail. */

@@ -37,11 +37,6 @@ struct vitcl_weights {
     size_t nmaps, cap_maps;
 };
 
-/* Bytes per element of a dtype (4 or 2). */
-size_t weights_dtype_size(vitcl_dtype dtype);
-/* "F32", "F16" or "BF16". */
-const char *weights_dtype_name(vitcl_dtype dtype);
-
 /* Takes ownership of block (freed at close); on failure frees it and returns
  * VITCL_ERR_OUT_OF_MEMORY. */
 vitcl_status weights_keep(vitcl_weights *w, void *block);

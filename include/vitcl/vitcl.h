@@ -127,6 +127,41 @@ typedef struct vitcl_model vitcl_model;
  * of vitcl_model_run whose input has more.
  * The model keeps a reference to be (close the model first). */
 VITCL_API vitcl_status vitcl_model_load(vitcl_backend *be, const char *model_dir, vitcl_model **out);
+
+/* The name of a vitcl_precision (device.h): "fp32", "bf16" or "fp16"; NULL for any other
+ * value. A static string. Thread-safe; never sets the error message. */
+VITCL_API const char *vitcl_precision_name(int precision);
+
+/* Parses a precision name as vitcl_precision_name writes it (exact, lower case) into *out.
+ * VITCL_ERR_INVALID_ARGUMENT for NULL arguments or an unknown name, with a message that quotes
+ * the name and lists the valid ones ("fp32, bf16, fp16"); *out is left alone on failure.
+ * Thread-safe. */
+VITCL_API vitcl_status vitcl_precision_parse(const char *name, int *out);
+
+/* Options of vitcl_model_load_ex. Zero-initialise, set struct_size, then the fields you want:
+ * a field the struct_size does not cover takes its default. */
+typedef struct vitcl_load_options {
+    uint32_t struct_size; /* sizeof(vitcl_load_options) */
+    int precision;        /* a vitcl_precision for the linear layers' weights; default (0) fp32.
+                             Every other op stays fp32 (device.h, vitcl_precision). */
+} vitcl_load_options;
+
+/* vitcl_model_load with options; opts may be NULL (every default; vitcl_model_load is this
+ * with NULL). Errors besides vitcl_model_load's:
+ *  - VITCL_ERR_INVALID_ARGUMENT: struct_size smaller than its own field, or a precision that is
+ *    not a vitcl_precision;
+ *  - VITCL_ERR_UNSUPPORTED: a bf16 or fp16 load on a device that does not offer it
+ *    (vitcl_device_info.precisions), on a plugin of ABI 1.0 or one without pack_weight_host, or
+ *    on a plugin that declines to pack one of the model's linear weights in that precision. The
+ *    message names the precision, the plugin and its ABI version, the device and the precisions
+ *    the device offers, e.g. "bf16: plugin 'skeleton' (ABI 1.0) on device 'X' runs fp32 only".
+ * In bf16 and fp16, each linear weight (fused query/key/value, attention output, MLP,
+ * classifier) goes to the plugin in the checkpoint's stored dtype straight from the mapped file
+ * and is stored by the plugin in that precision, so the host never holds a widened copy.
+ * vitcl_model_config.precision says what the model runs in. opts is only read during the call.
+ * Thread-safety and ownership as vitcl_model_load. */
+VITCL_API vitcl_status vitcl_model_load_ex(vitcl_backend *be, const char *model_dir,
+                                           const vitcl_load_options *opts, vitcl_model **out);
 VITCL_API void vitcl_model_free(vitcl_model *model);
 
 typedef struct vitcl_model_config {
@@ -143,6 +178,9 @@ typedef struct vitcl_model_config {
     uint64_t parameter_count;   /* number of floats in the checkpoint's tensors */
     char weight_format[32];     /* "safetensors", "safetensors (sharded)" or "pytorch_model.bin" */
     char weight_dtype[8];       /* "F32", "F16", "BF16" or "mixed" */
+    char precision[8];          /* the linear weights' precision on the device
+                                   (vitcl_precision_name): "fp32", "bf16" or "fp16";
+                                   vitcl_model_inspect says "fp32", the default */
 } vitcl_model_config;
 
 VITCL_API vitcl_status vitcl_model_get_config(const vitcl_model *model, vitcl_model_config *out);
