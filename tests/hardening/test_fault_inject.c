@@ -24,6 +24,8 @@ typedef struct scenario {
     const char *model;
     size_t h1, w1, b1; /* first run: the model's native size */
     size_t h2, w2, b2; /* second run: another size, interpolated */
+    int host_pack;     /* on the "hostpack" test plugin (ref with ABI 1.1 pack_weight_host,
+                          tests/model/hostpack_plugin.c) instead of ref */
 } scenario;
 
 typedef struct baseline {
@@ -39,8 +41,11 @@ static int play(const scenario *sc, const char *spec, loader_fault_kind kind, ui
     cr_assert_eq(setenv("VITCL_FAULT_INJECT", spec, 1), 0);
     vitcl_registry *reg;
     vitcl_backend *be;
-    harden_open("ref", &reg, &be);
+    if (sc->host_pack)
+        cr_assert_eq(setenv("VITCL_PLUGIN_PATH", HOSTPACK_PLUGIN, 1), 0);
+    harden_open(sc->host_pack ? "hostpack" : "ref", &reg, &be);
     cr_assert_eq(unsetenv("VITCL_FAULT_INJECT"), 0);
+    cr_assert_eq(unsetenv("VITCL_PLUGIN_PATH"), 0);
     loader_fault_stats s;
     cr_assert(loader_fault_stats_get(be, &s), "%s: backend not wrapped", spec);
 
@@ -159,9 +164,10 @@ static void expect_label(const char *msgs, const char *label)
     cr_expect(found, "no injected allocation failure named '%s'", label);
 }
 
-static const scenario tiny = {"d32_h4_l1_p7_s30", 30, 30, 2, 37, 23, 1};
-static const scenario head = {"cls5_d48_h6_l2_p6_s36", 36, 36, 1, 24, 42, 2};
-static const scenario half = {"f16_d32_h2_l2_p5_s21", 21, 21, 1, 26, 26, 1};
+static const scenario tiny = {"d32_h4_l1_p7_s30", 30, 30, 2, 37, 23, 1, 0};
+static const scenario head = {"cls5_d48_h6_l2_p6_s36", 36, 36, 1, 24, 42, 2, 0};
+static const scenario half = {"f16_d32_h2_l2_p5_s21", 21, 21, 1, 26, 26, 1, 0};
+static const scenario half_host_packed = {"f16_d32_h2_l2_p5_s21", 21, 21, 1, 26, 26, 1, 1};
 
 static void alloc_sweep(const scenario *sc, size_t layers, int classifier)
 {
@@ -193,8 +199,12 @@ static void alloc_sweep(const scenario *sc, size_t layers, int classifier)
         expect_label(msgs, "output.cls_rows");
         expect_label(msgs, "output.logits");
     }
-    /* Every linear weight is uploaded, then packed: both calls were failed at least once. */
-    cr_expect(strstr(msgs, "linear_pack_weight"), "no linear_pack_weight failure was injected");
+    /* Every linear weight is uploaded, then packed (both calls were failed at least once), or
+     * packed from host memory in one call. */
+    if (sc->host_pack)
+        cr_expect(strstr(msgs, "pack_weight_host"), "no pack_weight_host failure was injected");
+    else
+        cr_expect(strstr(msgs, "linear_pack_weight"), "no linear_pack_weight failure was injected");
     free(msgs);
     harden_result_free(&base.r1);
     harden_result_free(&base.r2);
@@ -216,6 +226,7 @@ TestSuite(fault_inject, .timeout = 600);
 Test(fault_inject, every_allocation_tiny_f32_aliased) { alloc_sweep(&tiny, 1, 0); }
 Test(fault_inject, every_allocation_classifier) { alloc_sweep(&head, 2, 1); }
 Test(fault_inject, every_allocation_f16_uploaded) { alloc_sweep(&half, 2, 0); }
+Test(fault_inject, every_allocation_f16_host_packed) { alloc_sweep(&half_host_packed, 2, 0); }
 Test(fault_inject, every_write_f16) { queue_sweep(&half, LOADER_FAULT_WRITE); }
 Test(fault_inject, every_enqueue_tiny) { queue_sweep(&tiny, LOADER_FAULT_ENQUEUE); }
 Test(fault_inject, every_enqueue_classifier) { queue_sweep(&head, LOADER_FAULT_ENQUEUE); }

@@ -1,0 +1,331 @@
+/* tests/model/test_host_pack.c - the host's side of ABI 1.1 precisions: vitcl_model_load_ex,
+ * the precision names, and what reaches a plugin's pack_weight_host.
+ *
+ * The plugin under test is "hostpack" (hostpack_plugin.c): ref plus a pack_weight_host that
+ * logs what it was given (label, dtype, n, k, precision and a hash of the bytes). The tests
+ * check that every linear weight reaches it in the checkpoint's stored dtype with the file's
+ * own bytes (the fused QKV as q, k, v concatenated), that the model then still matches
+ * transformers, that a plugin which declines gets the 1.0 path in fp32 and a refusal in bf16,
+ * and that bad options are refused with clear messages.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "npy.h"
+#include "vitcl/vitcl.h"
+#include "weights.h"
+
+#define FIXTURES VITCL_SOURCE_ROOT "/tests/fixtures/models"
+
+static vitcl_registry *reg;
+static vitcl_backend *be;
+static char log_path[256];
+
+static void setup(void)
+{
+    snprintf(log_path, sizeof log_path, "%s/hostpack-%d.log", VITCL_BUILD_ROOT, (int)getpid());
+    remove(log_path);
+    cr_assert_eq(setenv("VITCL_TEST_HOSTPACK_LOG", log_path, 1), 0);
+    unsetenv("VITCL_TEST_HOSTPACK_DECLINE");
+    cr_assert_eq(vitcl_registry_open(HOSTPACK_PLUGIN, &reg), VITCL_OK, "%s", vitcl_last_error());
+    cr_assert_eq(vitcl_backend_open(reg, "hostpack", NULL, &be), VITCL_OK, "%s",
+                 vitcl_last_error());
+}
+
+static void teardown(void)
+{
+    vitcl_backend_close(be);
+    vitcl_registry_close(reg);
+    remove(log_path);
+    unsetenv("VITCL_TEST_HOSTPACK_LOG");
+    unsetenv("VITCL_TEST_HOSTPACK_DECLINE");
+}
+
+TestSuite(host_pack, .init = setup, .fini = teardown, .timeout = 300);
+
+static vitcl_status load(const char *fixture, int precision, vitcl_model **m)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", FIXTURES, fixture);
+    vitcl_load_options o = {.struct_size = sizeof o, .precision = precision};
+    return vitcl_model_load_ex(be, dir, &o, m);
+}
+
+static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+#define FNV_START 1469598103934665603ull
+
+/* One logged pack_weight_host call. */
+typedef struct packed_call {
+    char label[160];
+    unsigned dtype, precision;
+    size_t n, k;
+    unsigned long long hash;
+} packed_call;
+
+static size_t read_log(packed_call *calls, size_t max)
+{
+    FILE *f = fopen(log_path, "r");
+    if (!f)
+        return 0;
+    size_t n = 0;
+    char line[512];
+    while (n < max && fgets(line, sizeof line, f)) {
+        packed_call *c = &calls[n];
+        char *tab = strchr(line, '\t');
+        cr_assert(tab, "bad log line %s", line);
+        *tab = '\0';
+        snprintf(c->label, sizeof c->label, "%s", line);
+        cr_assert_eq(sscanf(tab + 1, "%u\t%zu\t%zu\t%u\t%llx", &c->dtype, &c->n, &c->k,
+                            &c->precision, &c->hash),
+                     5, "bad log line after %s", line);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static const packed_call *find_call(const packed_call *calls, size_t n, const char *label)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(calls[i].label, label))
+            return &calls[i];
+    return NULL;
+}
+
+/* Checks that every linear weight of `fixture` (layers, classifier when present) reached
+ * pack_weight_host once, as the file stores it, at `precision`. */
+static void expect_packed_as_stored(const char *fixture, size_t layers, const char *prefix,
+                                    int classifier, unsigned precision)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", FIXTURES, fixture);
+    vitcl_weights *w;
+    cr_assert_eq(vitcl_weights_open(dir, NULL, &w), VITCL_OK, "%s", vitcl_last_error());
+    packed_call calls[64];
+    size_t ncalls = read_log(calls, 64);
+    cr_expect_eq(ncalls, layers * 4 + (classifier ? 1 : 0), "%zu pack_weight_host calls",
+                 ncalls);
+    for (size_t l = 0; l < layers; l++) {
+        static const char *const qkv[] = {"query", "key", "value"};
+        static const char *const single[] = {"attention.output.dense", "intermediate.dense",
+                                             "output.dense"};
+        char label[160], name[160];
+        snprintf(label, sizeof label, "encoder.layer.%zu.attention.qkv (fused)", l);
+        const packed_call *c = find_call(calls, ncalls, label);
+        cr_assert(c, "no pack_weight_host call for %s", label);
+        uint64_t h = FNV_START;
+        size_t rows = 0, k = 0;
+        vitcl_dtype dt = VITCL_DTYPE_F32;
+        for (int j = 0; j < 3; j++) {
+            snprintf(name, sizeof name, "%sencoder.layer.%zu.attention.attention.%s.weight",
+                     prefix, l, qkv[j]);
+            const vitcl_tensor_entry *t = vitcl_weights_find(w, name);
+            cr_assert(t, "no tensor %s", name);
+            h = fnv1a(h, t->data, (size_t)t->numel * weights_dtype_size(t->dtype));
+            rows += (size_t)t->shape[0];
+            k = (size_t)t->shape[1];
+            dt = t->dtype;
+        }
+        cr_expect_eq(c->dtype, (unsigned)dt, "%s: dtype %u, stored %u", label, c->dtype, dt);
+        cr_expect_eq(c->n, rows);
+        cr_expect_eq(c->k, k);
+        cr_expect_eq(c->precision, precision, "%s: precision %u", label, c->precision);
+        cr_expect_eq(c->hash, (unsigned long long)h, "%s: the bytes are not the file's", label);
+        for (int j = 0; j < 3; j++) {
+            snprintf(name, sizeof name, "%sencoder.layer.%zu.%s.weight", prefix, l, single[j]);
+            const vitcl_tensor_entry *t = vitcl_weights_find(w, name);
+            cr_assert(t, "no tensor %s", name);
+            c = find_call(calls, ncalls, name);
+            cr_assert(c, "no pack_weight_host call for %s", name);
+            cr_expect_eq(c->dtype, (unsigned)t->dtype, "%s: dtype %u, stored %u", name, c->dtype,
+                         t->dtype);
+            cr_expect_eq(c->n, (size_t)t->shape[0]);
+            cr_expect_eq(c->k, (size_t)t->shape[1]);
+            cr_expect_eq(c->precision, precision);
+            cr_expect_eq(c->hash,
+                         (unsigned long long)fnv1a(FNV_START, t->data,
+                                                   (size_t)t->numel * weights_dtype_size(t->dtype)),
+                         "%s: the bytes are not the file's", name);
+        }
+    }
+    if (classifier) {
+        const vitcl_tensor_entry *t = vitcl_weights_find(w, "classifier.weight");
+        cr_assert(t);
+        const packed_call *c = find_call(calls, ncalls, "classifier.weight");
+        cr_assert(c, "no pack_weight_host call for classifier.weight");
+        cr_expect_eq(c->dtype, (unsigned)t->dtype);
+        cr_expect_eq(c->n, (size_t)t->shape[0]);
+        cr_expect_eq(c->hash, (unsigned long long)fnv1a(FNV_START, t->data,
+                                                        (size_t)t->numel * weights_dtype_size(t->dtype)));
+    }
+    vitcl_weights_close(w);
+}
+
+/* Runs golden case native_b1 of fixture and compares last_hidden_state with transformers at the
+ * fp32 contract, max|ours - theirs| <= 1e-4 * max(1, max|theirs|). */
+static void expect_matches_golden(vitcl_model *m, const char *fixture)
+{
+    char path[1024];
+    vitcl_npy px, ref;
+    snprintf(path, sizeof path, "%s/%s/golden/native_b1/pixel_values.npy", FIXTURES, fixture);
+    cr_assert_eq(vitcl_npy_read_f32(path, 0, &px), VITCL_OK, "%s", vitcl_last_error());
+    snprintf(path, sizeof path, "%s/%s/golden/native_b1/last_hidden_state.npy", FIXTURES, fixture);
+    cr_assert_eq(vitcl_npy_read_f32(path, 0, &ref), VITCL_OK, "%s", vitcl_last_error());
+    vitcl_output *out = NULL;
+    cr_assert_eq(vitcl_model_run(m, px.data, px.shape[0], px.shape[2], px.shape[3], NULL, &out),
+                 VITCL_OK, "%s", vitcl_last_error());
+    const float *h = vitcl_output_last_hidden_state(out, NULL, NULL, NULL);
+    double maxref = 0, maxerr = 0;
+    for (size_t i = 0; i < ref.numel; i++) {
+        maxref = fmax(maxref, fabs((double)ref.data[i]));
+        double e = fabs((double)h[i] - (double)ref.data[i]);
+        maxerr = e <= maxerr ? maxerr : e; /* NaN is kept */
+    }
+    cr_expect(maxerr <= 1e-4 * fmax(1.0, maxref), "%s: max error %.3g", fixture, maxerr);
+    vitcl_output_free(out);
+    vitcl_npy_free(&px);
+    vitcl_npy_free(&ref);
+}
+
+Test(host_pack, bf16_checkpoint_reaches_the_plugin_as_bf16)
+{
+    vitcl_model *m = NULL;
+    cr_assert_eq(load("bf16_d40_h5_l1_p9_s38", VITCL_PRECISION_BF16, &m), VITCL_OK, "%s",
+                 vitcl_last_error());
+    vitcl_model_config c;
+    cr_assert_eq(vitcl_model_get_config(m, &c), VITCL_OK);
+    cr_expect_str_eq(c.precision, "bf16");
+    cr_expect_str_eq(c.weight_dtype, "BF16");
+    expect_packed_as_stored("bf16_d40_h5_l1_p9_s38", 1, "", 0, VITCL_PRECISION_BF16);
+    /* bf16 values rounded to bf16 are unchanged: the fp32 contract still holds. */
+    expect_matches_golden(m, "bf16_d40_h5_l1_p9_s38");
+    vitcl_model_free(m);
+}
+
+Test(host_pack, f16_checkpoint_reaches_the_plugin_as_f16)
+{
+    vitcl_model *m = NULL;
+    cr_assert_eq(load("f16_d32_h2_l2_p5_s21", VITCL_PRECISION_FP32, &m), VITCL_OK, "%s",
+                 vitcl_last_error());
+    expect_packed_as_stored("f16_d32_h2_l2_p5_s21", 2, "", 0, VITCL_PRECISION_FP32);
+    expect_matches_golden(m, "f16_d32_h2_l2_p5_s21");
+    vitcl_model_free(m);
+}
+
+Test(host_pack, fp32_checkpoint_with_prefix_and_classifier)
+{
+    vitcl_model *m = NULL;
+    cr_assert_eq(vitcl_model_load(be, FIXTURES "/cls5_d48_h6_l2_p6_s36", &m), VITCL_OK, "%s",
+                 vitcl_last_error());
+    vitcl_model_config c;
+    cr_assert_eq(vitcl_model_get_config(m, &c), VITCL_OK);
+    cr_expect_str_eq(c.precision, "fp32");
+    expect_packed_as_stored("cls5_d48_h6_l2_p6_s36", 2, "vit.", 1, VITCL_PRECISION_FP32);
+    expect_matches_golden(m, "cls5_d48_h6_l2_p6_s36");
+    vitcl_model_free(m);
+}
+
+Test(host_pack, declined_fp32_takes_the_1_0_path)
+{
+    cr_assert_eq(setenv("VITCL_TEST_HOSTPACK_DECLINE", "1", 1), 0);
+    vitcl_model *m = NULL;
+    cr_assert_eq(load("bf16_d40_h5_l1_p9_s38", VITCL_PRECISION_FP32, &m), VITCL_OK, "%s",
+                 vitcl_last_error());
+    packed_call calls[4];
+    cr_expect_eq(read_log(calls, 4), 0, "pack_weight_host was called though it declined");
+    expect_matches_golden(m, "bf16_d40_h5_l1_p9_s38");
+    vitcl_model_free(m);
+}
+
+Test(host_pack, declined_bf16_is_refused_by_name)
+{
+    cr_assert_eq(setenv("VITCL_TEST_HOSTPACK_DECLINE", "1", 1), 0);
+    vitcl_model *m = (vitcl_model *)&reg;
+    cr_assert_eq(load("bf16_d40_h5_l1_p9_s38", VITCL_PRECISION_BF16, &m), VITCL_ERR_UNSUPPORTED);
+    cr_expect_null(m);
+    const char *e = vitcl_last_error();
+    cr_expect(strstr(e, "bf16: plugin 'hostpack' (ABI 1.1) on device '"), "%s", e);
+    cr_expect(strstr(e, "runs fp32, bf16"), "%s", e);
+    cr_expect(strstr(e, "declined pack_weight_host of 'encoder.layer.0.attention.qkv (fused)'"),
+              "%s", e);
+    cr_expect(strstr(e, "bf16_d40_h5_l1_p9_s38"), "the folder is not named: %s", e);
+}
+
+Test(host_pack, precision_the_device_lacks_is_refused_up_front)
+{
+    vitcl_model *m = NULL;
+    cr_assert_eq(load("d32_h4_l1_p7_s30", VITCL_PRECISION_FP16, &m), VITCL_ERR_UNSUPPORTED);
+    const char *e = vitcl_last_error();
+    char want[256];
+    snprintf(want, sizeof want, "fp16: plugin 'hostpack' (ABI 1.1) on device '%s' runs fp32, bf16",
+             vitcl_backend_device(be)->name);
+    cr_expect(strstr(e, want), "%s", e);
+    packed_call calls[4];
+    cr_expect_eq(read_log(calls, 4), 0, "a refused load packed weights");
+}
+
+Test(host_pack, bad_options_are_refused)
+{
+    vitcl_model *m = NULL;
+    vitcl_load_options o = {.struct_size = sizeof o, .precision = 7};
+    cr_expect_eq(vitcl_model_load_ex(be, FIXTURES "/d32_h4_l1_p7_s30", &o, &m),
+                 VITCL_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(vitcl_last_error(), "unknown precision 7 (valid: fp32, bf16, fp16)"), "%s",
+              vitcl_last_error());
+    o.precision = -1;
+    cr_expect_eq(vitcl_model_load_ex(be, FIXTURES "/d32_h4_l1_p7_s30", &o, &m),
+                 VITCL_ERR_INVALID_ARGUMENT);
+    o.struct_size = 0;
+    cr_expect_eq(vitcl_model_load_ex(be, FIXTURES "/d32_h4_l1_p7_s30", &o, &m),
+                 VITCL_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(vitcl_last_error(), "struct_size"), "%s", vitcl_last_error());
+    /* A struct_size that stops before precision: the default, fp32. */
+    o.struct_size = sizeof o.struct_size;
+    o.precision = 7;
+    cr_assert_eq(vitcl_model_load_ex(be, FIXTURES "/d32_h4_l1_p7_s30", &o, &m), VITCL_OK, "%s",
+                 vitcl_last_error());
+    vitcl_model_config c;
+    cr_assert_eq(vitcl_model_get_config(m, &c), VITCL_OK);
+    cr_expect_str_eq(c.precision, "fp32");
+    vitcl_model_free(m);
+    /* NULL options: the defaults. */
+    cr_assert_eq(vitcl_model_load_ex(be, FIXTURES "/d32_h4_l1_p7_s30", NULL, &m), VITCL_OK, "%s",
+                 vitcl_last_error());
+    vitcl_model_free(m);
+}
+
+Test(precision, names_and_parsing)
+{
+    cr_expect_str_eq(vitcl_precision_name(VITCL_PRECISION_FP32), "fp32");
+    cr_expect_str_eq(vitcl_precision_name(VITCL_PRECISION_BF16), "bf16");
+    cr_expect_str_eq(vitcl_precision_name(VITCL_PRECISION_FP16), "fp16");
+    cr_expect_null(vitcl_precision_name(VITCL_PRECISION_COUNT_));
+    cr_expect_null(vitcl_precision_name(-1));
+    for (int p = 0; p < VITCL_PRECISION_COUNT_; p++) {
+        int got = -1;
+        cr_expect_eq(vitcl_precision_parse(vitcl_precision_name(p), &got), VITCL_OK);
+        cr_expect_eq(got, p);
+    }
+    static const char *const bad[] = {"BF16", "fp64", "", "bf16 ", "float32"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int got = 42;
+        cr_expect_eq(vitcl_precision_parse(bad[i], &got), VITCL_ERR_INVALID_ARGUMENT, "'%s'",
+                     bad[i]);
+        cr_expect_eq(got, 42, "'%s': *out changed on failure", bad[i]);
+        char want[64];
+        snprintf(want, sizeof want, "unknown precision '%s' (valid: fp32, bf16, fp16)", bad[i]);
+        cr_expect(strstr(vitcl_last_error(), want), "%s", vitcl_last_error());
+    }
+    int got;
+    cr_expect_eq(vitcl_precision_parse(NULL, &got), VITCL_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(vitcl_precision_parse("fp32", NULL), VITCL_ERR_INVALID_ARGUMENT);
+}
