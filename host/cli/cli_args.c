@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "vitcl/vitcl.h"
 
 /* Parses a decimal number that ends at *end; 0 when text does not start with a digit or the
  * value overflows. */
@@ -57,16 +58,48 @@ static int set_value(const char *cmd, const char *a, const cli_opt *o, const cha
                 cmd, a, CLI_MAX_SIDE, v);
         return 0;
     }
+    case CLI_PRECISION:
+        if (vitcl_precision_parse(v, (int *)o->dst) == VITCL_OK)
+            return 1;
+        fprintf(stderr, "vitcl %s: %s: %s\n", cmd, a, vitcl_last_error());
+        return 0;
     case CLI_FLAG:
+    case CLI_EACH:
         break;
     }
     return 0;
+}
+
+/* The positional collector of cli_parse. */
+typedef struct pos_store {
+    const char *cmd;
+    const char **pos;
+    size_t max, *n;
+} pos_store;
+
+static int store_pos(void *user, const char *a)
+{
+    pos_store *p = user;
+    if (*p->n >= p->max) {
+        fprintf(stderr, "vitcl %s: unexpected argument %s\n", p->cmd, a);
+        return CLI_USAGE;
+    }
+    p->pos[(*p->n)++] = a;
+    return CLI_PARSED;
 }
 
 int cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, size_t n,
               const char **pos, size_t max_pos, size_t *n_pos)
 {
     *n_pos = 0;
+    pos_store store = {cmd, pos, max_pos, n_pos};
+    const cli_each each = {store_pos, &store};
+    return cli_parse_each(cmd, argc, argv, opts, n, &each);
+}
+
+int cli_parse_each(const char *cmd, int argc, char **argv, const cli_opt *opts, size_t n,
+                   const cli_each *pos)
+{
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
@@ -85,15 +118,20 @@ int cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, size_
                 fprintf(stderr, "vitcl %s: %s needs a value\n", cmd, a);
                 return CLI_USAGE;
             }
+            if (o->kind == CLI_EACH) {
+                const cli_each *e = o->dst;
+                int r = e->fn(e->user, argv[++i]);
+                if (r != CLI_PARSED)
+                    return r;
+                continue;
+            }
             if (!set_value(cmd, a, o, argv[++i]))
                 return CLI_USAGE;
             continue;
         }
-        if (*n_pos >= max_pos) {
-            fprintf(stderr, "vitcl %s: unexpected argument %s\n", cmd, a);
-            return CLI_USAGE;
-        }
-        pos[(*n_pos)++] = a;
+        int r = pos->fn(pos->user, a);
+        if (r != CLI_PARSED)
+            return r;
     }
     return CLI_PARSED;
 }

@@ -65,6 +65,7 @@ int cmd_bench(int argc, char **argv)
     size_t H = 0, W = 0;
     int json = 0;
     size_t hw[2] = {0, 0};
+    vitcl_load_options lo = {.struct_size = sizeof lo};
     const cli_opt opts[] = {
         {"--backend", NULL, CLI_TEXT, "NAME", &backend, 0, 0},
         {"--device", NULL, CLI_TEXT, "D", &device, 0, 0},
@@ -74,6 +75,7 @@ int cmd_bench(int argc, char **argv)
         {"--size", NULL, CLI_SIZE, "HxW", hw, 0, 0},
         {"--trace", NULL, CLI_TEXT, "FILE.json", &trace, 0, 0},
         {"--json", NULL, CLI_FLAG, NULL, &json, 0, 0},
+        {"--precision", NULL, CLI_PRECISION, "fp32|bf16|fp16", &lo.precision, 0, 0},
     };
     size_t n_opts = sizeof opts / sizeof opts[0], n_pos = 0;
     int pr = cli_parse("bench", argc, argv, opts, n_opts, &dir, 1, &n_pos);
@@ -107,7 +109,7 @@ int cmd_bench(int argc, char **argv)
         goto done;
     }
     double t_backend = now_s();
-    if (vitcl_model_load(be, dir, &m)) {
+    if (vitcl_model_load_ex(be, dir, &lo, &m)) {
         fprintf(stderr, "vitcl bench: %s\n", vitcl_last_error());
         goto done;
     }
@@ -200,6 +202,7 @@ int cmd_bench(int argc, char **argv)
     printf("model        %s (%s, D=%zu, L=%zu, %zux%zu)\n", dir, c.weight_format, c.hidden_size,
            c.num_hidden_layers, H, W);
     printf("backend      %s on %s\n", vitcl_backend_name(be), di->name);
+    printf("precision    %s (linear weights; every other op fp32)\n", c.precision);
     printf("batch        %ld, %ld warm-up + %ld timed runs\n", batch, warmup, iters);
     printf("throughput   %.3f images/s\n", (double)batch / med);
     printf("per image    median %.1f ms, min %.1f ms, max %.1f ms\n", med * 1e3 / (double)batch,
@@ -251,11 +254,11 @@ int cmd_bench(int argc, char **argv)
         printf("trace        %s\n", trace);
     }
     if (json)
-        printf("{\"backend\":\"%s\",\"batch\":%ld,\"images_per_s\":%.4f,\"ms_per_image_median\":%.3f,"
+        printf("{\"backend\":\"%s\",\"precision\":\"%s\",\"batch\":%ld,\"images_per_s\":%.4f,\"ms_per_image_median\":%.3f,"
                "\"ms_per_image_min\":%.3f,\"ms_per_image_max\":%.3f,\"gflops\":%.2f,"
                "\"backend_open_ms\":%.1f,\"load_ms\":%.1f,\"first_result_ms\":%.1f,"
                "\"peak_rss_mb\":%.1f}\n",
-               vitcl_backend_name(be), batch, (double)batch / med, med * 1e3 / (double)batch,
+               vitcl_backend_name(be), c.precision, batch, (double)batch / med, med * 1e3 / (double)batch,
                mn * 1e3 / (double)batch, mx * 1e3 / (double)batch, flops * 1e-9 / med,
                (t_backend - t0) * 1e3, (t_load - t_backend) * 1e3, (t_first - t0) * 1e3, peak_mb);
     rc = 0;

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "cli_args.h"
+#include "precision.h"
 #include "vitcl/vitcl.h"
 
 static void devices_usage(FILE *f, const cli_opt *opts, size_t n)
@@ -49,7 +50,8 @@ static void print_caps(uint32_t caps)
                  {VITCL_CAP_FP64, "fp64"},
                  {VITCL_CAP_HOST_UNIFIED, "host-unified"},
                  {VITCL_CAP_ZERO_COPY_WRAP, "zero-copy-wrap"},
-                 {VITCL_CAP_PROFILING, "profiling"}};
+                 {VITCL_CAP_PROFILING, "profiling"},
+                 {VITCL_CAP_BF16, "bf16"}};
     int any = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (caps & names[i].bit) {
@@ -59,7 +61,7 @@ static void print_caps(uint32_t caps)
     if (!any)
         printf("none");
     uint32_t known = VITCL_CAP_FP16 | VITCL_CAP_FP64 | VITCL_CAP_HOST_UNIFIED |
-                     VITCL_CAP_ZERO_COPY_WRAP | VITCL_CAP_PROFILING;
+                     VITCL_CAP_ZERO_COPY_WRAP | VITCL_CAP_PROFILING | VITCL_CAP_BF16;
     if (caps & ~known)
         printf(" (unknown bits 0x%x)", (unsigned)(caps & ~known));
 }
@@ -82,7 +84,10 @@ static void print_device(const vitcl_device_info *d, const char *plugin, int ind
         printf("unknown\n");
     printf("    capabilities: ");
     print_caps(d->caps);
-    printf("\n");
+    char prec[32];
+    printf("\n    precisions: %s\n", vitcl_precision_list(d->precisions, prec, sizeof prec));
+    if (d->precision_notes[0])
+        printf("    precision notes: %s\n", d->precision_notes);
     if (d->extra[0])
         printf("    extra: %s\n", d->extra);
 }

@@ -22,7 +22,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: vitcl embed MODEL_DIR IMAGE... [-o OUT.npy] [--pool cls|mean|none]\n"
             "                   [--batch N] [--size HxW] [--backend B] [--device D]\n"
-            "                   [--list FILE|-]\n"
+            "                   [--list FILE|-] [--precision fp32|bf16|fp16]\n"
             "Embeds PNG/JPEG images as transformers' ViTImageProcessorPil + the model would.\n"
             "  -o, --output OUT.npy  output (default embeddings.npy); OUT.paths.txt gets one\n"
             "                 input path per row, in row order\n"
@@ -32,7 +32,10 @@ static void usage(FILE *f)
             "  --batch N      images per model run (default 8)\n"
             "  --size HxW     resize to HxW instead of the processor's size (runs the model\n"
             "                 with interpolate_pos_encoding)\n"
-            "  --list FILE    read more image paths from FILE, one per line ('-': stdin)\n"
+            "  --list FILE    read more image paths from FILE, one per line ('-': stdin), in\n"
+            "                 its place among the images; may be given more than once\n"
+            "  --precision P  the linear layers' precision: fp32 (default), bf16 or fp16, where\n"
+            "                 the device offers it (vitcl devices)\n"
             "  --backend B, --device D  the backend and device (default: VITCL_BACKEND, auto)\n"
             "A file that cannot be read, decoded or run (smaller than one patch, more tokens\n"
             "than the limit, too large for memory) is reported and skipped; the exit status is\n"
@@ -377,73 +380,84 @@ static int write_results(const embed_job *j, const char *output)
     return rc;
 }
 
+/* Positional arguments: the model folder, then images, in order with --list's lines. */
+typedef struct embed_args {
+    const char *dir;
+    path_list *inputs;
+} embed_args;
+
+static int on_positional(void *user, const char *a)
+{
+    embed_args *e = user;
+    if (!e->dir) {
+        e->dir = a;
+    } else if (path_push(e->inputs, a)) {
+        fprintf(stderr, "vitcl embed: out of memory\n");
+        return CLI_FAILED;
+    }
+    return CLI_PARSED;
+}
+
+static int on_list(void *user, const char *file)
+{
+    embed_args *e = user;
+    return read_list(file, e->inputs) ? CLI_FAILED : CLI_PARSED;
+}
+
 int cmd_embed(int argc, char **argv)
 {
-    embed_job j = {.pool = POOL_CLS, .batch_cap = 8};
-    const char *dir = NULL, *output = "embeddings.npy", *backend = NULL, *device = NULL;
-    size_t size_h = 0, size_w = 0;
+    embed_job j = {.batch_cap = 8};
+    const char *output = "embeddings.npy", *backend = NULL, *device = NULL, *pool = "cls";
+    size_t size[2] = {0, 0};
+    unsigned long batch = 8;
+    vitcl_load_options lo = {.struct_size = sizeof lo};
+    embed_args ea = {NULL, &j.inputs};
+    const cli_each pos = {on_positional, &ea}, list = {on_list, &ea};
+    const cli_opt opts[] = {
+        {"--output", "-o", CLI_TEXT, "OUT.npy", &output, 0, 0},
+        {"--pool", NULL, CLI_TEXT, "cls|mean|none", &pool, 0, 0},
+        {"--batch", NULL, CLI_COUNT, "N", &batch, 1, 4096},
+        {"--size", NULL, CLI_SIZE, "HxW", size, 0, 0},
+        {"--backend", NULL, CLI_TEXT, "B", &backend, 0, 0},
+        {"--device", NULL, CLI_TEXT, "D", &device, 0, 0},
+        {"--list", NULL, CLI_EACH, "FILE|-", (void *)&list, 0, 0},
+        {"--precision", NULL, CLI_PRECISION, "fp32|bf16|fp16", &lo.precision, 0, 0},
+    };
     int rc = 2;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_val = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            rc = 0;
-            goto done;
-        } else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has_val) {
-            output = argv[++i];
-        } else if (!strcmp(a, "--pool") && has_val) {
-            const char *p = argv[++i];
-            if (!strcmp(p, "cls"))
-                j.pool = POOL_CLS;
-            else if (!strcmp(p, "mean"))
-                j.pool = POOL_MEAN;
-            else if (!strcmp(p, "none"))
-                j.pool = POOL_NONE;
-            else {
-                fprintf(stderr, "vitcl embed: --pool must be cls, mean or none\n");
-                goto done;
-            }
-        } else if (!strcmp(a, "--batch") && has_val) {
-            unsigned long v;
-            if (!cli_parse_count("embed", a, argv[++i], 1, 4096, &v))
-                goto done;
-            j.batch_cap = (size_t)v;
-        } else if (!strcmp(a, "--size") && has_val) {
-            if (cli_parse_size(argv[++i], &size_h, &size_w) != 0) {
-                fprintf(stderr, "vitcl embed: --size must be HxW with each side 1..%u, e.g. "
-                        "320x320\n", CLI_MAX_SIDE);
-                goto done;
-            }
-        } else if (!strcmp(a, "--backend") && has_val) {
-            backend = argv[++i];
-        } else if (!strcmp(a, "--device") && has_val) {
-            device = argv[++i];
-        } else if (!strcmp(a, "--list") && has_val) {
-            if (read_list(argv[++i], &j.inputs)) {
-                rc = 1;
-                goto done;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "vitcl embed: unknown or incomplete option %s\n", a);
-            usage(stderr);
-            goto done;
-        } else if (!dir) {
-            dir = a;
-        } else if (path_push(&j.inputs, a)) {
-            fprintf(stderr, "vitcl embed: out of memory\n");
-            rc = 1;
-            goto done;
-        }
+    int pr = cli_parse_each("embed", argc, argv, opts, sizeof opts / sizeof opts[0], &pos);
+    if (pr == CLI_HELP) {
+        usage(stdout);
+        rc = 0;
+        goto done;
     }
+    if (pr == CLI_FAILED) {
+        rc = 1;
+        goto done;
+    }
+    if (pr != CLI_PARSED) {
+        usage(stderr);
+        goto done;
+    }
+    if (!strcmp(pool, "cls")) {
+        j.pool = POOL_CLS;
+    } else if (!strcmp(pool, "mean")) {
+        j.pool = POOL_MEAN;
+    } else if (!strcmp(pool, "none")) {
+        j.pool = POOL_NONE;
+    } else {
+        fprintf(stderr, "vitcl embed: --pool must be cls, mean or none\n");
+        goto done;
+    }
+    j.batch_cap = (size_t)batch;
+    const char *dir = ea.dir;
     if (!dir || !j.inputs.count) {
         usage(stderr);
         goto done;
     }
     rc = 1;
     if (vitcl_registry_open(NULL, &j.reg) || vitcl_backend_open(j.reg, backend, device, &j.be) ||
-        vitcl_model_load(j.be, dir, &j.model) || vitcl_preprocessor_load(dir, &j.pp) ||
-        (size_h && vitcl_preprocessor_set_size(j.pp, size_h, size_w))) {
+        vitcl_model_load_ex(j.be, dir, &lo, &j.model) || vitcl_preprocessor_load(dir, &j.pp) ||
+        (size[0] && vitcl_preprocessor_set_size(j.pp, size[0], size[1]))) {
         fprintf(stderr, "vitcl embed: %s\n", vitcl_last_error());
         goto done;
     }
@@ -487,10 +501,10 @@ int cmd_embed(int argc, char **argv)
     if (j.rows_n && write_results(&j, output))
         goto done;
     fprintf(stderr, "vitcl embed: %zu image(s) embedded, %zu skipped, %.2f s, %.1f images/s, "
-            "pool %s, backend %s, device %s%s%s\n", j.rows_n, failed, secs,
+            "pool %s, %s, backend %s, device %s%s%s\n", j.rows_n, failed, secs,
             secs > 0 ? (double)j.rows_n / secs : 0.0,
             j.pool == POOL_CLS ? "cls" : j.pool == POOL_MEAN ? "mean" : "none",
-            vitcl_backend_name(j.be), vitcl_backend_device(j.be)->name,
+            j.cfg.precision, vitcl_backend_name(j.be), vitcl_backend_device(j.be)->name,
             j.rows_n ? " -> " : "", j.rows_n ? output : "");
     rc = !j.rows_n ? 1 : failed ? 3 : 0;
 done:

@@ -85,7 +85,9 @@ static void run_usage(FILE *f, const cli_opt *opts, size_t n)
             "PIXELS.npy is float32 [B, C, H, W] (or [C, H, W]) as transformers' processor gives "
             "pixel_values.\n"
             "Writes last_hidden_state [B, S, D] to OUT.npy; with --hidden-states also\n"
-            "OUT.hidden_states.npy [L+1, B, S, D]; with a classifier, OUT.logits.npy [B, C].\n");
+            "OUT.hidden_states.npy [L+1, B, S, D]; with a classifier, OUT.logits.npy [B, C].\n"
+            "--precision: the linear layers' precision, fp32 (default) or bf16/fp16 where the\n"
+            "device offers it (vitcl devices); every other op stays fp32.\n");
     cli_print_options(f, opts, n);
 }
 
@@ -102,6 +104,7 @@ int cmd_run(int argc, char **argv)
 {
     const char *dir = NULL, *input = NULL, *output = NULL, *backend = NULL, *device = NULL;
     vitcl_run_options opt = {.struct_size = sizeof opt};
+    vitcl_load_options lo = {.struct_size = sizeof lo};
     const cli_opt opts[] = {
         {"--input", NULL, CLI_TEXT, "PIXELS.npy", &input, 0, 0},
         {"--output", NULL, CLI_TEXT, "OUT.npy", &output, 0, 0},
@@ -110,6 +113,7 @@ int cmd_run(int argc, char **argv)
         {"--hidden-states", NULL, CLI_FLAG, NULL, &opt.output_hidden_states, 0, 0},
         {"--interpolate-pos-encoding", NULL, CLI_FLAG, NULL, &opt.interpolate_pos_encoding, 0,
          0},
+        {"--precision", NULL, CLI_PRECISION, "fp32|bf16|fp16", &lo.precision, 0, 0},
     };
     size_t n_opts = sizeof opts / sizeof opts[0], n_pos = 0;
     int pr = cli_parse("run", argc, argv, opts, n_opts, &dir, 1, &n_pos);
@@ -139,7 +143,7 @@ int cmd_run(int argc, char **argv)
         px.ndim = 4;
     }
     if (vitcl_registry_open(NULL, &reg) || vitcl_backend_open(reg, backend, device, &be) ||
-        vitcl_model_load(be, dir, &m)) {
+        vitcl_model_load_ex(be, dir, &lo, &m)) {
         fprintf(stderr, "vitcl run: %s\n", vitcl_last_error());
         goto done;
     }
@@ -185,8 +189,8 @@ int cmd_run(int argc, char **argv)
             goto done;
         }
     }
-    fprintf(stderr, "vitcl run: %zu image(s) -> %s [%zu, %zu, %zu] on %s (%s)\n", B, output, B, S,
-            D, vitcl_backend_name(be), vitcl_backend_device(be)->name);
+    fprintf(stderr, "vitcl run: %zu image(s) -> %s [%zu, %zu, %zu] on %s (%s), %s\n", B, output,
+            B, S, D, vitcl_backend_name(be), vitcl_backend_device(be)->name, c.precision);
     rc = 0;
 done:
     vitcl_output_free(out);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli_args.h"
+#include "vitcl/vitcl.h"
 
 TestSuite(cli_args, .init = cr_redirect_stderr);
 
@@ -119,4 +120,60 @@ Test(cli_parse, help_lists_every_option_of_the_table)
     cr_assert_not_null(strstr(buf, "-b, --backend NAME\n"));
     cr_assert_not_null(strstr(buf, "--json\n"));
     cr_assert_null(strstr(buf, "--device"));
+}
+
+/* --precision: a vitcl_precision through the library's parser, whose message lists the names. */
+Test(cli_parse, precision_names_are_parsed_and_bad_ones_listed, .init = cr_redirect_stderr)
+{
+    int p = -1;
+    const cli_opt po[] = {{"--precision", NULL, CLI_PRECISION, "fp32|bf16|fp16", &p, 0, 0}};
+    const char *pos[1];
+    size_t n;
+    char *a1[] = {"run", "--precision", "bf16"};
+    cr_assert_eq(cli_parse("run", 3, a1, po, 1, pos, 1, &n), CLI_PARSED);
+    cr_assert_eq(p, VITCL_PRECISION_BF16);
+    char *a2[] = {"run", "--precision", "fp16"};
+    cr_assert_eq(cli_parse("run", 3, a2, po, 1, pos, 1, &n), CLI_PARSED);
+    cr_assert_eq(p, VITCL_PRECISION_FP16);
+    char *a3[] = {"run", "--precision", "half"};
+    cr_assert_eq(cli_parse("run", 3, a3, po, 1, pos, 1, &n), CLI_USAGE);
+    cr_assert_eq(p, VITCL_PRECISION_FP16, "a refused value changed the result");
+    fflush(stderr);
+    cr_assert_stderr_eq_str("vitcl run: --precision: unknown precision 'half' (valid: fp32, "
+                            "bf16, fp16)\n");
+}
+
+/* CLI_EACH options and cli_parse_each's positionals arrive in argv order. */
+typedef struct order_log {
+    char text[256];
+    int fail_on_x;
+} order_log;
+
+static int log_item(order_log *l, const char *tag, const char *v)
+{
+    if (l->fail_on_x && !strcmp(v, "x"))
+        return CLI_FAILED;
+    size_t o = strlen(l->text);
+    snprintf(l->text + o, sizeof l->text - o, "%s%s:%s", o ? " " : "", tag, v);
+    return CLI_PARSED;
+}
+static int on_list(void *u, const char *v) { return log_item(u, "list", v); }
+static int on_pos(void *u, const char *v) { return log_item(u, "pos", v); }
+
+Test(cli_parse, repeatable_options_keep_their_order_with_positionals)
+{
+    order_log l = {{0}, 0};
+    const cli_each list = {on_list, &l}, pos = {on_pos, &l};
+    const cli_opt eo[] = {{"--list", NULL, CLI_EACH, "FILE", (void *)&list, 0, 0},
+                          {"--json", NULL, CLI_FLAG, NULL, &json, 0, 0}};
+    char *a1[] = {"embed", "dir", "a.png", "--list", "l1", "b.png", "--json", "--list", "l2"};
+    cr_assert_eq(cli_parse_each("embed", 9, a1, eo, 2, &pos), CLI_PARSED);
+    cr_assert_str_eq(l.text, "pos:dir pos:a.png list:l1 pos:b.png list:l2");
+    l.text[0] = '\0';
+    l.fail_on_x = 1;
+    char *a2[] = {"embed", "dir", "--list", "x", "c.png"};
+    cr_assert_eq(cli_parse_each("embed", 5, a2, eo, 2, &pos), CLI_FAILED);
+    cr_assert_str_eq(l.text, "pos:dir", "parsing went on after a failed callback");
+    char *a3[] = {"embed", "dir", "--list"};
+    cr_assert_eq(cli_parse_each("embed", 3, a3, eo, 2, &pos), CLI_USAGE);
 }

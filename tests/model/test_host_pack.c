@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "npy.h"
@@ -328,4 +329,46 @@ Test(precision, names_and_parsing)
     int got;
     cr_expect_eq(vitcl_precision_parse(NULL, &got), VITCL_ERR_INVALID_ARGUMENT);
     cr_expect_eq(vitcl_precision_parse("fp32", NULL), VITCL_ERR_INVALID_ARGUMENT);
+}
+
+/* The CLI's --precision reaches the load: bench says the precision in its text and JSON, and a
+ * refusal exits 1 with the library's message. */
+static char *run_cli(const char *args, int *status)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "VITCL_PLUGIN_PATH='%s' '%s' %s 2>&1", HOSTPACK_PLUGIN,
+             VITCL_CLI_PATH, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p);
+    size_t cap = 1 << 16, n = 0;
+    char *out = calloc(1, cap);
+    cr_assert(out);
+    size_t got;
+    while (n + 1 < cap && (got = fread(out + n, 1, cap - 1 - n, p)) > 0)
+        n += got;
+    *status = pclose(p);
+    return out;
+}
+
+Test(host_pack, cli_bench_reports_the_precision)
+{
+    int status;
+    char *out = run_cli("bench " FIXTURES "/bf16_d40_h5_l1_p9_s38 --backend hostpack --precision "
+                        "bf16 --iters 1 --warmup 0 --json", &status);
+    cr_assert_eq(status, 0, "%s", out);
+    cr_expect(strstr(out, "\nprecision    bf16 "), "%s", out);
+    cr_expect(strstr(out, "{\"backend\":\"hostpack\",\"precision\":\"bf16\","), "%s", out);
+    free(out);
+    out = run_cli("bench " FIXTURES "/bf16_d40_h5_l1_p9_s38 --backend hostpack --precision fp16 "
+                  "--iters 1 --warmup 0", &status);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d: %s", status, out);
+    cr_expect(strstr(out, "fp16: plugin 'hostpack' (ABI 1.1) on device '"), "%s", out);
+    free(out);
+    out = run_cli("run " FIXTURES "/bf16_d40_h5_l1_p9_s38 --input x.npy --output y.npy "
+                  "--precision half", &status);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 2, "status %d: %s", status, out);
+    cr_expect(strstr(out, "vitcl run: --precision: unknown precision 'half' (valid: fp32, bf16, "
+                          "fp16)"),
+              "%s", out);
+    free(out);
 }
