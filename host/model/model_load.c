@@ -269,7 +269,7 @@ static vitcl_status pack_from_host(loader_ctx *L, model_linear *lin, const void 
     vitcl_status st =
         bf_pack_host(be, data, dtype, lin->n, lin->k, (uint32_t)L->precision, label, &packed);
     if (st)
-        return vitcl_fail_prefix(st, "%s: ", label);
+        return st; /* the facade's message names the label, plugin and device */
     if (!packed) {
         if (L->precision == VITCL_PRECISION_FP32)
             return VITCL_OK; /* the 1.0 path: widen on the host, upload, maybe pack */

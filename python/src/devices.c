@@ -54,12 +54,32 @@ PyObject *vitclpy_caps_list(uint32_t caps)
         {VITCL_CAP_HOST_UNIFIED, "host_unified"},
         {VITCL_CAP_ZERO_COPY_WRAP, "zero_copy_wrap"},
         {VITCL_CAP_PROFILING, "profiling"},
+        {VITCL_CAP_BF16, "bf16"},
     };
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list && i < sizeof names / sizeof names[0]; i++) {
         if (!(caps & names[i].bit))
             continue;
         PyObject *s = PyUnicode_FromString(names[i].name);
+        if (!s || PyList_Append(list, s)) {
+            Py_XDECREF(s);
+            Py_CLEAR(list);
+            break;
+        }
+        Py_DECREF(s);
+    }
+    return list;
+}
+
+/* The names of the precisions in bits (vitcl_device_info.precisions), fp32 first; NULL with an
+ * exception on failure. */
+static PyObject *precision_list(uint32_t bits)
+{
+    PyObject *list = PyList_New(0);
+    for (int p = 0; list && p < VITCL_PRECISION_COUNT_; p++) {
+        if (p != VITCL_PRECISION_FP32 && !(bits & VITCL_PRECISION_BIT(p)))
+            continue;
+        PyObject *s = PyUnicode_FromString(vitcl_precision_name(p));
         if (!s || PyList_Append(list, s)) {
             Py_XDECREF(s);
             Py_CLEAR(list);
@@ -109,15 +129,22 @@ PyObject *vitclpy_devices(PyObject *self, PyObject *unused)
                 Py_DECREF(list);
                 return NULL;
             }
+            PyObject *precs = precision_list(di.precisions);
+            if (!precs) {
+                Py_DECREF(caps);
+                Py_DECREF(list);
+                return NULL;
+            }
             PyObject *dict = Py_BuildValue(
-                "{s:s,s:i,s:s,s:s,s:N,s:s,s:s,s:s,s:K,s:K,s:I,s:s,s:s,s:s}",
+                "{s:s,s:i,s:s,s:s,s:N,s:s,s:s,s:s,s:K,s:K,s:I,s:s,s:s,s:s,s:N,s:s}",
                 "plugin", pi.name, "device", d, "name", di.name,
                 "type", vitclpy_device_type_name(di.type), "capabilities", caps,
                 "vendor", di.vendor, "driver", di.driver, "platform", di.platform,
                 "global_mem_bytes", (unsigned long long)di.global_mem_bytes,
                 "max_alloc_bytes", (unsigned long long)di.max_alloc_bytes,
                 "compute_units", (unsigned)di.compute_units, "extra", di.extra,
-                "plugin_version", pi.version, "plugin_path", pi.path);
+                "plugin_version", pi.version, "plugin_path", pi.path, "precisions", precs,
+                "precision_notes", di.precision_notes);
             if (append_dict(list, dict)) {
                 Py_DECREF(list);
                 return NULL;

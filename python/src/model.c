@@ -181,13 +181,13 @@ static int model_init(vitclpy_model *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_RuntimeError, "Model is already initialised");
         return -1;
     }
-    if (strcmp(precision, "fp32")) {
-        if (!strcmp(precision, "bf16") || !strcmp(precision, "fp16"))
-            vitclpy_raisef(VITCL_ERR_UNSUPPORTED, "precision \"%s\" is not available: the C API "
-                           "has no precision option yet, so models run in fp32 only", precision);
-        else
-            vitclpy_raisef(VITCL_ERR_INVALID_ARGUMENT, "precision must be \"fp32\" (\"bf16\" and "
-                           "\"fp16\" are not available yet), not \"%s\"", precision);
+    /* The library's parser and message (it lists the valid names). */
+    vitcl_load_options lo = {.struct_size = sizeof lo};
+    vitcl_status pst = vitcl_precision_parse(precision, &lo.precision);
+    if (pst) {
+        vitclpy_err pe;
+        vitclpy_err_capture(&pe, pst, "precision");
+        vitclpy_raise(&pe);
         return -1;
     }
     /* device: an index or a name substring, as the library takes it */
@@ -215,7 +215,7 @@ static int model_init(vitclpy_model *self, PyObject *args, PyObject *kw)
         vitcl_status st;
         Py_BEGIN_ALLOW_THREADS
         if ((st = vitcl_backend_open(reg, backend, device, &be)) ||
-            (st = vitcl_model_load(be, dir, &model)) ||
+            (st = vitcl_model_load_ex(be, dir, &lo, &model)) ||
             (st = vitcl_preprocessor_load(dir, &pp)))
             vitclpy_err_capture(&e, st, NULL);
         else
@@ -505,7 +505,7 @@ static PyObject *model_info(vitclpy_model *self, void *closure)
                          vitclpy_device_type_name(d->type), "capabilities", caps,
                          "parameter_count", (unsigned long long)self->cfg.parameter_count,
                          "weight_format", self->cfg.weight_format,
-                         "weight_dtype", self->cfg.weight_dtype, "precision", "fp32",
+                         "weight_dtype", self->cfg.weight_dtype, "precision", self->cfg.precision,
                          "path", self->path ? self->path : Py_None);
 }
 

@@ -1,13 +1,17 @@
 """Bad input raises a vitcl.Error subclass with the library's message, and prints nothing."""
 
+import os
 import shutil
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 
 import vitcl
 
-from conftest import MODELS
+from conftest import MODELS, cli_path
 
 MODEL = MODELS / "d48_h4_l2_p8_s32"
 
@@ -58,12 +62,52 @@ def test_unknown_backend_and_device():
         vitcl.Model(MODEL, backend="ref", device=1.5)
 
 
-def test_precision():
-    for p in ("bf16", "fp16"):
-        with pytest.raises(vitcl.UnsupportedError, match=p):
+def test_precision_names_are_checked_by_the_library():
+    for bad in ("int8", "BF16", "", "fp32 "):
+        with pytest.raises(vitcl.InvalidArgumentError,
+                           match=r"precision: unknown precision '.*' \(valid: fp32, bf16, fp16\)"):
+            vitcl.Model(MODEL, backend="ref", precision=bad)
+    with pytest.raises(TypeError):
+        vitcl.Model(MODEL, backend="ref", precision=16)
+
+
+def test_precision_the_device_lacks_is_refused_by_name():
+    # A device that does not list a precision refuses it before any weight is read.
+    dev = next(d for d in vitcl.devices() if d["plugin"] == "ref")
+    missing = [p for p in ("bf16", "fp16") if p not in dev["precisions"]]
+    for p in missing:
+        with pytest.raises(vitcl.UnsupportedError, match=p + ": plugin 'ref' \\(ABI 1\\.") as ei:
             vitcl.Model(MODEL, backend="ref", precision=p)
-    with pytest.raises(vitcl.InvalidArgumentError, match="fp32"):
-        vitcl.Model(MODEL, backend="ref", precision="int8")
+        assert dev["name"] in str(ei.value) and "runs fp32" in str(ei.value)
+    with vitcl.Model(MODEL, backend="ref", precision="fp32") as m:
+        assert m.info["precision"] == "fp32"
+
+
+def test_abi_1_0_plugin_refuses_bf16():
+    # The plugin skeleton built against the frozen ABI 1.0 headers (tests/abi10) runs fp32
+    # only; a fresh interpreter, since the registry is opened once per process.
+    skel = cli_path().resolve().parents[2] / "tests" / "abi10" / "vitcl_skeleton_abi10.so"
+    assert skel.is_file(), "build the C tree first (tools/test.sh does): no %s" % skel
+    code = textwrap.dedent("""
+        import sys, vitcl
+        dev = [d for d in vitcl.devices() if d["plugin"] == "skeleton"]
+        assert dev and dev[0]["precisions"] == ["fp32"], dev
+        assert dev[0]["precision_notes"] == ""
+        with vitcl.Model(sys.argv[1], backend="skeleton") as m:
+            assert m.info["precision"] == "fp32"
+        try:
+            vitcl.Model(sys.argv[1], backend="skeleton", precision="bf16")
+        except vitcl.UnsupportedError as e:
+            print(e)
+        else:
+            raise SystemExit("bf16 was not refused")
+    """)
+    env = dict(os.environ, VITCL_PLUGIN_PATH=str(skel))
+    r = subprocess.run([sys.executable, "-P", "-c", code, str(MODEL)], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "bf16: plugin 'skeleton' (ABI 1.0) on device '" in r.stdout
+    assert "runs fp32 only" in r.stdout
 
 
 def test_wrong_dtype(model, capfd):

@@ -30,9 +30,11 @@ _vitcl._set_plugin_dir(_os.path.join(_os.path.dirname(__file__), "plugins"))
 def devices():
     """Every device of every accepted plugin, as dicts with keys plugin, device (index), name,
     type ("cpu", "gpu", "accelerator", "other"), capabilities (list of str), vendor, driver,
-    platform, global_mem_bytes, max_alloc_bytes, compute_units, extra, plugin_version and
-    plugin_path; then one dict per refused plugin file: plugin and device None, plugin_path,
-    and refused (the reason)."""
+    platform, global_mem_bytes, max_alloc_bytes, compute_units, extra, plugin_version,
+    plugin_path, precisions (the names Model's precision= accepts on this device, "fp32" first)
+    and precision_notes (the plugin's note on how reduced precisions run there, or ""); then one
+    dict per refused plugin file: plugin and device None, plugin_path, and refused (the
+    reason)."""
     return _vitcl.devices()
 
 
@@ -82,7 +84,11 @@ class Model(_vitcl.Model):
       backend: a plugin name ("ref", "cpu", "opencl"), "auto" or None (VITCL_BACKEND, then auto).
       device: an index or a name substring within the plugin, or None (VITCL_DEVICE, then the
         plugin's best device).
-      precision: "fp32" only for now; "bf16" and "fp16" raise UnsupportedError.
+      precision: the linear layers' precision, "fp32" (default), "bf16" or "fp16"
+        (vitcl_model_load_ex). A name the library does not know raises InvalidArgumentError; a
+        precision the device or plugin does not offer (devices()' "precisions") raises
+        UnsupportedError naming the plugin, its ABI version and the device. info["precision"]
+        says what the model runs in.
 
     Use as a context manager or call close(). One Model may be used from several threads;
     calls reaching the device are serialised per backend (open one Model per device for
