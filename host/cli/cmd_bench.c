@@ -254,11 +254,13 @@ int cmd_bench(int argc, char **argv)
         printf("trace        %s\n", trace);
     }
     if (json)
-        printf("{\"backend\":\"%s\",\"precision\":\"%s\",\"batch\":%ld,\"images_per_s\":%.4f,\"ms_per_image_median\":%.3f,"
+        printf("{\"backend\":\"%s\",\"precision\":\"%s\",\"batch\":%ld,\"images_per_s\":%.4f,"
+               "\"ms_per_image_median\":%.3f,"
                "\"ms_per_image_min\":%.3f,\"ms_per_image_max\":%.3f,\"gflops\":%.2f,"
                "\"backend_open_ms\":%.1f,\"load_ms\":%.1f,\"first_result_ms\":%.1f,"
                "\"peak_rss_mb\":%.1f}\n",
-               vitcl_backend_name(be), c.precision, batch, (double)batch / med, med * 1e3 / (double)batch,
+               vitcl_backend_name(be), c.precision, batch, (double)batch / med,
+               med * 1e3 / (double)batch,
                mn * 1e3 / (double)batch, mx * 1e3 / (double)batch, flops * 1e-9 / med,
                (t_backend - t0) * 1e3, (t_load - t_backend) * 1e3, (t_first - t0) * 1e3, peak_mb);
     rc = 0;

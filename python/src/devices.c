@@ -46,6 +46,15 @@ const char *vitclpy_device_type_name(vitcl_device_type t)
     }
 }
 
+/* Appends the str name to list; 0, or -1 with an exception. */
+static int append_name(PyObject *list, const char *name)
+{
+    PyObject *s = PyUnicode_FromString(name);
+    int rc = s ? PyList_Append(list, s) : -1;
+    Py_XDECREF(s);
+    return rc;
+}
+
 PyObject *vitclpy_caps_list(uint32_t caps)
 {
     static const struct { uint32_t bit; const char *name; } names[] = {
@@ -57,17 +66,9 @@ PyObject *vitclpy_caps_list(uint32_t caps)
         {VITCL_CAP_BF16, "bf16"},
     };
     PyObject *list = PyList_New(0);
-    for (size_t i = 0; list && i < sizeof names / sizeof names[0]; i++) {
-        if (!(caps & names[i].bit))
-            continue;
-        PyObject *s = PyUnicode_FromString(names[i].name);
-        if (!s || PyList_Append(list, s)) {
-            Py_XDECREF(s);
+    for (size_t i = 0; list && i < sizeof names / sizeof names[0]; i++)
+        if ((caps & names[i].bit) && append_name(list, names[i].name))
             Py_CLEAR(list);
-            break;
-        }
-        Py_DECREF(s);
-    }
     return list;
 }
 
@@ -76,17 +77,10 @@ PyObject *vitclpy_caps_list(uint32_t caps)
 static PyObject *precision_list(uint32_t bits)
 {
     PyObject *list = PyList_New(0);
-    for (int p = 0; list && p < VITCL_PRECISION_COUNT_; p++) {
-        if (p != VITCL_PRECISION_FP32 && !(bits & VITCL_PRECISION_BIT(p)))
-            continue;
-        PyObject *s = PyUnicode_FromString(vitcl_precision_name(p));
-        if (!s || PyList_Append(list, s)) {
-            Py_XDECREF(s);
+    for (int p = 0; list && p < VITCL_PRECISION_COUNT_; p++)
+        if ((p == VITCL_PRECISION_FP32 || (bits & VITCL_PRECISION_BIT(p))) &&
+            append_name(list, vitcl_precision_name(p)))
             Py_CLEAR(list);
-            break;
-        }
-        Py_DECREF(s);
-    }
     return list;
 }
 

@@ -8,14 +8,13 @@
  */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "npy.h"
+#include "model_check.h"
 #include "vitcl/conformance.h"
 #include "vitcl/vitcl.h"
 
@@ -129,26 +128,7 @@ Test(abi10, a_model_fixture_runs_in_fp32)
     vitcl_model_config c;
     cr_assert_eq(vitcl_model_get_config(m, &c), VITCL_OK);
     cr_expect_str_eq(c.precision, "fp32");
-    vitcl_npy px, ref;
-    cr_assert_eq(vitcl_npy_read_f32(FIXTURES "/" MODEL "/golden/native_b1/pixel_values.npy", 0, &px),
-                 VITCL_OK, "%s", vitcl_last_error());
-    cr_assert_eq(vitcl_npy_read_f32(FIXTURES "/" MODEL "/golden/native_b1/last_hidden_state.npy",
-                                    0, &ref),
-                 VITCL_OK, "%s", vitcl_last_error());
-    vitcl_output *out = NULL;
-    cr_assert_eq(vitcl_model_run(m, px.data, px.shape[0], px.shape[2], px.shape[3], NULL, &out),
-                 VITCL_OK, "%s", vitcl_last_error());
-    const float *h = vitcl_output_last_hidden_state(out, NULL, NULL, NULL);
-    double maxref = 0, maxerr = 0;
-    for (size_t i = 0; i < ref.numel; i++) {
-        maxref = fmax(maxref, fabs((double)ref.data[i]));
-        double e = fabs((double)h[i] - (double)ref.data[i]);
-        maxerr = e <= maxerr ? maxerr : e;
-    }
-    cr_expect(maxerr <= 1e-4 * fmax(1.0, maxref), "max error %.3g", maxerr);
-    vitcl_output_free(out);
-    vitcl_npy_free(&px);
-    vitcl_npy_free(&ref);
+    mc_expect_golden(m, MODEL);
     vitcl_model_free(m);
     vitcl_backend_close(be);
 }
@@ -172,26 +152,10 @@ Test(abi10, reduced_precisions_are_refused_by_name)
     vitcl_backend_close(be);
 }
 
-static char *run_cli(const char *args, int *status)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "VITCL_PLUGIN_PATH='%s' '%s' %s 2>&1", ABI10_PLUGIN, VITCL_CLI_PATH,
-             args);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p);
-    size_t cap = 1 << 16, n = 0, got;
-    char *out = calloc(1, cap);
-    cr_assert(out);
-    while (n + 1 < cap && (got = fread(out + n, 1, cap - 1 - n, p)) > 0)
-        n += got;
-    *status = pclose(p);
-    return out;
-}
-
 Test(abi10, the_cli_lists_it_and_refuses_bf16)
 {
     int st;
-    char *out = run_cli("devices", &st);
+    char *out = mc_run_cli(ABI10_PLUGIN, VITCL_CLI_PATH, "devices", &st);
     cr_assert_eq(st, 0, "%s", out);
     cr_expect(strstr(out, "\nplugin skeleton "), "%s", out);
     const char *sk = strstr(out, "\nplugin skeleton ");
@@ -199,8 +163,10 @@ Test(abi10, the_cli_lists_it_and_refuses_bf16)
     cr_expect(strstr(sk, "(ABI 1.0, auto_rank"), "%s", sk);
     cr_expect(strstr(sk, "\n    precisions: fp32\n"), "%s", sk);
     free(out);
-    out = run_cli("bench " FIXTURES "/" MODEL " --backend skeleton --precision bf16 --iters 1 "
-                  "--warmup 0", &st);
+    out = mc_run_cli(ABI10_PLUGIN, VITCL_CLI_PATH,
+                     "bench " FIXTURES "/" MODEL " --backend skeleton --precision bf16 --iters 1 "
+                     "--warmup 0",
+                     &st);
     cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s", st, out);
     cr_expect(strstr(out, "bf16: plugin 'skeleton' (ABI 1.0) on device '"), "%s", out);
     cr_expect(strstr(out, "runs fp32 only"), "%s", out);

@@ -9,14 +9,13 @@
  * and that bad options are refused with clear messages.
  */
 #include <criterion/criterion.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "npy.h"
+#include "model_check.h"
 #include "vitcl/vitcl.h"
 #include "weights.h"
 
@@ -165,36 +164,10 @@ static void expect_packed_as_stored(const char *fixture, size_t layers, const ch
         cr_assert(c, "no pack_weight_host call for classifier.weight");
         cr_expect_eq(c->dtype, (unsigned)t->dtype);
         cr_expect_eq(c->n, (size_t)t->shape[0]);
-        cr_expect_eq(c->hash, (unsigned long long)fnv1a(FNV_START, t->data,
-                                                        (size_t)t->numel * weights_dtype_size(t->dtype)));
+        size_t bytes = (size_t)t->numel * weights_dtype_size(t->dtype);
+        cr_expect_eq(c->hash, (unsigned long long)fnv1a(FNV_START, t->data, bytes));
     }
     vitcl_weights_close(w);
-}
-
-/* Runs golden case native_b1 of fixture and compares last_hidden_state with transformers at the
- * fp32 contract, max|ours - theirs| <= 1e-4 * max(1, max|theirs|). */
-static void expect_matches_golden(vitcl_model *m, const char *fixture)
-{
-    char path[1024];
-    vitcl_npy px, ref;
-    snprintf(path, sizeof path, "%s/%s/golden/native_b1/pixel_values.npy", FIXTURES, fixture);
-    cr_assert_eq(vitcl_npy_read_f32(path, 0, &px), VITCL_OK, "%s", vitcl_last_error());
-    snprintf(path, sizeof path, "%s/%s/golden/native_b1/last_hidden_state.npy", FIXTURES, fixture);
-    cr_assert_eq(vitcl_npy_read_f32(path, 0, &ref), VITCL_OK, "%s", vitcl_last_error());
-    vitcl_output *out = NULL;
-    cr_assert_eq(vitcl_model_run(m, px.data, px.shape[0], px.shape[2], px.shape[3], NULL, &out),
-                 VITCL_OK, "%s", vitcl_last_error());
-    const float *h = vitcl_output_last_hidden_state(out, NULL, NULL, NULL);
-    double maxref = 0, maxerr = 0;
-    for (size_t i = 0; i < ref.numel; i++) {
-        maxref = fmax(maxref, fabs((double)ref.data[i]));
-        double e = fabs((double)h[i] - (double)ref.data[i]);
-        maxerr = e <= maxerr ? maxerr : e; /* NaN is kept */
-    }
-    cr_expect(maxerr <= 1e-4 * fmax(1.0, maxref), "%s: max error %.3g", fixture, maxerr);
-    vitcl_output_free(out);
-    vitcl_npy_free(&px);
-    vitcl_npy_free(&ref);
 }
 
 Test(host_pack, bf16_checkpoint_reaches_the_plugin_as_bf16)
@@ -208,7 +181,7 @@ Test(host_pack, bf16_checkpoint_reaches_the_plugin_as_bf16)
     cr_expect_str_eq(c.weight_dtype, "BF16");
     expect_packed_as_stored("bf16_d40_h5_l1_p9_s38", 1, "", 0, VITCL_PRECISION_BF16);
     /* bf16 values rounded to bf16 are unchanged: the fp32 contract still holds. */
-    expect_matches_golden(m, "bf16_d40_h5_l1_p9_s38");
+    mc_expect_golden(m, "bf16_d40_h5_l1_p9_s38");
     vitcl_model_free(m);
 }
 
@@ -218,7 +191,7 @@ Test(host_pack, f16_checkpoint_reaches_the_plugin_as_f16)
     cr_assert_eq(load("f16_d32_h2_l2_p5_s21", VITCL_PRECISION_FP32, &m), VITCL_OK, "%s",
                  vitcl_last_error());
     expect_packed_as_stored("f16_d32_h2_l2_p5_s21", 2, "", 0, VITCL_PRECISION_FP32);
-    expect_matches_golden(m, "f16_d32_h2_l2_p5_s21");
+    mc_expect_golden(m, "f16_d32_h2_l2_p5_s21");
     vitcl_model_free(m);
 }
 
@@ -231,7 +204,7 @@ Test(host_pack, fp32_checkpoint_with_prefix_and_classifier)
     cr_assert_eq(vitcl_model_get_config(m, &c), VITCL_OK);
     cr_expect_str_eq(c.precision, "fp32");
     expect_packed_as_stored("cls5_d48_h6_l2_p6_s36", 2, "vit.", 1, VITCL_PRECISION_FP32);
-    expect_matches_golden(m, "cls5_d48_h6_l2_p6_s36");
+    mc_expect_golden(m, "cls5_d48_h6_l2_p6_s36");
     vitcl_model_free(m);
 }
 
@@ -243,7 +216,7 @@ Test(host_pack, declined_fp32_takes_the_1_0_path)
                  vitcl_last_error());
     packed_call calls[4];
     cr_expect_eq(read_log(calls, 4), 0, "pack_weight_host was called though it declined");
-    expect_matches_golden(m, "bf16_d40_h5_l1_p9_s38");
+    mc_expect_golden(m, "bf16_d40_h5_l1_p9_s38");
     vitcl_model_free(m);
 }
 
@@ -333,39 +306,28 @@ Test(precision, names_and_parsing)
 
 /* The CLI's --precision reaches the load: bench says the precision in its text and JSON, and a
  * refusal exits 1 with the library's message. */
-static char *run_cli(const char *args, int *status)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "VITCL_PLUGIN_PATH='%s' '%s' %s 2>&1", HOSTPACK_PLUGIN,
-             VITCL_CLI_PATH, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p);
-    size_t cap = 1 << 16, n = 0;
-    char *out = calloc(1, cap);
-    cr_assert(out);
-    size_t got;
-    while (n + 1 < cap && (got = fread(out + n, 1, cap - 1 - n, p)) > 0)
-        n += got;
-    *status = pclose(p);
-    return out;
-}
-
 Test(host_pack, cli_bench_reports_the_precision)
 {
     int status;
-    char *out = run_cli("bench " FIXTURES "/bf16_d40_h5_l1_p9_s38 --backend hostpack --precision "
-                        "bf16 --iters 1 --warmup 0 --json", &status);
+#define BF16_MODEL FIXTURES "/bf16_d40_h5_l1_p9_s38"
+    char *out = mc_run_cli(HOSTPACK_PLUGIN, VITCL_CLI_PATH,
+                           "bench " BF16_MODEL " --backend hostpack --precision bf16 --iters 1 "
+                           "--warmup 0 --json",
+                           &status);
     cr_assert_eq(status, 0, "%s", out);
     cr_expect(strstr(out, "\nprecision    bf16 "), "%s", out);
     cr_expect(strstr(out, "{\"backend\":\"hostpack\",\"precision\":\"bf16\","), "%s", out);
     free(out);
-    out = run_cli("bench " FIXTURES "/bf16_d40_h5_l1_p9_s38 --backend hostpack --precision fp16 "
-                  "--iters 1 --warmup 0", &status);
+    out = mc_run_cli(HOSTPACK_PLUGIN, VITCL_CLI_PATH,
+                     "bench " BF16_MODEL " --backend hostpack --precision fp16 --iters 1 "
+                     "--warmup 0",
+                     &status);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d: %s", status, out);
     cr_expect(strstr(out, "fp16: plugin 'hostpack' (ABI 1.1) on device '"), "%s", out);
     free(out);
-    out = run_cli("run " FIXTURES "/bf16_d40_h5_l1_p9_s38 --input x.npy --output y.npy "
-                  "--precision half", &status);
+    out = mc_run_cli(HOSTPACK_PLUGIN, VITCL_CLI_PATH,
+                     "run " BF16_MODEL " --input x.npy --output y.npy --precision half",
+                     &status);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 2, "status %d: %s", status, out);
     cr_expect(strstr(out, "vitcl run: --precision: unknown precision 'half' (valid: fp32, bf16, "
                           "fp16)"),
