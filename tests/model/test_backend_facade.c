@@ -3,7 +3,8 @@
  * a declined required op is refused naming op, plugin and device without calling it; a plugin
  * without supports() runs everything; optional ops fall back (no packing when the plugin lacks
  * or declines it, composed attention when it has none); a failed call names the op, the plugin,
- * the device and the plugin's message. */
+ * the device and the plugin's message. Packing from host memory (ABI 1.1) is asked only of
+ * plugins of minor >= 1 with the entry, with n, k, precision and dtype in the shape. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,11 +17,34 @@ static vitcl_op declined = VITCL_OP_COUNT_;
 static vitcl_status layernorm_result;
 static vitcl_buffer *const fake_buf = (vitcl_buffer *)&calls;
 
+static vitcl_op_shape last_shape; /* what supports() was last asked */
+
 static int fake_supports(vitcl_context *ctx, vitcl_op op, const vitcl_op_shape *s)
 {
     (void)ctx;
-    (void)s;
+    last_shape = *s;
     return op != declined;
+}
+
+/* pack_weight_host: records its arguments; fails with host_pack_result. */
+static struct {
+    const void *w;
+    uint32_t dtype, precision;
+    size_t n, k;
+    int calls;
+} host_pack;
+static vitcl_status host_pack_result;
+
+static vitcl_status fake_pack_host(vitcl_context *ctx, const void *w, uint32_t dtype, size_t n,
+                                   size_t k, uint32_t precision, const char *label,
+                                   vitcl_buffer **out)
+{
+    (void)ctx, (void)label;
+    host_pack.w = w, host_pack.dtype = dtype, host_pack.precision = precision;
+    host_pack.n = n, host_pack.k = k;
+    host_pack.calls++;
+    *out = host_pack_result ? NULL : fake_buf;
+    return host_pack_result;
 }
 
 static vitcl_status fake_layernorm(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
@@ -56,6 +80,9 @@ static vitcl_backend be;
 static void setup(void)
 {
     calls = pack_calls = 0;
+    memset(&host_pack, 0, sizeof host_pack);
+    host_pack_result = VITCL_OK;
+    memset(&last_shape, 0, sizeof last_shape);
     declined = VITCL_OP_COUNT_;
     layernorm_result = VITCL_OK;
     memset(&ops, 0, sizeof ops);
@@ -64,6 +91,8 @@ static void setup(void)
     ops.supports = fake_supports;
     memset(&desc, 0, sizeof desc);
     desc.struct_size = sizeof desc;
+    desc.abi_major = 1;
+    desc.abi_minor = 1;
     desc.name = "fakeplug";
     desc.last_error = fake_last_error;
     desc.ops = &ops;
@@ -134,4 +163,67 @@ Test(backend_facade, packing_is_asked_and_falls_back)
 Test(backend_facade, attention_is_optional)
 {
     cr_assert_not(bf_has_attention(&be, 1, 197, 12, 64), "no attention op, yet reported");
+}
+
+Test(backend_facade, packing_from_host_needs_abi_1_1_the_entry_and_supports)
+{
+    static const uint16_t w[6] = {0x3f80, 0x4000, 0x4040, 0x4080, 0x40a0, 0x40c0};
+    vitcl_buffer *out = fake_buf;
+    /* No entry: declined, nothing called. */
+    cr_assert_not(bf_packs_host(&be, VITCL_DTYPE_BF16, 2, 3, VITCL_PRECISION_BF16));
+    cr_assert_eq(bf_pack_host(&be, w, VITCL_DTYPE_BF16, 2, 3, VITCL_PRECISION_BF16, "w", &out),
+                 VITCL_OK);
+    cr_assert_null(out);
+    /* The entry on a plugin that says ABI 1.0: never asked, never called. */
+    ops.pack_weight_host = fake_pack_host;
+    desc.abi_minor = 0;
+    cr_assert_not(bf_packs_host(&be, VITCL_DTYPE_BF16, 2, 3, VITCL_PRECISION_BF16));
+    cr_assert_eq(last_shape.struct_size, 0, "a 1.0 plugin was asked about pack_weight_host");
+    cr_assert_eq(bf_pack_host(&be, w, VITCL_DTYPE_BF16, 2, 3, VITCL_PRECISION_BF16, "w", &out),
+                 VITCL_OK);
+    cr_assert_null(out);
+    cr_assert_eq(host_pack.calls, 0);
+    /* 1.1 and declined by supports(), which was asked with n, k, precision and dtype. */
+    desc.abi_minor = 1;
+    declined = VITCL_OP_PACK_WEIGHT_HOST;
+    cr_assert_eq(bf_pack_host(&be, w, VITCL_DTYPE_BF16, 2, 3, VITCL_PRECISION_BF16, "w", &out),
+                 VITCL_OK);
+    cr_assert_null(out);
+    cr_assert_eq(host_pack.calls, 0);
+    cr_assert_eq(last_shape.struct_size, sizeof(vitcl_op_shape));
+    cr_assert_eq(last_shape.n, 2);
+    cr_assert_eq(last_shape.k, 3);
+    cr_assert_eq(last_shape.precision, VITCL_PRECISION_BF16);
+    cr_assert_eq(last_shape.dtype, VITCL_DTYPE_BF16);
+    /* Accepted: called with the host pointer and the same arguments. */
+    declined = VITCL_OP_COUNT_;
+    cr_assert(bf_packs_host(&be, VITCL_DTYPE_BF16, 2, 3, VITCL_PRECISION_BF16));
+    cr_assert_eq(bf_pack_host(&be, w, VITCL_DTYPE_BF16, 2, 3, VITCL_PRECISION_BF16, "w", &out),
+                 VITCL_OK);
+    cr_assert_eq(out, fake_buf);
+    cr_assert_eq(host_pack.calls, 1);
+    cr_assert_eq(host_pack.w, w);
+    cr_assert_eq(host_pack.dtype, VITCL_DTYPE_BF16);
+    cr_assert_eq(host_pack.precision, VITCL_PRECISION_BF16);
+    cr_assert_eq(host_pack.n, 2);
+    cr_assert_eq(host_pack.k, 3);
+    /* A failure names the weight, plugin, device and the plugin's message. */
+    host_pack_result = VITCL_ERR_OUT_OF_MEMORY;
+    cr_assert_eq(bf_pack_host(&be, w, VITCL_DTYPE_BF16, 2, 3, VITCL_PRECISION_BF16, "fc1.weight",
+                              &out),
+                 VITCL_ERR_OUT_OF_MEMORY);
+    cr_assert_null(out);
+    cr_assert_str_eq(vitcl_last_error(),
+                     "fc1.weight: fakeplug on Fake Device 7: the fake plugin's own message");
+}
+
+Test(backend_facade, linear_tells_supports_the_weight_precision)
+{
+    declined = VITCL_OP_LINEAR;
+    cr_assert_eq(bf_linear(&be, fake_buf, fake_buf, NULL, fake_buf, 4, 6, 8,
+                           VITCL_LINEAR_PACKED_W, VITCL_PRECISION_FP16),
+                 VITCL_ERR_UNSUPPORTED);
+    cr_assert_eq(last_shape.precision, VITCL_PRECISION_FP16);
+    cr_assert_eq(last_shape.flags, VITCL_LINEAR_PACKED_W);
+    cr_assert_eq(last_shape.struct_size, sizeof(vitcl_op_shape));
 }
