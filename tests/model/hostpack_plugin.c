@@ -7,7 +7,8 @@
  *  - supports(VITCL_OP_PACK_WEIGHT_HOST): 1 for F32/F16/BF16 weights in fp32 or bf16 (0 for
  *    anything else, or for everything when VITCL_TEST_HOSTPACK_DECLINE is set); for the other
  *    ops ref's answer, asked with precision FP32 (the linear math is ref's);
- *  - pack_weight_host: widens the host weight to fp32 (exactly), rounds it to bf16 (nearest
+ *  - pack_weight_host: refuses a weight not aligned to its element size (the host must pass it
+ *    aligned), widens the host weight to fp32 (exactly), rounds it to bf16 (nearest
  *    even) when asked for bf16, uploads it and lets ref's linear_pack_weight pack it. So a bf16
  *    model on this plugin computes with bf16-valued weights in ref's fp32/double arithmetic.
  * Every pack_weight_host call appends one line to the file VITCL_TEST_HOSTPACK_LOG (when set):
@@ -95,6 +96,8 @@ static vitcl_status hp_pack_weight_host(vitcl_context *ctx, const void *w, uint3
     if (dtype >= VITCL_DTYPE_COUNT_ ||
         (precision != VITCL_PRECISION_FP32 && precision != VITCL_PRECISION_BF16))
         return VITCL_ERR_UNSUPPORTED;
+    if ((uintptr_t)w % elem_size(dtype))
+        return VITCL_ERR_INVALID_ARGUMENT; /* the host must align it (backend.h) */
     const char *log = getenv("VITCL_TEST_HOSTPACK_LOG");
     if (log) {
         FILE *f = fopen(log, "a");

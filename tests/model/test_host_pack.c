@@ -9,6 +9,7 @@
  * and that bad options are refused with clear messages.
  */
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,13 +102,11 @@ static const packed_call *find_call(const packed_call *calls, size_t n, const ch
     return NULL;
 }
 
-/* Checks that every linear weight of `fixture` (layers, classifier when present) reached
+/* Checks that every linear weight of the model in dir (layers, classifier when present) reached
  * pack_weight_host once, as the file stores it, at `precision`. */
-static void expect_packed_as_stored(const char *fixture, size_t layers, const char *prefix,
-                                    int classifier, unsigned precision)
+static void expect_packed_in(const char *dir, size_t layers, const char *prefix, int classifier,
+                             unsigned precision)
 {
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/%s", FIXTURES, fixture);
     vitcl_weights *w;
     cr_assert_eq(vitcl_weights_open(dir, NULL, &w), VITCL_OK, "%s", vitcl_last_error());
     packed_call calls[64];
@@ -168,6 +167,61 @@ static void expect_packed_as_stored(const char *fixture, size_t layers, const ch
         cr_expect_eq(c->hash, (unsigned long long)fnv1a(FNV_START, t->data, bytes));
     }
     vitcl_weights_close(w);
+}
+
+static void expect_packed_as_stored(const char *fixture, size_t layers, const char *prefix,
+                                    int classifier, unsigned precision)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", FIXTURES, fixture);
+    expect_packed_in(dir, layers, prefix, classifier, precision);
+}
+
+/* Copies fixture's config.json and model.safetensors into a new folder with the safetensors
+ * header one byte longer (a trailing space, valid JSON), so every tensor's data starts at an odd
+ * offset: misaligned for every dtype. Returns the folder in dir. */
+static void misaligned_copy(const char *fixture, char *dir, size_t len)
+{
+    snprintf(dir, len, "/tmp/vitcl-hostpack-XXXXXX");
+    cr_assert(mkdtemp(dir), "mkdtemp");
+    char src[512], dst[600];
+    snprintf(src, sizeof src, "%s/%s/config.json", FIXTURES, fixture);
+    snprintf(dst, sizeof dst, "cp '%s' '%s/config.json'", src, dir);
+    cr_assert_eq(system(dst), 0);
+    snprintf(src, sizeof src, "%s/%s/model.safetensors", FIXTURES, fixture);
+    FILE *f = fopen(src, "rb");
+    cr_assert(f);
+    fseek(f, 0, SEEK_END);
+    size_t n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(n);
+    cr_assert(b);
+    cr_assert_eq(fread(b, 1, n, f), n);
+    fclose(f);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--)
+        hl = hl << 8 | b[i];
+    cr_assert_lt(8 + hl, n);
+    uint64_t nl = hl + 1;
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++)
+        le[i] = (unsigned char)(nl >> (8 * i));
+    snprintf(dst, sizeof dst, "%s/model.safetensors", dir);
+    f = fopen(dst, "wb");
+    cr_assert(f);
+    cr_assert_eq(fwrite(le, 1, 8, f), 8);
+    cr_assert_eq(fwrite(b + 8, 1, (size_t)hl, f), (size_t)hl);
+    cr_assert_eq(fputc(' ', f), ' ');
+    cr_assert_eq(fwrite(b + 8 + hl, 1, n - 8 - (size_t)hl, f), n - 8 - (size_t)hl);
+    cr_assert_eq(fclose(f), 0);
+    free(b);
+}
+
+static void remove_tree(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
 }
 
 Test(host_pack, bf16_checkpoint_reaches_the_plugin_as_bf16)
@@ -333,4 +387,23 @@ Test(host_pack, cli_bench_reports_the_precision)
                           "fp16)"),
               "%s", out);
     free(out);
+}
+
+Test(host_pack, misaligned_mapping_is_copied_aligned_in_its_dtype)
+{
+    char dir[256];
+    misaligned_copy("bf16_d40_h5_l1_p9_s38", dir, sizeof dir);
+    vitcl_weights *w;
+    cr_assert_eq(vitcl_weights_open(dir, NULL, &w), VITCL_OK, "%s", vitcl_last_error());
+    const vitcl_tensor_entry *t = vitcl_weights_find(w, "encoder.layer.0.output.dense.weight");
+    cr_assert(t);
+    cr_assert_eq((uintptr_t)t->data % 2, 1, "the copy did not misalign the data");
+    vitcl_weights_close(w);
+    vitcl_model *m = NULL;
+    vitcl_load_options o = {.struct_size = sizeof o, .precision = VITCL_PRECISION_BF16};
+    cr_assert_eq(vitcl_model_load_ex(be, dir, &o, &m), VITCL_OK, "%s", vitcl_last_error());
+    expect_packed_in(dir, 1, "", 0, VITCL_PRECISION_BF16);
+    mc_expect_golden(m, "bf16_d40_h5_l1_p9_s38");
+    vitcl_model_free(m);
+    remove_tree(dir);
 }
