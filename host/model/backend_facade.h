@@ -1,6 +1,7 @@
 /* host/model/backend_facade.h - the one way the model code calls a backend plugin.
  *
- * forward.c and model_load.c never read the plugin's descriptor or op table: they call these.
+ * forward.c, model_load.c and model_upload.c never read the plugin's descriptor or op table:
+ * they call these.
  * The facade owns, in one place:
  *  - locking: bf_lock/bf_unlock around every sequence of calls on the backend's context;
  *  - error context: a failed call sets the thread's message to "<op>: <plugin> on <device>:
