@@ -115,6 +115,8 @@ static vitcl_status maybe_pack(loader_ctx *L, model_linear *lin, const vitcl_ten
     if (!packed)
         return VITCL_OK; /* kept as stored */
     bf_free(be, lin->w);
+    lin->w = packed; /* before anything can fail: the model owns it from here */
+    lin->packed = 1;
     if (src) {
         /* The pack may still be reading the mapping: wait before dropping its pages, or they
          * fault back in and stay resident. */
@@ -123,8 +125,6 @@ static vitcl_status maybe_pack(loader_ctx *L, model_linear *lin, const vitcl_ten
             return vitcl_fail_prefix(st, "%s: ", label);
         vitcl_weights_drop_pages(L->w, src);
     }
-    lin->w = packed;
-    lin->packed = 1;
     return VITCL_OK;
 }
 
