@@ -59,6 +59,8 @@ vitcl_status ref_context_create(void *state, int device_index, vitcl_context **o
     }
     ctx->device_index = device_index;
     ctx->max_alloc = state != NULL ? ((const ref_state *)state)->mem_bytes : 0;
+    const char *ri = getenv("VITCL_REF_ROUND_INPUTS");
+    ctx->round_inputs = ri != NULL && strcmp(ri, "1") == 0;
     *out = ctx;
     return VITCL_OK;
 }

@@ -1,8 +1,10 @@
 /* plugins/ref/ref_dense.c - the matrix-product ops of the reference backend: linear,
  * linear_pack_weight, pack_weight_host and gemm_batched, each dot product accumulated in
  * double. In bf16 and fp16 (a weight packed by pack_weight_host in that precision) ref emulates
- * the format: the weight was rounded to it when packed, linear rounds every element of X to it
- * too, and the products (exact in double) are summed in double as in fp32. */
+ * the format: the weight was rounded to it when packed, and the products (exact in double) are
+ * summed in double as in fp32. X stays fp32, as the cpu and opencl plugins keep it, unless the
+ * context has round_inputs (VITCL_REF_ROUND_INPUTS=1): then linear rounds every element of X to
+ * the format too, as a kernel computing in bf16 or fp16 would. */
 #include <math.h>
 #include <string.h>
 
@@ -47,8 +49,8 @@ vitcl_status ref_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     const float *w = ref_floats(W, w_off);
     const float *bias = b != NULL ? ref_floats(b, b_off) : NULL;
     float *y = ref_floats(Y, y_off);
-    /* The weight's precision; X is rounded to it (FP32: unchanged). */
-    uint32_t prec = packed ? W->precision : VITCL_PRECISION_FP32;
+    /* X is rounded to the weight's precision only in a round_inputs context (FP32: unchanged). */
+    uint32_t prec = packed && ctx->round_inputs ? W->precision : VITCL_PRECISION_FP32;
     for (size_t i = 0; i < m; i++) {
         for (size_t j = 0; j < n; j++) {
             double acc = 0.0;

@@ -30,7 +30,8 @@
  * read-only memory (buffer_wrap_host). A buffer made by linear_pack_weight or pack_weight_host
  * holds W^T [k, n] as floats and remembers n and k so linear can check it is used for the shape
  * it was packed for, and the precision it was packed in: in bf16 and fp16 every float holds a
- * value of that format (rounded to nearest even), and linear rounds X to it as well. */
+ * value of that format (rounded to nearest even); linear rounds X to it as well only in a
+ * context with round_inputs. */
 struct vitcl_buffer {
     vitcl_context *owner;
     unsigned char *data;
@@ -57,6 +58,10 @@ struct vitcl_context {
     uint64_t max_alloc; /* from ref_state.mem_bytes; 0 means no limit known */
     char err[REF_ERR_MAX];
     int profiling;
+    /* bf16/fp16 linear also rounds X to the weight's format (VITCL_REF_ROUND_INPUTS=1 at
+     * context creation): what a kernel computing in that format (AMX, AVX512-BF16) does. Off by
+     * default, where ref computes as the cpu and opencl plugins do (weights rounded, X fp32). */
+    int round_inputs;
     size_t n_timings;
     vitcl_op_timing timings[REF_PROFILE_MAX];
 };

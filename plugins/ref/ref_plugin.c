@@ -62,8 +62,9 @@ static vitcl_status ref_device_info(void *state, int index, vitcl_device_info *i
                       VITCL_PRECISION_BIT(VITCL_PRECISION_BF16) |
                       VITCL_PRECISION_BIT(VITCL_PRECISION_FP16);
     snprintf(full.precision_notes, sizeof full.precision_notes,
-             "bf16, fp16: emulated: linear weights and inputs rounded to the format (nearest "
-             "even), products summed in double; every other op fp32");
+             "bf16, fp16: emulated: linear weights rounded to the format (nearest even), "
+             "inputs fp32 (VITCL_REF_ROUND_INPUTS=1 rounds them too), products summed in "
+             "double; every other op fp32");
     /* Write only as much as the host's struct holds, and keep its struct_size. */
     size_t n = info->struct_size < sizeof full ? info->struct_size : sizeof full;
     full.struct_size = info->struct_size;
