@@ -406,3 +406,91 @@ Test(model, other_input_size_needs_interpolate_pos_encoding)
     free(px);
     vitcl_model_free(m);
 }
+
+/* ---- reduced precisions (ABI 1.1) ---- */
+
+/* The accuracy contract of each reduced precision (docs/accuracy.md), against transformers
+ * fp32: max|ours - theirs| / max(1, max|theirs|) and the worst cosine of the CLS rows. */
+static const struct {
+    int precision;
+    const char *name;
+    double max_err, min_cos;
+} contract[] = {
+    {VITCL_PRECISION_BF16, "bf16", 2e-2, 0.9999},
+    {VITCL_PRECISION_FP16, "fp16", 2e-3, 0.99999},
+};
+
+Test(model, every_offered_precision_meets_its_contract_on_every_fixture)
+{
+    const vitcl_device_info *di = vitcl_backend_device(be);
+    size_t checked = 0;
+    for (size_t p = 0; p < sizeof contract / sizeof contract[0]; p++) {
+        if (!(di->precisions & VITCL_PRECISION_BIT(contract[p].precision))) {
+            /* ref is the truth of every precision: it must offer them all. */
+            cr_assert(strcmp(backend_name(), "ref") != 0, "ref does not offer %s",
+                      contract[p].name);
+            continue;
+        }
+        double worst_err = 0, worst_cos = 1;
+        char worst_where[256] = "";
+        const cJSON *md;
+        cJSON_ArrayForEach(md, cJSON_GetObjectItem(manifest, "models"))
+        {
+            const char *name = cJSON_GetObjectItem(md, "folder")->valuestring;
+            char dir[1024];
+            snprintf(dir, sizeof dir, "%s/%s", FIXTURES, name);
+            vitcl_load_options lo = {.struct_size = sizeof lo, .precision = contract[p].precision};
+            vitcl_model *m = NULL;
+            cr_assert_eq(vitcl_model_load_ex(be, dir, &lo, &m), VITCL_OK, "%s %s: %s",
+                         contract[p].name, name, vitcl_last_error());
+            vitcl_model_config mc;
+            cr_assert_eq(vitcl_model_get_config(m, &mc), VITCL_OK);
+            cr_assert_str_eq(mc.precision, contract[p].name);
+            const cJSON *cs;
+            cJSON_ArrayForEach(cs, cJSON_GetObjectItem(md, "cases"))
+            {
+                const char *cname = cJSON_GetObjectItem(cs, "name")->valuestring;
+                vitcl_output *out = run_case(m, name, cs, 0);
+                vitcl_npy lhs;
+                load_npy(name, cname, "last_hidden_state.npy", &lhs);
+                size_t B, S, D;
+                const float *ours = vitcl_output_last_hidden_state(out, &B, &S, &D);
+                cr_assert_eq(B * S * D, lhs.numel);
+                double maxref = 1, maxerr = 0;
+                for (size_t i = 0; i < lhs.numel; i++) {
+                    double r = fabs((double)lhs.data[i]), e = fabs((double)ours[i] - lhs.data[i]);
+                    maxref = r > maxref ? r : maxref;
+                    maxerr = e > maxerr || e != e ? e : maxerr;
+                }
+                double rel = maxerr / maxref;
+                for (size_t b = 0; b < B; b++) {
+                    const float *a = ours + b * S * D, *t = lhs.data + b * S * D;
+                    double ab = 0, aa = 0, tt = 0;
+                    for (size_t d = 0; d < D; d++) {
+                        ab += (double)a[d] * t[d];
+                        aa += (double)a[d] * a[d];
+                        tt += (double)t[d] * t[d];
+                    }
+                    double cos = ab / sqrt(aa * tt);
+                    if (!(cos >= worst_cos)) {
+                        worst_cos = cos;
+                        snprintf(worst_where, sizeof worst_where, "%s/%s image %zu", name, cname, b);
+                    }
+                }
+                cr_expect(rel <= contract[p].max_err, "%s %s/%s: max error %.3g > %.0e",
+                          contract[p].name, name, cname, rel, contract[p].max_err);
+                worst_err = rel > worst_err ? rel : worst_err;
+                vitcl_npy_free(&lhs);
+                vitcl_output_free(out);
+                checked++;
+            }
+            vitcl_model_free(m);
+        }
+        cr_expect(worst_cos >= contract[p].min_cos, "%s: CLS cosine %.8f < %.6f at %s",
+                  contract[p].name, worst_cos, contract[p].min_cos, worst_where);
+        cr_log_info("%s on %s: worst max error %.3g, worst CLS cosine %.8f", contract[p].name,
+                    backend_name(), worst_err, worst_cos);
+    }
+    if (!strcmp(backend_name(), "ref"))
+        cr_assert_gt(checked, 20, "only %zu reduced-precision cases ran", checked);
+}
