@@ -71,16 +71,24 @@ def test_precision_names_are_checked_by_the_library():
         vitcl.Model(MODEL, backend="ref", precision=16)
 
 
-def test_precision_the_device_lacks_is_refused_by_name():
-    # A device that does not list a precision refuses it before any weight is read.
-    dev = next(d for d in vitcl.devices() if d["plugin"] == "ref")
-    missing = [p for p in ("bf16", "fp16") if p not in dev["precisions"]]
-    for p in missing:
-        with pytest.raises(vitcl.UnsupportedError, match=p + ": plugin 'ref' \\(ABI 1\\.") as ei:
-            vitcl.Model(MODEL, backend="ref", precision=p)
-        assert dev["name"] in str(ei.value) and "runs fp32" in str(ei.value)
-    with vitcl.Model(MODEL, backend="ref", precision="fp32") as m:
-        assert m.info["precision"] == "fp32"
+def test_offered_precisions_load_and_the_others_are_refused_by_name():
+    # ref emulates every precision: each loads and says so; on every device, a precision it
+    # does not list is refused before any weight is read (the ABI 1.0 skeleton below always
+    # has such a precision).
+    ref = next(d for d in vitcl.devices() if d["plugin"] == "ref")
+    assert ref["precisions"] == ["fp32", "bf16", "fp16"]
+    for p in ref["precisions"]:
+        with vitcl.Model(MODEL, backend="ref", precision=p) as m:
+            assert m.info["precision"] == p
+            assert np.isfinite(m.run(np.zeros((1, 3, 32, 32), np.float32) + 0.5)).all()
+    for dev in vitcl.devices():
+        if dev["plugin"] is None:
+            continue
+        for p in (q for q in ("bf16", "fp16") if q not in dev["precisions"]):
+            with pytest.raises(vitcl.UnsupportedError,
+                               match=p + ": plugin '%s' \\(ABI 1\\." % dev["plugin"]) as ei:
+                vitcl.Model(MODEL, backend=dev["plugin"], device=dev["device"], precision=p)
+            assert "runs fp32" in str(ei.value)
 
 
 def test_abi_1_0_plugin_refuses_bf16():
