@@ -268,7 +268,8 @@ Test(opencl_precision, bf16_weight_as_bf16) { all_shapes(VITCL_DTYPE_BF16, VITCL
 Test(opencl_precision, bf16_weight_as_fp16) { all_shapes(VITCL_DTYPE_BF16, VITCL_PRECISION_FP16); }
 
 /* Every 16-bit GEMM variant the plugin has, forced, on one odd shape (the tuned choice is
- * covered above; VITCL_CL_GEMM must be set before the context exists). */
+ * covered above; VITCL_CL_GEMM must be set before the context exists), and the fp32 layout of
+ * each mode for a widened BF16 weight. */
 static void forced_variant(const char *name)
 {
     harness_close(&H);
@@ -276,6 +277,8 @@ static void forced_variant(const char *name)
     harness_open(&H);
     check_pack(37, 70, 45, VITCL_DTYPE_F32, VITCL_PRECISION_FP16, 1, 1, 11);
     check_pack(37, 70, 45, VITCL_DTYPE_F16, VITCL_PRECISION_BF16, 1, 0, 12);
+    /* fp32 widened in the plugin: panels, or a plain copy in CLBlast mode. */
+    check_pack(37, 70, 45, VITCL_DTYPE_BF16, VITCL_PRECISION_FP32, 0, 1, 13);
 }
 
 Test(opencl_precision, forced_mb6) { forced_variant("mb6"); }
