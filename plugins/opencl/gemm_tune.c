@@ -295,10 +295,11 @@ const char *ocl_gemm_choice_name(const vitcl_context *ctx)
     return "undecided";
 }
 
-vitcl_status ocl_gemm_tune(vitcl_context *ctx)
+/* The candidate for weights of format fmt (CLBlast only for fp32) in *cand, and how it was
+ * decided in *how: VITCL_CL_GEMM (a forced clblast leaves the 16-bit formats tuned), the disk
+ * cache, or a timing run whose winner is cached (see the top of the file). */
+static vitcl_status choose(vitcl_context *ctx, ocl_wfmt fmt, int *cand, const char **how)
 {
-    if (ctx->gemm_mode != OCL_GEMM_UNDECIDED)
-        return VITCL_OK;
     const char *force = getenv("VITCL_CL_GEMM");
     if (force && *force) {
         int c = cand_index(force, strlen(force));
@@ -307,27 +308,31 @@ vitcl_status ocl_gemm_tune(vitcl_context *ctx)
                             "opencl on %s: VITCL_CL_GEMM='%s' is not one of clblast, mb6, mb8, "
                             "mb12, t64, t256",
                             ctx->dev->info.name, force);
-        if (c != CAND_CLBLAST && ctx->unfit[OCL_K_GEMM_MB6 + c][0])
+        if (c != CAND_CLBLAST && ctx->unfit[ocl_gemm_kernel(fmt, c)][0])
             return ocl_fail(ctx, VITCL_ERR_UNSUPPORTED, "opencl on %s: VITCL_CL_GEMM='%s': %s",
-                            ctx->dev->info.name, force, ctx->unfit[OCL_K_GEMM_MB6 + c]);
-        set_mode(ctx, c);
-        ctx->gemm_tuning = "forced";
-        return VITCL_OK;
+                            ctx->dev->info.name, force, ctx->unfit[ocl_gemm_kernel(fmt, c)]);
+        if (c != CAND_CLBLAST || fmt == OCL_W_F32) {
+            *cand = c;
+            *how = "forced";
+            return VITCL_OK;
+        }
     }
     unsigned char key[OCL_HASH_LEN];
-    int have_key = tune_key(ctx, OCL_W_F32, key) == 0;
+    int have_key = tune_key(ctx, fmt, key) == 0;
     if (have_key && ctx->cache_usable) {
         unsigned char *data = NULL;
         size_t len = 0;
         if (ocl_cache_read(ctx->cache_dir, "tune", key, &data, &len) == 1) {
             int c = cand_index((const char *)data, len);
             free(data);
+            if (c == CAND_CLBLAST && fmt != OCL_W_F32)
+                c = -1; /* never a 16-bit choice: a foreign entry */
             /* A cached variant this context cannot launch (lowered limits) means a new run. */
-            if (c >= 0 && c != CAND_CLBLAST && ctx->unfit[OCL_K_GEMM_MB6 + c][0])
+            if (c >= 0 && c != CAND_CLBLAST && ctx->unfit[ocl_gemm_kernel(fmt, c)][0])
                 c = -2;
             if (c >= 0) {
-                set_mode(ctx, c);
-                ctx->gemm_tuning = "cached";
+                *cand = c;
+                *how = "cached";
                 return VITCL_OK;
             }
             if (c == -1)
@@ -335,16 +340,20 @@ vitcl_status ocl_gemm_tune(vitcl_context *ctx)
         }
     }
     int winner = -1, errored = 0;
-    vitcl_status s = tune_run_all(ctx, OCL_W_F32, &winner, &errored);
+    vitcl_status s = tune_run_all(ctx, fmt, &winner, &errored);
     if (s != VITCL_OK)
         return s;
-    if (winner < 0)
+    if (winner < 0 && fmt == OCL_W_F32)
         return ocl_fail(ctx, VITCL_ERR_DEVICE,
                         "opencl on %s: neither CLBlast nor the packed GEMM kernel computed "
                         "linear correctly: refusing this device",
                         ctx->dev->info.name);
-    set_mode(ctx, winner);
-    ctx->gemm_tuning = "ran";
+    if (winner < 0)
+        return ocl_fail(ctx, VITCL_ERR_DEVICE,
+                        "opencl on %s: no GEMM kernel with %s weights computed linear correctly",
+                        ctx->dev->info.name, ocl_wfmt_name(fmt));
+    *cand = winner;
+    *how = "ran";
     /* A run in which an OpenCL call failed decides for this context only: the failure may have
      * been passing (out of resources under load), and caching would fix the choice for good. */
     /* Nor is a run under lowered test limits (VITCL_CL_LIMIT_*) cached: it saw fewer candidates. */
@@ -352,6 +361,17 @@ vitcl_status ocl_gemm_tune(vitcl_context *ctx)
         ocl_cache_write(ctx->cache_dir, "tune", key, cand_names[winner],
                         strlen(cand_names[winner]));
     return VITCL_OK;
+}
+
+vitcl_status ocl_gemm_tune(vitcl_context *ctx)
+{
+    if (ctx->gemm_mode != OCL_GEMM_UNDECIDED)
+        return VITCL_OK;
+    int c = -1;
+    vitcl_status s = choose(ctx, OCL_W_F32, &c, &ctx->gemm_tuning);
+    if (s == VITCL_OK)
+        set_mode(ctx, c);
+    return s;
 }
 
 const char *ocl_gemm_choice_name_fmt(const vitcl_context *ctx, ocl_wfmt fmt)
@@ -368,54 +388,9 @@ vitcl_status ocl_gemm_tune_fmt(vitcl_context *ctx, ocl_wfmt fmt)
         return ocl_gemm_tune(ctx);
     if (ctx->wkernel[fmt])
         return VITCL_OK;
-    const char *force = getenv("VITCL_CL_GEMM");
-    int c = force && *force ? cand_index(force, strlen(force)) : -1;
-    if (force && *force && c < 0)
-        return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
-                        "opencl on %s: VITCL_CL_GEMM='%s' is not one of clblast, mb6, mb8, "
-                        "mb12, t64, t256",
-                        ctx->dev->info.name, force);
-    if (c >= 0 && c != CAND_CLBLAST) {
-        if (ctx->unfit[ocl_gemm_kernel(fmt, c)][0])
-            return ocl_fail(ctx, VITCL_ERR_UNSUPPORTED, "opencl on %s: VITCL_CL_GEMM='%s': %s",
-                            ctx->dev->info.name, force, ctx->unfit[ocl_gemm_kernel(fmt, c)]);
+    int c = -1;
+    vitcl_status s = choose(ctx, fmt, &c, &ctx->wtuning[fmt]);
+    if (s == VITCL_OK)
         ctx->wkernel[fmt] = ocl_gemm_kernel(fmt, c);
-        ctx->wtuning[fmt] = "forced";
-        return VITCL_OK;
-    }
-    unsigned char key[OCL_HASH_LEN];
-    int have_key = tune_key(ctx, fmt, key) == 0;
-    if (have_key && ctx->cache_usable) {
-        unsigned char *data = NULL;
-        size_t len = 0;
-        if (ocl_cache_read(ctx->cache_dir, "tune", key, &data, &len) == 1) {
-            int cc = cand_index((const char *)data, len);
-            free(data);
-            if (cc == CAND_CLBLAST)
-                cc = -1; /* never a 16-bit choice: a foreign entry */
-            if (cc >= 0 && ctx->unfit[ocl_gemm_kernel(fmt, cc)][0])
-                cc = -2;
-            if (cc >= 0) {
-                ctx->wkernel[fmt] = ocl_gemm_kernel(fmt, cc);
-                ctx->wtuning[fmt] = "cached";
-                return VITCL_OK;
-            }
-            if (cc == -1)
-                ocl_cache_remove(ctx->cache_dir, "tune", key);
-        }
-    }
-    int winner = -1, errored = 0;
-    vitcl_status s = tune_run_all(ctx, fmt, &winner, &errored);
-    if (s != VITCL_OK)
-        return s;
-    if (winner < 0)
-        return ocl_fail(ctx, VITCL_ERR_DEVICE,
-                        "opencl on %s: no GEMM kernel with %s weights computed linear correctly",
-                        ctx->dev->info.name, ocl_wfmt_name(fmt));
-    ctx->wkernel[fmt] = ocl_gemm_kernel(fmt, winner);
-    ctx->wtuning[fmt] = "ran";
-    if (have_key && ctx->cache_usable && !errored && !ctx->limits_note[0])
-        ocl_cache_write(ctx->cache_dir, "tune", key, cand_names[winner],
-                        strlen(cand_names[winner]));
-    return VITCL_OK;
+    return s;
 }

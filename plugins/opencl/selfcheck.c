@@ -104,6 +104,19 @@ static double gelu_ref(double x)
     return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
 }
 
+/* ref = GELU(x w^T + b) in double, x [m,k], w [n,k]. */
+static void linear_ref(const float *x, const float *w, const float *b, size_t m, size_t n,
+                       size_t k, double *ref)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double acc = b[j];
+            for (size_t t = 0; t < k; t++)
+                acc += (double)x[i * k + t] * w[j * k + t];
+            ref[i * n + j] = gelu_ref(acc);
+        }
+}
+
 /* Checks one linear (with bias and GELU) of the given shape. */
 static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k)
 {
@@ -117,13 +130,7 @@ static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k)
         s = ocl_fail(ctx, s, "opencl self-check on %s: out of host memory", ctx->dev->info.name);
         goto done;
     }
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
-            double acc = b[j];
-            for (size_t t = 0; t < k; t++)
-                acc += (double)x[i * k + t] * w[j * k + t];
-            ref[i * n + j] = gelu_ref(acc);
-        }
+    linear_ref(x, w, b, m, n, k, ref);
     if ((s = sc_upload(r, x, m * k, &X)) != VITCL_OK ||
         (s = sc_upload(r, w, n * k, &W)) != VITCL_OK || (s = sc_upload(r, b, n, &B)) != VITCL_OK)
         goto done;
@@ -477,13 +484,7 @@ static vitcl_status check_linear16(sc_run *r, ocl_wfmt fmt, size_t m, size_t n, 
     for (size_t i = 0; i < n * k; i++)
         w[i] = fmt == OCL_W_F16 ? ocl_f16_to_f32(ocl_f32_to_f16(w[i]))
                                 : ocl_bf16_to_f32(ocl_f32_to_bf16(w[i]));
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
-            double acc = b[j];
-            for (size_t t = 0; t < k; t++)
-                acc += (double)x[i * k + t] * w[j * k + t];
-            ref[i * n + j] = gelu_ref(acc);
-        }
+    linear_ref(x, w, b, m, n, k, ref);
     if ((s = sc_upload(r, x, m * k, &X)) != VITCL_OK || (s = sc_upload(r, b, n, &B)) != VITCL_OK ||
         (s = ocl_upload_panels(ctx, panels, n, k, fmt, "self-check (16-bit)", &Wp)) != VITCL_OK)
         goto done;

@@ -75,6 +75,27 @@ void ocl_pack_host_panels(const void *w, uint32_t dtype, size_t n, size_t k, ocl
         }
 }
 
+/* A new packed buffer holding `bytes` of `data` in the given layout and format, for (n, k). */
+static vitcl_status upload_packed(vitcl_context *ctx, const void *data, size_t bytes,
+                                  ocl_pack_layout layout, ocl_wfmt fmt, size_t n, size_t k,
+                                  const char *label, vitcl_buffer **out)
+{
+    vitcl_buffer *P = NULL;
+    vitcl_status s = ocl_buffer_alloc_for(ctx, "pack_weight_host", bytes, label, &P);
+    if (s != VITCL_OK)
+        return s;
+    if ((s = ocl_buffer_write(ctx, P, 0, data, bytes)) != VITCL_OK) {
+        ocl_buffer_free(ctx, P);
+        return s;
+    }
+    P->pack = layout;
+    P->pack_fmt = fmt;
+    P->pack_n = n;
+    P->pack_k = k;
+    *out = P;
+    return VITCL_OK;
+}
+
 vitcl_status ocl_upload_panels(vitcl_context *ctx, const void *panels, size_t n, size_t k,
                                ocl_wfmt fmt, const char *label, vitcl_buffer **out)
 {
@@ -84,20 +105,7 @@ vitcl_status ocl_upload_panels(vitcl_context *ctx, const void *panels, size_t n,
         !plugin_size_mul(elems, ocl_wfmt_bytes(fmt), &bytes))
         return ocl_fail(ctx, VITCL_ERR_LIMIT, "opencl pack_weight_host on %s: '%s' [%zu, %zu] "
                         "is too large", ctx->dev->info.name, label ? label : "(unnamed)", n, k);
-    vitcl_buffer *P = NULL;
-    vitcl_status s = ocl_buffer_alloc_for(ctx, "pack_weight_host", bytes, label, &P);
-    if (s != VITCL_OK)
-        return s;
-    if ((s = ocl_buffer_write(ctx, P, 0, panels, bytes)) != VITCL_OK) {
-        ocl_buffer_free(ctx, P);
-        return s;
-    }
-    P->pack = OCL_PACK_PANELS;
-    P->pack_fmt = fmt;
-    P->pack_n = n;
-    P->pack_k = k;
-    *out = P;
-    return VITCL_OK;
+    return upload_packed(ctx, panels, bytes, OCL_PACK_PANELS, fmt, n, k, label, out);
 }
 
 /* fp32 in CLBlast mode: the widened weight as a plain [n,k] copy. */
@@ -112,21 +120,10 @@ static vitcl_status upload_plain(vitcl_context *ctx, const void *w, uint32_t dty
                         ctx->dev->info.name, label ? label : "(unnamed)");
     for (size_t i = 0; i < nk; i++)
         tmp[i] = elem_f32(w, dtype, i);
-    vitcl_buffer *P = NULL;
-    vitcl_status s = ocl_buffer_alloc_for(ctx, "pack_weight_host", nk * sizeof(float), label, &P);
-    if (s == VITCL_OK && (s = ocl_buffer_write(ctx, P, 0, tmp, nk * sizeof(float))) != VITCL_OK) {
-        ocl_buffer_free(ctx, P);
-        P = NULL;
-    }
+    vitcl_status s = upload_packed(ctx, tmp, nk * sizeof(float), OCL_PACK_PLAIN, OCL_W_F32, n, k,
+                                   label, out);
     free(tmp);
-    if (s != VITCL_OK)
-        return s;
-    P->pack = OCL_PACK_PLAIN;
-    P->pack_fmt = OCL_W_F32;
-    P->pack_n = n;
-    P->pack_k = k;
-    *out = P;
-    return VITCL_OK;
+    return s;
 }
 
 vitcl_status ocl_pack_weight_host(vitcl_context *ctx, const void *w, uint32_t dtype, size_t n,
