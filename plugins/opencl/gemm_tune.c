@@ -28,7 +28,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "half_convert.h"
+#include "plugin_half.h"
 #include "ocl.h"
 
 #define N_CAND (OCL_GEMM_VARIANTS + 1) /* the variants, then CLBlast */
@@ -131,9 +131,9 @@ static vitcl_status run_prepare(tune_run *r, const tune_shape *sh)
         float v = tune_rand(&seed) * 0.05f;
         /* 16-bit formats: the reference uses the values the kernel will read. */
         if (r->fmt == OCL_W_F16)
-            v = ocl_f16_to_f32(ocl_f32_to_f16(v));
+            v = plugin_f16_to_f32(plugin_f32_to_f16(v));
         else if (r->fmt == OCL_W_BF16)
-            v = ocl_bf16_to_f32(ocl_f32_to_bf16(v));
+            v = plugin_bf16_to_f32(plugin_f32_to_bf16(v));
         r->w[i] = v;
     }
     for (size_t i = 0; i < sh->n; i++)

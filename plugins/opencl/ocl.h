@@ -15,7 +15,6 @@
  *   gemm_packed.c   linear_pack_weight and linear on packed weights (clkernels/gemm.cl)
  *   gemm_tune.c     per-device choice between CLBlast and gemm.cl tiles, cached on disk
  *   weight_pack.c   pack_weight_host: linear weights from host memory in fp32, bf16 or fp16
- *   half_convert.h  float <-> bf16 / fp16 rounding on the host
  *   elementwise.c   gelu and add
  *   rowwise.c       layernorm and softmax
  *   attention.c     fused attention

@@ -24,7 +24,7 @@
 
 #include <stdatomic.h>
 
-#include "half_convert.h"
+#include "plugin_half.h"
 #include "ocl.h"
 
 #define SC_MAX_BUFS 8
@@ -482,8 +482,8 @@ static vitcl_status check_linear16(sc_run *r, ocl_wfmt fmt, size_t m, size_t n, 
     w[2] = 1.00048828125f + 1e-6f;
     ocl_pack_host_panels(w, VITCL_DTYPE_F32, n, k, fmt, panels);
     for (size_t i = 0; i < n * k; i++)
-        w[i] = fmt == OCL_W_F16 ? ocl_f16_to_f32(ocl_f32_to_f16(w[i]))
-                                : ocl_bf16_to_f32(ocl_f32_to_bf16(w[i]));
+        w[i] = fmt == OCL_W_F16 ? plugin_f16_to_f32(plugin_f32_to_f16(w[i]))
+                                : plugin_bf16_to_f32(plugin_f32_to_bf16(w[i]));
     linear_ref(x, w, b, m, n, k, ref);
     if ((s = sc_upload(r, x, m * k, &X)) != VITCL_OK || (s = sc_upload(r, b, n, &B)) != VITCL_OK ||
         (s = ocl_upload_panels(ctx, panels, n, k, fmt, "self-check (16-bit)", &Wp)) != VITCL_OK)

@@ -1,7 +1,7 @@
 /* plugins/opencl/weight_pack.c - pack_weight_host (ABI 1.1): a linear weight straight from host
  * memory, in its stored dtype (F32, F16, BF16), into the layout and precision linear reads.
  *
- * bf16 and fp16: every element is rounded to nearest even (half_convert.h) while it is written
+ * bf16 and fp16: every element is rounded to nearest even (plugins/common/plugin_half.h) while it is written
  * into 32-column k-major panels of 16-bit elements (the layout of clkernels/gemm.cl, halved),
  * which the 16-bit GEMM kernels widen to float as they read them (fp32 arithmetic). fp32: the
  * weight is widened exactly and laid out as the context's fp32 mode wants it (panels, or a
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "half_convert.h"
+#include "plugin_half.h"
 #include "ocl.h"
 
 size_t ocl_wfmt_bytes(ocl_wfmt fmt)
@@ -30,9 +30,9 @@ const char *ocl_wfmt_name(ocl_wfmt fmt)
 static float elem_f32(const void *w, uint32_t dtype, size_t i)
 {
     if (dtype == VITCL_DTYPE_F16)
-        return ocl_f16_to_f32(((const uint16_t *)w)[i]);
+        return plugin_f16_to_f32(((const uint16_t *)w)[i]);
     if (dtype == VITCL_DTYPE_BF16)
-        return ocl_bf16_to_f32(((const uint16_t *)w)[i]);
+        return plugin_bf16_to_f32(((const uint16_t *)w)[i]);
     return ((const float *)w)[i];
 }
 
@@ -48,7 +48,7 @@ static void put(void *dst, size_t o, ocl_wfmt fmt, const void *w, uint32_t dtype
         ((uint16_t *)dst)[o] = ((const uint16_t *)w)[i];
     } else {
         float v = elem_f32(w, dtype, i);
-        ((uint16_t *)dst)[o] = fmt == OCL_W_F16 ? ocl_f32_to_f16(v) : ocl_f32_to_bf16(v);
+        ((uint16_t *)dst)[o] = fmt == OCL_W_F16 ? plugin_f32_to_f16(v) : plugin_f32_to_bf16(v);
     }
 }
 

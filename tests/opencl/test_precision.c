@@ -2,7 +2,7 @@
  * every dtype (F32, F16, BF16) x precision (fp32, bf16, fp16) against a double reference with
  * the rounding emulated independently of the plugin, at odd shapes, with and without bias and
  * GELU; what supports() says; refusal of unknown dtypes, precisions and flags; the device's
- * precisions; and the plugin's float <-> 16-bit conversions (half_convert.h) against the
+ * precisions; and the plugin's float <-> 16-bit conversions (plugins/common/plugin_half.h) against the
  * compiler's _Float16 and a frexp-based bf16 rounding.
  *
  * Reference: the weight each precision implies (the stored dtype widened exactly, then rounded
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../plugins/opencl/half_convert.h"
+#include "../../plugins/common/plugin_half.h"
 #include "harness.h"
 
 static harness H;
@@ -100,32 +100,32 @@ Test(opencl_precision, conversions_match_independent_rounding)
         float f;
         memcpy(&f, &u, sizeof f);
         if (isnan(f)) {
-            cr_expect(isnan(ocl_f16_to_f32(ocl_f32_to_f16(f))), "NaN %08x to fp16", u);
-            cr_expect(isnan(ocl_bf16_to_f32(ocl_f32_to_bf16(f))), "NaN %08x to bf16", u);
+            cr_expect(isnan(plugin_f16_to_f32(plugin_f32_to_f16(f))), "NaN %08x to fp16", u);
+            cr_expect(isnan(plugin_bf16_to_f32(plugin_f32_to_bf16(f))), "NaN %08x to bf16", u);
             continue;
         }
-        if (ocl_f32_to_f16(f) != ref_to_f16(f) && bad16++ == 0)
+        if (plugin_f32_to_f16(f) != ref_to_f16(f) && bad16++ == 0)
             first16 = u;
-        if (ocl_f32_to_bf16(f) != ref_to_bf16(f) && badbf++ == 0)
+        if (plugin_f32_to_bf16(f) != ref_to_bf16(f) && badbf++ == 0)
             firstbf = u;
     }
     cr_expect_eq(bad16, 0, "%zu fp16 roundings differ from _Float16, first at %08x", bad16,
                  first16);
     cr_expect_eq(badbf, 0, "%zu bf16 roundings differ, first at %08x", badbf, firstbf);
     /* Ties: 1 + 2^-11 is halfway between two halves (to even: 1); 1 + 3 * 2^-11 rounds up. */
-    cr_expect_eq(ocl_f32_to_f16(1.0f + 0x1p-11f), 0x3c00);
-    cr_expect_eq(ocl_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3c02);
-    cr_expect_eq(ocl_f32_to_bf16(1.0f + 0x1p-8f), 0x3f80);
-    cr_expect_eq(ocl_f32_to_bf16(1.0f + 3 * 0x1p-8f), 0x3f82);
-    cr_expect_eq(ocl_f32_to_f16(65520.0f), 0x7c00, "65520 rounds to infinity in fp16");
-    cr_expect_eq(ocl_f32_to_f16(65519.0f), 0x7bff);
-    cr_expect_eq(ocl_f32_to_f16(0x1p-24f), 0x0001, "smallest fp16 subnormal");
-    cr_expect_eq(ocl_f32_to_f16(0x1p-25f), 0x0000, "half the smallest subnormal: tie to 0");
+    cr_expect_eq(plugin_f32_to_f16(1.0f + 0x1p-11f), 0x3c00);
+    cr_expect_eq(plugin_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3c02);
+    cr_expect_eq(plugin_f32_to_bf16(1.0f + 0x1p-8f), 0x3f80);
+    cr_expect_eq(plugin_f32_to_bf16(1.0f + 3 * 0x1p-8f), 0x3f82);
+    cr_expect_eq(plugin_f32_to_f16(65520.0f), 0x7c00, "65520 rounds to infinity in fp16");
+    cr_expect_eq(plugin_f32_to_f16(65519.0f), 0x7bff);
+    cr_expect_eq(plugin_f32_to_f16(0x1p-24f), 0x0001, "smallest fp16 subnormal");
+    cr_expect_eq(plugin_f32_to_f16(0x1p-25f), 0x0000, "half the smallest subnormal: tie to 0");
     /* Every half widens exactly. */
     for (uint32_t h = 0; h < 0x10000; h++) {
-        float a = ocl_f16_to_f32((uint16_t)h), r = ref_from_f16((uint16_t)h);
+        float a = plugin_f16_to_f32((uint16_t)h), r = ref_from_f16((uint16_t)h);
         cr_assert(memcmp(&a, &r, sizeof a) == 0 || (isnan(a) && isnan(r)), "fp16 %04x", h);
-        float c = ocl_bf16_to_f32((uint16_t)h), d = ref_from_bf16((uint16_t)h);
+        float c = plugin_bf16_to_f32((uint16_t)h), d = ref_from_bf16((uint16_t)h);
         cr_assert(memcmp(&c, &d, sizeof c) == 0, "bf16 %04x", h);
     }
 }
