@@ -8,6 +8,9 @@
  * are slow on PoCL) and the compiler keeps the whole tile in vector registers. Bias and GELU are
  * applied to the registers before the one store (no second pass over Y).
  *
+ * The panels hold wstore_t (common.cl): fp32, or 16-bit weights widened by WLOAD16 as they are
+ * read (build option VITCL_WEIGHT_FP16 / VITCL_WEIGHT_BF16); the arithmetic is fp32 either way.
+ *
  * GEMM_MB (rows per work-item) is a build option: 4, 6, 8 or 12; the plugin builds one program per
  * value and picks one per device by timing (gemm_tune.c). Launch with local size (1, 1) and
  * global size (ceil(n / 32), ceil(m / GEMM_MB)). Without GEMM_MB only pack_w_panels is compiled.
@@ -64,7 +67,7 @@ inline void gemm_store_row(__global float *dst, float16 lo, float16 hi, float16 
         dst[c] = t[c];
 }
 
-__kernel void gemm_packed(__global const float *x, ulong x_off, __global const float *wp,
+__kernel void gemm_packed(__global const float *x, ulong x_off, __global const wstore_t *wp,
                           __global const float *bias, ulong b_off, __global float *y, ulong y_off,
                           uint m, uint n, uint k, int has_bias, int apply_gelu)
 {
@@ -72,14 +75,14 @@ __kernel void gemm_packed(__global const float *x, ulong x_off, __global const f
     const size_t m0 = i * GEMM_MB, n0 = j * GEMM_PANEL;
     if (m0 >= m || n0 >= n)
         return;
-    __global const float *wa = wp + j * (size_t)k * GEMM_PANEL;
+    __global const wstore_t *wa = wp + j * (size_t)k * GEMM_PANEL;
     /* Rows past m repeat the last row (valid memory); their results are never stored. */
 #define GEMM_DECL(r)                                                                            \
     float16 lo##r = 0.0f, hi##r = 0.0f;                                                         \
     __global const float *x##r = x + x_off + min(m0 + r, (size_t)m - 1) * k;
     GEMM_ROWS(GEMM_DECL)
     for (uint t = 0; t < k; t++) {
-        const float16 w0 = vload16(2 * t, wa), w1 = vload16(2 * t + 1, wa);
+        const float16 w0 = WLOAD16(2 * t, wa), w1 = WLOAD16(2 * t + 1, wa);
 #define GEMM_STEP(r)                                                                            \
     {                                                                                           \
         const float16 xb = (float16)(x##r[t]);                                                  \

@@ -9,6 +9,9 @@
  * GELU are applied to the registers before the one store. Private memory: 16 accumulators plus 8
  * operands per item; local memory: 16 * (GT_BM + 1 + GT_BN) floats.
  *
+ * The panels hold wstore_t (common.cl: fp32, or 16-bit weights widened to float as they are
+ * copied into local memory).
+ *
  * Launch with local size (GT_LX, GT_LY) exactly and global size
  * (ceil(n / GT_BN) * GT_LX, ceil(m / GT_BM) * GT_LY). Needs common.cl and gemm.cl (GEMM_PANEL).
  */
@@ -23,7 +26,7 @@
 #define GT_ITEMS (GT_LX * GT_LY)
 
 __kernel __attribute__((reqd_work_group_size(GT_LX, GT_LY, 1))) void
-gemm_tiled(__global const float *x, ulong x_off, __global const float *wp,
+gemm_tiled(__global const float *x, ulong x_off, __global const wstore_t *wp,
            __global const float *bias, ulong b_off, __global float *y, ulong y_off, uint m,
            uint n, uint k, int has_bias, int apply_gelu)
 {
@@ -50,7 +53,7 @@ gemm_tiled(__global const float *x, ulong x_off, __global const float *wp,
             const size_t col = n0 + c;
             const uint t = k0 + kk;
             ws[kk][c] = col < packed_n && t < k
-                            ? wp[((col / GEMM_PANEL) * k + t) * GEMM_PANEL + col % GEMM_PANEL]
+                            ? WLOAD(wp, ((col / GEMM_PANEL) * k + t) * GEMM_PANEL + col % GEMM_PANEL)
                             : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);

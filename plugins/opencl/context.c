@@ -8,7 +8,9 @@
  * VITCL_CL_STATS_FILE: when set, context_destroy appends one line
  *   "opencl device=<name> builds=N cache_hits=N cache_rejected=N gemm=<choice>
  *    attention=rows|tiled selfcheck=ran|cached|skipped
- *    tuning=ran|cached|forced|not run[ faults=build:N,cl_alloc:N,cl_enqueue:N injected=N]"
+ *    tuning=ran|cached|forced|not run gemm_bf16=<choice> tuning_bf16=... gemm_fp16=<choice>
+ *    tuning_fp16=... precisions=fp32[,bf16][,fp16]
+ *    [ faults=build:N,cl_alloc:N,cl_enqueue:N injected=N]"
  * so a test can see whether a process compiled programs or loaded them from the cache; the
  * faults field (calls counted by fault_inject.h) is there only while VITCL_FAULT_INJECT names a
  * plugin kind.
@@ -44,6 +46,9 @@ vitcl_status ocl_context_create(void *state, int device_index, vitcl_context **o
         return VITCL_ERR_OUT_OF_MEMORY;
     }
     ctx->dev = &st->devices[device_index];
+    ctx->dev_refused = &st->refused[device_index];
+    for (int f = 0; f < OCL_W_COUNT; f++)
+        ctx->wtuning[f] = "not run";
     ocl_fault_init(&ctx->fault);
     ctx->stats.selfcheck = "not run";
     ctx->gemm_tuning = "not run";
@@ -102,14 +107,19 @@ static void write_stats(const vitcl_context *ctx)
     const char *path = getenv("VITCL_CL_STATS_FILE");
     if (!path || !*path)
         return;
-    char line[640], faults[160];
+    char line[800], faults[160];
     ocl_fault_describe(&ctx->fault, faults, sizeof faults);
     int n = snprintf(line, sizeof line,
                      "opencl device=%s builds=%u cache_hits=%u cache_rejected=%u gemm=%s "
-                     "attention=%s selfcheck=%s tuning=%s%s%s\n",
+                     "attention=%s selfcheck=%s tuning=%s gemm_bf16=%s tuning_bf16=%s "
+                     "gemm_fp16=%s tuning_fp16=%s precisions=fp32%s%s%s%s\n",
                      ctx->dev->info.name, ctx->stats.builds, ctx->stats.cache_hits,
                      ctx->stats.cache_rejected, ocl_gemm_choice_name(ctx),
                      ctx->att_tiled ? "tiled" : "rows", ctx->stats.selfcheck, ctx->gemm_tuning,
+                     ocl_gemm_choice_name_fmt(ctx, OCL_W_BF16), ctx->wtuning[OCL_W_BF16],
+                     ocl_gemm_choice_name_fmt(ctx, OCL_W_F16), ctx->wtuning[OCL_W_F16],
+                     ctx->prec_refused & VITCL_PRECISION_BIT(VITCL_PRECISION_BF16) ? "" : ",bf16",
+                     ctx->prec_refused & VITCL_PRECISION_BIT(VITCL_PRECISION_FP16) ? "" : ",fp16",
                      faults[0] ? " faults=" : "", faults);
     if (n <= 0)
         return;

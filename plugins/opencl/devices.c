@@ -192,6 +192,14 @@ static void describe(ocl_device *od)
         info->caps |= VITCL_CAP_HOST_UNIFIED | VITCL_CAP_ZERO_COPY_WRAP;
     if (od->profiling_ok)
         info->caps |= VITCL_CAP_PROFILING;
+    /* 16-bit weight storage needs only OpenCL 1.2 (vload_half; bf16 by a shift), so every
+     * device offers both; a context whose self-check refuses one drops it (plugin.c). */
+    info->precisions = VITCL_PRECISION_BIT(VITCL_PRECISION_FP32) |
+                       VITCL_PRECISION_BIT(VITCL_PRECISION_BF16) |
+                       VITCL_PRECISION_BIT(VITCL_PRECISION_FP16);
+    snprintf(info->precision_notes, sizeof info->precision_notes,
+             "fp16, bf16: linear weights stored in 16 bits (fp16 read with vload_half, bf16 "
+             "widened by a shift), fp32 arithmetic; every other op fp32");
     fill_extra(od, ext);
     free(ext);
 }

@@ -1,7 +1,8 @@
 /* plugins/opencl/gemm.c - linear (dispatch) and gemm_batched through CLBlast's C API.
  *
- * linear on a weight made by linear_pack_weight runs the layout that buffer was packed in: the
- * gemm_packed kernel for 32-column panels (gemm_packed.c), CLBlast for plain copies. An unpacked
+ * linear on a weight made by linear_pack_weight or pack_weight_host runs the layout that buffer
+ * was packed in: the context's GEMM kernel for 32-column panels (gemm_packed.c; for 16-bit
+ * panels the kernel tuned for that format), CLBlast for plain copies. An unpacked
  * W goes to CLBlast: CLBlastSgemmWithTempBuffer (row-major, X * W^T) with a plugin-owned
  * temporary buffer grown to the size CLBlast asks for, followed by the bias + GELU kernel
  * (bias_gelu.cl) when there is a bias or GELU. gemm_batched is CLBlastSgemm for one matrix and
@@ -101,9 +102,12 @@ vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
         (b && (s = ocl_check_range(ctx, op, "bias", b, b_off, n)) != VITCL_OK))
         return s;
     int gelu = (flags & VITCL_LINEAR_GELU) != 0;
-    if (packed && W->pack == OCL_PACK_PANELS)
-        return ocl_linear_panels(ctx, ctx->gemm_kernel, X, x_off, W, b, b_off, Y, y_off, m, n, k,
-                                 gelu);
+    if (packed && W->pack == OCL_PACK_PANELS) {
+        /* 16-bit weights run the kernel tuned for their format (pack_weight_host tuned it). */
+        ocl_kernel_id kern =
+            W->pack_fmt == OCL_W_F32 ? ctx->gemm_kernel : ctx->wkernel[W->pack_fmt];
+        return ocl_linear_panels(ctx, kern, X, x_off, W, b, b_off, Y, y_off, m, n, k, gelu);
+    }
     return ocl_linear_clblast(ctx, X, x_off, W, w_off, b, b_off, Y, y_off, m, n, k, gelu);
 }
 

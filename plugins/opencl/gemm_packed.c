@@ -120,7 +120,7 @@ vitcl_status ocl_linear_panels(vitcl_context *ctx, ocl_kernel_id kernel, const v
     if (ctx->unfit[kernel][0])
         return ocl_fail(ctx, VITCL_ERR_UNSUPPORTED, "opencl linear on %s: %s",
                         ctx->dev->info.name, ctx->unfit[kernel]);
-    size_t mb = rows[kernel - OCL_K_GEMM_MB6], nb = cols[kernel - OCL_K_GEMM_MB6];
+    size_t mb = rows[ocl_gemm_variant(kernel)], nb = cols[ocl_gemm_variant(kernel)];
     cl_ulong xo = x_off, bo = b_off, yo = y_off;
     cl_uint mm = (cl_uint)m, nn = (cl_uint)n, kk = (cl_uint)k;
     cl_int has_bias = b != NULL, act = gelu;

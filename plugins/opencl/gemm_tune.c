@@ -13,6 +13,13 @@
  *
  * VITCL_CL_GEMM = clblast | mb6 | mb8 | mb12 | t64 | t256 forces a candidate (benchmarks, tests); the forced
  * choice is not cached.
+ *
+ * 16-bit weights (bf16, fp16; pack_weight_host) are tuned the same way, separately per format, at
+ * the first pack in that format, among the five variants built for it (CLBlast is not a
+ * candidate: its half routines compute in half, which the fp16-storage contract does not allow).
+ * The weights of the timed shapes are rounded to the format on the host first, so the double
+ * reference sees exactly what the kernel reads. A forced variant applies to every format; a
+ * forced clblast leaves the 16-bit formats tuned.
  */
 #include <clblast_c.h>
 #include <math.h>
@@ -21,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "plugin_half.h"
 #include "ocl.h"
 
 #define N_CAND (OCL_GEMM_VARIANTS + 1) /* the variants, then CLBlast */
@@ -52,7 +60,7 @@ static void set_mode(vitcl_context *ctx, int cand)
     ctx->gemm_kernel = (ocl_kernel_id)(OCL_K_GEMM_MB6 + cand);
 }
 
-static int tune_key(vitcl_context *ctx, unsigned char key[OCL_HASH_LEN])
+static int tune_key(vitcl_context *ctx, ocl_wfmt fmt, unsigned char key[OCL_HASH_LEN])
 {
     ocl_hasher *h = ocl_hash_begin();
     if (!h)
@@ -62,6 +70,7 @@ static int tune_key(vitcl_context *ctx, unsigned char key[OCL_HASH_LEN])
              CLBLAST_VERSION_PATCH);
     ocl_hash_str(h, "vitcl-opencl-gemm-tune v2");
     ocl_hash_str(h, ver);
+    ocl_hash_str(h, ocl_wfmt_name(fmt));
     ocl_hash_device(h, ctx->dev);
     if (ocl_hash_all_sources(ctx, h) != VITCL_OK) {
         unsigned char tmp[OCL_HASH_LEN];
@@ -82,6 +91,7 @@ static int cand_index(const char *name, size_t len)
 
 typedef struct tune_run {
     vitcl_context *ctx;
+    ocl_wfmt fmt; /* weight format of the candidates (CLBlast only with fp32) */
     float *x, *w, *b, *y;
     vitcl_buffer *X, *W, *Wp, *B, *Y;
 } tune_run;
@@ -117,11 +127,31 @@ static vitcl_status run_prepare(tune_run *r, const tune_shape *sh)
     uint32_t seed = 777u;
     for (size_t i = 0; i < nx; i++)
         r->x[i] = tune_rand(&seed);
-    for (size_t i = 0; i < nw; i++)
-        r->w[i] = tune_rand(&seed) * 0.05f;
+    for (size_t i = 0; i < nw; i++) {
+        float v = tune_rand(&seed) * 0.05f;
+        /* 16-bit formats: the reference uses the values the kernel will read. */
+        if (r->fmt == OCL_W_F16)
+            v = plugin_f16_to_f32(plugin_f32_to_f16(v));
+        else if (r->fmt == OCL_W_BF16)
+            v = plugin_bf16_to_f32(plugin_f32_to_bf16(v));
+        r->w[i] = v;
+    }
     for (size_t i = 0; i < sh->n; i++)
         r->b[i] = tune_rand(&seed);
     vitcl_status s;
+    if (r->fmt != OCL_W_F32) {
+        void *panels = malloc((sh->n + OCL_GEMM_PANEL - 1) / OCL_GEMM_PANEL * OCL_GEMM_PANEL *
+                              sh->k * ocl_wfmt_bytes(r->fmt));
+        if (!panels)
+            return ocl_fail(ctx, VITCL_ERR_OUT_OF_MEMORY,
+                            "opencl gemm tuning on %s: out of host memory", ctx->dev->info.name);
+        ocl_pack_host_panels(r->w, VITCL_DTYPE_F32, sh->n, sh->k, r->fmt, panels);
+        s = ocl_upload_panels(ctx, panels, sh->n, sh->k, r->fmt, "gemm tuning W (16-bit)",
+                              &r->Wp);
+        free(panels);
+        if (s != VITCL_OK)
+            return s;
+    }
     if ((s = ocl_buffer_alloc(ctx, nx * sizeof(float), "gemm tuning X", &r->X)) != VITCL_OK ||
         (s = ocl_buffer_write(ctx, r->X, 0, r->x, nx * sizeof(float))) != VITCL_OK ||
         (s = ocl_buffer_alloc(ctx, nw * sizeof(float), "gemm tuning W", &r->W)) != VITCL_OK ||
@@ -130,8 +160,9 @@ static vitcl_status run_prepare(tune_run *r, const tune_shape *sh)
             VITCL_OK ||
         (s = ocl_buffer_write(ctx, r->B, 0, r->b, sh->n * sizeof(float))) != VITCL_OK ||
         (s = ocl_buffer_alloc(ctx, ny * sizeof(float), "gemm tuning Y", &r->Y)) != VITCL_OK ||
-        (s = ocl_pack_panels(ctx, r->W, 0, sh->n, sh->k, "gemm tuning W (packed)", &r->Wp)) !=
-            VITCL_OK)
+        (r->fmt == OCL_W_F32 &&
+         (s = ocl_pack_panels(ctx, r->W, 0, sh->n, sh->k, "gemm tuning W (packed)", &r->Wp)) !=
+             VITCL_OK))
         return s;
     return ocl_synchronize(ctx);
 }
@@ -143,7 +174,7 @@ static vitcl_status run_once(tune_run *r, const tune_shape *sh, int cand, double
     vitcl_status s =
         cand == CAND_CLBLAST
             ? ocl_linear_clblast(ctx, r->X, 0, r->W, 0, r->B, 0, r->Y, 0, sh->m, sh->n, sh->k, 0)
-            : ocl_linear_panels(ctx, (ocl_kernel_id)(OCL_K_GEMM_MB6 + cand), r->X, 0, r->Wp,
+            : ocl_linear_panels(ctx, ocl_gemm_kernel(r->fmt, cand), r->X, 0, r->Wp,
                                 r->B, 0, r->Y, 0, sh->m, sh->n, sh->k, 0);
     if (s == VITCL_OK)
         s = ocl_synchronize(ctx);
@@ -182,7 +213,7 @@ static int run_correct(tune_run *r, const tune_shape *sh)
  * candidate was dropped because an OpenCL call failed (rather than for a wrong result or its
  * speed): such a run may have lost the best candidate to a passing condition. The status of such
  * a failure (with its message in ctx->err) is returned when it left no candidate at all. */
-static vitcl_status tune_run_all(vitcl_context *ctx, int *winner, int *errored)
+static vitcl_status tune_run_all(vitcl_context *ctx, ocl_wfmt fmt, int *winner, int *errored)
 {
     enum { DEAD = 0, ALIVE = 1, SLOW = 2 };
     double total[N_CAND] = {0};
@@ -193,10 +224,12 @@ static vitcl_status tune_run_all(vitcl_context *ctx, int *winner, int *errored)
     *errored = 0;
     /* A variant this device cannot launch (work-group or local memory limits) never runs. */
     for (int c = 0; c < N_CAND; c++)
-        state[c] = c != CAND_CLBLAST && ctx->unfit[OCL_K_GEMM_MB6 + c][0] ? DEAD : ALIVE;
+        state[c] = c == CAND_CLBLAST ? (fmt == OCL_W_F32 ? ALIVE : DEAD)
+                   : ctx->unfit[ocl_gemm_kernel(fmt, c)][0] ? DEAD
+                                                            : ALIVE;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const tune_shape *sh = &shapes[si];
-        tune_run r = {.ctx = ctx};
+        tune_run r = {.ctx = ctx, .fmt = fmt};
         vitcl_status s = run_prepare(&r, sh);
         for (int c = 0; c < N_CAND && s == VITCL_OK; c++) {
             if (state[c] != ALIVE)
@@ -262,10 +295,11 @@ const char *ocl_gemm_choice_name(const vitcl_context *ctx)
     return "undecided";
 }
 
-vitcl_status ocl_gemm_tune(vitcl_context *ctx)
+/* The candidate for weights of format fmt (CLBlast only for fp32) in *cand, and how it was
+ * decided in *how: VITCL_CL_GEMM (a forced clblast leaves the 16-bit formats tuned), the disk
+ * cache, or a timing run whose winner is cached (see the top of the file). */
+static vitcl_status choose(vitcl_context *ctx, ocl_wfmt fmt, int *cand, const char **how)
 {
-    if (ctx->gemm_mode != OCL_GEMM_UNDECIDED)
-        return VITCL_OK;
     const char *force = getenv("VITCL_CL_GEMM");
     if (force && *force) {
         int c = cand_index(force, strlen(force));
@@ -274,27 +308,31 @@ vitcl_status ocl_gemm_tune(vitcl_context *ctx)
                             "opencl on %s: VITCL_CL_GEMM='%s' is not one of clblast, mb6, mb8, "
                             "mb12, t64, t256",
                             ctx->dev->info.name, force);
-        if (c != CAND_CLBLAST && ctx->unfit[OCL_K_GEMM_MB6 + c][0])
+        if (c != CAND_CLBLAST && ctx->unfit[ocl_gemm_kernel(fmt, c)][0])
             return ocl_fail(ctx, VITCL_ERR_UNSUPPORTED, "opencl on %s: VITCL_CL_GEMM='%s': %s",
-                            ctx->dev->info.name, force, ctx->unfit[OCL_K_GEMM_MB6 + c]);
-        set_mode(ctx, c);
-        ctx->gemm_tuning = "forced";
-        return VITCL_OK;
+                            ctx->dev->info.name, force, ctx->unfit[ocl_gemm_kernel(fmt, c)]);
+        if (c != CAND_CLBLAST || fmt == OCL_W_F32) {
+            *cand = c;
+            *how = "forced";
+            return VITCL_OK;
+        }
     }
     unsigned char key[OCL_HASH_LEN];
-    int have_key = tune_key(ctx, key) == 0;
+    int have_key = tune_key(ctx, fmt, key) == 0;
     if (have_key && ctx->cache_usable) {
         unsigned char *data = NULL;
         size_t len = 0;
         if (ocl_cache_read(ctx->cache_dir, "tune", key, &data, &len) == 1) {
             int c = cand_index((const char *)data, len);
             free(data);
+            if (c == CAND_CLBLAST && fmt != OCL_W_F32)
+                c = -1; /* never a 16-bit choice: a foreign entry */
             /* A cached variant this context cannot launch (lowered limits) means a new run. */
-            if (c >= 0 && c != CAND_CLBLAST && ctx->unfit[OCL_K_GEMM_MB6 + c][0])
+            if (c >= 0 && c != CAND_CLBLAST && ctx->unfit[ocl_gemm_kernel(fmt, c)][0])
                 c = -2;
             if (c >= 0) {
-                set_mode(ctx, c);
-                ctx->gemm_tuning = "cached";
+                *cand = c;
+                *how = "cached";
                 return VITCL_OK;
             }
             if (c == -1)
@@ -302,16 +340,20 @@ vitcl_status ocl_gemm_tune(vitcl_context *ctx)
         }
     }
     int winner = -1, errored = 0;
-    vitcl_status s = tune_run_all(ctx, &winner, &errored);
+    vitcl_status s = tune_run_all(ctx, fmt, &winner, &errored);
     if (s != VITCL_OK)
         return s;
-    if (winner < 0)
+    if (winner < 0 && fmt == OCL_W_F32)
         return ocl_fail(ctx, VITCL_ERR_DEVICE,
                         "opencl on %s: neither CLBlast nor the packed GEMM kernel computed "
                         "linear correctly: refusing this device",
                         ctx->dev->info.name);
-    set_mode(ctx, winner);
-    ctx->gemm_tuning = "ran";
+    if (winner < 0)
+        return ocl_fail(ctx, VITCL_ERR_DEVICE,
+                        "opencl on %s: no GEMM kernel with %s weights computed linear correctly",
+                        ctx->dev->info.name, ocl_wfmt_name(fmt));
+    *cand = winner;
+    *how = "ran";
     /* A run in which an OpenCL call failed decides for this context only: the failure may have
      * been passing (out of resources under load), and caching would fix the choice for good. */
     /* Nor is a run under lowered test limits (VITCL_CL_LIMIT_*) cached: it saw fewer candidates. */
@@ -319,4 +361,36 @@ vitcl_status ocl_gemm_tune(vitcl_context *ctx)
         ocl_cache_write(ctx->cache_dir, "tune", key, cand_names[winner],
                         strlen(cand_names[winner]));
     return VITCL_OK;
+}
+
+vitcl_status ocl_gemm_tune(vitcl_context *ctx)
+{
+    if (ctx->gemm_mode != OCL_GEMM_UNDECIDED)
+        return VITCL_OK;
+    int c = -1;
+    vitcl_status s = choose(ctx, OCL_W_F32, &c, &ctx->gemm_tuning);
+    if (s == VITCL_OK)
+        set_mode(ctx, c);
+    return s;
+}
+
+const char *ocl_gemm_choice_name_fmt(const vitcl_context *ctx, ocl_wfmt fmt)
+{
+    if (fmt == OCL_W_F32)
+        return ocl_gemm_choice_name(ctx);
+    ocl_kernel_id k = ctx->wkernel[fmt];
+    return k && ocl_kernel_is_gemm(k) ? cand_names[ocl_gemm_variant(k)] : "undecided";
+}
+
+vitcl_status ocl_gemm_tune_fmt(vitcl_context *ctx, ocl_wfmt fmt)
+{
+    if (fmt == OCL_W_F32)
+        return ocl_gemm_tune(ctx);
+    if (ctx->wkernel[fmt])
+        return VITCL_OK;
+    int c = -1;
+    vitcl_status s = choose(ctx, fmt, &c, &ctx->wtuning[fmt]);
+    if (s == VITCL_OK)
+        ctx->wkernel[fmt] = ocl_gemm_kernel(fmt, c);
+    return s;
 }

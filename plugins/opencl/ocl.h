@@ -14,6 +14,7 @@
  *   gemm.c          linear (dispatch) and gemm_batched through CLBlast
  *   gemm_packed.c   linear_pack_weight and linear on packed weights (clkernels/gemm.cl)
  *   gemm_tune.c     per-device choice between CLBlast and gemm.cl tiles, cached on disk
+ *   weight_pack.c   pack_weight_host: linear weights from host memory in fp32, bf16 or fp16
  *   elementwise.c   gelu and add
  *   rowwise.c       layernorm and softmax
  *   attention.c     fused attention
@@ -65,6 +66,9 @@ typedef struct ocl_device {
 /* Plugin-wide state made by init. */
 typedef struct ocl_state {
     ocl_device *devices;
+    /* Per device: VITCL_PRECISION_BIT set of precisions a context's self-check refused; device_info
+     * leaves them out of `precisions` from then on (atomic: contexts run on any thread). */
+    _Atomic uint32_t *refused;
     int count;
 } ocl_state;
 
@@ -82,6 +86,11 @@ typedef enum ocl_program_id {
     OCL_P_GEMM_MB12,
     OCL_P_GEMM_T64,   /* gemm_tiled.cl, 8 x 8 work-group */
     OCL_P_GEMM_T256,  /* gemm_tiled.cl, 16 x 16 work-group */
+    /* The same five with bf16 weights (-DVITCL_WEIGHT_BF16), then with fp16 weights. */
+    OCL_P_GEMM_BF16_MB6, OCL_P_GEMM_BF16_MB8, OCL_P_GEMM_BF16_MB12, OCL_P_GEMM_BF16_T64,
+    OCL_P_GEMM_BF16_T256,
+    OCL_P_GEMM_F16_MB6, OCL_P_GEMM_F16_MB8, OCL_P_GEMM_F16_MB12, OCL_P_GEMM_F16_T64,
+    OCL_P_GEMM_F16_T256,
     OCL_P_ATT_T64,    /* attention_tiled.cl for head_dim 64 */
     OCL_P_ATT_T128,   /* attention_tiled.cl for any head_dim <= 128 */
     OCL_P_COUNT
@@ -104,18 +113,37 @@ typedef enum ocl_kernel_id {
     OCL_K_GEMM_MB12,
     OCL_K_GEMM_T64,
     OCL_K_GEMM_T256,
+    OCL_K_GEMM_BF16_MB6, OCL_K_GEMM_BF16_MB8, OCL_K_GEMM_BF16_MB12, OCL_K_GEMM_BF16_T64,
+    OCL_K_GEMM_BF16_T256,
+    OCL_K_GEMM_F16_MB6, OCL_K_GEMM_F16_MB8, OCL_K_GEMM_F16_MB12, OCL_K_GEMM_F16_T64,
+    OCL_K_GEMM_F16_T256,
     OCL_K_ATT_T64,
     OCL_K_ATT_T128,
     OCL_K_COUNT
 } ocl_kernel_id;
 
+/* Storage format of a packed linear weight; the values are those of vitcl_precision (device.h). */
+typedef enum ocl_wfmt {
+    OCL_W_F32 = 0,
+    OCL_W_BF16 = 1, /* 16 bits, widened in-kernel by a shift */
+    OCL_W_F16 = 2,  /* IEEE binary16, read with vload_half */
+    OCL_W_COUNT = 3
+} ocl_wfmt;
+
 /* The GEMM kernels on panel-packed weights: gemm_packed at three tile heights (CPU-shaped, one
  * work-item per work-group) and gemm_tiled with 64 and 256 work-items per group (GPU-shaped),
- * in this order (gemm_tune.c's candidate names follow it). */
+ * in this order (gemm_tune.c's candidate names follow it), once per weight format (fp32, bf16,
+ * fp16, the order of ocl_wfmt). */
 #define OCL_GEMM_VARIANTS 5
-#define ocl_kernel_is_gemm(k) ((k) >= OCL_K_GEMM_MB6 && (k) <= OCL_K_GEMM_T256)
+#define ocl_gemm_kernel(fmt, v) \
+    ((ocl_kernel_id)(OCL_K_GEMM_MB6 + (int)(fmt) * OCL_GEMM_VARIANTS + (int)(v)))
+#define ocl_kernel_is_gemm(k) \
+    ((int)(k) >= OCL_K_GEMM_MB6 && (int)(k) < OCL_K_GEMM_MB6 + OCL_W_COUNT * OCL_GEMM_VARIANTS)
+/* The variant (0..4: mb6, mb8, mb12, t64, t256) and the weight format of a GEMM kernel. */
+#define ocl_gemm_variant(k) (((int)(k) - OCL_K_GEMM_MB6) % OCL_GEMM_VARIANTS)
+#define ocl_gemm_format(k) ((ocl_wfmt)(((int)(k) - OCL_K_GEMM_MB6) / OCL_GEMM_VARIANTS))
 /* Kernels that must run with exactly their compiled work-group size (reqd_work_group_size). */
-#define ocl_kernel_is_tiled(k) ((k) == OCL_K_GEMM_T64 || (k) == OCL_K_GEMM_T256 || \
+#define ocl_kernel_is_tiled(k) ((ocl_kernel_is_gemm(k) && ocl_gemm_variant(k) >= 3) || \
                                 (k) == OCL_K_ATT_T64 || (k) == OCL_K_ATT_T128)
 /* Columns per packed panel (GEMM_PANEL in gemm.cl). */
 #define OCL_GEMM_PANEL 32
@@ -184,6 +212,15 @@ struct vitcl_context {
     size_t scratch_bytes[OCL_SCRATCH_COUNT];
     ocl_gemm_mode gemm_mode; /* decided at the first linear_pack_weight (gemm_tune.c) */
     ocl_kernel_id gemm_kernel; /* the gemm_packed variant used in OCL_GEMM_PANELS mode */
+    /* The GEMM kernel of 16-bit weights (index OCL_W_BF16, OCL_W_F16; decided at the first
+     * pack_weight_host in that format, gemm_tune.c; 0 = undecided) and how it was decided. */
+    ocl_kernel_id wkernel[OCL_W_COUNT];
+    const char *wtuning[OCL_W_COUNT];
+    /* VITCL_PRECISION_BIT set of the reduced precisions the self-check refused on this context
+     * (their 16-bit GEMM kernels computed wrongly), with the reason for each. */
+    uint32_t prec_refused;
+    char prec_note[OCL_W_COUNT][512];
+    _Atomic uint32_t *dev_refused; /* the device's entry of ocl_state.refused */
     int att_tiled;             /* attention runs attention_tiled.cl (see attention.c) */
     /* Why a kernel cannot run on this device ("" when it can): its work-group size exceeds
      * CL_DEVICE_MAX_WORK_ITEM_SIZES or CL_KERNEL_WORK_GROUP_SIZE, or CL_KERNEL_LOCAL_MEM_SIZE
@@ -207,7 +244,8 @@ struct vitcl_buffer {
     cl_mem mem;
     size_t bytes;
     int zero_copy;
-    ocl_pack_layout pack;  /* set by linear_pack_weight */
+    ocl_pack_layout pack;  /* set by linear_pack_weight / pack_weight_host */
+    ocl_wfmt pack_fmt;     /* element format of a packed weight (OCL_W_F32 unless 16-bit) */
     size_t pack_n, pack_k; /* the W shape a packed buffer was made for */
     char label[OCL_LABEL_MAX];
 };
@@ -378,12 +416,41 @@ vitcl_status ocl_linear_panels(vitcl_context *ctx, ocl_kernel_id kernel, const v
                                size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
                                size_t k, int gelu);
 
+/* ---- weight_pack.c */
+/* The op table's pack_weight_host (backend.h, ABI 1.1): W [n,k] of `dtype` from host memory,
+ * stored in `precision`: fp32 (only from F16/BF16, widened; the host keeps F32 weights on the
+ * 1.0 path) in the context's fp32 layout, bf16 / fp16 rounded to nearest even into 16-bit
+ * panels read by the 16-bit GEMM kernels. Tunes the format's GEMM on first use. */
+vitcl_status ocl_pack_weight_host(vitcl_context *ctx, const void *w, uint32_t dtype, size_t n,
+                                  size_t k, uint32_t precision, const char *label,
+                                  vitcl_buffer **out);
+/* Converts W [n,k] of `dtype` (host memory) into panels of format fmt in `dst` (ceil(n/32)*32*k
+ * elements of 4 or 2 bytes, zero past n), rounding to nearest even. Used by the packer, the
+ * tuning and the self-check. */
+void ocl_pack_host_panels(const void *w, uint32_t dtype, size_t n, size_t k, ocl_wfmt fmt,
+                          void *dst);
+/* Bytes of one element of format fmt. */
+size_t ocl_wfmt_bytes(ocl_wfmt fmt);
+/* Uploads host panels (ocl_pack_host_panels) into a new packed buffer for (n, k) in format
+ * fmt, named `label`; the caller owns it. */
+vitcl_status ocl_upload_panels(vitcl_context *ctx, const void *panels, size_t n, size_t k,
+                               ocl_wfmt fmt, const char *label, vitcl_buffer **out);
+/* "fp32", "bf16", "fp16". */
+const char *ocl_wfmt_name(ocl_wfmt fmt);
+
 /* ---- gemm_tune.c */
 /* Sets ctx->gemm_mode (and gemm_kernel) unless already set: from the disk cache when an entry
  * for this device, driver, CLBlast version and gemm.cl exists, else by timing CLBlast and each
  * gemm_packed variant on a few ViT shapes (a candidate with wrong results is discarded) and
  * storing the winner. Fails only when no candidate computes correctly or on out of memory. */
 vitcl_status ocl_gemm_tune(vitcl_context *ctx);
+/* The same for 16-bit weights of format fmt (OCL_W_BF16, OCL_W_F16): sets ctx->wkernel[fmt]
+ * among the 16-bit variants the device can launch (CLBlast is not a candidate: its half
+ * routines compute in half), from the cache or by timing; VITCL_CL_GEMM naming a variant forces
+ * that variant here too. */
+vitcl_status ocl_gemm_tune_fmt(vitcl_context *ctx, ocl_wfmt fmt);
+/* The 16-bit choice of fmt as VITCL_CL_GEMM spells it, or "undecided"; a static string. */
+const char *ocl_gemm_choice_name_fmt(const vitcl_context *ctx, ocl_wfmt fmt);
 /* The context's GEMM choice as VITCL_CL_GEMM spells it, or "undecided"; a static string. */
 const char *ocl_gemm_choice_name(const vitcl_context *ctx);
 vitcl_status ocl_layernorm(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
@@ -407,6 +474,9 @@ vitcl_status ocl_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, siz
                              size_t y_batch_stride, size_t batch, size_t channels, size_t height,
                              size_t width, size_t patch, size_t dim);
 int ocl_supports(vitcl_context *ctx, vitcl_op op, const vitcl_op_shape *shape);
+/* The host's ABI minor as given to the entry function (plugin.c): ABI 1.1 fields of host
+ * structs are read only when it is >= 1. */
+uint32_t ocl_host_minor(void);
 
 /* ---- attention.c */
 /* Sets ctx->att_tiled from VITCL_CL_ATTENTION (rows | tiled), else from the device type (tiled on

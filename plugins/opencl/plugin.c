@@ -1,6 +1,8 @@
 /* plugins/opencl/plugin.c - the OpenCL plugin's descriptor, entry point and device queries. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "ocl.h"
@@ -17,6 +19,14 @@ static vitcl_status plugin_init(void **state, char *err, size_t errlen)
         free(st);
         return s;
     }
+    if (st->count > 0 && !(st->refused = calloc((size_t)st->count, sizeof *st->refused))) {
+        free(st->devices);
+        free(st);
+        snprintf(err, errlen, "opencl: out of memory");
+        return VITCL_ERR_OUT_OF_MEMORY;
+    }
+    for (int i = 0; i < st->count; i++)
+        atomic_init(&st->refused[i], 0u);
     *state = st;
     return VITCL_OK;
 }
@@ -27,6 +37,7 @@ static void plugin_shutdown(void *state)
     if (!st)
         return;
     free(st->devices);
+    free((void *)st->refused);
     free(st);
 }
 
@@ -48,6 +59,21 @@ static vitcl_status plugin_device_info(void *state, int index, vitcl_device_info
         memcpy(info, &st->devices[index].info, n);
     if (n >= sizeof info->struct_size)
         info->struct_size = host_size;
+    /* A precision a context's self-check refused on this device is no longer offered. */
+    uint32_t refused = atomic_load(&st->refused[index]);
+    if (refused && n >= offsetof(vitcl_device_info, precision_notes) + sizeof info->precision_notes) {
+        info->precisions &= ~refused;
+        char note[sizeof info->precision_notes];
+        snprintf(note, sizeof note, "%s%s refused: the self-check of its GEMM kernels failed; %s",
+                 refused & VITCL_PRECISION_BIT(VITCL_PRECISION_BF16) ? "bf16" : "",
+                 (refused & VITCL_PRECISION_BIT(VITCL_PRECISION_BF16)) &&
+                         (refused & VITCL_PRECISION_BIT(VITCL_PRECISION_FP16))
+                     ? ", fp16"
+                 : refused & VITCL_PRECISION_BIT(VITCL_PRECISION_FP16) ? "fp16"
+                                                                       : "",
+                 info->precision_notes);
+        memcpy(info->precision_notes, note, sizeof note);
+    }
     return VITCL_OK;
 }
 
@@ -63,7 +89,15 @@ static const vitcl_op_table ocl_ops = {
     .patch_embed = ocl_patch_embed,
     .linear_pack_weight = ocl_linear_pack_weight,
     .supports = ocl_supports,
+    .pack_weight_host = ocl_pack_weight_host,
 };
+
+static uint32_t host_minor;
+
+uint32_t ocl_host_minor(void)
+{
+    return host_minor;
+}
 
 static const vitcl_backend_desc ocl_desc = {
     .struct_size = sizeof(vitcl_backend_desc),
@@ -98,8 +132,8 @@ VITCL_PLUGIN_EXPORT const vitcl_backend_desc *vitcl_plugin_entry(uint32_t host_a
 VITCL_PLUGIN_EXPORT const vitcl_backend_desc *vitcl_plugin_entry(uint32_t host_abi_major,
                                                                  uint32_t host_abi_minor)
 {
-    (void)host_abi_minor;
     if (host_abi_major != VITCL_ABI_MAJOR)
         return NULL;
+    host_minor = host_abi_minor;
     return &ocl_desc;
 }

@@ -38,6 +38,20 @@ static const program_def program_defs[OCL_P_COUNT] = {
                         "-DGT_LX=8 -DGT_LY=8"},
     [OCL_P_GEMM_T256] = {"gemm_t256", {"common.cl", "gemm.cl", "gemm_tiled.cl", NULL},
                          "-DGT_LX=16 -DGT_LY=16"},
+#define GEMM16_PROGRAMS(P, tag, opt)                                                            \
+    [OCL_P_GEMM_##P##_MB6] = {"gemm_mb6_" tag, {"common.cl", "gemm.cl", NULL, NULL},            \
+                              "-DGEMM_MB=6 " opt},                                              \
+    [OCL_P_GEMM_##P##_MB8] = {"gemm_mb8_" tag, {"common.cl", "gemm.cl", NULL, NULL},            \
+                              "-DGEMM_MB=8 " opt},                                              \
+    [OCL_P_GEMM_##P##_MB12] = {"gemm_mb12_" tag, {"common.cl", "gemm.cl", NULL, NULL},          \
+                               "-DGEMM_MB=12 " opt},                                            \
+    [OCL_P_GEMM_##P##_T64] = {"gemm_t64_" tag, {"common.cl", "gemm.cl", "gemm_tiled.cl", NULL}, \
+                              "-DGT_LX=8 -DGT_LY=8 " opt},                                      \
+    [OCL_P_GEMM_##P##_T256] = {"gemm_t256_" tag,                                                \
+                               {"common.cl", "gemm.cl", "gemm_tiled.cl", NULL},                 \
+                               "-DGT_LX=16 -DGT_LY=16 " opt},
+    GEMM16_PROGRAMS(BF16, "bf16", "-DVITCL_WEIGHT_BF16")
+    GEMM16_PROGRAMS(F16, "fp16", "-DVITCL_WEIGHT_FP16")
     [OCL_P_ATT_T64] = {"attention_t64", {"common.cl", "attention_tiled.cl", NULL, NULL},
                        "-DAT_D=64"},
     [OCL_P_ATT_T128] = {"attention_t128", {"common.cl", "attention_tiled.cl", NULL, NULL},
@@ -66,6 +80,14 @@ static const kernel_def kernel_defs[OCL_K_COUNT] = {
     [OCL_K_GEMM_MB12] = {OCL_P_GEMM_MB12, "gemm_packed"},
     [OCL_K_GEMM_T64] = {OCL_P_GEMM_T64, "gemm_tiled"},
     [OCL_K_GEMM_T256] = {OCL_P_GEMM_T256, "gemm_tiled"},
+#define GEMM16_KERNELS(P)                                                                       \
+    [OCL_K_GEMM_##P##_MB6] = {OCL_P_GEMM_##P##_MB6, "gemm_packed"},                              \
+    [OCL_K_GEMM_##P##_MB8] = {OCL_P_GEMM_##P##_MB8, "gemm_packed"},                              \
+    [OCL_K_GEMM_##P##_MB12] = {OCL_P_GEMM_##P##_MB12, "gemm_packed"},                            \
+    [OCL_K_GEMM_##P##_T64] = {OCL_P_GEMM_##P##_T64, "gemm_tiled"},                               \
+    [OCL_K_GEMM_##P##_T256] = {OCL_P_GEMM_##P##_T256, "gemm_tiled"},
+    GEMM16_KERNELS(BF16)
+    GEMM16_KERNELS(F16)
     [OCL_K_ATT_T64] = {OCL_P_ATT_T64, "attention_tiled"},
     [OCL_K_ATT_T128] = {OCL_P_ATT_T128, "attention_tiled"},
 };
@@ -423,9 +445,11 @@ vitcl_status ocl_programs_build(vitcl_context *ctx)
 void ocl_kernel_group(const vitcl_context *ctx, ocl_kernel_id k, size_t local[2])
 {
     local[1] = 1;
+    if (ocl_kernel_is_gemm(k) && ocl_gemm_variant(k) >= 3) {
+        local[0] = local[1] = ocl_gemm_variant(k) == 3 ? 8 : 16; /* t64, t256 */
+        return;
+    }
     switch (k) {
-    case OCL_K_GEMM_T64: local[0] = local[1] = 8; break;
-    case OCL_K_GEMM_T256: local[0] = local[1] = 16; break;
     case OCL_K_ATT_T64:
     case OCL_K_ATT_T128: local[0] = 64; break;
     default: local[0] = ctx->group[k]; break;

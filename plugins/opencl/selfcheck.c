@@ -8,6 +8,13 @@
  * is compared with plain C computed here in double precision. A wrong result refuses the device
  * with a message naming the device and the op; a pass writes the marker (kind "selfcheck") into
  * the cache folder so later processes skip the check.
+ *
+ * Each reduced precision the device offers (bf16, fp16: 16-bit weight storage) is checked the
+ * same way with its own GEMM kernels, on weights packed by the host packer (weight_pack.c) and a
+ * reference computed from the same rounded weights. A wrong result there refuses only that
+ * precision (ctx->prec_refused, and the device's precisions from then on) with a note naming the
+ * kernel; fp32 keeps running. No marker is written then, so the check runs again in the next
+ * process (and says why again).
  */
 #include <clblast_c.h>
 #include <math.h>
@@ -15,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdatomic.h>
+
+#include "plugin_half.h"
 #include "ocl.h"
 
 #define SC_MAX_BUFS 8
@@ -94,6 +104,19 @@ static double gelu_ref(double x)
     return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
 }
 
+/* ref = GELU(x w^T + b) in double, x [m,k], w [n,k]. */
+static void linear_ref(const float *x, const float *w, const float *b, size_t m, size_t n,
+                       size_t k, double *ref)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double acc = b[j];
+            for (size_t t = 0; t < k; t++)
+                acc += (double)x[i * k + t] * w[j * k + t];
+            ref[i * n + j] = gelu_ref(acc);
+        }
+}
+
 /* Checks one linear (with bias and GELU) of the given shape. */
 static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k)
 {
@@ -107,13 +130,7 @@ static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k)
         s = ocl_fail(ctx, s, "opencl self-check on %s: out of host memory", ctx->dev->info.name);
         goto done;
     }
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
-            double acc = b[j];
-            for (size_t t = 0; t < k; t++)
-                acc += (double)x[i * k + t] * w[j * k + t];
-            ref[i * n + j] = gelu_ref(acc);
-        }
+    linear_ref(x, w, b, m, n, k, ref);
     if ((s = sc_upload(r, x, m * k, &X)) != VITCL_OK ||
         (s = sc_upload(r, w, n * k, &W)) != VITCL_OK || (s = sc_upload(r, b, n, &B)) != VITCL_OK)
         goto done;
@@ -438,6 +455,91 @@ done:
     return s;
 }
 
+/* Every launchable GEMM variant with 16-bit weights of format fmt at one shape (bias and GELU).
+ * *wrong is set (and ctx->err holds the reason) when a kernel computed wrongly; other failures
+ * (OpenCL errors, out of memory) are returned as such. */
+static vitcl_status check_linear16(sc_run *r, ocl_wfmt fmt, size_t m, size_t n, size_t k,
+                                   int *wrong)
+{
+    static const char *const names[OCL_GEMM_VARIANTS] = {
+        "gemm_packed (6 rows", "gemm_packed (8 rows", "gemm_packed (12 rows",
+        "gemm_tiled (64 work-items", "gemm_tiled (256 work-items"};
+    vitcl_context *ctx = r->ctx;
+    vitcl_status s = VITCL_ERR_OUT_OF_MEMORY;
+    const size_t cols = (n + OCL_GEMM_PANEL - 1) / OCL_GEMM_PANEL * OCL_GEMM_PANEL;
+    float *x = sc_floats(r, m * k, 1.0f), *w = sc_floats(r, n * k, 1.0f);
+    float *b = sc_floats(r, n, 1.0f), *y = malloc(m * n * sizeof *y);
+    double *ref = malloc(m * n * sizeof *ref);
+    void *panels = malloc(cols * k * sizeof(uint16_t));
+    vitcl_buffer *X, *B, *Y, *Wp;
+    if (!x || !w || !b || !y || !ref || !panels) {
+        s = ocl_fail(ctx, s, "opencl self-check on %s: out of host memory", ctx->dev->info.name);
+        goto done;
+    }
+    /* An fp16 subnormal, a value far from 1 and one that rounds differently in each format. */
+    w[0] = 3.0e-6f;
+    w[1] = -1000.3f;
+    w[2] = 1.00048828125f + 1e-6f;
+    ocl_pack_host_panels(w, VITCL_DTYPE_F32, n, k, fmt, panels);
+    for (size_t i = 0; i < n * k; i++)
+        w[i] = fmt == OCL_W_F16 ? plugin_f16_to_f32(plugin_f32_to_f16(w[i]))
+                                : plugin_bf16_to_f32(plugin_f32_to_bf16(w[i]));
+    linear_ref(x, w, b, m, n, k, ref);
+    if ((s = sc_upload(r, x, m * k, &X)) != VITCL_OK || (s = sc_upload(r, b, n, &B)) != VITCL_OK ||
+        (s = ocl_upload_panels(ctx, panels, n, k, fmt, "self-check (16-bit)", &Wp)) != VITCL_OK)
+        goto done;
+    r->bufs[r->n++] = Wp;
+    if ((s = ocl_buffer_alloc(ctx, m * n * sizeof(float), "self-check", &Y)) != VITCL_OK)
+        goto done;
+    r->bufs[r->n++] = Y;
+    for (int v = 0; v < OCL_GEMM_VARIANTS && !*wrong; v++) {
+        ocl_kernel_id kern = ocl_gemm_kernel(fmt, v);
+        if (ctx->unfit[kern][0])
+            continue; /* never chosen on this device (gemm_tune.c) */
+        char what[96];
+        snprintf(what, sizeof what, "%s, %s weights)", names[v], ocl_wfmt_name(fmt));
+        if ((s = ocl_linear_panels(ctx, kern, X, 0, Wp, B, 0, Y, 0, m, n, k, 1)) != VITCL_OK ||
+            (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK)
+            goto done;
+        if (sc_compare(ctx, what, 0, y, ref, m * n, 1e-4) != VITCL_OK) {
+            /* The message says "refusing this device"; only the precision is refused. */
+            char *cut = strstr(ctx->err, ": refusing this device");
+            if (cut)
+                snprintf(cut, sizeof ctx->err - (size_t)(cut - ctx->err),
+                         ": %s refused on this device (fp32 unaffected)", ocl_wfmt_name(fmt));
+            *wrong = 1;
+        }
+    }
+    s = VITCL_OK;
+done:
+    sc_release(r);
+    free(x), free(w), free(b), free(y), free(ref), free(panels);
+    return s;
+}
+
+/* The 16-bit precisions: a wrong kernel refuses its precision (not the device). */
+static vitcl_status check_precisions(sc_run *r)
+{
+    static const size_t shapes[][3] = {{5, 7, 9}, {13, 37, 19}, {70, 100, 96}};
+    vitcl_context *ctx = r->ctx;
+    for (int f = OCL_W_BF16; f < OCL_W_COUNT; f++) {
+        int wrong = 0;
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0] && !wrong; i++) {
+            vitcl_status s = check_linear16(r, (ocl_wfmt)f, shapes[i][0], shapes[i][1],
+                                            shapes[i][2], &wrong);
+            if (s != VITCL_OK)
+                return s;
+        }
+        if (wrong) {
+            ctx->prec_refused |= VITCL_PRECISION_BIT(f);
+            ocl_copy_str(ctx->prec_note[f], sizeof ctx->prec_note[f], ctx->err);
+            atomic_fetch_or(ctx->dev_refused, VITCL_PRECISION_BIT(f));
+            ctx->err[0] = '\0';
+        }
+    }
+    return VITCL_OK;
+}
+
 static int marker_key(vitcl_context *ctx, unsigned char key[OCL_HASH_LEN])
 {
     ocl_hasher *h = ocl_hash_begin();
@@ -491,10 +593,10 @@ vitcl_status ocl_selfcheck(vitcl_context *ctx)
         (s = check_clblast_indirect(&r)) != VITCL_OK || (s = check_batched(&r)) != VITCL_OK ||
         (s = check_rowwise(&r)) != VITCL_OK || (s = check_attention(&r, 37, 16)) != VITCL_OK ||
         (s = check_attention(&r, 70, 64)) != VITCL_OK ||
-        (s = check_patch_embed(&r)) != VITCL_OK)
+        (s = check_patch_embed(&r)) != VITCL_OK || (s = check_precisions(&r)) != VITCL_OK)
         return s;
     ctx->stats.selfcheck = "ran";
-    if (have_key && ctx->cache_usable)
+    if (have_key && ctx->cache_usable && !ctx->prec_refused)
         ocl_cache_write(ctx->cache_dir, "selfcheck", key, "ok", 2);
     return VITCL_OK;
 }

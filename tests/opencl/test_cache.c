@@ -16,7 +16,7 @@
 
 extern char **environ;
 
-#define NPROGRAMS 14 /* programs the plugin builds (programs.c) */
+#define NPROGRAMS 24 /* programs the plugin builds (programs.c) */
 #define NAME_MAX_LEN 2400
 
 TestSuite(opencl_cache, .timeout = 600);
@@ -133,8 +133,8 @@ Test(opencl_cache, corrupt_truncated_and_foreign_entries_are_rebuilt)
     make_tmpdir(dir, sizeof dir);
     snprintf(st, sizeof st, "%s/stats.txt", dir);
     cr_assert_eq(run_probe(dir, st, NULL), 0);
-    char names[16][NAME_MAX_LEN];
-    cr_assert_eq(list_entries(dir, names, 16), NPROGRAMS);
+    static char names[NPROGRAMS + 1][NAME_MAX_LEN];
+    cr_assert_eq(list_entries(dir, names, NPROGRAMS + 1), NPROGRAMS);
 
     struct stat sb;
     cr_assert_eq(stat(names[0], &sb), 0);
@@ -326,4 +326,82 @@ Test(opencl_cache, self_check_refuses_a_wrong_patch_embed_in_clblast_mode)
 {
     expect_refused("patch_embed.cl", "= s + bias[bias_off + d];", "= s;", NULL, NULL,
                    "patch_embed (direct, CLBlast mode)");
+}
+
+/* A 16-bit GEMM kernel broken so that it still compiles: the self-check refuses that precision
+ * only. The context opens (fp32 passed), supports() and pack_weight_host refuse the precision
+ * with a message naming the kernel, the other 16-bit precision stays, the device's precisions
+ * drop the refused one with a note, and the stats line says so. */
+static void expect_precision_refused(const char *old, const char *new_text, uint32_t refused,
+                                     uint32_t kept, const char *names)
+{
+    char kdir[1024], cache[1024], st[1100], err[4096] = "";
+    make_tmpdir(kdir, sizeof kdir);
+    make_tmpdir(cache, sizeof cache);
+    snprintf(st, sizeof st, "%s/stats.txt", cache);
+    copy_kernels(kdir, "common.cl", old, new_text);
+    setenv("VITCL_CACHE_DIR", cache, 1);
+    setenv("VITCL_CL_KERNEL_DIR", kdir, 1);
+    setenv("VITCL_CL_STATS_FILE", st, 1);
+    harness h = {0};
+    harness_load(&h);
+    vitcl_status s = h.desc->context_create(h.state, harness_device(), &h.ctx, err, sizeof err);
+    cr_assert_eq(s, VITCL_OK, "fp32 must still pass: %s", err);
+    vitcl_op_shape sh;
+    memset(&sh, 0, sizeof sh);
+    sh.n = 64, sh.k = 64, sh.struct_size = sizeof sh, sh.dtype = VITCL_DTYPE_F32;
+    sh.precision = refused;
+    cr_expect_eq(h.desc->ops->supports(h.ctx, VITCL_OP_PACK_WEIGHT_HOST, &sh), 0);
+    sh.precision = kept;
+    cr_expect_eq(h.desc->ops->supports(h.ctx, VITCL_OP_PACK_WEIGHT_HOST, &sh), 1);
+    static float w[64 * 64];
+    vitcl_buffer *P = NULL;
+    s = h.desc->ops->pack_weight_host(h.ctx, w, VITCL_DTYPE_F32, 64, 64, refused, "w", &P);
+    cr_expect_eq(s, VITCL_ERR_UNSUPPORTED);
+    const char *msg = h.desc->last_error(h.ctx);
+    cr_expect(strstr(msg, names) != NULL, "message names '%s': %s", names, msg);
+    cr_expect(strstr(msg, "refused on this device (fp32 unaffected)") != NULL, "message: %s", msg);
+    s = h.desc->ops->pack_weight_host(h.ctx, w, VITCL_DTYPE_F32, 64, 64, kept, "w", &P);
+    cr_expect_eq(s, VITCL_OK, "%s", h.desc->last_error(h.ctx));
+    if (s == VITCL_OK)
+        h.desc->buffer_free(h.ctx, P);
+    vitcl_device_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    cr_assert_eq(h.desc->device_info(h.state, harness_device(), &info), VITCL_OK);
+    cr_expect_eq(info.precisions & VITCL_PRECISION_BIT(refused), 0, "precisions 0x%x",
+                 info.precisions);
+    cr_expect_neq(info.precisions & VITCL_PRECISION_BIT(kept), 0);
+    cr_expect(strstr(info.precision_notes, "refused") != NULL, "notes: %s",
+              info.precision_notes);
+    h.desc->context_destroy(h.ctx);
+    h.ctx = NULL;
+    harness_close(&h);
+    FILE *f = fopen(st, "r");
+    cr_assert_not_null(f);
+    char line[1024] = "";
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    fclose(f);
+    const char *want = refused == VITCL_PRECISION_FP16 ? "precisions=fp32,bf16"
+                                                       : "precisions=fp32,fp16";
+    cr_expect(strstr(line, want) != NULL, "stats: %s", line);
+    unsetenv("VITCL_CL_STATS_FILE");
+}
+
+Test(opencl_cache, self_check_refuses_only_fp16_when_its_packed_gemm_is_wrong)
+{
+    /* Every fp16 element read 1% too large by the gemm_packed kernels. */
+    expect_precision_refused("#define WLOAD16(i, p) vload_half16((i), (p))",
+                             "#define WLOAD16(i, p) (vload_half16((i), (p)) * 1.01f)",
+                             VITCL_PRECISION_FP16, VITCL_PRECISION_BF16,
+                             "gemm_packed (6 rows, fp16 weights)");
+}
+
+Test(opencl_cache, self_check_refuses_only_bf16_when_its_tiled_gemm_is_wrong)
+{
+    /* bf16 widened without its lowest bit by the gemm_tiled kernels only (WLOAD). */
+    expect_precision_refused("#define WLOAD(p, i) as_float((uint)(p)[(i)] << 16)",
+                             "#define WLOAD(p, i) as_float((uint)((p)[(i)] & 0xfff0) << 16)",
+                             VITCL_PRECISION_BF16, VITCL_PRECISION_FP16,
+                             "gemm_tiled (64 work-items, bf16 weights)");
 }

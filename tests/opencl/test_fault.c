@@ -131,7 +131,9 @@ static int read_stats(const char *path, stats_line *out, int max)
         const char *sc = strstr(line, " selfcheck="), *tu = strstr(line, " tuning=");
         const char *fp = strstr(line, " faults=");
         cr_assert(sc && tu && tu > sc, "stats line: %s", line);
-        const char *tend = fp ? fp : tu + strcspn(tu, "\n");
+        /* tuning= ends where the 16-bit formats' fields start (plugins/opencl/context.c). */
+        const char *g16 = strstr(tu, " gemm_bf16=");
+        const char *tend = g16 ? g16 : fp ? fp : tu + strcspn(tu, "\n");
         snprintf(s->selfcheck, sizeof s->selfcheck, "%.*s", (int)(tu - sc - 11), sc + 11);
         snprintf(s->tuning, sizeof s->tuning, "%.*s", (int)(tend - tu - 8), tu + 8);
         if (fp) {
