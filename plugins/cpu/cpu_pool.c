@@ -1,38 +1,62 @@
 /* plugins/cpu/cpu_pool.c - the persistent thread pool (see cpu_pool.h).
  *
- * A run publishes (fn, arg, n, grain) under the mutex and bumps `generation`; workers wake,
- * take chunks from an atomic counter, and the last one to finish signals `done`. The caller
- * takes chunks too, so a run costs one wake-up per worker and no thread creation.
+ * A run splits [0, n) into chunks of `grain` indices. The caller publishes the run's
+ * description (fn, arg, n, grain, chunk count) and then one 64-bit ticket: the run's
+ * generation in the high half, the next unclaimed chunk in the low half. Every thread, the
+ * caller included, claims chunks by compare-and-swap on the ticket, so a claim only succeeds
+ * for the run its description was read for. The run is over when `finished` counts every
+ * chunk; the caller waits for that and for nothing else:
  *
- * Waiting spins for up to POOL_SPIN_NS before sleeping, on both sides: a forward pass makes
- * hundreds of runs a few hundred microseconds apart, and on a loaded machine a thread that
- * sleeps gives its core away and may get it back only after another process's time slice.
- * The spin is bounded, so an idle pool still sleeps.
+ * - a worker that was preempted (or is still asleep) when a run starts does not delay it: the
+ *   others take its chunks, and when it wakes, the ticket tells it the run has no chunk left
+ *   (or has moved on to a later run, whose description it then reads afresh);
+ * - a preempted worker delays a run by at most the one chunk it holds, so callers pick chunks a
+ *   few times smaller than n / threads.
+ *
+ * Waiting (a worker for the next run, the caller for the last chunks) spins with `pause` for
+ * up to POOL_SPIN_NS, then calls sched_yield until POOL_YIELD_NS, then sleeps on a condition
+ * variable. A forward pass makes hundreds of runs a few hundred microseconds apart, so short
+ * waits must not pay a wake-up; but on a loaded machine the thread being waited for may be
+ * runnable on the waiter's own core, and yielding hands that core over instead of burning it.
+ * Sleepers are counted (and the caller's wait flagged) so that a run wakes no one through the
+ * mutex when everyone is still spinning; the counters and the ticket are sequentially
+ * consistent atomics, so a sleeper's "count myself, then look again" and a waker's "publish,
+ * then look at the count" cannot both miss each other.
+ *
+ * The generation is 32 bits: a worker would have to sleep through 2^32 runs between reading
+ * the ticket and claiming to mistake a later run for its own.
  */
 #include "cpu_pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
-#define POOL_SPIN_NS 200000 /* 0.2 ms */
+#define POOL_SPIN_NS 50000   /* 0.05 ms of pure spinning */
+#define POOL_YIELD_NS 200000 /* then yielding, up to 0.2 ms in all, then sleeping */
+#define TICKET_CHUNK_MAX 0xffffffffu
 
 struct cpu_pool {
     int threads;
     pthread_t *tids;
-    int started;              /* workers successfully created */
+    int started;                /* workers successfully created */
     pthread_mutex_t mu;
-    pthread_cond_t wake;
-    pthread_cond_t done;
-    atomic_ulong generation;  /* bumped per run, under mu (read without it while spinning) */
-    int stop;
-    atomic_int busy;          /* workers still inside the current run */
-    cpu_task_fn fn;
-    void *arg;
-    size_t n, grain;
-    atomic_size_t next;       /* next chunk start */
+    pthread_cond_t wake;        /* workers sleep here between runs */
+    pthread_cond_t done;        /* the caller sleeps here for the last chunks */
+    atomic_int stop;            /* set by cpu_pool_destroy with a generation bump */
+    atomic_int sleepers;        /* workers asleep (or about to be) on wake */
+    atomic_int caller_waiting;  /* the caller is asleep (or about to be) on done */
+    _Atomic uint64_t ticket;    /* generation << 32 | next unclaimed chunk */
+    atomic_size_t finished;     /* chunks of the current run completed */
+    /* The current run's description: written before its ticket is published, read after the
+     * ticket is seen; atomics because a late worker may read them while the next run writes
+     * them (its claim then fails, and it uses nothing it read). */
+    _Atomic(cpu_task_fn) fn;
+    _Atomic(void *) arg;
+    atomic_size_t n, grain, chunks;
 };
 
 typedef struct worker_arg {
@@ -40,15 +64,9 @@ typedef struct worker_arg {
     int index;
 } worker_arg;
 
-static void take_chunks(cpu_pool *p, int thread)
+static uint32_t ticket_gen(uint64_t t)
 {
-    for (;;) {
-        size_t begin = atomic_fetch_add(&p->next, p->grain);
-        if (begin >= p->n)
-            break;
-        size_t end = p->n - begin < p->grain ? p->n : begin + p->grain;
-        p->fn(p->arg, begin, end, thread);
-    }
+    return (uint32_t)(t >> 32);
 }
 
 static uint64_t now_ns(void)
@@ -65,29 +83,61 @@ static void cpu_relax(void)
 #endif
 }
 
-/* Spins up to POOL_SPIN_NS until generation differs from seen (1) or the time is up (0). */
-static int spin_for_run(cpu_pool *p, unsigned long seen)
+/* Spins, then yields, until ready(p, key) holds (1) or POOL_YIELD_NS have passed (0). */
+static int spin_until(cpu_pool *p, int (*ready)(cpu_pool *, uint64_t), uint64_t key)
 {
     uint64_t t0 = now_ns();
     for (unsigned i = 1;; i++) {
-        if (atomic_load(&p->generation) != seen)
+        if (ready(p, key))
             return 1;
-        cpu_relax();
-        if (i % 64 == 0 && now_ns() - t0 > POOL_SPIN_NS)
+        if (i % 64 != 0) {
+            cpu_relax();
+            continue;
+        }
+        uint64_t spent = now_ns() - t0;
+        if (spent > POOL_YIELD_NS)
             return 0;
+        if (spent > POOL_SPIN_NS)
+            sched_yield();
     }
 }
 
-/* Spins up to POOL_SPIN_NS until no worker is busy (1) or the time is up (0). */
-static int spin_for_done(cpu_pool *p)
+/* A run other than generation `seen` has been published (or the pool is stopping). */
+static int run_published(cpu_pool *p, uint64_t seen)
 {
-    uint64_t t0 = now_ns();
-    for (unsigned i = 1;; i++) {
-        if (atomic_load(&p->busy) == 0)
-            return 1;
-        cpu_relax();
-        if (i % 64 == 0 && now_ns() - t0 > POOL_SPIN_NS)
-            return 0;
+    return ticket_gen(atomic_load(&p->ticket)) != (uint32_t)seen;
+}
+
+/* Every chunk of the current run (`chunks` of them) is done. */
+static int run_finished(cpu_pool *p, uint64_t chunks)
+{
+    return atomic_load(&p->finished) == chunks;
+}
+
+/* Claims and runs chunks of the run with ticket t (as read, description loaded after it)
+ * until none is left or a later run has been published. */
+static void take_chunks(cpu_pool *p, uint64_t t, int thread)
+{
+    cpu_task_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
+    void *arg = atomic_load_explicit(&p->arg, memory_order_relaxed);
+    size_t n = atomic_load_explicit(&p->n, memory_order_relaxed);
+    size_t grain = atomic_load_explicit(&p->grain, memory_order_relaxed);
+    size_t chunks = atomic_load_explicit(&p->chunks, memory_order_relaxed);
+    uint32_t gen = ticket_gen(t);
+    while (ticket_gen(t) == gen && (size_t)(uint32_t)t < chunks) {
+        /* On failure t is reloaded: another thread took the chunk, or a new run began. */
+        if (!atomic_compare_exchange_weak(&p->ticket, &t, t + 1))
+            continue;
+        /* The claim succeeded, so the run was still ours and fn..chunks are its own. */
+        size_t begin = (size_t)(uint32_t)t * grain;
+        size_t end = n - begin < grain ? n : begin + grain;
+        fn(arg, begin, end, thread);
+        if (atomic_fetch_add(&p->finished, 1) + 1 == chunks && atomic_load(&p->caller_waiting)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+        t = atomic_load(&p->ticket);
     }
 }
 
@@ -97,27 +147,21 @@ static void *worker_main(void *opaque)
     cpu_pool *p = wa->pool;
     int index = wa->index;
     free(wa);
-    unsigned long seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        if (!spin_for_run(p, seen)) {
+        if (!spin_until(p, run_published, seen)) {
             pthread_mutex_lock(&p->mu);
-            while (!p->stop && atomic_load(&p->generation) == seen)
+            atomic_fetch_add(&p->sleepers, 1);
+            while (!run_published(p, seen))
                 pthread_cond_wait(&p->wake, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
             pthread_mutex_unlock(&p->mu);
         }
-        /* stop is set under mu together with a generation bump (cpu_pool_destroy). */
-        pthread_mutex_lock(&p->mu);
-        int stop = p->stop;
-        pthread_mutex_unlock(&p->mu);
-        if (stop)
+        if (atomic_load(&p->stop))
             break;
-        seen = atomic_load(&p->generation);
-        take_chunks(p, index);
-        if (atomic_fetch_sub(&p->busy, 1) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        uint64_t t = atomic_load(&p->ticket);
+        seen = ticket_gen(t);
+        take_chunks(p, t, index);
     }
     return NULL;
 }
@@ -130,9 +174,16 @@ cpu_pool *cpu_pool_create(int threads)
     if (!p)
         return NULL;
     p->threads = threads;
-    atomic_init(&p->next, 0);
-    atomic_init(&p->generation, 0);
-    atomic_init(&p->busy, 0);
+    atomic_init(&p->stop, 0);
+    atomic_init(&p->sleepers, 0);
+    atomic_init(&p->caller_waiting, 0);
+    atomic_init(&p->ticket, 0);
+    atomic_init(&p->finished, 0);
+    atomic_init(&p->fn, NULL);
+    atomic_init(&p->arg, NULL);
+    atomic_init(&p->n, 0);
+    atomic_init(&p->grain, 1);
+    atomic_init(&p->chunks, 0);
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
         free(p);
         return NULL;
@@ -178,8 +229,10 @@ void cpu_pool_destroy(cpu_pool *p)
     if (!p)
         return;
     pthread_mutex_lock(&p->mu);
-    p->stop = 1;
-    atomic_fetch_add(&p->generation, 1); /* wakes spinning workers too */
+    atomic_store(&p->stop, 1);
+    /* A new generation with no chunks: spinning and sleeping workers see it and stop. */
+    atomic_store(&p->chunks, 0);
+    atomic_store(&p->ticket, (uint64_t)(ticket_gen(atomic_load(&p->ticket)) + 1u) << 32);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->started; i++)
@@ -206,23 +259,34 @@ void cpu_pool_run(cpu_pool *p, size_t n, size_t grain, cpu_task_fn fn, void *arg
         fn(arg, 0, n, 0);
         return;
     }
-    pthread_mutex_lock(&p->mu);
-    p->fn = fn;
-    p->arg = arg;
-    p->n = n;
-    p->grain = grain;
-    atomic_store(&p->next, 0);
-    atomic_store(&p->busy, p->started);
-    atomic_fetch_add(&p->generation, 1); /* publishes the fields above (seq_cst) */
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
+    /* The chunk index must fit the ticket's low half (only for n beyond 4 G grains). */
+    if ((n - 1) / grain >= TICKET_CHUNK_MAX)
+        grain = (n - 1) / (TICKET_CHUNK_MAX - 1) + 1;
+    size_t chunks = (n - 1) / grain + 1;
+    /* No thread touches the description now: the previous run's chunks are all claimed and
+     * done, and late workers only read it (and then fail to claim). */
+    atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&p->arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&p->n, n, memory_order_relaxed);
+    atomic_store_explicit(&p->grain, grain, memory_order_relaxed);
+    atomic_store_explicit(&p->chunks, chunks, memory_order_relaxed);
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+    uint64_t t = (uint64_t)(ticket_gen(atomic_load(&p->ticket)) + 1u) << 32;
+    atomic_store(&p->ticket, t); /* publishes the stores above (seq_cst, so also release) */
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+    }
 
-    take_chunks(p, 0);
+    take_chunks(p, t, 0);
 
-    if (spin_for_done(p))
+    if (spin_until(p, run_finished, chunks))
         return;
     pthread_mutex_lock(&p->mu);
-    while (atomic_load(&p->busy) > 0)
+    atomic_store(&p->caller_waiting, 1);
+    while (!run_finished(p, chunks))
         pthread_cond_wait(&p->done, &p->mu);
+    atomic_store(&p->caller_waiting, 0);
     pthread_mutex_unlock(&p->mu);
 }
