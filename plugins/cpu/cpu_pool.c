@@ -2,9 +2,11 @@
  *
  * A run splits [0, n) into chunks of `grain` indices. The caller publishes the run's
  * description (fn, arg, n, grain, chunk count) and then one 64-bit ticket: the run's
- * generation in the high half, the next unclaimed chunk in the low half. Every thread, the
- * caller included, claims chunks by compare-and-swap on the ticket, so a claim only succeeds
- * for the run its description was read for. The run is over when `finished` counts every
+ * generation in the high half, the number of chunks not yet claimed in the low half. Every
+ * thread, the caller included, claims a chunk by compare-and-swap of the ticket to one less, so
+ * a claim only succeeds while its run still has chunks: a late worker whose description is
+ * already the next run's (being written) cannot claim from the old ticket, which is at zero. A
+ * successful claim thus proves the run was still on and the description read is its own. The run is over when `finished` counts every
  * chunk; the caller waits for that and for nothing else:
  *
  * - a worker that was preempted (or is still asleep) when a run starts does not delay it: the
@@ -49,7 +51,7 @@ struct cpu_pool {
     atomic_int stop;            /* set by cpu_pool_destroy with a generation bump */
     atomic_int sleepers;        /* workers asleep (or about to be) on wake */
     atomic_int caller_waiting;  /* the caller is asleep (or about to be) on done */
-    _Atomic uint64_t ticket;    /* generation << 32 | next unclaimed chunk */
+    _Atomic uint64_t ticket;    /* generation << 32 | chunks not yet claimed */
     atomic_size_t finished;     /* chunks of the current run completed */
     /* The current run's description: written before its ticket is published, read after the
      * ticket is seen; atomics because a late worker may read them while the next run writes
@@ -115,7 +117,7 @@ static int run_finished(cpu_pool *p, uint64_t chunks)
 }
 
 /* Claims and runs chunks of the run with ticket t (as read, description loaded after it)
- * until none is left or a later run has been published. */
+ * until none is left or a later run has been published. Chunks go out in increasing order. */
 static void take_chunks(cpu_pool *p, uint64_t t, int thread)
 {
     cpu_task_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
@@ -124,12 +126,12 @@ static void take_chunks(cpu_pool *p, uint64_t t, int thread)
     size_t grain = atomic_load_explicit(&p->grain, memory_order_relaxed);
     size_t chunks = atomic_load_explicit(&p->chunks, memory_order_relaxed);
     uint32_t gen = ticket_gen(t);
-    while (ticket_gen(t) == gen && (size_t)(uint32_t)t < chunks) {
+    while (ticket_gen(t) == gen && (uint32_t)t != 0) {
         /* On failure t is reloaded: another thread took the chunk, or a new run began. */
-        if (!atomic_compare_exchange_weak(&p->ticket, &t, t + 1))
+        if (!atomic_compare_exchange_weak(&p->ticket, &t, t - 1))
             continue;
-        /* The claim succeeded, so the run was still ours and fn..chunks are its own. */
-        size_t begin = (size_t)(uint32_t)t * grain;
+        /* The claim succeeded, so the run was still on and fn..chunks are its own. */
+        size_t begin = (chunks - (uint32_t)t) * grain;
         size_t end = n - begin < grain ? n : begin + grain;
         fn(arg, begin, end, thread);
         if (atomic_fetch_add(&p->finished, 1) + 1 == chunks && atomic_load(&p->caller_waiting)) {
@@ -259,7 +261,7 @@ void cpu_pool_run(cpu_pool *p, size_t n, size_t grain, cpu_task_fn fn, void *arg
         fn(arg, 0, n, 0);
         return;
     }
-    /* The chunk index must fit the ticket's low half (only for n beyond 4 G grains). */
+    /* The chunk count must fit the ticket's low half (only for n beyond 4 G grains). */
     if ((n - 1) / grain >= TICKET_CHUNK_MAX)
         grain = (n - 1) / (TICKET_CHUNK_MAX - 1) + 1;
     size_t chunks = (n - 1) / grain + 1;
@@ -271,7 +273,7 @@ void cpu_pool_run(cpu_pool *p, size_t n, size_t grain, cpu_task_fn fn, void *arg
     atomic_store_explicit(&p->grain, grain, memory_order_relaxed);
     atomic_store_explicit(&p->chunks, chunks, memory_order_relaxed);
     atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
-    uint64_t t = (uint64_t)(ticket_gen(atomic_load(&p->ticket)) + 1u) << 32;
+    uint64_t t = (uint64_t)(ticket_gen(atomic_load(&p->ticket)) + 1u) << 32 | chunks;
     atomic_store(&p->ticket, t); /* publishes the stores above (seq_cst, so also release) */
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
