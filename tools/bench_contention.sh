@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # How much each engine slows down when another process keeps one core busy: vitcl (cpu backend)
 # and PyTorch fp32 on the same checkpoint, batch and thread count, first on the machine as it is
-# ("idle"), then with a competing load this script starts itself, alternating idle and loaded
-# within every round so that drifts of the background load hit both alike. Prints each engine's
+# ("idle"), then with a competing load this script starts itself, each engine idle and loaded
+# back to back in alternating order, so that drifts of the background load hit both alike. Prints each engine's
 # ms per image idle and loaded and its slowdown (loaded / idle) side by side, per round and as
 # the median over rounds. Issue 11 item 2b asks that vitcl's slowdown be no worse than PyTorch's.
 #
@@ -76,21 +76,31 @@ torch() {
       --iters "$ITERS" --warmup "$WARMUP" --threads "$THREADS" "${size_args[@]}"
   fi
 }
+# Each engine is measured idle and loaded back to back (idle first in odd rounds, loaded first
+# in even ones), so that the background load drifts as little as possible between the two
+# figures of one ratio and a steady drift cancels over two rounds.
+measure() { # engine-label batch round load
+  local la
+  la=$(loadavg)
+  echo "== batch $2, round $3, load $4: $1 (load average $la)" >&2
+  if [ "$1" = pytorch ]; then
+    torch "$2" | tail -n 1 | tag pytorch "$3" "$4" "$la"
+  else
+    VITCL_PLUGIN_PATH=$5 VITCL_CPU_THREADS=$THREADS "$VITCL" bench "$MODEL" --backend cpu \
+      --batch "$2" --iters "$ITERS" --warmup "$WARMUP" "${size_args[@]}" --json | tail -n 1 \
+      | tag "$1" "$3" "$4" "$la"
+  fi
+}
 for batch in $BATCHES; do
   for round in $(seq 1 "$ROUNDS"); do
-    for load in 0 1; do
-      [ "$load" = 1 ] && start_load
-      la=$(loadavg)
-      echo "== batch $batch, round $round, load $load: pytorch (load average $la)" >&2
-      torch "$batch" | tail -n 1 | tag pytorch "$round" "$load" "$la"
-      for spec in $VARIANTS; do
-        la=$(loadavg)
-        echo "== batch $batch, round $round, load $load: ${spec%%=*} (load average $la)" >&2
-        VITCL_PLUGIN_PATH=${spec#*=} VITCL_CPU_THREADS=$THREADS "$VITCL" bench "$MODEL" --backend cpu --batch "$batch" \
-          --iters "$ITERS" --warmup "$WARMUP" "${size_args[@]}" --json | tail -n 1 \
-          | tag "${spec%%=*}" "$round" "$load" "$la"
+    order="0 1"
+    [ $((round % 2)) = 0 ] && order="1 0"
+    for spec in "pytorch=" $VARIANTS; do
+      for load in $order; do
+        [ "$load" = 1 ] && start_load
+        measure "${spec%%=*}" "$batch" "$round" "$load" "${spec#*=}"
+        stop_load
       done
-      stop_load
     done
   done
 done
