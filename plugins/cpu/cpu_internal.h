@@ -11,7 +11,7 @@
  * Threads: a context owns `nthreads` threads in all (the caller plus nthreads-1 pool workers;
  * online cores, or VITCL_CPU_THREADS). OpenBLAS keeps its own pthread pool; the context sets it
  * to the same count (openblas_set_num_threads). The two pools never compute at the same time: an
- * op calls OpenBLAS from the caller thread while the pool workers wait (spinning, then yielding, at most 0.2 ms,
+ * op calls OpenBLAS from the caller thread while the pool workers wait (spinning at most 0.2 ms,
  * then asleep on a condition variable, cpu_pool.c), and the pool runs only between GEMMs. With
  * the own GEMM a forward pass calls no OpenBLAS at all (only gemm_batched and the fallback path
  * do). OpenBLAS's thread count is process-wide: the last context created sets it.

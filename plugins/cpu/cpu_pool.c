@@ -6,8 +6,9 @@
  * thread, the caller included, claims a chunk by compare-and-swap of the ticket to one less, so
  * a claim only succeeds while its run still has chunks: a late worker whose description is
  * already the next run's (being written) cannot claim from the old ticket, which is at zero. A
- * successful claim thus proves the run was still on and the description read is its own. The run is over when `finished` counts every
- * chunk; the caller waits for that and for nothing else:
+ * successful claim thus proves the run was still on and the description read is its own. The
+ * run is over when `finished` counts every chunk; the caller waits for that and for nothing
+ * else:
  *
  * - a worker that was preempted (or is still asleep) when a run starts does not delay it: the
  *   others take its chunks, and when it wakes, the ticket tells it the run has no chunk left
@@ -16,10 +17,12 @@
  *   few times smaller than n / threads.
  *
  * Waiting (a worker for the next run, the caller for the last chunks) spins with `pause` for
- * up to POOL_SPIN_NS, then calls sched_yield until POOL_YIELD_NS, then sleeps on a condition
- * variable. A forward pass makes hundreds of runs a few hundred microseconds apart, so short
- * waits must not pay a wake-up; but on a loaded machine the thread being waited for may be
- * runnable on the waiter's own core, and yielding hands that core over instead of burning it.
+ * up to POOL_SPIN_NS, then sleeps on a condition variable. A forward pass makes hundreds of
+ * runs a few hundred microseconds apart, so short waits must not pay a wake-up, and the spin is
+ * bounded so that a long wait (an OpenBLAS GEMM, the host's work between forwards) leaves the
+ * core to others. It does not call sched_yield: measured under a competing busy process
+ * (docs/performance.md), a yield can hand the core to that process for the rest of its slice,
+ * and the times with it were no better loaded and worse idle.
  * Sleepers are counted (and the caller's wait flagged) so that a run wakes no one through the
  * mutex when everyone is still spinning; the counters and the ticket are sequentially
  * consistent atomics, so a sleeper's "count myself, then look again" and a waker's "publish,
@@ -31,14 +34,12 @@
 #include "cpu_pool.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
-#define POOL_SPIN_NS 50000   /* 0.05 ms of pure spinning */
-#define POOL_YIELD_NS 200000 /* then yielding, up to 0.2 ms in all, then sleeping */
+#define POOL_SPIN_NS 200000 /* 0.2 ms of spinning, then sleeping */
 #define TICKET_CHUNK_MAX 0xffffffffu
 
 struct cpu_pool {
@@ -85,22 +86,16 @@ static void cpu_relax(void)
 #endif
 }
 
-/* Spins, then yields, until ready(p, key) holds (1) or POOL_YIELD_NS have passed (0). */
+/* Spins until ready(p, key) holds (1) or POOL_SPIN_NS have passed (0). */
 static int spin_until(cpu_pool *p, int (*ready)(cpu_pool *, uint64_t), uint64_t key)
 {
     uint64_t t0 = now_ns();
     for (unsigned i = 1;; i++) {
         if (ready(p, key))
             return 1;
-        if (i % 64 != 0) {
-            cpu_relax();
-            continue;
-        }
-        uint64_t spent = now_ns() - t0;
-        if (spent > POOL_YIELD_NS)
+        cpu_relax();
+        if (i % 64 == 0 && now_ns() - t0 > POOL_SPIN_NS)
             return 0;
-        if (spent > POOL_SPIN_NS)
-            sched_yield();
     }
 }
 

@@ -7,7 +7,7 @@
  * worker that is preempted or still asleep costs a run at most the one chunk it holds. Callers
  * should therefore make a few times more chunks than threads. Which thread runs which chunk
  * varies, but the chunks are always the same, so results are deterministic when each chunk's
- * work depends only on its indices. Waiting threads spin briefly, then yield, then sleep on a
+ * work depends only on its indices. Waiting threads spin for at most 0.2 ms, then sleep on a
  * condition variable (cpu_pool.c), so an idle pool uses no CPU. A pool is used by one thread
  * at a time (its context's); task functions must not fail, allocate or call cpu_pool_run.
  */
