@@ -258,11 +258,12 @@ static vitcl_status load_qkv(loader_ctx *L, size_t l, model_linear *lin)
             vitcl_tensor_to_f32(found_layer(L, bn[j], l), tmp + (size_t)j * D);
             vitcl_weights_drop_pages(L->w, found_layer(L, bn[j], l));
         }
-        tt_qkv_label(label, sizeof label, l, 1);
-        if ((st = bf_alloc(be, 3 * D * sizeof(float), label, &lin->b)))
+        char blabel[TT_NAME_MAX]; /* the weight's label stays for its packing below */
+        tt_qkv_label(blabel, sizeof blabel, l, 1);
+        if ((st = bf_alloc(be, 3 * D * sizeof(float), blabel, &lin->b)))
             return st;
         if ((st = bf_write(be, lin->b, 0, tmp, 3 * D * sizeof(float))))
-            return vitcl_fail_prefix(st, "%s: ", label);
+            return vitcl_fail_prefix(st, "%s: ", blabel);
     }
     return done ? VITCL_OK : maybe_pack(L, lin, NULL, label);
 }
