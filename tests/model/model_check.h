@@ -4,7 +4,15 @@
 #ifndef VITCL_TESTS_MODEL_CHECK_H
 #define VITCL_TESTS_MODEL_CHECK_H
 
+#include <stddef.h>
+
 #include "vitcl/vitcl.h"
+
+/* The largest |ours[i] - theirs[i]| over n values (NaN wins, so a NaN output fails every bound),
+ * its index in *where and, in *scale, max(1, max|theirs|): the golden comparisons' bound is
+ * a tolerance times *scale. where and scale may be NULL. */
+double mc_max_error(const float *ours, const float *theirs, size_t n, size_t *where,
+                    double *scale);
 
 /* Runs golden case native_b1 of tests/fixtures/models/<fixture> on m and expects the fp32
  * contract against transformers: max|ours - theirs| <= 1e-4 * max(1, max|theirs|). */
