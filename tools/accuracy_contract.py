@@ -29,6 +29,9 @@ import tempfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_peers import error_vs_ref  # noqa: E402  (one definition of the two figures)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(REPO, "tests", "fixtures", "models")
 PHOTO = os.path.join(REPO, "tests", "fixtures", "images", "src", "jpg_444_chelsea_451x300.jpg")
@@ -48,17 +51,6 @@ def offered(vitcl, backend):
         elif inside and s.startswith("precisions:") and precs is None:
             precs = [p.strip() for p in s.split(":", 1)[1].split(",") if p.strip()]
     return precs or ["fp32"]
-
-
-def metrics(ours, ref):
-    ours = np.asarray(ours, np.float64)
-    ref = np.asarray(ref, np.float64)
-    err = float(np.max(np.abs(ours - ref)) / max(1.0, float(np.max(np.abs(ref)))))
-    cos = 1.0
-    for b in range(ref.shape[0]):
-        a, r = ours[b, 0], ref[b, 0]
-        cos = min(cos, float(a @ r / (np.linalg.norm(a) * np.linalg.norm(r))))
-    return err, cos
 
 
 def run_vitcl(vitcl, model, pixels, backend, precision, tmp):
@@ -123,7 +115,7 @@ def main():
                               file=sys.stderr)
                         bad += 1
                         continue
-                    err, cos = metrics(np.load(out), ref)
+                    err, cos = error_vs_ref(np.load(out), ref)
                     group = "vit-msn-large" if name.startswith("vit-msn-large") else "fixtures"
                     w = worst.setdefault(group, [0.0, 1.0, "", ""])
                     if err >= w[0]:
