@@ -19,7 +19,9 @@ static void conformance_usage(FILE *f, const cli_opt *opts, size_t n)
             "folder holding the model fixtures' manifest.json, each fixture then runs end to end\n"
             "against transformers' golden output. Prints a table; --report writes JSON or JUnit\n"
             "XML. --filter keeps ops whose name contains OP (\"model\" selects model parity).\n"
-            "--quick runs a smaller matrix for CI.\n"
+            "--quick runs a smaller matrix for CI. --max-elements N reports the op cases with a\n"
+            "buffer of more than N floats as not run (for simulators such as Oclgrind).\n"
+            "Every precision the device claims is checked (vitcl devices lists them).\n"
             "Exit status: 0 when everything passed (unsupported optional ops are not failures),\n"
             "1 on any failure or when the suite could not run, 2 on a usage error.\n");
     cli_print_options(f, opts, n);
@@ -31,6 +33,7 @@ int cmd_conformance(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.struct_size = sizeof o;
     o.table = stdout;
+    unsigned long max_elements = 0;
     const cli_opt opts[] = {
         {"--plugin", NULL, CLI_TEXT, "PATH|NAME", &o.plugin, 0, 0},
         {"--device", NULL, CLI_TEXT, "D", &o.device, 0, 0},
@@ -38,6 +41,7 @@ int cmd_conformance(int argc, char **argv)
         {"--report", NULL, CLI_TEXT, "FILE.json|FILE.xml", &o.report_path, 0, 0},
         {"--fixtures", NULL, CLI_TEXT, "DIR", &o.fixtures_dir, 0, 0},
         {"--quick", NULL, CLI_FLAG, NULL, &o.quick, 0, 0},
+        {"--max-elements", NULL, CLI_COUNT, "N", &max_elements, 1, 1UL << 40},
     };
     size_t n_opts = sizeof opts / sizeof opts[0], n_pos = 0;
     int pr = cli_parse("conformance", argc, argv, opts, n_opts, NULL, 0, &n_pos);
@@ -49,6 +53,7 @@ int cmd_conformance(int argc, char **argv)
         conformance_usage(stderr, opts, n_opts);
         return 2;
     }
+    o.max_elements = max_elements;
     if (o.fixtures_dir == NULL) {
         const char *env = getenv("VITCL_FIXTURES_DIR");
         if (env != NULL && env[0] != '\0')

@@ -72,7 +72,8 @@ void conf_table_summary(FILE *f, const vitcl_conformance_summary *s, size_t not_
     if (note != NULL && note[0] != '\0')
         fprintf(f, "%s\n", note);
     fprintf(f, "summary: %zu passed, %zu failed, %zu unsupported, %zu not run (a precision the "
-            "device does not claim, or no pack_weight_host)\n", s->passed, s->failed,
+            "device does not claim, no pack_weight_host, or over --max-elements)\n", s->passed,
+            s->failed,
             s->unsupported, not_run);
 }
 

@@ -18,7 +18,9 @@ typedef struct run_state {
     vitcl_backend *test, *ref;
     conf_results *res;
     vitcl_conformance_summary *sum;
-    size_t not_run; /* cases of precisions the device does not claim: in no summary count */
+    size_t not_run; /* cases of precisions the device does not claim or over max_elements: in
+                       no summary count */
+    size_t max_elements; /* 0: no limit */
     FILE *table;
 } run_state;
 
@@ -34,11 +36,36 @@ static void count(vitcl_conformance_summary *s, size_t *not_run, const conf_resu
         (*not_run)++;
 }
 
+/* The floats of c's largest buffer (its guards included). */
+static size_t largest_tensor(const conf_case *c)
+{
+    size_t most = 0;
+    for (size_t i = 0; i < c->nt; i++)
+        most = c->t[i].count > most ? c->t[i].count : most;
+    return most;
+}
+
+/* A NOT_RUN result for a case over the max_elements limit, said in its note. */
+static void over_limit(const conf_case *c, size_t limit, conf_result *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->op, sizeof r->op, "%s", c->op_name);
+    snprintf(r->shape, sizeof r->shape, "%s", c->shape);
+    snprintf(r->precision, sizeof r->precision, "%s", conf_precision_name(c->precision));
+    r->verdict = CONF_NOT_RUN;
+    snprintf(r->note, sizeof r->note, "not run: a buffer of %zu floats, over max_elements %zu",
+             largest_tensor(c), limit);
+}
+
 static vitcl_status on_case(const conf_case *c, void *user)
 {
     run_state *rs = user;
     conf_result r;
-    vitcl_status st = conf_exec_case(rs->test, rs->ref, c, &r);
+    vitcl_status st = VITCL_OK;
+    if (rs->max_elements > 0 && largest_tensor(c) > rs->max_elements)
+        over_limit(c, rs->max_elements, &r);
+    else
+        st = conf_exec_case(rs->test, rs->ref, c, &r);
     if (st != VITCL_OK)
         return vitcl_fail(st, "conformance: out of memory running %s %s", c->op_name, c->shape);
     if ((st = conf_results_add(rs->res, &r)) != VITCL_OK)
@@ -119,7 +146,7 @@ vitcl_status vitcl_conformance_run(vitcl_registry *reg, const vitcl_conformance_
     const vitcl_device_info *dev = vitcl_backend_device(test);
 
     conf_results res = {NULL, 0, 0};
-    run_state rs = {test, ref, &res, out, 0, table};
+    run_state rs = {test, ref, &res, out, 0, OPT(o, max_elements), table};
     conf_table_header(table, plugin, dev);
     st = conf_for_each_case(quick, filter, on_case, &rs);
     if (st == VITCL_ERR_OUT_OF_MEMORY && vitcl_last_error()[0] == '\0')

@@ -13,7 +13,8 @@
  * weights and is held to a per-element bound derived from that precision's rounding; cases of a
  * precision the device does not claim (and the fp32 ones when the plugin has no
  * pack_weight_host) are reported as NOT_RUN in the table and the report ("not_run" in the JSON
- * summary), and are counted in none of vitcl_conformance_summary's fields.
+ * summary), and are counted in none of vitcl_conformance_summary's fields, as are the cases
+ * over max_elements.
  * When a fixtures directory is given, each committed model fixture is then run end to end and
  * compared with the golden last_hidden_state from transformers.
  */
@@ -43,6 +44,9 @@ typedef struct vitcl_conformance_options {
     FILE *table;           /* where the human-readable table goes; NULL for none */
     const char *fixtures_dir; /* folder holding manifest.json of the model fixtures; NULL skips
                                  the end-to-end part */
+    size_t max_elements;   /* 0: no limit; otherwise an op case any of whose buffers holds more
+                              floats than this is reported NOT_RUN ("larger than ..."), for
+                              simulators such as Oclgrind; model parity is not affected */
 } vitcl_conformance_options;
 
 /* Counts of the cases run. NOT_RUN cases (precisions not claimed) are in none of them. */

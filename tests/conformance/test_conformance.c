@@ -45,9 +45,10 @@ typedef struct outcome {
     cJSON *report;
 } outcome;
 
-/* Runs the suite on `plugin` (a name, or a file loaded as the registry's explicit path). */
-static outcome run(const char *plugin, int is_file, int quick, const char *fixtures,
-                   const char *filter)
+/* Runs the suite on `plugin` (a name, or a file loaded as the registry's explicit path), with
+ * options.max_elements (0: no limit). */
+static outcome run_limited(const char *plugin, int is_file, int quick, const char *fixtures,
+                           const char *filter, size_t max_elements)
 {
     char report[256];
     snprintf(report, sizeof report, "/tmp/vitcl-conformance-%ld.json", (long)getpid());
@@ -62,6 +63,7 @@ static outcome run(const char *plugin, int is_file, int quick, const char *fixtu
     o.fixtures_dir = fixtures;
     o.filter = filter;
     o.report_path = report;
+    o.max_elements = max_elements;
     outcome r;
     vitcl_status st = vitcl_conformance_run(reg, &o, &r.sum);
     cr_assert_eq(st, VITCL_OK, "conformance did not run: %s", vitcl_last_error());
@@ -69,6 +71,12 @@ static outcome run(const char *plugin, int is_file, int quick, const char *fixtu
     r.report = read_report(report);
     remove(report);
     return r;
+}
+
+static outcome run(const char *plugin, int is_file, int quick, const char *fixtures,
+                   const char *filter)
+{
+    return run_limited(plugin, is_file, quick, fixtures, filter, 0);
 }
 
 static const char *str(const cJSON *o, const char *key)
@@ -374,6 +382,37 @@ Test(conformance, filter_selects_ops)
         n++;
     }
     cr_assert_gt(n, 0);
+    cJSON_Delete(r.report);
+}
+
+/* --max-elements: exactly the cases with a buffer over the limit are NOT_RUN, named as such and
+ * counted apart; the others still run (and pass on ref). */
+Test(conformance, max_elements_reports_larger_cases_as_not_run)
+{
+    const size_t limit = 20000;
+    outcome all = run("ref", 0, 1, NULL, "attention");
+    outcome r = run_limited("ref", 0, 1, NULL, "attention", limit);
+    const cJSON *e, *f;
+    size_t ran = 0, skipped = 0, n_all = 0, n = 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(all.report, "results")) n_all++;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(r.report, "results"))
+    {
+        n++;
+        if (!strcmp(str(f, "result"), "NOT_RUN")) {
+            cr_assert(strstr(str(f, "note"), "over max_elements 20000") != NULL, "note: %s",
+                      str(f, "note"));
+            skipped++;
+        } else {
+            cr_assert_str_eq(str(f, "result"), "PASS", "%s: %s", str(f, "shape"), str(f, "note"));
+            ran++;
+        }
+    }
+    cr_assert_eq(n, n_all, "the same cases are listed with and without the limit");
+    cr_assert(ran > 0 && skipped > 0, "ran %zu, not run %zu", ran, skipped);
+    cr_assert_eq(not_run_of(&r), skipped);
+    cr_assert_eq(r.sum.passed, ran);
+    cr_assert_eq(all.sum.passed, n_all, "without the limit every case runs");
+    cJSON_Delete(all.report);
     cJSON_Delete(r.report);
 }
 
