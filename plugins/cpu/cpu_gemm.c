@@ -245,8 +245,11 @@ int cpu_gemm_bf16_x_for(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k,
      * (n = 3k; fc1 has GELU). Its errors reach the attention scores through Q·K^T and the
      * softmax, and rounding its X alone took the fixtures' worst CLS cosine from 0.99997 to
      * 0.99987, below the bf16 contract; rounding the X of every other linear cost nothing
-     * measurable (docs/accuracy.md). So that X goes in as hi + lo, the rest rounded. */
-    return n > k && !gelu ? CPU_BF16_X_SPLIT : CPU_BF16_X_ROUND;
+     * measurable (docs/accuracy.md). hi + lo would fix it but costs two bf16 products per
+     * pair of depths, one instruction per depth like fp32's FMA, and measured no faster than
+     * the widened weight on the fp32 kernels, which keeps X exact: so that linear is widened,
+     * the others rounded. */
+    return n > k && !gelu ? CPU_BF16_X_WIDEN : CPU_BF16_X_ROUND;
 }
 
 /* Tokens per block for depth blocks of kc, `bytes` per token and depth in the packed X:
@@ -271,6 +274,8 @@ vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float
     const cpu_gemm_plan *plan = &ctx->gemm;
     const cpu_gemm_bf16 *bf = wfmt == VITCL_PRECISION_BF16 ? plan->bf16 : NULL;
     int bx = bf ? cpu_gemm_bf16_x_for(plan, m, n, k, gelu) : 0;
+    if (bx == CPU_BF16_X_WIDEN)
+        bf = NULL, bx = 0;
     size_t kc = bf ? plan->kc_bf16[bx] : plan->kc;
     size_t kc_max = k < kc ? k : kc;
     /* Bytes per token and depth in a packed panel: 4 (fp32), 2 (bf16 rounded), 4 (hi + lo). */

@@ -1,6 +1,8 @@
 /* plugins/cpu/cpu_gemm_avx512bf16.c - the own GEMM's AVX512-BF16 micro-kernels and X packers
  * (cpu_gemm_kernels.h, "bf16 kernels"): products of bf16 pairs with fp32 accumulation
- * (vdpbf16ps), for linear on a bf16 weight (driver: cpu_gemm.c).
+ * (vdpbf16ps), for linear on a bf16 weight (driver: cpu_gemm.c; which linears round X and which
+ * take the fp32 kernels instead: cpu_gemm_bf16_x_for). "split" runs only when VITCL_CPU_BF16
+ * forces it: it costs what fp32 costs.
  *
  * Layouts, in 32-bit "pairs" (two bf16, the lower depth in the low half):
  * - W panel: row r holds the pairs of W[j0 + r][k0 ..], CPU_GEMM_LDWP pairs apart; the bf16 W

@@ -96,11 +96,14 @@ typedef struct cpu_gemm_plan {
     size_t kc_bf16[3];
 } cpu_gemm_plan;
 
-/* How the bf16 kernels take X (VITCL_CPU_BF16): per linear by its shape (cpu_gemm_bf16_x_for),
- * every X rounded to bf16, or every X split into hi + lo. */
+/* How a linear on a bf16 weight takes X (VITCL_CPU_BF16): per linear by its shape
+ * (cpu_gemm_bf16_x_for), rounded to bf16 or split into hi + lo for the bf16 kernels, or in fp32
+ * against the widened weight on isa's kernels (WIDEN: what auto picks for some shapes; the
+ * setting widen instead leaves plan->bf16 NULL). */
 #define CPU_BF16_X_AUTO 0
 #define CPU_BF16_X_ROUND 1
 #define CPU_BF16_X_SPLIT 2
+#define CPU_BF16_X_WIDEN 3
 
 #define CPU_GEMM_TB_MAX 512 /* tokens per block of the own GEMM, at most */
 
@@ -224,8 +227,9 @@ void cpu_gemm_plan_make(cpu_gemm_plan *plan, const cpu_gemm_isa *isa, const cpu_
  * (CPU_BF16_X_*), and their depth blocks from plan's caches. */
 void cpu_gemm_plan_bf16(cpu_gemm_plan *plan, const cpu_gemm_bf16 *bf16, int bf16_x);
 
-/* How plan's bf16 kernels take the X of a linear of this shape: CPU_BF16_X_ROUND or
- * CPU_BF16_X_SPLIT (plan->bf16_x when that forces one; else the shape's rule, cpu_gemm.c). */
+/* How the X of a linear of this shape on a bf16 weight is taken when plan has bf16 kernels:
+ * CPU_BF16_X_ROUND, _SPLIT or _WIDEN (plan->bf16_x when that forces one; else the shape's
+ * rule, cpu_gemm.c). */
 int cpu_gemm_bf16_x_for(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k, int gelu);
 
 /* Y[m,n] (leading dimension ldy) = X[m,k]·W[n,k]^T (+ bias[n] when bias is not NULL, then GELU

@@ -134,7 +134,8 @@ static int gemm_choice(const cpu_gemm_isa **isa, int *linear, char *err, size_t 
 }
 
 /* linear on a bf16 weight, with the own GEMM on its AVX-512 kernels (own_linear, isa): the
- * bf16 kernels where the CPU has AVX512-BF16, X per linear by its shape (cpu_gemm.c), unless
+ * bf16 kernels where the CPU has AVX512-BF16, X rounded or the weight widened per linear by
+ * its shape (cpu_gemm_bf16_x_for), unless
  * VITCL_CPU_BF16 = "widen" (the weight widened to fp32, products in fp32, as on other CPUs),
  * "round" (every X rounded to bf16) or "split" (every X as hi + lo bf16); "auto" or unset is
  * the default. round and split are refused where the bf16 kernels cannot run. Sets *bf16 (NULL:
@@ -210,12 +211,12 @@ static void precision_notes(char *out, size_t len, int own_linear, int own512, u
     if (bf16) { /* only with the own GEMM */
         const char *x = bf16_x == CPU_BF16_X_ROUND   ? "every X rounded to bf16"
                         : bf16_x == CPU_BF16_X_SPLIT ? "every X as hi+lo bf16"
-                                                     : "X rounded to bf16, but fused QKV's "
-                                                       "(n>k, no GELU) as hi+lo bf16";
+                                                     : "X rounded to bf16; fused QKV (n>k, no "
+                                                       "GELU) in fp32 on the widened weight";
         snprintf(out, len,
-                 "bf16: bf16 weights, AVX512-BF16 products, fp32 sums; %s "
-                 "(VITCL_CPU_BF16=widen: fp32 products). fp16: weights widened to fp32 as "
-                 "packed, X not rounded, fp32 products. Other ops fp32",
+                 "bf16: bf16 weights, AVX512-BF16 products, fp32 sums, %s "
+                 "(VITCL_CPU_BF16=widen: all fp32). fp16: weights widened to fp32 as packed, "
+                 "X not rounded, fp32 products. Other ops fp32",
                  x);
         return;
     }

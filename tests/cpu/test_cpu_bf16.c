@@ -1,14 +1,15 @@
 /* tests/cpu/test_cpu_bf16.c - the cpu plugin's bf16 kernels (plugins/cpu/cpu_gemm_avx512bf16.c):
- * linear on a bf16 weight multiplied in bf16 on CPUs with AVX512-BF16, and VITCL_CPU_BF16.
+ * linear on a bf16 weight multiplied in bf16 on CPUs with AVX512-BF16 (X rounded, or the
+ * weight widened for fused-QKV shapes), and VITCL_CPU_BF16 (widen, round, split).
  *
  * The yardstick is computed here in double, independently of the plugin: W rounded to bf16,
  * X rounded to bf16 ("round") or carried as hi + lo with hi = bf16(x), lo = bf16(x - hi)
  * ("split"), the products of those values summed exactly. The kernel's products of two bf16
  * are exact in fp32, so what is left is fp32 accumulation: at most two roundings per pair of
  * depths, one per depth block and one for the bias, bounded by (t + 8)·u·Σ|terms| for t terms
- * (k rounded, 2k split), u = 2^-24; GELU as in test_cpu_precision.c. That bound is far below
- * the error of rounding X (about 2^-9 of a term), so a kernel that rounds where it should split,
- * splits where it should round, or does not round at all fails it.
+ * (k rounded or exact, 2k split), u = 2^-24; GELU as in test_cpu_precision.c. That bound is far
+ * below the error of rounding X (about 2^-9 of a term), so a linear that rounds X where it should
+ * not, splits or keeps X where it should round, fails it.
  *
  * Where the CPU lacks AVX512-BF16 the tests say so in their log and check the widen path (X not
  * rounded) and that forcing the kernels is refused, instead of skipping. */
@@ -149,14 +150,15 @@ static const size_t SHAPES[][3] = {{1, 1, 1},    {3, 5, 7},      {33, 13, 1},  {
 #define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
 
 /* Every shape, with and without bias and GELU; X taken as `xmode`, or by the plugin's rule
- * (split for n > k without GELU, else round) when xmode < 0. */
+ * (n > k without GELU: the widened weight in fp32, X not rounded; else X rounded) when
+ * xmode < 0. */
 static void all_shapes(int xmode)
 {
     for (size_t s = 0; s < N_SHAPES; s++)
         for (int g = 0; g < 2; g++)
             for (int bias = 0; bias < 2; bias++) {
                 size_t m = SHAPES[s][0], n = SHAPES[s][1], k = SHAPES[s][2];
-                int mode = xmode >= 0 ? xmode : n > k && !g ? X_SPLIT : X_ROUND;
+                int mode = xmode >= 0 ? xmode : n > k && !g ? X_EXACT : X_ROUND;
                 uint32_t dtype = (s + (size_t)bias) % 2 ? VITCL_DTYPE_BF16 : VITCL_DTYPE_F32;
                 check(m, n, k, dtype, bias, g ? VITCL_LINEAR_GELU : 0, mode);
             }
@@ -262,7 +264,7 @@ Test(cpu_bf16, notes_say_what_is_rounded)
     if (have_bf16()) {
         cr_assert(strstr(info.precision_notes, "AVX512-BF16 products") &&
                       strstr(info.precision_notes, "X rounded to bf16") &&
-                      strstr(info.precision_notes, "hi+lo"),
+                      strstr(info.precision_notes, "fused QKV"),
                   "notes: %s", info.precision_notes);
     } else {
         cr_log_info("this CPU lacks AVX512-BF16: the notes must say the weights are widened");
