@@ -158,50 +158,83 @@ B_TARGET static __m512i join(__m256bh a, __m256bh b)
     return _mm512_inserti64x4(_mm512_castsi256_si512((__m256i)a), (__m256i)b, 1);
 }
 
+/* c[j] lane i = r[i] lane j for 16 x 16 32-bit lanes: 32-bit, then 64-bit interleaves within
+ * 128-bit lanes, then two shuffles of 128-bit lanes. */
+B_TARGET static void transpose16(const __m512i r[16], __m512i c[16])
+{
+    __m512i t[16], u[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    /* u[4g + q], 128-bit lane L: rows 4g..4g+3 of column 4L + q */
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; g++) {
+        u[4 * g + 0] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+        u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+        u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+        u[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) {
+        __m512i v0 = _mm512_shuffle_i32x4(u[q], u[4 + q], 0x88);
+        __m512i v1 = _mm512_shuffle_i32x4(u[q], u[4 + q], 0xdd);
+        __m512i v2 = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0x88);
+        __m512i v3 = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0xdd);
+        c[q] = _mm512_shuffle_i32x4(v0, v2, 0x88);
+        c[4 + q] = _mm512_shuffle_i32x4(v1, v3, 0x88);
+        c[8 + q] = _mm512_shuffle_i32x4(v0, v2, 0xdd);
+        c[12 + q] = _mm512_shuffle_i32x4(v1, v3, 0xdd);
+    }
+}
+
 /* Packs one X panel (see the layouts above): `live` tokens at x (rows ldx floats apart, depth
  * k0 already applied), kc depths; tokens past live and the high half of an odd last pair are
- * zero. split: also the lo parts. Strips of 32 depths: each token's strip becomes 16 pairs,
- * stored 32 (round) or 64 (split) pairs apart. */
+ * zero. split: also the lo parts. In strips of 32 depths and 16 tokens: each token's strip
+ * becomes one vector of 16 pairs, and a transpose turns the 16 tokens' vectors into 16 rows of
+ * the panel, each stored whole. */
 B_TARGET static void pack_panel(const float *x, size_t ldx, size_t live, size_t kc, int split,
                                 uint32_t *dst)
 {
     size_t row = split ? 2 * CPU_GEMM_NR : CPU_GEMM_NR;
-    uint32_t hi[16] __attribute__((aligned(64))), lo[16] __attribute__((aligned(64)));
     for (size_t s = 0; s < kc; s += 32) {
         size_t left = kc - s < 32 ? kc - s : 32, pairs = (left + 1) / 2;
         __mmask16 ma = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
         __mmask16 mb = left <= 16 ? 0 : left >= 32 ? 0xffff : (__mmask16)((1u << (left - 16)) - 1);
         uint32_t *d = dst + s / 2 * row;
-        for (size_t t = 0; t < live; t++) {
-            const float *src = x + t * ldx + s;
-            __m512 a = _mm512_maskz_loadu_ps(ma, src), b = _mm512_maskz_loadu_ps(mb, src + 16);
-            __m256bh ha = _mm512_cvtneps_pbh(a), hb = _mm512_cvtneps_pbh(b);
-            _mm512_store_si512((void *)hi, join(ha, hb));
-            if (split) {
-                /* x - hi is exact in fp32; where hi is not finite, lo is 0, not NaN. */
-                __m512 va = bf16_value(ha), vb = bf16_value(hb);
-                __m512 ra = _mm512_sub_ps(a, va), rb = _mm512_sub_ps(b, vb);
-                __mmask16 fa = _mm512_cmp_ps_mask(_mm512_sub_ps(va, va), _mm512_setzero_ps(),
-                                                  _CMP_EQ_OQ);
-                __mmask16 fb = _mm512_cmp_ps_mask(_mm512_sub_ps(vb, vb), _mm512_setzero_ps(),
-                                                  _CMP_EQ_OQ);
-                ra = _mm512_maskz_mov_ps(fa, ra);
-                rb = _mm512_maskz_mov_ps(fb, rb);
-                _mm512_store_si512((void *)lo,
-                                   join(_mm512_cvtneps_pbh(ra), _mm512_cvtneps_pbh(rb)));
+        for (size_t t0 = 0; t0 < CPU_GEMM_NR; t0 += 16) {
+            __m512i hi[16], lo[16], c[16];
+            for (size_t i = 0; i < 16; i++) {
+                hi[i] = lo[i] = _mm512_setzero_si512();
+                if (t0 + i >= live)
+                    continue;
+                const float *src = x + (t0 + i) * ldx + s;
+                __m512 a = _mm512_maskz_loadu_ps(ma, src);
+                __m512 b = _mm512_maskz_loadu_ps(mb, src + 16);
+                __m256bh ha = _mm512_cvtneps_pbh(a), hb = _mm512_cvtneps_pbh(b);
+                hi[i] = join(ha, hb);
+                if (split) {
+                    /* x - hi is exact in fp32; where hi is not finite, lo is 0, not NaN. */
+                    __m512 va = bf16_value(ha), vb = bf16_value(hb);
+                    __mmask16 fa = _mm512_cmp_ps_mask(_mm512_sub_ps(va, va),
+                                                      _mm512_setzero_ps(), _CMP_EQ_OQ);
+                    __mmask16 fb = _mm512_cmp_ps_mask(_mm512_sub_ps(vb, vb),
+                                                      _mm512_setzero_ps(), _CMP_EQ_OQ);
+                    __m512 ra = _mm512_maskz_sub_ps(fa, a, va);
+                    __m512 rb = _mm512_maskz_sub_ps(fb, b, vb);
+                    lo[i] = join(_mm512_cvtneps_pbh(ra), _mm512_cvtneps_pbh(rb));
+                }
             }
-            for (size_t j = 0; j < pairs; j++) {
-                d[j * row + t] = hi[j];
-                if (split)
-                    d[j * row + CPU_GEMM_NR + t] = lo[j];
+            transpose16(hi, c);
+            for (size_t j = 0; j < pairs; j++)
+                _mm512_storeu_si512((void *)(d + j * row + t0), c[j]);
+            if (split) {
+                transpose16(lo, c);
+                for (size_t j = 0; j < pairs; j++)
+                    _mm512_storeu_si512((void *)(d + j * row + CPU_GEMM_NR + t0), c[j]);
             }
         }
-        for (size_t j = 0; j < pairs; j++)
-            for (size_t t = live; t < CPU_GEMM_NR; t++) {
-                d[j * row + t] = 0;
-                if (split)
-                    d[j * row + CPU_GEMM_NR + t] = 0;
-            }
     }
 }
 
