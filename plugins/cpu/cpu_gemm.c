@@ -26,6 +26,12 @@
  *   the tile is still in cache, so linear needs no separate pass over Y.
  * Token panels with at most 16 live tokens use the 16-token kernel (197 tokens: 6 x 32 + 16).
  * Accumulation is fp32 in k order within a depth block, like a BLAS.
+ *
+ * A bf16 W with plan->bf16 set (AVX512-BF16) runs the same blocking on the bf16 kernels
+ * (cpu_gemm_kernels.h): its rows are copied as stored into the W panel, X is packed as bf16
+ * pairs (rounded, or hi + lo when VITCL_CPU_BF16=split) by the kernel table's packer, and the
+ * depth block is kc_bf16, derived from L2 on the packed bytes. cpu_gemm_bf16_x_for decides per
+ * shape; its WIDEN answer sends the call down the fp32 path with the weight widened.
  */
 #include <stddef.h>
 #include <string.h>
