@@ -26,6 +26,12 @@
  *   the tile is still in cache, so linear needs no separate pass over Y.
  * Token panels with at most 16 live tokens use the 16-token kernel (197 tokens: 6 x 32 + 16).
  * Accumulation is fp32 in k order within a depth block, like a BLAS.
+ *
+ * A bf16 W with plan->bf16 set (AVX512-BF16) runs the same blocking on the bf16 kernels
+ * (cpu_gemm_kernels.h): its rows are copied as stored into the W panel, X is packed as bf16
+ * pairs (rounded, or hi + lo when VITCL_CPU_BF16=split) by the kernel table's packer, and the
+ * depth block is kc_bf16, derived from L2 on the packed bytes. cpu_gemm_bf16_x_for decides per
+ * shape; its WIDEN answer sends the call down the fp32 path with the weight widened.
  */
 #include <stddef.h>
 #include <string.h>
@@ -47,9 +53,12 @@ typedef struct gk_args {
     size_t m, n, k, ldx, ldw, ldy;
     size_t k0, kc;   /* this depth block */
     size_t p0, p1;   /* token panels of this token block */
-    float *xt;       /* packed X of this token block: panel p at xt + (p - p0)·kc·GK_NR */
+    float *xt;       /* packed X of this token block: panel p at xt + (p - p0)·panel */
+    size_t panel;    /* floats (or pairs) per packed X panel */
     cpu_scratch *scratch;
     const cpu_gemm_isa *isa;
+    const cpu_gemm_bf16 *bf; /* set: the bf16 kernels, X taken as bx (CPU_BF16_X_*) */
+    int bx;
     int first, last, gelu;
 } gk_args;
 
@@ -60,8 +69,14 @@ static void pack_x_task(void *arg, size_t begin, size_t end, int thread)
     const gk_args *a = arg;
     (void)thread;
     for (size_t p = a->p0 + begin; p < a->p0 + end; p++) {
-        float *dst = a->xt + (p - a->p0) * a->kc * GK_NR;
+        float *dst = a->xt + (p - a->p0) * a->panel;
         size_t i0 = p * GK_NR, live = a->m - i0 < GK_NR ? a->m - i0 : GK_NR;
+        if (a->bf) {
+            cpu_gemm_bf16_pack_fn pack =
+                a->bx == CPU_BF16_X_SPLIT ? a->bf->pack_split : a->bf->pack_round;
+            pack(a->x + i0 * a->ldx + a->k0, a->ldx, live, a->kc, (uint32_t *)(void *)dst);
+            continue;
+        }
         /* In strips of 64 depths, so that the strip of dst (8 KiB) stays in L1 while the
          * 32 source rows fill it. */
         for (size_t k1 = 0; k1 < a->kc; k1 += 64) {
@@ -88,6 +103,18 @@ static const unsigned char *w_row(const gk_args *a, size_t j0, size_t r)
  * others: straight row copies, or widened from 16 bits (cpu_half.h). */
 static void pack_w(const gk_args *a, size_t j0, size_t rows, float *wp)
 {
+    if (a->bf) { /* pairs of bf16 as stored, an odd block's last pair zero in its high half */
+        size_t kc2 = (a->kc + 1) / 2;
+        for (size_t r = 0; r < GK_MR; r++) {
+            uint32_t *row = (uint32_t *)(void *)wp + r * GK_LDWP;
+            row[kc2 - 1] = 0;
+            if (r < rows)
+                memcpy(row, w_row(a, j0, r), a->kc * sizeof(uint16_t));
+            else
+                memset(row, 0, kc2 * sizeof(uint32_t));
+        }
+        return;
+    }
     for (size_t r = 0; r < rows; r++) {
         const void *src = w_row(a, j0, r);
         if (a->wfmt == VITCL_PRECISION_FP32)
@@ -171,8 +198,16 @@ static void compute_task(void *arg, size_t begin, size_t end, int thread)
             const void *pa = ahead && 2 * q < GK_MR ? w_row(a, j1, 2 * q) : NULL;
             const void *pb = ahead && 2 * q + 1 < GK_MR ? w_row(a, j1, 2 * q + 1) : NULL;
             const float *pfa = pa ? pa : wp, *pfb = pb ? pb : wp;
-            const float *xp = a->xt + q * a->kc * GK_NR;
-            if (live > 16)
+            const float *xp = a->xt + q * a->panel;
+            if (a->bf) {
+                const uint32_t *wb = (const uint32_t *)(const void *)wp;
+                const uint32_t *xb = (const uint32_t *)(const void *)xp;
+                size_t kc2 = (a->kc + 1) / 2;
+                int split = a->bx == CPU_BF16_X_SPLIT;
+                cpu_gemm_bf16_fn fn = live > 16 ? (split ? a->bf->split32 : a->bf->round32)
+                                                : (split ? a->bf->split16 : a->bf->round16);
+                fn(wb, xb, kc2, ct, pfa, pfb);
+            } else if (live > 16)
                 a->isa->rows32(wp, xp, a->kc, ct, pfa, pfb);
             else
                 a->isa->rows16(wp, xp, a->kc, ct, pfa, pfb);
@@ -193,12 +228,41 @@ void cpu_gemm_plan_make(cpu_gemm_plan *plan, const cpu_gemm_isa *isa, const cpu_
     plan->isa = isa;
     plan->caches = *caches;
     plan->kc = fit(caches->l2 / 2 / (GK_NR * sizeof(float)), 256, 256, CPU_GEMM_KC_MAX);
+    plan->bf16 = NULL;
 }
 
-/* Tokens per block for depth blocks of kc: packed X within a quarter of L3. */
-static size_t token_block(const cpu_gemm_plan *plan, size_t kc)
+void cpu_gemm_plan_bf16(cpu_gemm_plan *plan, const cpu_gemm_bf16 *bf16, int bf16_x)
 {
-    return fit(plan->caches.l3 / 4 / (kc * sizeof(float)), GK_NR, GK_NR, CPU_GEMM_TB_MAX);
+    plan->bf16 = bf16;
+    plan->bf16_x = bf16_x;
+    /* The same rule as fp32 on the bytes a token's depth takes in the X panel (2 rounded,
+     * 4 split); a W row holds at most CPU_GEMM_KC_MAX pairs. */
+    for (int x = CPU_BF16_X_ROUND; x <= CPU_BF16_X_SPLIT; x++)
+        plan->kc_bf16[x] = fit(plan->caches.l2 / 2 / (GK_NR * 2 * (size_t)x), 256, 256,
+                               2 * CPU_GEMM_KC_MAX);
+}
+
+int cpu_gemm_bf16_x_for(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k, int gelu)
+{
+    (void)m;
+    if (plan->bf16_x != CPU_BF16_X_AUTO)
+        return plan->bf16_x;
+    /* More outputs than inputs and no GELU: in a ViT encoder that is the fused QKV projection
+     * (n = 3k; fc1 has GELU). Its errors reach the attention scores through Q·K^T and the
+     * softmax, and rounding its X alone took the fixtures' worst CLS cosine from 0.99997 to
+     * 0.99987, below the bf16 contract; rounding the X of every other linear cost nothing
+     * measurable (docs/accuracy.md). hi + lo would fix it but costs two bf16 products per
+     * pair of depths, one instruction per depth like fp32's FMA, and measured no faster than
+     * the widened weight on the fp32 kernels, which keeps X exact: so that linear is widened,
+     * the others rounded. */
+    return n > k && !gelu ? CPU_BF16_X_WIDEN : CPU_BF16_X_ROUND;
+}
+
+/* Tokens per block for depth blocks of kc, `bytes` per token and depth in the packed X:
+ * packed X within a quarter of L3. */
+static size_t token_block(const cpu_gemm_plan *plan, size_t kc, size_t bytes)
+{
+    return fit(plan->caches.l3 / 4 / (kc * bytes), GK_NR, GK_NR, CPU_GEMM_TB_MAX);
 }
 
 vitcl_status cpu_gemm_linear(vitcl_context *ctx, const char *op, const float *x, size_t ldx,
@@ -214,10 +278,18 @@ vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float
                                  float *y, size_t ldy, size_t m, size_t n, size_t k, int gelu)
 {
     const cpu_gemm_plan *plan = &ctx->gemm;
-    size_t kc_max = k < plan->kc ? k : plan->kc;
-    size_t tb = token_block(plan, kc_max);
+    const cpu_gemm_bf16 *bf = wfmt == VITCL_PRECISION_BF16 ? plan->bf16 : NULL;
+    int bx = bf ? cpu_gemm_bf16_x_for(plan, m, n, k, gelu) : 0;
+    if (bx == CPU_BF16_X_WIDEN)
+        bf = NULL, bx = 0;
+    size_t kc = bf ? plan->kc_bf16[bx] : plan->kc;
+    size_t kc_max = k < kc ? k : kc;
+    /* Bytes per token and depth in a packed panel: 4 (fp32), 2 (bf16 rounded), 4 (hi + lo). */
+    size_t xbytes = bf ? 2 * (size_t)bx : sizeof(float);
+    size_t tb = token_block(plan, kc_max, xbytes);
     size_t panels = (m + GK_NR - 1) / GK_NR, per_block = tb / GK_NR;
-    size_t xt_floats = (panels < per_block ? panels : per_block) * GK_NR * kc_max;
+    size_t panel = bf ? (kc_max + 1) / 2 * GK_NR * (size_t)bx : GK_NR * kc_max;
+    size_t xt_floats = (panels < per_block ? panels : per_block) * panel;
     vitcl_status st = cpu_packed_x_reserve(ctx, op, xt_floats);
     if (st == VITCL_OK)
         st = cpu_scratch_reserve(ctx, op, (size_t)GK_MR * GK_LDWP);
@@ -227,15 +299,15 @@ vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float
                  .wbytes = wfmt == VITCL_PRECISION_FP32 ? sizeof(float) : sizeof(uint16_t),
                  .bias = bias, .y = y, .m = m, .n = n, .k = k, .ldx = ldx,
                  .ldw = ldw, .ldy = ldy, .xt = ctx->packed_x, .scratch = ctx->scratch,
-                 .isa = plan->isa, .gelu = gelu};
+                 .isa = plan->isa, .bf = bf, .bx = bx, .panel = panel, .gelu = gelu};
     /* Chunks of consecutive feature blocks (about 8 per thread and token block), so that a
      * thread knows its next block and can prefetch its W rows. */
     size_t fblocks = (n + GK_MR - 1) / GK_MR;
     size_t grain = fblocks / (8 * (size_t)cpu_pool_threads(ctx->pool));
     grain = grain ? grain : 1;
-    for (size_t k0 = 0; k0 < k; k0 += plan->kc) {
+    for (size_t k0 = 0; k0 < k; k0 += kc) {
         a.k0 = k0;
-        a.kc = k - k0 < plan->kc ? k - k0 : plan->kc;
+        a.kc = k - k0 < kc ? k - k0 : kc;
         a.first = k0 == 0;
         a.last = k0 + a.kc == k;
         for (size_t p0 = 0; p0 < panels; p0 += per_block) {

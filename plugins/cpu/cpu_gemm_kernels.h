@@ -17,6 +17,7 @@
 #define VITCL_CPU_GEMM_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CPU_GEMM_MR 12 /* output features per tile (rows of W) */
 #define CPU_GEMM_NR 32 /* tokens per tile */
@@ -34,9 +35,31 @@ typedef struct cpu_gemm_isa {
     cpu_gemm_kernel_fn rows32, rows16, inter32, inter16;
 } cpu_gemm_isa;
 
+/* The bf16 kernels (cpu_gemm_avx512bf16.c), for linear on a bf16 weight: the same tiles with
+ * W and X in 32-bit pairs of bf16 (the lower depth in the low half) and kc2 = ceil(kc / 2)
+ * pair steps, fp32 accumulation in pair order. W panel rows: w(r, kk2) = wp[r·CPU_GEMM_LDWP +
+ * kk2] (rows of W copied as is, an odd block's last pair zero in its high half). X panels:
+ * "round" [kc2][CPU_GEMM_NR] pairs, X rounded to bf16; "split" [kc2][2][CPU_GEMM_NR], the pairs
+ * of hi = bf16(x) then of lo = bf16(x - hi), and the kernel sums w·hi + w·lo. The packers fill
+ * one panel from `live` (<= CPU_GEMM_NR) rows of X (ldx floats apart) over kc depths, zeros
+ * past live and past kc. Prefetch as above: pfa, pfb are the next panel's W rows (kc2 pairs). */
+typedef void (*cpu_gemm_bf16_fn)(const uint32_t *wp, const uint32_t *xp, size_t kc2, float *ct,
+                                 const void *pfa, const void *pfb);
+typedef void (*cpu_gemm_bf16_pack_fn)(const float *x, size_t ldx, size_t live, size_t kc,
+                                      uint32_t *dst);
+
+typedef struct cpu_gemm_bf16 {
+    const char *name; /* "avx512bf16" */
+    cpu_gemm_bf16_fn round32, round16, split32, split16;
+    cpu_gemm_bf16_pack_fn pack_round, pack_split;
+} cpu_gemm_bf16;
+
 /* The table of an instruction set, or NULL when the plugin was built without it (not GCC on
  * x86-64 Linux) or the running CPU lacks it (AVX-512F; AVX2 and FMA). Thread-safe. */
 const cpu_gemm_isa *cpu_gemm_isa_avx512(void);
 const cpu_gemm_isa *cpu_gemm_isa_avx2(void);
+/* The bf16 kernels, or NULL unless the CPU has AVX512-BF16 (with AVX-512F, BW, VL) and the OS
+ * saves the AVX-512 state. Thread-safe. */
+const cpu_gemm_bf16 *cpu_gemm_bf16_avx512(void);
 
 #endif

@@ -88,7 +88,22 @@ typedef struct cpu_gemm_plan {
     int linear;
     cpu_caches caches;
     size_t kc;
+    /* linear on a bf16 weight: the bf16 kernels (NULL: W is widened to fp32 and isa's kernels
+     * run), how X is packed for them (bf16_x, CPU_BF16_X_*) and the depth blocks of each X
+     * packing (kc_bf16[CPU_BF16_X_ROUND], [CPU_BF16_X_SPLIT]). */
+    const cpu_gemm_bf16 *bf16;
+    int bf16_x;
+    size_t kc_bf16[3];
 } cpu_gemm_plan;
+
+/* How a linear on a bf16 weight takes X (VITCL_CPU_BF16): per linear by its shape
+ * (cpu_gemm_bf16_x_for), rounded to bf16 or split into hi + lo for the bf16 kernels, or in fp32
+ * against the widened weight on isa's kernels (WIDEN: what auto picks for some shapes; the
+ * setting widen instead leaves plan->bf16 NULL). */
+#define CPU_BF16_X_AUTO 0
+#define CPU_BF16_X_ROUND 1
+#define CPU_BF16_X_SPLIT 2
+#define CPU_BF16_X_WIDEN 3
 
 #define CPU_GEMM_TB_MAX 512 /* tokens per block of the own GEMM, at most */
 
@@ -205,8 +220,17 @@ vitcl_status cpu_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, siz
 
 /* ---- cpu_gemm.c: the plugin's own GEMM */
 
-/* Sets plan's kernels to isa (not NULL) and derives its blocking from caches. */
+/* Sets plan's kernels to isa (not NULL) and derives its blocking from caches; no bf16 kernels. */
 void cpu_gemm_plan_make(cpu_gemm_plan *plan, const cpu_gemm_isa *isa, const cpu_caches *caches);
+
+/* Gives plan (made by cpu_gemm_plan_make) the bf16 kernels bf16 (not NULL), X taken as bf16_x
+ * (CPU_BF16_X_*), and their depth blocks from plan's caches. */
+void cpu_gemm_plan_bf16(cpu_gemm_plan *plan, const cpu_gemm_bf16 *bf16, int bf16_x);
+
+/* How the X of a linear of this shape on a bf16 weight is taken when plan has bf16 kernels:
+ * CPU_BF16_X_ROUND, _SPLIT or _WIDEN (plan->bf16_x when that forces one; else the shape's
+ * rule, cpu_gemm.c). */
+int cpu_gemm_bf16_x_for(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k, int gelu);
 
 /* Y[m,n] (leading dimension ldy) = X[m,k]·W[n,k]^T (+ bias[n] when bias is not NULL, then GELU
  * when gelu != 0), with leading dimensions ldx and ldw; W is read in place. Runs on ctx's pool

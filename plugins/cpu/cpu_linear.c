@@ -15,9 +15,11 @@
  * OpenBLAS, and the own GEMM packs small W panels per call at a cost of 1/m of its work.
  *
  * A weight from pack_weight_host (ABI 1.1, cpu_pack_host.c; flag VITCL_LINEAR_PACKED_W) is
- * W [n,k] in fp32, bf16 or fp16. fp32 runs as above. A 16-bit W is widened to fp32 and the
- * products run in fp32 (X is not rounded): the own GEMM widens the rows it packs anyway
- * (cpu_gemm_linear_fmt), and the OpenBLAS path widens W in blocks of rows into ctx->wide, a
+ * W [n,k] in fp32, bf16 or fp16. fp32 runs as above. A bf16 W on the own GEMM with AVX512-BF16
+ * is multiplied in bf16, X rounded to bf16 except for fused-QKV shapes (cpu_gemm_bf16_x_for,
+ * VITCL_CPU_BF16). Otherwise a 16-bit W is widened to fp32 and the products run in fp32 (X is
+ * not rounded): the own GEMM widens the rows it packs anyway (cpu_gemm_linear_fmt), and the
+ * OpenBLAS path widens W in blocks of rows into ctx->wide, a
  * block sized to a quarter of L3 (so OpenBLAS reads it back from cache), one sgemm per block
  * into Y's columns of that block. Widening a block costs one pass over it, which the block's
  * 2·m FLOPs per element hide (docs/performance.md, "Reduced-precision weights").

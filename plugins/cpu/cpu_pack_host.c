@@ -3,7 +3,8 @@
  * takes with VITCL_LINEAR_PACKED_W.
  *
  * Layout: W stays [n,k] row-major, one element per value, in the requested precision: 16 bits
- * for bf16 and fp16 (half the memory of fp32; linear widens it per block, cpu_linear.c), floats
+ * for bf16 and fp16 (half the memory of fp32; linear widens it per block or, for bf16 on
+ * AVX512-BF16, multiplies it as stored, cpu_linear.c), floats
  * for fp32. Row-major rows are what both GEMM paths consume: OpenBLAS takes a widened block of
  * rows as a transposed operand, and the own GEMM copies rows into its panels anyway, so no
  * other layout would save a pass.

@@ -133,10 +133,54 @@ static int gemm_choice(const cpu_gemm_isa **isa, int *linear, char *err, size_t 
     return -1;
 }
 
+/* linear on a bf16 weight, with the own GEMM on its AVX-512 kernels (own_linear, isa): the
+ * bf16 kernels where the CPU has AVX512-BF16, X rounded or the weight widened per linear by
+ * its shape (cpu_gemm_bf16_x_for), unless
+ * VITCL_CPU_BF16 = "widen" (the weight widened to fp32, products in fp32, as on other CPUs),
+ * "round" (every X rounded to bf16) or "split" (every X as hi + lo bf16); "auto" or unset is
+ * the default. round and split are refused where the bf16 kernels cannot run. Sets *bf16 (NULL:
+ * widen) and *x (CPU_BF16_X_*) and returns 0, or -1 with err set. */
+static int bf16_choice(const cpu_gemm_isa *isa, int own_linear, const cpu_gemm_bf16 **bf16,
+                       int *x, char *err, size_t errlen)
+{
+    const char *env = getenv("VITCL_CPU_BF16");
+    const cpu_gemm_bf16 *have =
+        own_linear && isa && isa == cpu_gemm_isa_avx512() ? cpu_gemm_bf16_avx512() : NULL;
+    *bf16 = NULL;
+    *x = CPU_BF16_X_AUTO;
+    if (!env || !env[0] || strcmp(env, "auto") == 0) {
+        *bf16 = have;
+        return 0;
+    }
+    if (strcmp(env, "widen") == 0)
+        return 0;
+    int forced = strcmp(env, "round") == 0   ? CPU_BF16_X_ROUND
+                 : strcmp(env, "split") == 0 ? CPU_BF16_X_SPLIT
+                                             : -1;
+    if (forced >= 0 && have) {
+        *bf16 = have;
+        *x = forced;
+        return 0;
+    }
+    if (err && errlen) {
+        if (forced >= 0)
+            snprintf(err, errlen,
+                     "cpu plugin: VITCL_CPU_BF16='%s' needs AVX512-BF16 and linear on the own "
+                     "AVX-512 GEMM, which this CPU or VITCL_CPU_GEMM does not give",
+                     env);
+        else
+            snprintf(err, errlen,
+                     "cpu plugin: VITCL_CPU_BF16='%s' is not one of auto, widen, round, split",
+                     env);
+    }
+    return -1;
+}
+
 /* Which bf16 dot-product hardware the CPU and the OS have: bit 0 AVX512-BF16 (CPUID.7.1:EAX[5],
  * with the OS saving the AVX-512 state), bit 1 AMX-BF16 (CPUID.7.0:EDX[22], with the OS saving
  * the tile state; Linux also wants a per-process permission request before first use, which
- * nothing here makes because no kernel uses it yet). */
+ * nothing here makes because no kernel uses AMX). The bf16 kernels check AVX512-BF16 themselves
+ * (cpu_gemm_bf16_avx512). */
 static unsigned bf16_hardware(void)
 {
     unsigned found = 0;
@@ -158,16 +202,30 @@ static unsigned bf16_hardware(void)
     return found;
 }
 
-/* precision_notes for a linear GEMM on OpenBLAS (own_linear 0) or the own kernels. */
-static void precision_notes(char *out, size_t len, int own_linear, unsigned hw)
+/* precision_notes for a linear GEMM on OpenBLAS (own_linear 0) or the own kernels, with the
+ * bf16 kernels taking X as bf16_x (bf16 not NULL) or not at all (own512: linear is on the own
+ * AVX-512 kernels). Fits the 256 bytes. */
+static void precision_notes(char *out, size_t len, int own_linear, int own512, unsigned hw,
+                            const cpu_gemm_bf16 *bf16, int bf16_x)
 {
+    if (bf16) { /* only with the own GEMM */
+        const char *x = bf16_x == CPU_BF16_X_ROUND   ? "every X rounded to bf16"
+                        : bf16_x == CPU_BF16_X_SPLIT ? "every X as hi+lo bf16"
+                                                     : "X rounded to bf16; fused QKV (n>k, no "
+                                                       "GELU) in fp32 on the widened weight";
+        snprintf(out, len,
+                 "bf16: bf16 weights, AVX512-BF16 products, fp32 sums, %s "
+                 "(VITCL_CPU_BF16=widen: all fp32). fp16: weights widened to fp32 as packed, "
+                 "X not rounded, fp32 products. Other ops fp32",
+                 x);
+        return;
+    }
     const char *how = own_linear ? "widened to fp32 as the own GEMM packs them"
                                  : "widened to fp32 per block of rows for OpenBLAS";
     const char *why = hw == 0   ? "this CPU has no AVX512-BF16 or AMX-BF16"
-                      : hw == 1 ? "this CPU has AVX512-BF16, which the plugin does not use yet"
-                      : hw == 2 ? "this CPU has AMX-BF16, which the plugin does not use yet"
-                                : "this CPU has AVX512-BF16 and AMX-BF16, which the plugin does "
-                                  "not use yet";
+                      : hw == 2 ? "this CPU has AMX-BF16, which the plugin does not use"
+                      : own512  ? "AVX512-BF16 unused: VITCL_CPU_BF16=widen"
+                                : "AVX512-BF16 unused: linear not on the own AVX-512 GEMM";
     snprintf(out, len,
              "bf16, fp16: linear weights stored in 16 bits (RNE), %s; inputs not rounded, "
              "products and sums fp32 (%s); other ops fp32",
@@ -202,6 +260,10 @@ static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *i
     int own_linear = 0;
     if (gemm_choice(&isa, &own_linear, NULL, 0) < 0)
         isa = NULL, own_linear = 0;
+    const cpu_gemm_bf16 *bf16 = NULL;
+    int bf16_x = CPU_BF16_X_AUTO;
+    if (bf16_choice(isa, own_linear, &bf16, &bf16_x, NULL, 0) < 0)
+        bf16 = NULL;
     cpu_caches caches;
     cpu_cache_sizes(&caches);
     cpu_gemm_plan plan = {0};
@@ -214,7 +276,9 @@ static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *i
              own_linear ? "own " : "OpenBLAS", own_linear ? isa->name : "",
              isa ? "own " : "plain C", isa ? isa->name : "", caches.l1d >> 10, caches.l2 >> 10,
              caches.l3 >> 10, caches.source[1], plan.kc, core ? core : "unknown", s->cores);
-    precision_notes(full.precision_notes, sizeof full.precision_notes, own_linear, hw);
+    int own512 = own_linear && isa && isa == cpu_gemm_isa_avx512();
+    precision_notes(full.precision_notes, sizeof full.precision_notes, own_linear, own512, hw,
+                    bf16, bf16_x);
     size_t n = info->struct_size < sizeof full ? info->struct_size : sizeof full;
     memcpy(info, &full, n);
     return VITCL_OK;
@@ -261,6 +325,10 @@ static vitcl_status cpu_context_create(void *state, int device_index, vitcl_cont
     int own_linear = 0;
     if (gemm_choice(&isa, &own_linear, err, errlen) < 0)
         return VITCL_ERR_INVALID_ARGUMENT;
+    const cpu_gemm_bf16 *bf16 = NULL;
+    int bf16_x = CPU_BF16_X_AUTO;
+    if (bf16_choice(isa, own_linear, &bf16, &bf16_x, err, errlen) < 0)
+        return VITCL_ERR_INVALID_ARGUMENT;
     vitcl_context *ctx = calloc(1, sizeof *ctx);
     cpu_pool *pool = ctx ? cpu_pool_create(threads) : NULL;
     if (!pool) {
@@ -278,6 +346,8 @@ static vitcl_status cpu_context_create(void *state, int device_index, vitcl_cont
         cpu_cache_sizes(&caches);
         cpu_gemm_plan_make(&ctx->gemm, isa, &caches);
         ctx->gemm.linear = own_linear;
+        if (bf16)
+            cpu_gemm_plan_bf16(&ctx->gemm, bf16, bf16_x);
     }
     /* OpenBLAS runs only while the pool sleeps, so both use the same count (cpu_internal.h). */
     openblas_set_num_threads(threads);

@@ -4,8 +4,10 @@
  * this environment pins OPENBLAS_CORETYPE). A context therefore multiplies small deterministic
  * matrices with every cblas_sgemm form the plugin uses (row-major; A plain or transposed, B
  * plain or transposed; beta 0 and 1) and, when it is on, with its own GEMM in the instruction
- * set chosen for this CPU (partial tiles, bias and GELU), and compares each result with a plain double-precision
- * loop. A mismatch refuses the context with a message that names the GEMM, the OpenBLAS core
+ * set chosen for this CPU (partial tiles, bias and GELU), and, when linear on a bf16 weight
+ * uses them, with the bf16 kernels in both X packings (rounded, hi + lo; odd depth), and
+ * compares each result with a plain double-precision loop over the operands the kernel
+ * multiplies (bf16 W; X rounded to bf16, or X itself for hi + lo, which carries it to 2^-16). A mismatch refuses the context with a message that names the GEMM, the OpenBLAS core
  * and the element. Shapes are chosen to cross the kernels' register-block edges yet cost well
  * under a millisecond.
  */
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cpu_half.h"
 #include "cpu_internal.h"
 
 #define SC_M 37
@@ -33,11 +36,11 @@ static void fill(float *v, size_t n, uint32_t seed)
 
 /* Compares c[i·ldc + j] with the double reference of Σ_p a(i,p)·b(p,j) (+ beta·c0, + bias,
  * GELU); a(i,p) = a[i·sai + p·sap], b(p,j) = b[p·sbp + j·sbj]. Writes a message and returns 0
- * on the first element off by more than 1e-5 of Σ|terms| (+ 1e-6). */
+ * on the first element off by more than rtol of Σ|terms| (+ 1e-6). */
 static int compare(const char *what, const float *a, size_t sai, size_t sap, const float *b,
                    size_t sbp, size_t sbj, const float *c0, float beta, const float *bias,
-                   int gelu, const float *c, size_t m, size_t n, size_t k, char *err,
-                   size_t errlen)
+                   int gelu, const float *c, size_t m, size_t n, size_t k, double rtol,
+                   char *err, size_t errlen)
 {
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++) {
@@ -58,13 +61,13 @@ static int compare(const char *what, const float *a, size_t sai, size_t sap, con
             if (gelu)
                 s = 0.5 * s * (1.0 + erf(s / sqrt(2.0)));
             double got = c[i * n + j];
-            if (!(fabs(got - s) <= 1e-5 * mag + 1e-6)) {
+            if (!(fabs(got - s) <= rtol * mag + 1e-6)) {
                 char *core = openblas_get_corename();
                 snprintf(err, errlen,
                          "cpu plugin: self-check failed: %s computes C[%zu][%zu] = %.9g, expected "
                          "%.9g (m %zu, n %zu, k %zu; OpenBLAS core %s). This BLAS build gives "
                          "wrong results on this processor; try another OPENBLAS_CORETYPE or "
-                         "VITCL_CPU_GEMM",
+                         "VITCL_CPU_GEMM (VITCL_CPU_BF16=widen for the bf16 kernels)",
                          what, i, j, got, s, m, n, k, core ? core : "unknown");
                 return 0;
             }
@@ -92,11 +95,62 @@ static int check_openblas(float *a, float *b, float *c, float *c0, char *err, si
                         tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a,
                         (int)lda, b, (int)ldb, beta, c, (int)n);
             if (!compare(names[form], a, sai, sap, b, sbp, sbj, c0, beta, NULL, 0, c, m, n, k,
-                         err, errlen))
+                         1e-5, err, errlen))
                 return 0;
         }
     }
     return 1;
+}
+
+/* The bf16 kernels in each X packing, forced in turn (ctx->gemm.bf16_x is restored): Y =
+ * gelu(X·W^T + bias) at depth SC_OWN_K - 1 (odd), W = b rounded to bf16. a and b are
+ * overwritten with the values the kernel multiplies (bf16 W; X rounded for the first pass). */
+static vitcl_status check_bf16(vitcl_context *ctx, float *a, float *b, float *c,
+                               const float *bias, char *err, size_t errlen)
+{
+    const size_t k = SC_OWN_K - 1, ld = SC_OWN_K;
+    size_t a_n = (size_t)SC_M * ld, b_n = (size_t)SC_N * ld;
+    uint16_t *wb = malloc(b_n * sizeof *wb);
+    if (!wb) {
+        snprintf(err, errlen, "cpu plugin: out of memory for the GEMM self-check");
+        return VITCL_ERR_OUT_OF_MEMORY;
+    }
+    cpu_half_narrow(b, VITCL_PRECISION_BF16, wb, b_n);
+    cpu_half_widen(wb, VITCL_PRECISION_BF16, b, b_n); /* b: W's bf16 values */
+    int saved = ctx->gemm.bf16_x;
+    vitcl_status st = VITCL_OK;
+    char what[64];
+    /* Split first, on X as it is; then X rounded, whose values the reference then takes. */
+    static const int modes[2] = {CPU_BF16_X_SPLIT, CPU_BF16_X_ROUND};
+    uint16_t *xb = malloc(a_n * sizeof *xb);
+    if (!xb)
+        st = VITCL_ERR_OUT_OF_MEMORY;
+    for (int i = 0; i < 2 && st == VITCL_OK; i++) {
+        ctx->gemm.bf16_x = modes[i];
+        snprintf(what, sizeof what, "%s (X %s)", ctx->gemm.bf16->name,
+                 modes[i] == CPU_BF16_X_SPLIT ? "hi + lo" : "rounded");
+        st = cpu_gemm_linear_fmt(ctx, "self-check", a, ld, wb, VITCL_PRECISION_BF16, ld, bias,
+                                 c, SC_N, SC_M, SC_N, k, 1);
+        if (st != VITCL_OK) {
+            snprintf(err, errlen, "cpu plugin: %s", ctx->err);
+            break;
+        }
+        if (modes[i] == CPU_BF16_X_ROUND) {
+            cpu_half_narrow(a, VITCL_PRECISION_BF16, xb, a_n);
+            cpu_half_widen(xb, VITCL_PRECISION_BF16, a, a_n);
+        }
+        /* hi + lo carries x to 2^-16 of |x|: that much more per term */
+        double rtol = 1e-5 + (modes[i] == CPU_BF16_X_SPLIT ? 0x1p-16 : 0.0);
+        if (!compare(what, a, ld, 1, b, 1, ld, NULL, 0.0f, bias, 1, c, SC_M, SC_N, k, rtol, err,
+                     errlen))
+            st = VITCL_ERR_DEVICE;
+    }
+    if (st == VITCL_ERR_OUT_OF_MEMORY)
+        snprintf(err, errlen, "cpu plugin: out of memory for the GEMM self-check");
+    ctx->gemm.bf16_x = saved;
+    free(xb);
+    free(wb);
+    return st;
 }
 
 vitcl_status cpu_selfcheck(vitcl_context *ctx, char *err, size_t errlen)
@@ -123,9 +177,11 @@ vitcl_status cpu_selfcheck(vitcl_context *ctx, char *err, size_t errlen)
         if (st != VITCL_OK)
             snprintf(err, errlen, "cpu plugin: %s", ctx->err);
         else if (!compare(ctx->gemm.isa->name, a, SC_OWN_K, 1, b, 1, SC_OWN_K, NULL, 0.0f,
-                          bias, 1, c, SC_M, SC_N, SC_OWN_K, err, errlen))
+                          bias, 1, c, SC_M, SC_N, SC_OWN_K, 1e-5, err, errlen))
             st = VITCL_ERR_DEVICE;
     }
+    if (st == VITCL_OK && ctx->gemm.linear && ctx->gemm.bf16)
+        st = check_bf16(ctx, a, b, c, bias, err, errlen);
     free(mem);
     return st;
 }

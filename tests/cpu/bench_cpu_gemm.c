@@ -15,8 +15,11 @@
  * against the same weight packed by pack_weight_host in bf16 and in fp16 (ABI 1.1), the three
  * alternating run by run, at the ViT-L linear shapes (docs/performance.md, "Reduced-precision
  * weights"), on the default context (VITCL_CPU_GEMM picks its GEMM).
+ * With "bf16" instead it times linear on a bf16 weight in each VITCL_CPU_BF16 setting (the
+ * default rule, widen, round, split: one context each) against the fp32 weight, alternating run
+ * by run (where the CPU lacks AVX512-BF16 only fp32, default and widen run).
  *
- *   ninja -C build tests/cpu/bench_cpu_gemm && build/tests/cpu/bench_cpu_gemm [reps] [precision]
+ *   ninja -C build tests/cpu/bench_cpu_gemm && build/tests/cpu/bench_cpu_gemm [reps] [precision|bf16]
  *   VITCL_CPU_GEMM=avx2 BENCH_CLOCK=cpu VITCL_CPU_THREADS=1 OPENBLAS_NUM_THREADS=1 \
  *     OMP_NUM_THREADS=1 build/tests/cpu/bench_cpu_gemm 3     (one core, by CPU time)
  *
@@ -284,6 +287,57 @@ static void bench_precision(int m, int n, int k, uint32_t flags, int reps)
     free(yinit);
 }
 
+/* fp32 W on C against W packed in bf16 on each context of bc (NULL: not run), alternating
+ * within each of reps + 1 rounds; prints median and best GFLOP/s, medians' ratio to fp32's. */
+static void bench_bf16(vitcl_context *const bc[4], int m, int n, int k, uint32_t flags, int reps)
+{
+    static const char *const names[4] = {"default", "widen", "round", "split"};
+    float *x = randoms((size_t)m * k), *w = randoms((size_t)n * k), *b = randoms((size_t)n);
+    float *y = randoms((size_t)m * n);
+    vitcl_buffer *bufs[5][4] = {{upload_to(C, x, (size_t)m * k, "x"),
+                                 upload_to(C, w, (size_t)n * k, "w"),
+                                 upload_to(C, b, (size_t)n, "b"),
+                                 upload_to(C, y, (size_t)m * n, "y")}};
+    for (int c = 0; c < 4; c++) {
+        if (!bc[c])
+            continue;
+        bufs[c + 1][0] = upload_to(bc[c], x, (size_t)m * k, "x");
+        bufs[c + 1][2] = upload_to(bc[c], b, (size_t)n, "b");
+        bufs[c + 1][3] = upload_to(bc[c], y, (size_t)m * n, "y");
+        if (D->ops->pack_weight_host(bc[c], w, VITCL_DTYPE_F32, (size_t)n, (size_t)k,
+                                     VITCL_PRECISION_BF16, "w", &bufs[c + 1][1]) != VITCL_OK) {
+            fprintf(stderr, "bench: %s\n", D->last_error(bc[c]));
+            exit(1);
+        }
+    }
+    struct timespec pause = {0, 300000000};
+    nanosleep(&pause, NULL);
+    double t[5][64], flop = 2.0 * m * n * k;
+    for (int i = 0; i < reps + 1; i++)
+        for (int c = 0; c < 5; c++)
+            if (c == 0 || bc[c - 1])
+                t[c][i] = time_linear(c ? bc[c - 1] : C, bufs[c], m, n, k,
+                                      flags | (c ? VITCL_LINEAR_PACKED_W : 0));
+    printf("M=%-5d N=%-5d K=%-5d %-9s", m, n, k, (flags & VITCL_LINEAR_GELU) ? "bias+gelu" : "bias");
+    double f32 = flop / median(t[0] + 1, reps) * 1e-9;
+    for (int c = 0; c < 5; c++) {
+        if (c && !bc[c - 1])
+            continue;
+        double med = flop / median(t[c] + 1, reps) * 1e-9, best = flop / min_of(t[c] + 1, reps) * 1e-9;
+        printf("  %s %.0f/%.0f", c ? names[c - 1] : "fp32", med, best);
+        if (c)
+            printf(" x%.2f", med / f32);
+    }
+    printf(" GFLOP/s (median/best)\n");
+    for (int c = 0; c < 5; c++)
+        for (int i = 0; i < 4 && (c == 0 || bc[c - 1]); i++)
+            D->buffer_free(c ? bc[c - 1] : C, bufs[c][i]);
+    free(x);
+    free(w);
+    free(b);
+    free(y);
+}
+
 static void bench_attention(size_t batch, size_t seq, size_t heads, size_t hd, int reps)
 {
     struct timespec pause = {0, 500000000};
@@ -375,7 +429,29 @@ int main(int argc, char **argv)
             bench_precision(m, 1024, 4096, 0, reps);                 /* fc2 */
         }
     }
-    int gemm_mode = !(argc > 2 && strcmp(argv[2], "precision") == 0);
+    if (argc > 2 && strcmp(argv[2], "bf16") == 0) {
+        static const char *const env[4] = {NULL, "widen", "round", "split"};
+        vitcl_context *bc[4] = {C, NULL, NULL, NULL};
+        for (int c = 1; c < 4; c++) { /* round and split are refused without AVX512-BF16 */
+            setenv("VITCL_CPU_BF16", env[c], 1);
+            if (D->context_create(state, 0, &bc[c], err, sizeof err) != VITCL_OK)
+                bc[c] = NULL;
+        }
+        unsetenv("VITCL_CPU_BF16");
+        printf("cpu plugin precisions: %s\n", info.precision_notes);
+        for (int batch = 1; batch <= 8; batch += 7) {
+            int m = 197 * batch;
+            bench_bf16(bc, m, 3072, 1024, 0, reps);                 /* QKV */
+            bench_bf16(bc, m, 1024, 1024, 0, reps);                 /* attention output */
+            bench_bf16(bc, m, 4096, 1024, VITCL_LINEAR_GELU, reps); /* fc1 */
+            bench_bf16(bc, m, 1024, 4096, 0, reps);                 /* fc2 */
+        }
+        for (int c = 1; c < 4; c++)
+            if (bc[c])
+                D->context_destroy(bc[c]);
+    }
+    int gemm_mode = !(argc > 2 && (strcmp(argv[2], "precision") == 0 ||
+                                   strcmp(argv[2], "bf16") == 0));
     for (int batch = 1; gemm_mode && batch <= 8; batch += 7) {
         int m = 197 * batch;
         bench_linear(m, 1024, 768, 0, reps);                  /* patch embedding */

@@ -4,9 +4,11 @@
  *
  * The yardstick is independent of the plugin's conversion code: rounding to bf16 or fp16 is
  * done here in double arithmetic (frexp, nearbyint in the default round-to-nearest-even mode),
- * and the linear reference accumulates in double over the rounded weights. The plugin does not
- * round X (device.h allows it to; this one keeps fp32 inputs), so the only rounding left in the
- * products is fp32's, bounded like tests/cpu/test_cpu_numerics.c: (k + 4)·u·Σ|x·w|. */
+ * and the linear reference accumulates in double over the rounded weights. The suite runs the
+ * plugin with VITCL_CPU_BF16=widen, where no path rounds X (device.h allows it to; the bf16
+ * kernels on AVX512-BF16 do, and tests/cpu/test_cpu_bf16.c checks them), so the only rounding
+ * left in the products is fp32's, bounded like tests/cpu/test_cpu_numerics.c:
+ * (k + 4)·u·Σ|x·w|. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,7 +18,14 @@
 #include "cpu_harness.h"
 #include "vitcl/device.h"
 
-TestSuite(cpu_precision, .init = harness_setup, .fini = harness_teardown, .timeout = 240);
+/* Every 16-bit weight widened to fp32, whatever the CPU (see above). */
+static void widen_setup(void)
+{
+    setenv("VITCL_CPU_BF16", "widen", 1);
+    harness_setup();
+}
+
+TestSuite(cpu_precision, .init = widen_setup, .fini = harness_teardown, .timeout = 240);
 
 /* ------------------------------------------------------------------ the yardstick */
 
