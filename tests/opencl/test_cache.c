@@ -16,7 +16,7 @@
 
 extern char **environ;
 
-#define NPROGRAMS 24 /* programs the plugin builds (programs.c) */
+#define NPROGRAMS 25 /* programs the plugin builds (programs.c) */
 #define NAME_MAX_LEN 2400
 
 TestSuite(opencl_cache, .timeout = 600);
@@ -185,7 +185,8 @@ static void copy_kernels(const char *dir, const char *file, const char *old, con
 {
     const char *files[] = {"common.cl", "reduce.cl", "layernorm.cl", "softmax.cl",
                            "bias_gelu.cl", "add.cl", "attention.cl", "patch_embed.cl",
-                           "gemm.cl", "gemm_tiled.cl", "attention_tiled.cl"};
+                           "gemm.cl", "gemm_tiled.cl", "attention_tiled.cl",
+                           "gemm_general.cl"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char in[1200], out[1200];
         snprintf(in, sizeof in, "%s/clkernels/%s", VITCL_SOURCE_ROOT, files[i]);
