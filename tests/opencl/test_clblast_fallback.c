@@ -8,6 +8,7 @@
  * through a cached self-check marker, and compute linear on unpacked weights, gemm_batched and a
  * fixture model correctly with vitcl's own kernels. Each test runs in its own process (Criterion)
  * with its own cache folder, so the self-check and tuning really run where a test needs them.
+ * The issue's small device (work-group limit 48, 16 KiB local memory) is simulated once.
  * The op comparisons against the ref plugin with CLBlast broken are test_vs_ref.c, run a second
  * time under VITCL_CL_CLBLAST=broken (tests/opencl/meson.build).
  */
@@ -228,6 +229,18 @@ Test(opencl_clblast_fallback, broken_clblast_is_left_out_and_our_kernels_compute
 Test(opencl_clblast_fallback, clblast_that_cannot_run_is_left_out_and_our_kernels_compute)
 {
     expect_fallback("off", "CLBlast is off (VITCL_CL_CLBLAST=off)");
+}
+
+/* The issue's case: a device with a work-group limit of 48 and 16 KiB of local memory (simulated
+ * with VITCL_CL_LIMIT_*) on which CLBlast fails; gemm_general and the CPU-shaped GEMM kernels
+ * still fit, so the device is kept. */
+Test(opencl_clblast_fallback, a_small_device_with_a_broken_clblast_is_kept)
+{
+    setenv("VITCL_CL_LIMIT_GROUP", "48", 1);
+    setenv("VITCL_CL_LIMIT_LOCAL", "16384", 1);
+    expect_fallback("broken", "returned wrong results");
+    unsetenv("VITCL_CL_LIMIT_GROUP");
+    unsetenv("VITCL_CL_LIMIT_LOCAL");
 }
 
 /* Runs the probe (one context in a new process); asserts it opened. */
