@@ -9,11 +9,12 @@
  *   "opencl device=<name> builds=N cache_hits=N cache_rejected=N gemm=<choice>
  *    attention=rows|tiled selfcheck=ran|cached|skipped
  *    tuning=ran|cached|forced|not run gemm_bf16=<choice> tuning_bf16=... gemm_fp16=<choice>
- *    tuning_fp16=... precisions=fp32[,bf16][,fp16]
+ *    tuning_fp16=... precisions=fp32[,bf16][,fp16] clblast=usable|unusable|unchecked
  *    [ faults=build:N,cl_alloc:N,cl_enqueue:N injected=N]"
  * so a test can see whether a process compiled programs or loaded them from the cache; the
  * faults field (calls counted by fault_inject.h) is there only while VITCL_FAULT_INJECT names a
- * plugin kind.
+ * plugin kind. clblast= is the self-check's verdict on CLBlast (unchecked when the self-check was
+ * skipped); where it is unusable, "clblast unusable: <reason>" follows in quotes as note="...".
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -86,7 +87,7 @@ vitcl_status ocl_context_create(void *state, int device_index, vitcl_context **o
     ctx->row_wg = pow2_floor(wg);
 
     ctx->cache_usable = ocl_cache_dir(ctx->cache_dir, sizeof ctx->cache_dir);
-    if ((s = ocl_programs_build(ctx)) != VITCL_OK)
+    if ((s = ocl_clblast_mode_init(ctx)) != VITCL_OK || (s = ocl_programs_build(ctx)) != VITCL_OK)
         goto fail;
     if ((s = ocl_attention_choose(ctx)) != VITCL_OK)
         goto fail;
@@ -107,12 +108,12 @@ static void write_stats(const vitcl_context *ctx)
     const char *path = getenv("VITCL_CL_STATS_FILE");
     if (!path || !*path)
         return;
-    char line[800], faults[160];
+    char line[1600], faults[160];
     ocl_fault_describe(&ctx->fault, faults, sizeof faults);
     int n = snprintf(line, sizeof line,
                      "opencl device=%s builds=%u cache_hits=%u cache_rejected=%u gemm=%s "
                      "attention=%s selfcheck=%s tuning=%s gemm_bf16=%s tuning_bf16=%s "
-                     "gemm_fp16=%s tuning_fp16=%s precisions=fp32%s%s%s%s\n",
+                     "gemm_fp16=%s tuning_fp16=%s precisions=fp32%s%s clblast=%s%s%s%s%s%s\n",
                      ctx->dev->info.name, ctx->stats.builds, ctx->stats.cache_hits,
                      ctx->stats.cache_rejected, ocl_gemm_choice_name(ctx),
                      ctx->att_tiled ? "tiled" : "rows", ctx->stats.selfcheck, ctx->gemm_tuning,
@@ -120,7 +121,14 @@ static void write_stats(const vitcl_context *ctx)
                      ocl_gemm_choice_name_fmt(ctx, OCL_W_F16), ctx->wtuning[OCL_W_F16],
                      ctx->prec_refused & VITCL_PRECISION_BIT(VITCL_PRECISION_BF16) ? "" : ",bf16",
                      ctx->prec_refused & VITCL_PRECISION_BIT(VITCL_PRECISION_FP16) ? "" : ",fp16",
-                     faults[0] ? " faults=" : "", faults);
+                     ctx->clblast_unusable                 ? "unusable"
+                     : !strcmp(ctx->stats.selfcheck, "ran") ||
+                             !strcmp(ctx->stats.selfcheck, "cached")
+                         ? "usable"
+                         : "unchecked",
+                     faults[0] ? " faults=" : "", faults,
+                     ctx->clblast_unusable ? " note=\"" : "", ctx->clblast_note,
+                     ctx->clblast_unusable ? "\"" : "");
     if (n <= 0)
         return;
     size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;

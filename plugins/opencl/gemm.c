@@ -6,7 +6,13 @@
  * W goes to CLBlast: CLBlastSgemmWithTempBuffer (row-major, X * W^T) with a plugin-owned
  * temporary buffer grown to the size CLBlast asks for, followed by the bias + GELU kernel
  * (bias_gelu.cl) when there is a bias or GELU. gemm_batched is CLBlastSgemm for one matrix and
- * CLBlastSgemmStridedBatched (present in CLBlast 1.5.3) otherwise.
+ * CLBlastSgemmStridedBatched (present in CLBlast 1.5.3) otherwise. Where the self-check found
+ * CLBlast unusable (ctx->clblast_unusable), both go to vitcl's own gemm_general (gemm_general.c)
+ * instead.
+ *
+ * VITCL_CL_CLBLAST (tests): "broken" overwrites the first element of every CLBlast result with
+ * NaN after the call (a CLBlast that computes wrongly), "off" makes every CLBlast routine fail
+ * without calling it (a CLBlast that cannot run); unset or "on" is the normal behaviour.
  *
  * Each CLBlast routine call counts as one enqueue for VITCL_FAULT_INJECT (cl_enqueue:N).
  *
@@ -14,7 +20,10 @@
  * in-process; the host can warm it by calling linear once per shape at model load.
  */
 #include <clblast_c.h>
+#include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "ocl.h"
 
@@ -25,6 +34,8 @@ static vitcl_status clblast_fail(vitcl_context *ctx, const char *op, const char 
     if (st == CLBlastTempBufferAllocFailure || st == CLBlastOpenCLOutOfResources ||
         st == CLBlastOpenCLOutOfHostMemory)
         s = VITCL_ERR_OUT_OF_MEMORY;
+    if (!ctx->fault.note[0]) /* CLBlast's own failure, not an injected one */
+        ctx->clblast_failed = 1;
     return ocl_fail(ctx, s, "opencl %s on %s: %s failed: %s (%d)", op, ctx->dev->info.name, call,
                     ocl_clblast_error_name((int)st), (int)st);
 }
@@ -55,6 +66,49 @@ static vitcl_status ensure_temp(vitcl_context *ctx, size_t bytes)
     }
     ctx->gemm_temp_bytes = bytes;
     return VITCL_OK;
+}
+
+vitcl_status ocl_clblast_mode_init(vitcl_context *ctx)
+{
+    const char *v = getenv("VITCL_CL_CLBLAST");
+    ctx->clblast_mode = OCL_CLBLAST_ON;
+    if (!v || !*v || !strcmp(v, "on"))
+        return VITCL_OK;
+    if (!strcmp(v, "broken"))
+        ctx->clblast_mode = OCL_CLBLAST_BROKEN;
+    else if (!strcmp(v, "off"))
+        ctx->clblast_mode = OCL_CLBLAST_OFF;
+    else
+        return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
+                        "opencl on %s: VITCL_CL_CLBLAST='%s' is not one of on, broken, off",
+                        ctx->dev->info.name, v);
+    return VITCL_OK;
+}
+
+const char *ocl_clblast_mode_name(ocl_clblast_mode mode)
+{
+    return mode == OCL_CLBLAST_BROKEN ? "broken" : mode == OCL_CLBLAST_OFF ? "off" : "on";
+}
+
+/* VITCL_CL_CLBLAST=off: the failure a CLBlast routine would report, without calling it. */
+static vitcl_status clblast_off(vitcl_context *ctx, const char *op, const char *call)
+{
+    ctx->clblast_failed = 1;
+    return ocl_fail(ctx, VITCL_ERR_DEVICE,
+                    "opencl %s on %s: %s not called: CLBlast is off (VITCL_CL_CLBLAST=off)", op,
+                    ctx->dev->info.name, call);
+}
+
+/* VITCL_CL_CLBLAST=broken: overwrites element `off` of `mem` (the first element of a CLBlast
+ * result) with NaN, as a CLBlast computing wrongly would. */
+static vitcl_status clblast_corrupt(vitcl_context *ctx, const char *op, cl_mem mem, size_t off)
+{
+    if (ctx->clblast_mode != OCL_CLBLAST_BROKEN)
+        return VITCL_OK;
+    const float nan = NAN;
+    cl_int e = clEnqueueFillBuffer(ctx->queue, mem, &nan, sizeof nan, off * sizeof(float),
+                                   sizeof nan, 0, NULL, NULL);
+    return e == CL_SUCCESS ? VITCL_OK : ocl_fail_cl(ctx, op, "clEnqueueFillBuffer", e);
 }
 
 void ocl_gemm_release(vitcl_context *ctx)
@@ -108,6 +162,9 @@ vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
             W->pack_fmt == OCL_W_F32 ? ctx->gemm_kernel : ctx->wkernel[W->pack_fmt];
         return ocl_linear_panels(ctx, kern, X, x_off, W, b, b_off, Y, y_off, m, n, k, gelu);
     }
+    /* An unpacked W (or a plain copy, same layout) where CLBlast failed its self-check. */
+    if (ctx->clblast_unusable)
+        return ocl_linear_general(ctx, X, x_off, W, w_off, b, b_off, Y, y_off, m, n, k, gelu);
     return ocl_linear_clblast(ctx, X, x_off, W, w_off, b, b_off, Y, y_off, m, n, k, gelu);
 }
 
@@ -115,6 +172,8 @@ vitcl_status ocl_clblast_temp_bytes(vitcl_context *ctx, size_t m, size_t n, size
                                     size_t *bytes)
 {
     *bytes = 0;
+    if (ctx->clblast_mode == OCL_CLBLAST_OFF)
+        return clblast_off(ctx, "linear", "CLBlastSGemmTempBufferSize");
     CLBlastStatusCode st = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, CLBlastTransposeNo,
                                                       CLBlastTransposeYes, m, n, k, 0, k, 0, k, 0,
                                                       n, &ctx->queue, bytes);
@@ -130,6 +189,8 @@ vitcl_status ocl_linear_clblast(vitcl_context *ctx, const vitcl_buffer *X, size_
     const char *op = "linear";
     vitcl_status s;
     size_t temp = 0;
+    if (ctx->clblast_mode == OCL_CLBLAST_OFF)
+        return clblast_off(ctx, op, "CLBlastSGemmTempBufferSize");
     CLBlastStatusCode st = CLBlastSGemmTempBufferSize(
         CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes, m, n, k, x_off, k, w_off,
         k, y_off, n, &ctx->queue, &temp);
@@ -149,6 +210,10 @@ vitcl_status ocl_linear_clblast(vitcl_context *ctx, const vitcl_buffer *X, size_
     if (st != CLBlastSuccess) {
         ocl_prof_end(ctx, op);
         return clblast_fail(ctx, op, "CLBlastSgemmWithTempBuffer", st);
+    }
+    if ((s = clblast_corrupt(ctx, op, Y->mem, y_off)) != VITCL_OK) {
+        ocl_prof_end(ctx, op);
+        return s;
     }
     if (!b && !gelu) {
         ocl_prof_end(ctx, op);
@@ -176,12 +241,30 @@ vitcl_status ocl_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size
                               size_t ldb, size_t stride_b, float beta, vitcl_buffer *C,
                               size_t c_off, size_t ldc, size_t stride_c, size_t batch)
 {
+    if (ctx->clblast_unusable)
+        return ocl_gemm_general(ctx, "gemm_batched", trans_a, trans_b, m, n, k, alpha, A, a_off,
+                                lda, stride_a, B, b_off, ldb, stride_b, beta, C, c_off, ldc,
+                                stride_c, batch, NULL, 0, 0);
+    return ocl_gemm_batched_clblast(ctx, trans_a, trans_b, m, n, k, alpha, A, a_off, lda,
+                                    stride_a, B, b_off, ldb, stride_b, beta, C, c_off, ldc,
+                                    stride_c, batch);
+}
+
+vitcl_status ocl_gemm_batched_clblast(vitcl_context *ctx, int trans_a, int trans_b, size_t m,
+                                      size_t n, size_t k, float alpha, const vitcl_buffer *A,
+                                      size_t a_off, size_t lda, size_t stride_a,
+                                      const vitcl_buffer *B, size_t b_off, size_t ldb,
+                                      size_t stride_b, float beta, vitcl_buffer *C, size_t c_off,
+                                      size_t ldc, size_t stride_c, size_t batch)
+{
     const char *op = "gemm_batched";
     if (!A || !B || !C || m == 0 || n == 0 || k == 0 || batch == 0)
         return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
                         "opencl gemm_batched on %s: invalid arguments (m=%zu n=%zu k=%zu "
                         "batch=%zu)",
                         ctx->dev->info.name, m, n, k, batch);
+    if (ctx->clblast_mode == OCL_CLBLAST_OFF)
+        return clblast_off(ctx, op, batch == 1 ? "CLBlastSgemm" : "CLBlastSgemmStridedBatched");
     CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastStatusCode st;
@@ -205,5 +288,5 @@ vitcl_status ocl_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size
     ocl_prof_end(ctx, op);
     if (st != CLBlastSuccess)
         return clblast_fail(ctx, op, call, st);
-    return VITCL_OK;
+    return clblast_corrupt(ctx, op, C->mem, c_off);
 }

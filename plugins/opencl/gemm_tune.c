@@ -11,8 +11,12 @@
  * source) so later processes skip the timing, unless an OpenCL call failed during the run (the
  * choice then holds for this context only).
  *
+ * Where the self-check found CLBlast unusable (ctx->clblast_unusable, selfcheck.c) CLBlast is no
+ * candidate; the verdict is part of the cache key, so a choice of CLBlast made elsewhere is never
+ * read back for such a context.
+ *
  * VITCL_CL_GEMM = clblast | mb6 | mb8 | mb12 | t64 | t256 forces a candidate (benchmarks, tests); the forced
- * choice is not cached.
+ * choice is not cached. Forcing clblast where CLBlast is unusable fails naming the reason.
  *
  * 16-bit weights (bf16, fp16; pack_weight_host) are tuned the same way, separately per format, at
  * the first pack in that format, among the five variants built for it (CLBlast is not a
@@ -70,6 +74,8 @@ static int tune_key(vitcl_context *ctx, ocl_wfmt fmt, unsigned char key[OCL_HASH
              CLBLAST_VERSION_PATCH);
     ocl_hash_str(h, "vitcl-opencl-gemm-tune v2");
     ocl_hash_str(h, ver);
+    /* A choice made with CLBlast among the candidates never serves a context without it. */
+    ocl_hash_str(h, ctx->clblast_unusable ? "clblast unusable" : "clblast usable");
     ocl_hash_str(h, ocl_wfmt_name(fmt));
     ocl_hash_device(h, ctx->dev);
     if (ocl_hash_all_sources(ctx, h) != VITCL_OK) {
@@ -224,7 +230,7 @@ static vitcl_status tune_run_all(vitcl_context *ctx, ocl_wfmt fmt, int *winner, 
     *errored = 0;
     /* A variant this device cannot launch (work-group or local memory limits) never runs. */
     for (int c = 0; c < N_CAND; c++)
-        state[c] = c == CAND_CLBLAST ? (fmt == OCL_W_F32 ? ALIVE : DEAD)
+        state[c] = c == CAND_CLBLAST ? (fmt == OCL_W_F32 && !ctx->clblast_unusable ? ALIVE : DEAD)
                    : ctx->unfit[ocl_gemm_kernel(fmt, c)][0] ? DEAD
                                                             : ALIVE;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
@@ -311,6 +317,9 @@ static vitcl_status choose(vitcl_context *ctx, ocl_wfmt fmt, int *cand, const ch
         if (c != CAND_CLBLAST && ctx->unfit[ocl_gemm_kernel(fmt, c)][0])
             return ocl_fail(ctx, VITCL_ERR_UNSUPPORTED, "opencl on %s: VITCL_CL_GEMM='%s': %s",
                             ctx->dev->info.name, force, ctx->unfit[ocl_gemm_kernel(fmt, c)]);
+        if (c == CAND_CLBLAST && fmt == OCL_W_F32 && ctx->clblast_unusable)
+            return ocl_fail(ctx, VITCL_ERR_UNSUPPORTED, "opencl on %s: VITCL_CL_GEMM='%s': %s",
+                            ctx->dev->info.name, force, ctx->clblast_note);
         if (c != CAND_CLBLAST || fmt == OCL_W_F32) {
             *cand = c;
             *how = "forced";
@@ -325,8 +334,8 @@ static vitcl_status choose(vitcl_context *ctx, ocl_wfmt fmt, int *cand, const ch
         if (ocl_cache_read(ctx->cache_dir, "tune", key, &data, &len) == 1) {
             int c = cand_index((const char *)data, len);
             free(data);
-            if (c == CAND_CLBLAST && fmt != OCL_W_F32)
-                c = -1; /* never a 16-bit choice: a foreign entry */
+            if (c == CAND_CLBLAST && (fmt != OCL_W_F32 || ctx->clblast_unusable))
+                c = -1; /* never a 16-bit choice, nor one without CLBlast: a foreign entry */
             /* A cached variant this context cannot launch (lowered limits) means a new run. */
             if (c >= 0 && c != CAND_CLBLAST && ctx->unfit[ocl_gemm_kernel(fmt, c)][0])
                 c = -2;

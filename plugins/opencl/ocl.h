@@ -11,7 +11,8 @@
  *   hash.c          SHA-256 (OpenSSL libcrypto) and hex keys
  *   disk_cache.c    the on-disk cache directory: entries with header + checksum, markers
  *   programs.c      kernel sources (embedded or VITCL_CL_KERNEL_DIR) and cached program builds
- *   gemm.c          linear (dispatch) and gemm_batched through CLBlast
+ *   gemm.c          linear (dispatch) and gemm_batched through CLBlast; VITCL_CL_CLBLAST
+ *   gemm_general.c  linear on an unpacked W and gemm_batched without CLBlast (gemm_general.cl)
  *   gemm_packed.c   linear_pack_weight and linear on packed weights (clkernels/gemm.cl)
  *   gemm_tune.c     per-device choice between CLBlast and gemm.cl tiles, cached on disk
  *   weight_pack.c   pack_weight_host: linear weights from host memory in fp32, bf16 or fp16
@@ -63,11 +64,16 @@ typedef struct ocl_device {
     cl_ulong local_mem;           /* CL_DEVICE_LOCAL_MEM_SIZE */
 } ocl_device;
 
+/* Bit of ocl_state.refused set when a self-check found CLBlast unusable on the device. */
+#define OCL_REFUSED_CLBLAST (1u << 31)
+
 /* Plugin-wide state made by init. */
 typedef struct ocl_state {
     ocl_device *devices;
     /* Per device: VITCL_PRECISION_BIT set of precisions a context's self-check refused; device_info
-     * leaves them out of `precisions` from then on (atomic: contexts run on any thread). */
+     * leaves them out of `precisions` from then on (atomic: contexts run on any thread). Bit
+     * OCL_REFUSED_CLBLAST: a context's self-check found CLBlast unusable (device_info's extra
+     * says so). */
     _Atomic uint32_t *refused;
     int count;
 } ocl_state;
@@ -93,6 +99,7 @@ typedef enum ocl_program_id {
     OCL_P_GEMM_F16_T256,
     OCL_P_ATT_T64,    /* attention_tiled.cl for head_dim 64 */
     OCL_P_ATT_T128,   /* attention_tiled.cl for any head_dim <= 128 */
+    OCL_P_GEMM_GEN,   /* gemm_general.cl: linear / gemm_batched where CLBlast is unusable */
     OCL_P_COUNT
 } ocl_program_id;
 
@@ -119,6 +126,7 @@ typedef enum ocl_kernel_id {
     OCL_K_GEMM_F16_T256,
     OCL_K_ATT_T64,
     OCL_K_ATT_T128,
+    OCL_K_GEMM_GEN,
     OCL_K_COUNT
 } ocl_kernel_id;
 
@@ -154,6 +162,14 @@ typedef enum ocl_gemm_mode {
     OCL_GEMM_CLBLAST,       /* packed weights keep the [n,k] layout; CLBlast + bias_act */
     OCL_GEMM_PANELS         /* packed weights in 32-column panels; gemm_packed kernel */
 } ocl_gemm_mode;
+
+/* VITCL_CL_CLBLAST: on (unset), broken (the first element of every CLBlast result is overwritten
+ * with NaN after the call) or off (CLBlast is never called; the self-check finds it unusable). */
+typedef enum ocl_clblast_mode {
+    OCL_CLBLAST_ON = 0,
+    OCL_CLBLAST_BROKEN,
+    OCL_CLBLAST_OFF
+} ocl_clblast_mode;
 
 /* Layout of a buffer made by linear_pack_weight. */
 typedef enum ocl_pack_layout {
@@ -206,6 +222,17 @@ struct vitcl_context {
      * compiles a kernel once per distinct local size. */
     size_t group[OCL_K_COUNT];
 
+    /* VITCL_CL_CLBLAST (gemm.c, tests only): CLBlast called normally, its results corrupted
+     * after each call, or never called. */
+    ocl_clblast_mode clblast_mode;
+    /* The self-check's verdict on CLBlast (selfcheck.c): when set, linear on an unpacked W and
+     * gemm_batched run gemm_general (gemm_general.c), CLBlast is no GEMM tuning candidate, and
+     * clblast_note says why ("clblast unusable: ..."). */
+    int clblast_unusable;
+    char clblast_note[640];
+    /* Set by a CLBlast routine that returned an error status of its own (not an injected
+     * fault): the self-check tells a broken CLBlast from a failing device this way. */
+    int clblast_failed;
     cl_mem gemm_temp; /* CLBlast's temporary buffer, grown on demand */
     size_t gemm_temp_bytes;
     cl_mem scratch[OCL_SCRATCH_COUNT]; /* per-use scratch buffers, grown on demand */
@@ -386,6 +413,13 @@ vitcl_status ocl_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size
                               size_t lda, size_t stride_a, const vitcl_buffer *B, size_t b_off,
                               size_t ldb, size_t stride_b, float beta, vitcl_buffer *C,
                               size_t c_off, size_t ldc, size_t stride_c, size_t batch);
+/* gemm_batched through CLBlast whatever the self-check's verdict (the self-check itself). */
+vitcl_status ocl_gemm_batched_clblast(vitcl_context *ctx, int trans_a, int trans_b, size_t m,
+                                      size_t n, size_t k, float alpha, const vitcl_buffer *A,
+                                      size_t a_off, size_t lda, size_t stride_a,
+                                      const vitcl_buffer *B, size_t b_off, size_t ldb,
+                                      size_t stride_b, float beta, vitcl_buffer *C, size_t c_off,
+                                      size_t ldc, size_t stride_c, size_t batch);
 void ocl_gemm_release(vitcl_context *ctx);
 /* CLBlast linear on an unpacked [n,k] W (plus the bias_act pass); arguments already checked. */
 vitcl_status ocl_linear_clblast(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
@@ -393,10 +427,32 @@ vitcl_status ocl_linear_clblast(vitcl_context *ctx, const vitcl_buffer *X, size_
                                 size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
                                 size_t k, int gelu);
 
+/* Reads VITCL_CL_CLBLAST into ctx->clblast_mode; fails naming the value when it is not one of
+ * on, broken, off. */
+vitcl_status ocl_clblast_mode_init(vitcl_context *ctx);
+/* "on", "broken", "off" (the self-check marker and GEMM choice keys hash it). */
+const char *ocl_clblast_mode_name(ocl_clblast_mode mode);
+
 /* Bytes of temporary buffer CLBlast asks for linear's shape (m, n, k) at offset 0: 0 when it
  * would run its direct kernel, else its indirect one (with pre/post-processing). */
 vitcl_status ocl_clblast_temp_bytes(vitcl_context *ctx, size_t m, size_t n, size_t k,
                                     size_t *bytes);
+
+/* ---- gemm_general.c */
+/* C_p = alpha * op(A_p) * op(B_p) + beta * C_p for p < batch (backend.h's gemm_batched), then
+ * + bias[j] when bias != NULL and GELU when gelu; gemm_general.cl, errors naming `op`. Checks
+ * the shapes, leading dimensions and buffer ranges. */
+vitcl_status ocl_gemm_general(vitcl_context *ctx, const char *op, int trans_a, int trans_b,
+                              size_t m, size_t n, size_t k, float alpha, const vitcl_buffer *A,
+                              size_t a_off, size_t lda, size_t stride_a, const vitcl_buffer *B,
+                              size_t b_off, size_t ldb, size_t stride_b, float beta,
+                              vitcl_buffer *C, size_t c_off, size_t ldc, size_t stride_c,
+                              size_t batch, const vitcl_buffer *bias, size_t bias_off, int gelu);
+/* linear (Y = X * W^T + b, optional GELU) on an unpacked [n,k] W through ocl_gemm_general. */
+vitcl_status ocl_linear_general(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
+                                const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b,
+                                size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
+                                size_t k, int gelu);
 
 /* ---- gemm_packed.c */
 /* The op table's linear_pack_weight: tunes the context on first use (gemm_tune.c), then makes

@@ -61,6 +61,16 @@ static vitcl_status plugin_device_info(void *state, int index, vitcl_device_info
         info->struct_size = host_size;
     /* A precision a context's self-check refused on this device is no longer offered. */
     uint32_t refused = atomic_load(&st->refused[index]);
+    if ((refused & OCL_REFUSED_CLBLAST) &&
+        n >= offsetof(vitcl_device_info, extra) + sizeof info->extra) {
+        char extra[sizeof info->extra];
+        snprintf(extra, sizeof extra,
+                 "clblast unusable (self-check): linear and gemm_batched run vitcl's own "
+                 "kernels; %s",
+                 info->extra);
+        memcpy(info->extra, extra, sizeof extra);
+    }
+    refused &= ~OCL_REFUSED_CLBLAST;
     if (refused && n >= offsetof(vitcl_device_info, precision_notes) + sizeof info->precision_notes) {
         info->precisions &= ~refused;
         char note[sizeof info->precision_notes];

@@ -56,6 +56,7 @@ static const program_def program_defs[OCL_P_COUNT] = {
                        "-DAT_D=64"},
     [OCL_P_ATT_T128] = {"attention_t128", {"common.cl", "attention_tiled.cl", NULL, NULL},
                         "-DAT_D=128"},
+    [OCL_P_GEMM_GEN] = {"gemm_general", {"common.cl", "gemm_general.cl", NULL, NULL}},
 };
 
 typedef struct kernel_def {
@@ -90,6 +91,7 @@ static const kernel_def kernel_defs[OCL_K_COUNT] = {
     GEMM16_KERNELS(F16)
     [OCL_K_ATT_T64] = {OCL_P_ATT_T64, "attention_tiled"},
     [OCL_K_ATT_T128] = {OCL_P_ATT_T128, "attention_tiled"},
+    [OCL_K_GEMM_GEN] = {OCL_P_GEMM_GEN, "gemm_general"},
 };
 
 /* The full build options of a program: BUILD_OPTIONS itself, or written into buf. */

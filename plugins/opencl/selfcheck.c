@@ -1,13 +1,25 @@
 /* plugins/opencl/selfcheck.c - the correctness check a device passes before first use.
  *
  * At context_create, unless a marker says this device + driver + kernel set + CLBlast version
- * already passed, every op runs on small deterministic inputs (a CLBlast sgemm in both the small
- * "direct" and, at the first shape that takes it, the "indirect" regime, every GEMM variant the
- * device can launch,
- * a strided batched gemm, and each of our kernels) and
- * is compared with plain C computed here in double precision. A wrong result refuses the device
- * with a message naming the device and the op; a pass writes the marker (kind "selfcheck") into
- * the cache folder so later processes skip the check.
+ * already passed, every op runs on small deterministic inputs and is compared with plain C
+ * computed here in double precision, in two parts:
+ *
+ *  - CLBlast: sgemm in both the small "direct" and, at the first shape that takes it, the
+ *    "indirect" regime, and a strided batched sgemm. A wrong result, or a CLBlast routine
+ *    failing with a status of its own, does not refuse the device: CLBlast is marked unusable
+ *    (ctx->clblast_unusable, "clblast unusable: <reason>" in ctx->clblast_note, the stats line
+ *    and the device's `extra` text), linear on unpacked weights and gemm_batched then run
+ *    vitcl's gemm_general (gemm_general.c) and the GEMM tuning leaves CLBlast out. Other
+ *    failures there (allocations, transfers, injected faults) fail the check as anywhere else.
+ *  - vitcl's own kernels: gemm_general (linear and gemm_batched, every transpose), every GEMM
+ *    variant the device can launch and each of the other kernels. A wrong result refuses the
+ *    device with a message naming the device and the op (and CLBlast's failure, when it failed
+ *    too).
+ *
+ * A pass writes the marker (kind "selfcheck") into the cache folder so later processes skip the
+ * check; it holds the CLBlast verdict ("ok", or "ok " + the note), so a cached pass keeps a broken
+ * CLBlast out. VITCL_CL_CLBLAST (gemm.c) is part of the marker's key; with "off" CLBlast is
+ * unusable without being tried, even when the self-check is skipped.
  *
  * Each reduced precision the device offers (bf16, fp16: 16-bit weight storage) is checked the
  * same way with its own GEMM kernels, on weights packed by the host packer (weight_pack.c) and a
@@ -34,6 +46,7 @@ typedef struct sc_run {
     vitcl_buffer *bufs[SC_MAX_BUFS];
     int n;
     uint32_t seed;
+    int clblast_wrong; /* a CLBlast case computed wrongly (sc_compare) */
 } sc_run;
 
 static float sc_rand(sc_run *r)
@@ -69,9 +82,10 @@ static void sc_release(sc_run *r)
 }
 
 /* Compares n results with the reference; fails naming the op when any is off. */
-static vitcl_status sc_compare(vitcl_context *ctx, const char *what, int clblast,
-                               const float *got, const double *ref, size_t n, double rtol)
+static vitcl_status sc_compare(sc_run *r, const char *what, int clblast, const float *got,
+                               const double *ref, size_t n, double rtol)
 {
+    vitcl_context *ctx = r->ctx;
     double worst = 0.0;
     size_t at = 0;
     int bad = 0;
@@ -87,12 +101,12 @@ static vitcl_status sc_compare(vitcl_context *ctx, const char *what, int clblast
     }
     if (!bad)
         return VITCL_OK;
-    if (clblast)
+    if (clblast) {
+        r->clblast_wrong = 1;
         return ocl_fail(ctx, VITCL_ERR_DEVICE,
-                        "CLBlast %s on %s returned wrong results (max err %g at element %zu): "
-                        "refusing this device; CLBlast's tuned kernels are known to fail silently "
-                        "on some devices",
+                        "CLBlast %s on %s returned wrong results (max err %g at element %zu)",
                         what, ctx->dev->info.name, worst, at);
+    }
     return ocl_fail(ctx, VITCL_ERR_DEVICE,
                     "opencl self-check: kernel %s on %s returned wrong results (max err %g at "
                     "element %zu): refusing this device",
@@ -117,8 +131,9 @@ static void linear_ref(const float *x, const float *w, const float *b, size_t m,
         }
 }
 
-/* Checks one linear (with bias and GELU) of the given shape. */
-static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k)
+/* Checks one linear (with bias and GELU) of the given shape on an unpacked W: through CLBlast
+ * when `clblast`, else through gemm_general and then every GEMM variant on the panel layout. */
+static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k, int clblast)
 {
     vitcl_context *ctx = r->ctx;
     vitcl_status s = VITCL_ERR_OUT_OF_MEMORY;
@@ -137,9 +152,15 @@ static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k)
     if ((s = ocl_buffer_alloc(ctx, m * n * sizeof(float), "self-check", &Y)) != VITCL_OK)
         goto done;
     r->bufs[r->n++] = Y;
-    if ((s = ocl_linear(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, VITCL_LINEAR_GELU)) != VITCL_OK ||
+    if (clblast) {
+        if ((s = ocl_linear_clblast(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, 1)) == VITCL_OK &&
+            (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) == VITCL_OK)
+            s = sc_compare(r, "sgemm", 1, y, ref, m * n, 1e-3);
+        goto done;
+    }
+    if ((s = ocl_linear_general(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, 1)) != VITCL_OK ||
         (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK ||
-        (s = sc_compare(ctx, "sgemm", 1, y, ref, m * n, 1e-3)) != VITCL_OK)
+        (s = sc_compare(r, "gemm_general (linear)", 0, y, ref, m * n, 1e-4)) != VITCL_OK)
         goto done;
     /* Every gemm_packed variant (gemm_tune.c may pick any of them) on the panel layout. */
     vitcl_buffer *Wp;
@@ -155,7 +176,7 @@ static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k)
         if ((s = ocl_linear_panels(ctx, (ocl_kernel_id)(OCL_K_GEMM_MB6 + v), X, 0, Wp, B, 0, Y, 0,
                                    m, n, k, 1)) != VITCL_OK ||
             (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK ||
-            (s = sc_compare(ctx, names[v], 0, y, ref, m * n, 1e-4)) != VITCL_OK)
+            (s = sc_compare(r, names[v], 0, y, ref, m * n, 1e-4)) != VITCL_OK)
             goto done;
     }
 done:
@@ -200,7 +221,7 @@ static vitcl_status check_clblast_indirect(sc_run *r)
     if ((s = ocl_buffer_alloc(ctx, m * n * sizeof(float), "self-check", &Y)) != VITCL_OK)
         goto done;
     r->bufs[r->n++] = Y;
-    if ((s = ocl_linear(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, VITCL_LINEAR_GELU)) != VITCL_OK ||
+    if ((s = ocl_linear_clblast(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, 1)) != VITCL_OK ||
         (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK)
         goto done;
     for (int e = 0; e < SAMPLES; e++) {
@@ -219,50 +240,110 @@ static vitcl_status check_clblast_indirect(sc_run *r)
     }
     char what[96];
     snprintf(what, sizeof what, "sgemm (indirect kernel, %zux%zux%zu)", m, n, k);
-    s = sc_compare(ctx, what, 1, got, ref, SAMPLES, 1e-3);
+    s = sc_compare(r, what, 1, got, ref, SAMPLES, 1e-3);
 done:
     sc_release(r);
     free(x), free(w), free(b), free(y);
     return s;
 }
 
-/* Strided batched gemm, A^T B, alpha 0.5, beta 0 over a NaN-filled C. */
-static vitcl_status check_batched(sc_run *r)
+/* One strided batched gemm: C_p = alpha op(A_p) op(B_p) + beta C_p for `batch` matrices, A, B
+ * and C rows padded by `pad` floats (lda, ldb, ldc above the minimum) and batches by 3 more.
+ * With beta == 0, C starts as NaN (it must not be read). Through CLBlast when `clblast`, else
+ * gemm_general. */
+static vitcl_status check_gemm(sc_run *r, int ta, int tb, size_t M, size_t N, size_t K,
+                               size_t batch, float alpha, float beta, size_t pad, int clblast)
 {
-    enum { M = 11, N = 13, K = 17, BATCH = 3 };
     vitcl_context *ctx = r->ctx;
+    const size_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    const size_t sa = (ta ? K : M) * lda + 3, sb = (tb ? N : K) * ldb + 3, sc = M * ldc + 3;
+    const size_t na = batch * sa, nb = batch * sb, nc = batch * sc;
     vitcl_status s = VITCL_ERR_OUT_OF_MEMORY;
-    float *a = sc_floats(r, (size_t)BATCH * K * M, 1.0f), *b = sc_floats(r, (size_t)BATCH * K * N, 1.0f);
-    float *c = malloc(sizeof(float) * BATCH * M * N);
-    double *ref = malloc(sizeof(double) * BATCH * M * N);
+    float *a = sc_floats(r, na, 1.0f), *b = sc_floats(r, nb, 1.0f), *c = sc_floats(r, nc, 1.0f);
+    float *got = malloc(sizeof(float) * nc);
+    double *ref = malloc(sizeof(double) * nc);
     vitcl_buffer *A, *B, *C;
-    if (!a || !b || !c || !ref) {
+    if (!a || !b || !c || !got || !ref) {
         s = ocl_fail(ctx, s, "opencl self-check on %s: out of host memory", ctx->dev->info.name);
         goto done;
     }
-    for (size_t i = 0; i < (size_t)BATCH * M * N; i++)
-        c[i] = NAN;
-    for (size_t p = 0; p < BATCH; p++)
+    for (size_t i = 0; i < nc; i++) {
+        if (beta == 0.0f)
+            c[i] = NAN;
+        ref[i] = c[i]; /* padding the op must not touch */
+    }
+    for (size_t p = 0; p < batch; p++)
         for (size_t i = 0; i < M; i++)
             for (size_t j = 0; j < N; j++) {
                 double acc = 0;
-                for (size_t t = 0; t < K; t++) /* A_p stored [K, M]; B_p stored [K, N] */
-                    acc += (double)a[p * K * M + t * M + i] * b[p * K * N + t * N + j];
-                ref[p * M * N + i * N + j] = 0.5 * acc;
+                for (size_t t = 0; t < K; t++)
+                    acc += (double)a[p * sa + (ta ? t * lda + i : i * lda + t)] *
+                           b[p * sb + (tb ? j * ldb + t : t * ldb + j)];
+                double v = alpha * acc;
+                if (beta != 0.0f)
+                    v += (double)beta * c[p * sc + i * ldc + j];
+                ref[p * sc + i * ldc + j] = v;
             }
-    if ((s = sc_upload(r, a, (size_t)BATCH * K * M, &A)) != VITCL_OK ||
-        (s = sc_upload(r, b, (size_t)BATCH * K * N, &B)) != VITCL_OK ||
-        (s = sc_upload(r, c, (size_t)BATCH * M * N, &C)) != VITCL_OK)
+    if ((s = sc_upload(r, a, na, &A)) != VITCL_OK || (s = sc_upload(r, b, nb, &B)) != VITCL_OK ||
+        (s = sc_upload(r, c, nc, &C)) != VITCL_OK)
         goto done;
-    if ((s = ocl_gemm_batched(ctx, 1, 0, M, N, K, 0.5f, A, 0, M, (size_t)K * M, B, 0, N,
-                              (size_t)K * N, 0.0f, C, 0, N, (size_t)M * N, BATCH)) != VITCL_OK ||
-        (s = ocl_buffer_read(ctx, C, 0, c, sizeof(float) * BATCH * M * N)) != VITCL_OK)
+    s = clblast ? ocl_gemm_batched_clblast(ctx, ta, tb, M, N, K, alpha, A, 0, lda, sa, B, 0, ldb,
+                                           sb, beta, C, 0, ldc, sc, batch)
+                : ocl_gemm_general(ctx, "gemm_batched", ta, tb, M, N, K, alpha, A, 0, lda, sa, B,
+                                   0, ldb, sb, beta, C, 0, ldc, sc, batch, NULL, 0, 0);
+    if (s != VITCL_OK || (s = ocl_buffer_read(ctx, C, 0, got, sizeof(float) * nc)) != VITCL_OK)
         goto done;
-    s = sc_compare(ctx, "sgemm (strided batched)", 1, c, ref, (size_t)BATCH * M * N, 1e-3);
+    /* Only the elements of the result are compared (NaN padding compares unequal to itself). */
+    for (size_t i = 0; i < nc; i++)
+        if (isnan(ref[i]) && isnan(got[i]))
+            got[i] = 0.0f, ref[i] = 0.0;
+    char what[128];
+    snprintf(what, sizeof what, "%s (strided batched, %s%s, batch %zu)",
+             clblast ? "sgemm" : "gemm_general", ta ? "A^T" : "A", tb ? " B^T" : " B", batch);
+    s = sc_compare(r, what, clblast, got, ref, nc, clblast ? 1e-3 : 1e-4);
 done:
     sc_release(r);
-    free(a), free(b), free(c), free(ref);
+    free(a), free(b), free(c), free(got), free(ref);
     return s;
+}
+
+/* The CLBlast cases. Returns VITCL_OK with ctx->clblast_unusable set (and the reason in
+ * ctx->clblast_note) when CLBlast computed wrongly or a CLBlast routine failed on its own; any
+ * other failure is returned as it is. */
+static vitcl_status check_clblast(sc_run *r)
+{
+    vitcl_context *ctx = r->ctx;
+    ctx->clblast_failed = 0;
+    r->clblast_wrong = 0;
+    vitcl_status s;
+    /* The small shape takes CLBlast's direct kernel; 400x392x384 many tiles of it. */
+    if ((s = check_linear(r, 5, 7, 9, 1)) == VITCL_OK &&
+        (s = check_linear(r, 400, 392, 384, 1)) == VITCL_OK &&
+        (s = check_linear(r, 13, 37, 19, 1)) == VITCL_OK &&
+        (s = check_clblast_indirect(r)) == VITCL_OK)
+        s = check_gemm(r, 1, 0, 11, 13, 17, 3, 0.5f, 0.0f, 0, 1);
+    if (s == VITCL_OK)
+        return VITCL_OK;
+    if (!r->clblast_wrong && !ctx->clblast_failed)
+        return s;
+    ctx->clblast_unusable = 1;
+    snprintf(ctx->clblast_note, sizeof ctx->clblast_note, "clblast unusable: %s", ctx->err);
+    ctx->err[0] = '\0';
+    return VITCL_OK;
+}
+
+/* vitcl's own gemm_general as gemm_batched: every transpose, odd sizes, batch 1 and above,
+ * alpha and beta, padded leading dimensions. */
+static vitcl_status check_batched(sc_run *r)
+{
+    vitcl_status s;
+    if ((s = check_gemm(r, 1, 0, 11, 13, 17, 3, 0.5f, 0.0f, 0, 0)) != VITCL_OK ||
+        (s = check_gemm(r, 0, 0, 9, 7, 21, 2, 1.0f, 0.0f, 1, 0)) != VITCL_OK ||
+        (s = check_gemm(r, 0, 1, 37, 29, 16, 4, 0.125f, 0.0f, 2, 0)) != VITCL_OK ||
+        (s = check_gemm(r, 1, 1, 6, 5, 3, 3, 2.0f, 0.75f, 1, 0)) != VITCL_OK ||
+        (s = check_gemm(r, 0, 0, 1, 33, 19, 1, 1.0f, -1.0f, 0, 0)) != VITCL_OK)
+        return s;
+    return VITCL_OK;
 }
 
 /* layernorm, softmax, gelu and add on one small matrix. */
@@ -297,7 +378,7 @@ static vitcl_status check_rowwise(sc_run *r)
     }
     if ((s = ocl_layernorm(ctx, X, 0, G, 0, BT, 0, Y, 0, ROWS, COLS, 1e-6f)) != VITCL_OK ||
         (s = ocl_buffer_read(ctx, Y, 0, y, n * sizeof(float))) != VITCL_OK ||
-        (s = sc_compare(ctx, "layernorm", 0, y, ref, n, 1e-4)) != VITCL_OK)
+        (s = sc_compare(r, "layernorm", 0, y, ref, n, 1e-4)) != VITCL_OK)
         goto done;
 
     const double scale = 0.7;
@@ -312,14 +393,14 @@ static vitcl_status check_rowwise(sc_run *r)
     }
     if ((s = ocl_softmax(ctx, X, 0, Y, 0, ROWS, COLS, (float)scale)) != VITCL_OK ||
         (s = ocl_buffer_read(ctx, Y, 0, y, n * sizeof(float))) != VITCL_OK ||
-        (s = sc_compare(ctx, "softmax", 0, y, ref, n, 1e-4)) != VITCL_OK)
+        (s = sc_compare(r, "softmax", 0, y, ref, n, 1e-4)) != VITCL_OK)
         goto done;
 
     for (size_t i = 0; i < n; i++)
         ref[i] = gelu_ref(x[i]);
     if ((s = ocl_gelu(ctx, X, 0, Y, 0, n)) != VITCL_OK ||
         (s = ocl_buffer_read(ctx, Y, 0, y, n * sizeof(float))) != VITCL_OK ||
-        (s = sc_compare(ctx, "gelu", 0, y, ref, n, 1e-4)) != VITCL_OK)
+        (s = sc_compare(r, "gelu", 0, y, ref, n, 1e-4)) != VITCL_OK)
         goto done;
 
     for (size_t i = 0; i < n; i++)
@@ -327,7 +408,7 @@ static vitcl_status check_rowwise(sc_run *r)
     if ((s = ocl_add(ctx, X, 0, G, 0, Y, 0, n, COLS)) != VITCL_OK ||
         (s = ocl_buffer_read(ctx, Y, 0, y, n * sizeof(float))) != VITCL_OK)
         goto done;
-    s = sc_compare(ctx, "add", 0, y, ref, n, 1e-5);
+    s = sc_compare(r, "add", 0, y, ref, n, 1e-5);
 done:
     sc_release(r);
     free(x), free(g), free(bt), free(y), free(ref);
@@ -384,7 +465,7 @@ static vitcl_status check_attention(sc_run *r, size_t S, size_t HD)
     char what[96];
     snprintf(what, sizeof what, "attention (%s, head_dim %zu)",
              !ctx->att_tiled ? (HD == 64 ? "attention64" : "attention") : "attention_tiled", HD);
-    s = sc_compare(ctx, what, 0, o, ref, (size_t)B * S * D, 1e-4);
+    s = sc_compare(r, what, 0, o, ref, (size_t)B * S * D, 1e-4);
 done:
     sc_release(r);
     free(qkv), free(o), free(ref), free(p);
@@ -445,7 +526,7 @@ static vitcl_status check_patch_embed(sc_run *r)
             (s = ocl_patch_embed(ctx, PX, 0, Wb, 0, Bb, 0, Y, 0, stride, B, C, HH, WW, P,
                                  DIM)) == VITCL_OK &&
             (s = ocl_buffer_read(ctx, Y, 0, got, ny * sizeof(float))) == VITCL_OK)
-            s = sc_compare(ctx, what, 0, got, ref, ny, 1e-4);
+            s = sc_compare(r, what, 0, got, ref, ny, 1e-4);
     }
     ctx->gemm_mode = saved_mode;
     ctx->gemm_kernel = saved_kernel;
@@ -501,7 +582,7 @@ static vitcl_status check_linear16(sc_run *r, ocl_wfmt fmt, size_t m, size_t n, 
         if ((s = ocl_linear_panels(ctx, kern, X, 0, Wp, B, 0, Y, 0, m, n, k, 1)) != VITCL_OK ||
             (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK)
             goto done;
-        if (sc_compare(ctx, what, 0, y, ref, m * n, 1e-4) != VITCL_OK) {
+        if (sc_compare(r, what, 0, y, ref, m * n, 1e-4) != VITCL_OK) {
             /* The message says "refusing this device"; only the precision is refused. */
             char *cut = strstr(ctx->err, ": refusing this device");
             if (cut)
@@ -548,8 +629,9 @@ static int marker_key(vitcl_context *ctx, unsigned char key[OCL_HASH_LEN])
     char ver[64];
     snprintf(ver, sizeof ver, "CLBlast %d.%d.%d", CLBLAST_VERSION_MAJOR, CLBLAST_VERSION_MINOR,
              CLBLAST_VERSION_PATCH);
-    ocl_hash_str(h, "vitcl-opencl-selfcheck v1");
+    ocl_hash_str(h, "vitcl-opencl-selfcheck v2");
     ocl_hash_str(h, ver);
+    ocl_hash_str(h, ocl_clblast_mode_name(ctx->clblast_mode));
     ocl_hash_device(h, ctx->dev);
     if (ocl_hash_all_sources(ctx, h) != VITCL_OK) {
         unsigned char tmp[OCL_HASH_LEN];
@@ -559,8 +641,43 @@ static int marker_key(vitcl_context *ctx, unsigned char key[OCL_HASH_LEN])
     return ocl_hash_end(h, key);
 }
 
+/* Records CLBlast as unusable for the device too (device_info's extra). */
+static void note_clblast_unusable(vitcl_context *ctx)
+{
+    ctx->clblast_unusable = 1;
+    atomic_fetch_or(ctx->dev_refused, OCL_REFUSED_CLBLAST);
+}
+
+/* Our own kernels: every failure refuses the device; when CLBlast failed too, the message says
+ * so (both failures named). */
+static vitcl_status check_own(sc_run *r)
+{
+    vitcl_context *ctx = r->ctx;
+    vitcl_status s;
+    /* gemm_general and every GEMM variant at partial tiles and at 400x392x384 (many tiles). */
+    if ((s = check_linear(r, 5, 7, 9, 0)) != VITCL_OK ||
+        (s = check_linear(r, 400, 392, 384, 0)) != VITCL_OK ||
+        (s = check_linear(r, 13, 37, 19, 0)) != VITCL_OK || (s = check_batched(r)) != VITCL_OK ||
+        (s = check_rowwise(r)) != VITCL_OK || (s = check_attention(r, 37, 16)) != VITCL_OK ||
+        (s = check_attention(r, 70, 64)) != VITCL_OK || (s = check_patch_embed(r)) != VITCL_OK ||
+        (s = check_precisions(r)) != VITCL_OK) {
+        if (ctx->clblast_unusable) {
+            size_t len = strlen(ctx->err);
+            snprintf(ctx->err + len, sizeof ctx->err - len, "; and CLBlast cannot replace it: %s",
+                     ctx->clblast_note);
+        }
+        return s;
+    }
+    return VITCL_OK;
+}
+
 vitcl_status ocl_selfcheck(vitcl_context *ctx)
 {
+    if (ctx->clblast_mode == OCL_CLBLAST_OFF) {
+        snprintf(ctx->clblast_note, sizeof ctx->clblast_note,
+                 "clblast unusable: CLBlast is off (VITCL_CL_CLBLAST=off)");
+        note_clblast_unusable(ctx);
+    }
     /* Simulators only (docs/opencl.md, "Oclgrind"): the check's CLBlast case at 400x392x384
      * takes many minutes in an interpreter, and the conformance suite run there checks the
      * same kernels against the reference. */
@@ -575,9 +692,16 @@ vitcl_status ocl_selfcheck(vitcl_context *ctx)
         unsigned char *data = NULL;
         size_t len = 0;
         if (ocl_cache_read(ctx->cache_dir, "selfcheck", key, &data, &len) == 1) {
+            /* "ok": CLBlast passed too; "ok " + the note: it did not. */
             int ok = len == 2 && memcmp(data, "ok", 2) == 0;
+            int without = len > 3 && len < sizeof ctx->clblast_note && memcmp(data, "ok ", 3) == 0;
+            if (without) {
+                memcpy(ctx->clblast_note, data + 3, len - 3);
+                ctx->clblast_note[len - 3] = '\0';
+                note_clblast_unusable(ctx);
+            }
             free(data);
-            if (ok) {
+            if (ok || without) {
                 ctx->stats.selfcheck = "cached";
                 return VITCL_OK;
             }
@@ -585,18 +709,24 @@ vitcl_status ocl_selfcheck(vitcl_context *ctx)
     }
     sc_run r = {.ctx = ctx, .n = 0, .seed = 12345u};
     vitcl_status s;
-    /* CLBlast at a small shape (its direct kernel) and where it switches to its indirect one;
-     * every GEMM variant at partial tiles and at 400x392x384 (many tiles). */
-    if ((s = check_linear(&r, 5, 7, 9)) != VITCL_OK ||
-        (s = check_linear(&r, 400, 392, 384)) != VITCL_OK ||
-        (s = check_linear(&r, 13, 37, 19)) != VITCL_OK ||
-        (s = check_clblast_indirect(&r)) != VITCL_OK || (s = check_batched(&r)) != VITCL_OK ||
-        (s = check_rowwise(&r)) != VITCL_OK || (s = check_attention(&r, 37, 16)) != VITCL_OK ||
-        (s = check_attention(&r, 70, 64)) != VITCL_OK ||
-        (s = check_patch_embed(&r)) != VITCL_OK || (s = check_precisions(&r)) != VITCL_OK)
+    if (!ctx->clblast_unusable) {
+        if ((s = check_clblast(&r)) != VITCL_OK)
+            return s;
+        if (ctx->clblast_unusable)
+            note_clblast_unusable(ctx);
+    }
+    if ((s = check_own(&r)) != VITCL_OK)
         return s;
     ctx->stats.selfcheck = "ran";
-    if (have_key && ctx->cache_usable && !ctx->prec_refused)
-        ocl_cache_write(ctx->cache_dir, "selfcheck", key, "ok", 2);
+    if (have_key && ctx->cache_usable && !ctx->prec_refused) {
+        if (!ctx->clblast_unusable) {
+            ocl_cache_write(ctx->cache_dir, "selfcheck", key, "ok", 2);
+        } else {
+            char marker[sizeof ctx->clblast_note + 3];
+            int n = snprintf(marker, sizeof marker, "ok %s", ctx->clblast_note);
+            if (n > 3 && (size_t)n < sizeof marker)
+                ocl_cache_write(ctx->cache_dir, "selfcheck", key, marker, (size_t)n);
+        }
+    }
     return VITCL_OK;
 }

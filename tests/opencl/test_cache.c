@@ -16,7 +16,7 @@
 
 extern char **environ;
 
-#define NPROGRAMS 24 /* programs the plugin builds (programs.c) */
+#define NPROGRAMS 25 /* programs the plugin builds (programs.c) */
 #define NAME_MAX_LEN 2400
 
 TestSuite(opencl_cache, .timeout = 600);
@@ -185,7 +185,8 @@ static void copy_kernels(const char *dir, const char *file, const char *old, con
 {
     const char *files[] = {"common.cl", "reduce.cl", "layernorm.cl", "softmax.cl",
                            "bias_gelu.cl", "add.cl", "attention.cl", "patch_embed.cl",
-                           "gemm.cl", "gemm_tiled.cl", "attention_tiled.cl"};
+                           "gemm.cl", "gemm_tiled.cl", "attention_tiled.cl",
+                           "gemm_general.cl"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char in[1200], out[1200];
         snprintf(in, sizeof in, "%s/clkernels/%s", VITCL_SOURCE_ROOT, files[i]);
@@ -326,6 +327,46 @@ Test(opencl_cache, self_check_refuses_a_wrong_patch_embed_in_clblast_mode)
 {
     expect_refused("patch_embed.cl", "= s + bias[bias_off + d];", "= s;", NULL, NULL,
                    "patch_embed (direct, CLBlast mode)");
+}
+
+Test(opencl_cache, self_check_refuses_a_wrong_gemm_general)
+{
+    /* vitcl's own path for what CLBlast does is checked even where CLBlast works. */
+    expect_refused("gemm_general.cl", "float v = alpha * acc[r][q];",
+                   "float v = 0.5f * alpha * acc[r][q];", NULL, NULL, "gemm_general (linear)");
+}
+
+/* CLBlast broken (VITCL_CL_CLBLAST=broken) and one of our GEMM kernels broken too: nothing
+ * computes linear, so the device is refused with a message naming the device, our kernel and
+ * CLBlast's failure. */
+static void expect_refused_without_clblast(const char *file, const char *old,
+                                           const char *new_text, const char *names)
+{
+    char kdir[1024], err[4096] = "", dev[256];
+    make_tmpdir(kdir, sizeof kdir);
+    copy_kernels(kdir, file, old, new_text);
+    setenv("VITCL_CL_CLBLAST", "broken", 1);
+    vitcl_status s = create_with_kernels(kdir, err, sizeof err, dev, sizeof dev);
+    unsetenv("VITCL_CL_CLBLAST");
+    cr_expect_eq(s, VITCL_ERR_DEVICE, "status %d: %s", (int)s, err);
+    cr_expect(strstr(err, names) != NULL, "message names '%s': %s", names, err);
+    cr_expect(strstr(err, dev) != NULL, "message names the device: %s", err);
+    cr_expect(strstr(err, "refusing this device") != NULL, "message: %s", err);
+    const char *clb = strstr(err, "; and CLBlast cannot replace it: clblast unusable: CLBlast ");
+    cr_expect(clb != NULL, "message names CLBlast's failure: %s", err);
+    cr_expect(clb && strstr(clb, "returned wrong results") != NULL, "message: %s", err);
+}
+
+Test(opencl_cache, self_check_refuses_when_both_clblast_and_gemm_general_are_wrong)
+{
+    expect_refused_without_clblast("gemm_general.cl", "float v = alpha * acc[r][q];",
+                                   "float v = 0.5f * alpha * acc[r][q];", "gemm_general (linear)");
+}
+
+Test(opencl_cache, self_check_refuses_when_both_clblast_and_a_packed_gemm_are_wrong)
+{
+    expect_refused_without_clblast("gemm_tiled.cl", "float v = acc[r][c] +",
+                                   "float v = 0.5f * acc[r][c] +", "gemm_tiled (64 work-items)");
 }
 
 /* A 16-bit GEMM kernel broken so that it still compiles: the self-check refuses that precision
