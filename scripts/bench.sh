@@ -133,7 +133,10 @@ if [ "$FORMAT_ROUNDS" -gt 0 ]; then
   : > "$fout"
   for round in $(seq 1 "$FORMAT_ROUNDS"); do
     for be in $(for s in $BACKENDS; do echo "${s%%:*}"; done | sort -u); do
-      for fmt in safetensors bin; do
+      # Odd rounds load safetensors first, even rounds the .bin first, so that neither format
+      # always runs right after the other one.
+      order="safetensors bin"; [ $((round % 2)) = 0 ] && order="bin safetensors"
+      for fmt in $order; do
         dir=$MODEL; [ "$fmt" = bin ] && dir=$BIN_MODEL
         echo "== weights format $fmt, round $round: vitcl $be" >&2
         build/host/cli/vitcl bench "$dir" --backend "$be" --batch 1 --iters 1 --warmup 0 --json \
