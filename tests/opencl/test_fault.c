@@ -611,7 +611,7 @@ static stats_line count_open_calls(fixture *fx, int kind)
  * COLD_SWEEP_RUNS calls spread evenly over the whole range (the first and the last included);
  * VITCL_TEST_FAULT_FULL=1 fails every call and then also checks that each expected call site
  * was reached. */
-#define COLD_SWEEP_RUNS 8ULL
+#define COLD_SWEEP_RUNS 5ULL
 
 static int full_sweep(void)
 {
