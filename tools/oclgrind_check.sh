@@ -8,12 +8,13 @@
 #     ones, the 197-token attention and gemm_batched rows, are listed as not run), once with the
 #     GPU-shaped kernels forced (VITCL_CL_GEMM=t64, VITCL_CL_ATTENTION=tiled) and once with the
 #     CPU-shaped ones (mb8, rows), and the model fixtures end to end (first case of each) with
-#     the GPU-shaped kernels;
+#     the GPU-shaped kernels, in two halves;
 #   - opencl suite tests whose shapes are small (tests/opencl: every op against a double
 #     reference, at lengths around each kernel's tiles: the tiled attention at head_dims 1 to
 #     128, each forced GEMM variant, t256 included, the row attention kernels, layernorm, gelu,
 #     add).
-# The two kernel families run side by side (one process each, the machine's two cores).
+# The runs go in two processes side by side (the machine's two cores): the GPU-shaped kernels'
+# op matrix and suite cases with half the fixtures, the CPU-shaped ones with the other half.
 # Oclgrind is an interpreter, so:
 #   - the GEMM is forced (VITCL_CL_GEMM): no tuning run;
 #   - VITCL_CL_SELFCHECK=skip: the self-check's 400x392x384 CLBlast case alone takes many minutes;
@@ -57,7 +58,7 @@ conf() { # conf GEMM ATTENTION NAME SECONDS CONFORMANCE-ARGS...
   local gemm=$1 att=$2 name=$3 secs=$4 t0=$(date +%s) rc=0
   shift 4
   local log=$logdir/conformance-$name-$gemm-$att.txt
-  env VITCL_BUILD_ROOT="$build" VITCL_CACHE_DIR="$logdir/cache-$gemm" \
+  env VITCL_BUILD_ROOT="$build" VITCL_CACHE_DIR="$logdir/cache-$gemm-$name" \
     VITCL_CL_SELFCHECK=skip VITCL_CL_GEMM="$gemm" VITCL_CL_ATTENTION="$att" \
     timeout "$secs" oclgrind --data-races --check-api --num-threads 1 \
     "$build/host/cli/vitcl" conformance --plugin opencl --quick "$@" > "$log" 2>&1 || rc=$?
@@ -71,9 +72,32 @@ conf() { # conf GEMM ATTENTION NAME SECONDS CONFORMANCE-ARGS...
     touch "$logdir/FAILED"
   fi
 }
+# The fixtures in two halves of about equal work (fixtures-0/ and fixtures-1/ under
+# $logdir: a manifest.json each, the model folders linked), one per process.
+python3 - "$PWD/tests/fixtures/models" "$logdir" <<'PY' || exit 1
+import json, os, sys
+src, out = sys.argv[1], sys.argv[2]
+man = json.load(open(os.path.join(src, "manifest.json")))
+def cost(m):  # the encoder's work: layers x tokens x (D^2 + tokens x D), from the config
+    c = m["config"]
+    tokens = (c["image_size"] // c["patch_size"]) ** 2 + 1
+    d = c["hidden_size"]
+    return c["num_hidden_layers"] * tokens * (d * d + tokens * d)
+halves, load = ([], []), [0, 0]
+for m in sorted(man["models"], key=cost, reverse=True):
+    i = 0 if load[0] <= load[1] else 1
+    halves[i].append(m)
+    load[i] += cost(m)
+for i, models in enumerate(halves):
+    d = os.path.join(out, "fixtures-%d" % i)
+    os.makedirs(d)
+    for m in models:
+        os.symlink(os.path.join(src, m["folder"]), os.path.join(d, m["folder"]))
+    json.dump(dict(man, models=models), open(os.path.join(d, "manifest.json"), "w"))
+PY
 gpu_family() {
   conf t64 tiled ops $((2 * limit)) --max-elements "$max_elements"
-  conf t64 tiled fixtures $((3 * limit)) --filter model --fixtures "$PWD/tests/fixtures/models"
+  conf t64 tiled fixtures-0 $((3 * limit)) --filter model --fixtures "$logdir/fixtures-0"
   run t64 tiled opencl_test_ops 'opencl_ops_tiled/attention_tiled_general_head_dims'
   run t64 tiled opencl_test_ops 'opencl_ops_tiled/attention_tiled_head_dim_64'
   run t64 tiled opencl_test_gemm_choice 'opencl_gemm_choice/t64'
@@ -81,6 +105,7 @@ gpu_family() {
 }
 cpu_family() {
   conf mb8 rows ops $((2 * limit)) --max-elements "$max_elements"
+  conf t64 tiled fixtures-1 $((3 * limit)) --filter model --fixtures "$logdir/fixtures-1"
   run mb8 rows opencl_test_gemm_choice 'opencl_gemm_choice/mb8'
   run mb8 rows opencl_test_ops 'opencl_ops/attention_small_and_odd'
   run mb8 rows opencl_test_ops 'opencl_ops/attention_head_dim_64_odd_lengths'
