@@ -77,6 +77,10 @@ static void pack_x_task(void *arg, size_t begin, size_t end, int thread)
             pack(a->x + i0 * a->ldx + a->k0, a->ldx, live, a->kc, (uint32_t *)(void *)dst);
             continue;
         }
+        if (a->isa->pack_x) {
+            a->isa->pack_x(a->x + i0 * a->ldx + a->k0, a->ldx, live, a->kc, dst);
+            continue;
+        }
         /* In strips of 64 depths, so that the strip of dst (8 KiB) stays in L1 while the
          * 32 source rows fill it. */
         for (size_t k1 = 0; k1 < a->kc; k1 += 64) {
@@ -144,11 +148,20 @@ void cpu_gemm_micro(const cpu_gemm_isa *isa, const float *wp, const float *xp, s
 }
 
 /* Moves tile ct [GK_MR][GK_NR] (rows = features j0.., columns = tokens i0..) into Y: adds what
- * earlier depth blocks stored, and on the last block the bias and GELU. */
+ * earlier depth blocks stored, and on the last block the bias and GELU; the instruction set's
+ * store where its table has one (cpu_gemm_kernels.h: the same bits), else these loops. */
 CPU_KERNEL
 static void tile_store(const gk_args *a, float *ct, size_t i0, size_t live, size_t j0,
                        size_t rows)
 {
+    if (a->isa->store) {
+        unsigned flags = a->first ? 0 : CPU_GEMM_STORE_ADD;
+        if (a->last && (a->bias || a->gelu))
+            flags |= CPU_GEMM_STORE_BIAS | (a->gelu ? CPU_GEMM_STORE_GELU : 0);
+        a->isa->store(ct, live, rows, a->y + i0 * a->ldy + j0, a->ldy,
+                      a->bias ? a->bias + j0 : NULL, flags);
+        return;
+    }
     if (!a->first)
         for (size_t t = 0; t < live; t++) {
             const float *yr = a->y + (i0 + t) * a->ldy + j0;
