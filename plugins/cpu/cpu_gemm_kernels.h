@@ -30,7 +30,7 @@
 typedef void (*cpu_gemm_kernel_fn)(const float *wp, const float *xp, size_t kc, float *ct,
                                    const float *pfa, const float *pfb);
 
-/* The moves between the kernels' layouts and row-major matrices (cpu_gemm_xpose_avx512.c), so
+/* The moves between the kernels' layouts and row-major matrices (cpu_gemm_xpose_*.c), so
  * that the driver's transpositions run on vectors too; NULL in a table: the driver's scalar
  * loops, which give the same bits.
  * - store: the epilogue of one tile. For t < live and r < rows it computes
@@ -87,5 +87,9 @@ const cpu_gemm_bf16 *cpu_gemm_bf16_avx512(void);
 void cpu_gemm_store_avx512(const float *ct, size_t live, size_t rows, float *y, size_t ldy,
                            const float *bias, unsigned flags);
 void cpu_gemm_pack_x_avx512(const float *x, size_t ldx, size_t live, size_t kc, float *dst);
+/* The same for AVX2 (cpu_gemm_xpose_avx2.c), for cpu_gemm_isa_avx2's table only. */
+void cpu_gemm_store_avx2(const float *ct, size_t live, size_t rows, float *y, size_t ldy,
+                         const float *bias, unsigned flags);
+void cpu_gemm_pack_x_avx2(const float *x, size_t ldx, size_t live, size_t kc, float *dst);
 
 #endif
