@@ -23,7 +23,9 @@
  *   at most a quarter of L3, which all threads read;
  * - the epilogue transposes the register tile into Y's rows, adds what earlier depth blocks
  *   left there, and on the last depth block adds the bias and applies GELU (cpu_vmath.h) while
- *   the tile is still in cache, so linear needs no separate pass over Y.
+ *   the tile is still in cache, so linear needs no separate pass over Y. It and the packing of
+ *   X are the instruction set's (cpu_gemm_xpose_*.c: transposes in registers, masked rows of
+ *   Y); as scalar loops they took about 13% of the GEMM time in ViT-L (perf).
  * Token panels with at most 16 live tokens use the 16-token kernel (197 tokens: 6 x 32 + 16).
  * Accumulation is fp32 in k order within a depth block, like a BLAS.
  *
@@ -75,6 +77,10 @@ static void pack_x_task(void *arg, size_t begin, size_t end, int thread)
             cpu_gemm_bf16_pack_fn pack =
                 a->bx == CPU_BF16_X_SPLIT ? a->bf->pack_split : a->bf->pack_round;
             pack(a->x + i0 * a->ldx + a->k0, a->ldx, live, a->kc, (uint32_t *)(void *)dst);
+            continue;
+        }
+        if (a->isa->pack_x) {
+            a->isa->pack_x(a->x + i0 * a->ldx + a->k0, a->ldx, live, a->kc, dst);
             continue;
         }
         /* In strips of 64 depths, so that the strip of dst (8 KiB) stays in L1 while the
@@ -144,11 +150,20 @@ void cpu_gemm_micro(const cpu_gemm_isa *isa, const float *wp, const float *xp, s
 }
 
 /* Moves tile ct [GK_MR][GK_NR] (rows = features j0.., columns = tokens i0..) into Y: adds what
- * earlier depth blocks stored, and on the last block the bias and GELU. */
+ * earlier depth blocks stored, and on the last block the bias and GELU; the instruction set's
+ * store where its table has one (cpu_gemm_kernels.h: the same bits), else these loops. */
 CPU_KERNEL
 static void tile_store(const gk_args *a, float *ct, size_t i0, size_t live, size_t j0,
                        size_t rows)
 {
+    if (a->isa->store) {
+        unsigned flags = a->first ? 0 : CPU_GEMM_STORE_ADD;
+        if (a->last && (a->bias || a->gelu))
+            flags |= CPU_GEMM_STORE_BIAS | (a->gelu ? CPU_GEMM_STORE_GELU : 0);
+        a->isa->store(ct, live, rows, a->y + i0 * a->ldy + j0, a->ldy,
+                      a->bias ? a->bias + j0 : NULL, flags);
+        return;
+    }
     if (!a->first)
         for (size_t t = 0; t < live; t++) {
             const float *yr = a->y + (i0 + t) * a->ldy + j0;

@@ -85,7 +85,8 @@ Y_MICRO(y_rows, Y_ROWS_STEP)
 Y_MICRO(y_inter, Y_INTER_STEP)
 #undef WAT
 
-static const cpu_gemm_isa y_isa = {"avx2", y_rows_32, y_rows_16, y_inter_32, y_inter_16};
+static const cpu_gemm_isa y_isa = {"avx2",     y_rows_32, y_rows_16, y_inter_32, y_inter_16,
+                                   cpu_gemm_store_avx2, cpu_gemm_pack_x_avx2};
 
 const cpu_gemm_isa *cpu_gemm_isa_avx2(void)
 {

@@ -94,7 +94,8 @@ Z_MICRO(z_inter, Z_INTER_STEP)
 #undef WAT
 #pragma GCC diagnostic pop
 
-static const cpu_gemm_isa z_isa = {"avx512", z_rows_32, z_rows_16, z_inter_32, z_inter_16};
+static const cpu_gemm_isa z_isa = {"avx512",   z_rows_32, z_rows_16, z_inter_32, z_inter_16,
+                                   cpu_gemm_store_avx512, cpu_gemm_pack_x_avx512};
 
 const cpu_gemm_isa *cpu_gemm_isa_avx512(void)
 {

@@ -30,9 +30,30 @@
 typedef void (*cpu_gemm_kernel_fn)(const float *wp, const float *xp, size_t kc, float *ct,
                                    const float *pfa, const float *pfb);
 
+/* The moves between the kernels' layouts and row-major matrices (cpu_gemm_xpose_*.c), so
+ * that the driver's transpositions run on vectors too; NULL in a table: the driver's scalar
+ * loops, which give the same bits.
+ * - store: the epilogue of one tile. For t < live and r < rows it computes
+ *   v = ct[r·CPU_GEMM_NR + t], then with CPU_GEMM_STORE_ADD v = v + y[t·ldy + r] (what earlier
+ *   depth blocks left), with CPU_GEMM_STORE_BIAS v = v + (bias ? bias[r] : 0), with
+ *   CPU_GEMM_STORE_GELU (only together with BIAS) v = GELU(v) as cpu_vmath.h computes it, and
+ *   writes y[t·ldy + r] = v; nothing else of y is touched. ct's columns past live may be
+ *   undefined (16-token kernels), and live <= 16 reads only columns below 16.
+ * - pack_x: one fp32 X panel, dst[kk·CPU_GEMM_NR + t] = x[t·ldx + kk] for t < live, kk < kc,
+ *   and 0 for live <= t < CPU_GEMM_NR. */
+#define CPU_GEMM_STORE_ADD 1u
+#define CPU_GEMM_STORE_BIAS 2u
+#define CPU_GEMM_STORE_GELU 4u
+typedef void (*cpu_gemm_store_fn)(const float *ct, size_t live, size_t rows, float *y,
+                                  size_t ldy, const float *bias, unsigned flags);
+typedef void (*cpu_gemm_pack_fn)(const float *x, size_t ldx, size_t live, size_t kc,
+                                 float *dst);
+
 typedef struct cpu_gemm_isa {
     const char *name; /* "avx512", "avx2": the VITCL_CPU_GEMM value that forces it */
     cpu_gemm_kernel_fn rows32, rows16, inter32, inter16;
+    cpu_gemm_store_fn store;  /* NULL: the driver's scalar store */
+    cpu_gemm_pack_fn pack_x; /* NULL: the driver's scalar packing */
 } cpu_gemm_isa;
 
 /* The bf16 kernels (cpu_gemm_avx512bf16.c), for linear on a bf16 weight: the same tiles with
@@ -61,5 +82,14 @@ const cpu_gemm_isa *cpu_gemm_isa_avx2(void);
 /* The bf16 kernels, or NULL unless the CPU has AVX512-BF16 (with AVX-512F, BW, VL) and the OS
  * saves the AVX-512 state. Thread-safe. */
 const cpu_gemm_bf16 *cpu_gemm_bf16_avx512(void);
+/* The AVX-512F store and pack_x (cpu_gemm_xpose_avx512.c), for cpu_gemm_isa_avx512's table
+ * only: they must run only where it is handed out. */
+void cpu_gemm_store_avx512(const float *ct, size_t live, size_t rows, float *y, size_t ldy,
+                           const float *bias, unsigned flags);
+void cpu_gemm_pack_x_avx512(const float *x, size_t ldx, size_t live, size_t kc, float *dst);
+/* The same for AVX2 (cpu_gemm_xpose_avx2.c), for cpu_gemm_isa_avx2's table only. */
+void cpu_gemm_store_avx2(const float *ct, size_t live, size_t rows, float *y, size_t ldy,
+                         const float *bias, unsigned flags);
+void cpu_gemm_pack_x_avx2(const float *x, size_t ldx, size_t live, size_t kc, float *dst);
 
 #endif

@@ -57,17 +57,6 @@ CPU_VINLINE cpu_v8 cpu_v8_set1(float x)
     return (cpu_v8){x, x, x, x, x, x, x, x};
 }
 
-/* Lanes of a where mask is all ones, else of b. */
-CPU_VINLINE cpu_v8 cpu_v8_select(cpu_v8i mask, cpu_v8 a, cpu_v8 b)
-{
-    return (cpu_v8)(((cpu_v8i)a & mask) | ((cpu_v8i)b & ~mask));
-}
-
-CPU_VINLINE cpu_v8 cpu_v8_max(cpu_v8 a, cpu_v8 b)
-{
-    return cpu_v8_select(a > b, a, b);
-}
-
 CPU_VINLINE float cpu_v8_hmax(cpu_v8 v)
 {
     float m = v[0];
@@ -81,53 +70,77 @@ CPU_VINLINE float cpu_v8_hsum(cpu_v8 v)
     return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
-/* e^x per lane (see the accuracy note above). */
-CPU_VINLINE cpu_v8 cpu_v8_exp(cpu_v8 x)
+/* select (lanes of a where mask is all ones, else of b), max, e^x (see the accuracy note above)
+ * and GELU (erf form: 0.5·x·(1 + erf(x/sqrt(2))) = x·Phi(x)) per lane, written once for every
+ * width: PRE is the name prefix, V the float vector type, VI its int32 vector type, and
+ * PRE##_set1 must exist. Each lane goes through the same IEEE operations in the same order at
+ * every width (the plugin is built as ISO C, so nothing is contracted into FMA), so the 8- and
+ * 16-lane versions give bit-identical lanes. */
+#define CPU_VMATH_DEFINE(PRE, V, VI)                                                       \
+    CPU_VINLINE V PRE##_select(VI mask, V a, V b)                                          \
+    {                                                                                      \
+        return (V)(((VI)a & mask) | ((VI)b & ~mask));                                      \
+    }                                                                                      \
+    CPU_VINLINE V PRE##_max(V a, V b)                                                      \
+    {                                                                                      \
+        return PRE##_select(a > b, a, b);                                                  \
+    }                                                                                      \
+    CPU_VINLINE V PRE##_exp(V x)                                                           \
+    {                                                                                      \
+        const V magic = PRE##_set1(12582912.0f); /* 1.5·2^23: adding it rounds to integer */ \
+        V xc = PRE##_max(x, PRE##_set1(-87.0f));                                           \
+        xc = PRE##_select(xc > PRE##_set1(88.0f), PRE##_set1(88.0f), xc);                  \
+        V t = xc * PRE##_set1(1.44269504088896341f) + magic;                               \
+        V n = t - magic;                                                                   \
+        V r = xc - n * PRE##_set1(0.693145751953125f); /* ln2, high bits (exact product) */  \
+        r = r - n * PRE##_set1(1.428606765330187e-06f); /* ln2, the rest */                \
+        V p = PRE##_set1(1.0f / 5040.0f);                                                  \
+        p = p * r + PRE##_set1(1.0f / 720.0f);                                             \
+        p = p * r + PRE##_set1(1.0f / 120.0f);                                             \
+        p = p * r + PRE##_set1(1.0f / 24.0f);                                              \
+        p = p * r + PRE##_set1(1.0f / 6.0f);                                               \
+        p = p * r + PRE##_set1(0.5f);                                                      \
+        p = p * r + PRE##_set1(1.0f);                                                      \
+        p = p * r + PRE##_set1(1.0f);                                                      \
+        VI ni = (VI)t - (VI)magic; /* the integer n, from t's low mantissa bits */         \
+        V scale = (V)((ni + 127) << 23);                                                   \
+        V y = p * scale;                                                                   \
+        y = PRE##_select(x < PRE##_set1(-87.3f), PRE##_set1(0.0f), y);                     \
+        /* NaN in, NaN out (every comparison above is false for NaN, so add it back). */   \
+        return PRE##_select(x != x, x, y);                                                 \
+    }                                                                                      \
+    CPU_VINLINE V PRE##_gelu(V x)                                                          \
+    {                                                                                      \
+        const VI sign = (VI)PRE##_set1(-0.0f);                                             \
+        V z = (V)((VI)x & ~sign) * PRE##_set1(0.70710678118654752f);                       \
+        V t = PRE##_set1(1.0f) / (PRE##_set1(1.0f) + PRE##_set1(0.5f) * z);                \
+        V p = PRE##_set1(0.17087277f);                                                     \
+        p = p * t + PRE##_set1(-0.82215223f);                                              \
+        p = p * t + PRE##_set1(1.48851587f);                                               \
+        p = p * t + PRE##_set1(-1.13520398f);                                              \
+        p = p * t + PRE##_set1(0.27886807f);                                               \
+        p = p * t + PRE##_set1(-0.18628806f);                                              \
+        p = p * t + PRE##_set1(0.09678418f);                                               \
+        p = p * t + PRE##_set1(0.37409196f);                                               \
+        p = p * t + PRE##_set1(1.00002368f);                                               \
+        p = p * t + PRE##_set1(-1.26551223f);                                              \
+        V half_erfc = PRE##_set1(0.5f) * t * PRE##_exp(p - z * z); /* 0.5·erfc(|x|/sqrt2) */ \
+        V phi = PRE##_select(x >= PRE##_set1(0.0f), PRE##_set1(1.0f) - half_erfc, half_erfc); \
+        return x * phi;                                                                    \
+    }
+
+CPU_VMATH_DEFINE(cpu_v8, cpu_v8, cpu_v8i)
+
+/* 16 lanes, for kernels compiled for AVX-512F (one zmm register); like cpu_v8 otherwise. */
+typedef float cpu_v16 __attribute__((vector_size(64)));
+typedef int32_t cpu_v16i __attribute__((vector_size(64)));
+
+CPU_VINLINE cpu_v16 cpu_v16_set1(float x)
 {
-    const cpu_v8 magic = cpu_v8_set1(12582912.0f); /* 1.5·2^23: adding it rounds to integer */
-    cpu_v8 xc = cpu_v8_max(x, cpu_v8_set1(-87.0f));
-    xc = cpu_v8_select(xc > cpu_v8_set1(88.0f), cpu_v8_set1(88.0f), xc);
-    cpu_v8 t = xc * cpu_v8_set1(1.44269504088896341f) + magic;
-    cpu_v8 n = t - magic;
-    cpu_v8 r = xc - n * cpu_v8_set1(0.693145751953125f);  /* ln2, high bits (exact product) */
-    r = r - n * cpu_v8_set1(1.428606765330187e-06f);      /* ln2, the rest */
-    cpu_v8 p = cpu_v8_set1(1.0f / 5040.0f);
-    p = p * r + cpu_v8_set1(1.0f / 720.0f);
-    p = p * r + cpu_v8_set1(1.0f / 120.0f);
-    p = p * r + cpu_v8_set1(1.0f / 24.0f);
-    p = p * r + cpu_v8_set1(1.0f / 6.0f);
-    p = p * r + cpu_v8_set1(0.5f);
-    p = p * r + cpu_v8_set1(1.0f);
-    p = p * r + cpu_v8_set1(1.0f);
-    cpu_v8i ni = (cpu_v8i)t - (cpu_v8i)magic; /* the integer n, from t's low mantissa bits */
-    cpu_v8 scale = (cpu_v8)((ni + 127) << 23);
-    cpu_v8 y = p * scale;
-    y = cpu_v8_select(x < cpu_v8_set1(-87.3f), cpu_v8_set1(0.0f), y);
-    /* NaN in, NaN out (every comparison above is false for NaN, so add it back). */
-    return cpu_v8_select(x != x, x, y);
+    return (cpu_v16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
 }
 
-/* GELU, erf form: 0.5·x·(1 + erf(x/sqrt(2))) = x·Phi(x), per lane. */
-CPU_VINLINE cpu_v8 cpu_v8_gelu(cpu_v8 x)
-{
-    const cpu_v8i sign = {INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN,
-                          INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
-    cpu_v8 z = (cpu_v8)((cpu_v8i)x & ~sign) * cpu_v8_set1(0.70710678118654752f);
-    cpu_v8 t = cpu_v8_set1(1.0f) / (cpu_v8_set1(1.0f) + cpu_v8_set1(0.5f) * z);
-    cpu_v8 p = cpu_v8_set1(0.17087277f);
-    p = p * t + cpu_v8_set1(-0.82215223f);
-    p = p * t + cpu_v8_set1(1.48851587f);
-    p = p * t + cpu_v8_set1(-1.13520398f);
-    p = p * t + cpu_v8_set1(0.27886807f);
-    p = p * t + cpu_v8_set1(-0.18628806f);
-    p = p * t + cpu_v8_set1(0.09678418f);
-    p = p * t + cpu_v8_set1(0.37409196f);
-    p = p * t + cpu_v8_set1(1.00002368f);
-    p = p * t + cpu_v8_set1(-1.26551223f);
-    cpu_v8 half_erfc = cpu_v8_set1(0.5f) * t * cpu_v8_exp(p - z * z); /* 0.5·erfc(|x|/sqrt2) */
-    cpu_v8 phi = cpu_v8_select(x >= cpu_v8_set1(0.0f), cpu_v8_set1(1.0f) - half_erfc, half_erfc);
-    return x * phi;
-}
+CPU_VMATH_DEFINE(cpu_v16, cpu_v16, cpu_v16i)
 
 /* Second half of a softmax row whose maximum of scale·x is mx: y = exp(scale·x - mx), then
  * y /= sum(y). y may equal x. Always inlined, so it takes the instruction set of the
