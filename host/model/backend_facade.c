@@ -8,6 +8,7 @@
 #endif
 
 #include "error.h"
+#include "precision.h"
 
 static const char *const op_name[VITCL_OP_COUNT_] = {
     "linear", "gemm_batched", "layernorm", "gelu", "add", "softmax", "attention", "patch_embed",
@@ -215,9 +216,14 @@ vitcl_status bf_pack_linear(vitcl_backend *be, const vitcl_buffer *W, size_t n, 
     return done(be, be->ops->linear_pack_weight(be->ctx, W, 0, n, k, label, out), label);
 }
 
+int bf_has_pack_host(const vitcl_backend *be)
+{
+    return be->desc->abi_minor >= 1 && VITCL_HAS_FIELD(be->ops, vitcl_op_table, pack_weight_host);
+}
+
 int bf_packs_host(vitcl_backend *be, uint32_t dtype, size_t n, size_t k, uint32_t precision)
 {
-    if (be->desc->abi_minor < 1 || !VITCL_HAS_FIELD(be->ops, vitcl_op_table, pack_weight_host))
+    if (!bf_has_pack_host(be))
         return 0;
     vitcl_op_shape sh = {.n = n, .k = k, .precision = precision, .dtype = dtype};
     return supported(be, VITCL_OP_PACK_WEIGHT_HOST, &sh);
@@ -261,4 +267,18 @@ void bf_after_upload(vitcl_backend *be)
 #else
     (void)be;
 #endif
+}
+
+/* The refusal of a bf16/fp16 model by a backend that cannot run it: names the precision, the
+ * plugin with its ABI version, the device and what the device offers. */
+vitcl_status bf_refuse_precision(const vitcl_backend *be, int precision, const char *why)
+{
+    char offered[32];
+    vitcl_precision_list(be->info.precisions, offered, sizeof offered);
+    int fp32_only = !strcmp(offered, "fp32");
+    return vitcl_fail(VITCL_ERR_UNSUPPORTED,
+                      "%s: plugin '%s' (ABI %u.%u) on device '%s' runs %s%s%s%s",
+                      vitcl_precision_name(precision), be->desc->name,
+                      (unsigned)be->desc->abi_major, (unsigned)be->desc->abi_minor, be->info.name,
+                      offered, fp32_only ? " only" : "", why ? ": " : "", why ? why : "");
 }

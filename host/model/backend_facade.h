@@ -98,6 +98,15 @@ vitcl_status bf_attention(vitcl_backend *be, const vitcl_buffer *Q, size_t q_off
 vitcl_status bf_pack_linear(vitcl_backend *be, const vitcl_buffer *W, size_t n, size_t k,
                             const char *label, vitcl_buffer **out);
 
+/* Fails with VITCL_ERR_UNSUPPORTED and a message naming the precision, the plugin with its ABI
+ * version, the device and the precisions it offers (plus `why` when not NULL): the refusal of a
+ * bf16/fp16 model by a backend that cannot run it. */
+vitcl_status bf_refuse_precision(const vitcl_backend *be, int precision, const char *why);
+
+/* 1 when the plugin has the ABI 1.1 entry pack_weight_host at all (minor >= 1, entry present),
+ * whatever it supports; what a reduced precision needs before any shape is asked. */
+int bf_has_pack_host(const vitcl_backend *be);
+
 /* 1 when the plugin packs linear weights from host memory (ABI 1.1 pack_weight_host): its
  * minor is >= 1, the entry is present, and supports(VITCL_OP_PACK_WEIGHT_HOST, {n, k,
  * precision, dtype}) says 1. */

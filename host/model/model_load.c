@@ -208,10 +208,9 @@ static vitcl_status load_precision(const vitcl_backend *be, const vitcl_load_opt
     }
     /* The loader reports fp32 only for plugins of ABI 1.0 (plugin_check.c). */
     if (p != VITCL_PRECISION_FP32 && !(be->info.precisions & VITCL_PRECISION_BIT(p)))
-        return model_refuse_precision(be, p, NULL);
-    if (p != VITCL_PRECISION_FP32 &&
-        (be->desc->abi_minor < 1 || !VITCL_HAS_FIELD(be->ops, vitcl_op_table, pack_weight_host)))
-        return model_refuse_precision(be, p, "it has no pack_weight_host");
+        return bf_refuse_precision(be, p, NULL);
+    if (p != VITCL_PRECISION_FP32 && !bf_has_pack_host(be))
+        return bf_refuse_precision(be, p, "it has no pack_weight_host");
     *out = p;
     return VITCL_OK;
 }

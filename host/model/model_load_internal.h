@@ -41,9 +41,4 @@ static inline const vitcl_tensor_entry *found_layer(const loader_ctx *L, tt_laye
  * and the thread's message names the tensor. */
 vitcl_status model_upload_all(loader_ctx *L);
 
-/* VITCL_ERR_UNSUPPORTED for a bf16/fp16 model the backend cannot run, with a message naming the
- * precision, the plugin and its ABI version, the device and the precisions it offers, and
- * `why` (may be NULL). */
-vitcl_status model_refuse_precision(const vitcl_backend *be, int precision, const char *why);
-
 #endif

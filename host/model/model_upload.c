@@ -53,20 +53,6 @@ static float *tmp_floats(loader_ctx *L, size_t n, const char *label)
     return tmp_bytes(L, n * sizeof(float), label);
 }
 
-/* The refusal of a bf16/fp16 model by a backend that cannot run it: names the precision, the
- * plugin with its ABI version, the device and what the device offers. */
-vitcl_status model_refuse_precision(const vitcl_backend *be, int precision, const char *why)
-{
-    char offered[32];
-    vitcl_precision_list(be->info.precisions, offered, sizeof offered);
-    int fp32_only = !strcmp(offered, "fp32");
-    return vitcl_fail(VITCL_ERR_UNSUPPORTED,
-                      "%s: plugin '%s' (ABI %u.%u) on device '%s' runs %s%s%s%s",
-                      vitcl_precision_name(precision), be->desc->name,
-                      (unsigned)be->desc->abi_major, (unsigned)be->desc->abi_minor, be->info.name,
-                      offered, fp32_only ? " only" : "", why ? ": " : "", why ? why : "");
-}
-
 /* Uploads one tensor as fp32: aliased when allowed, else written from the mapping (F32) or
  * from one converted copy (F16, BF16). */
 static vitcl_status upload(loader_ctx *L, const vitcl_tensor_entry *t, int may_alias,
@@ -147,7 +133,7 @@ static vitcl_status pack_from_host(loader_ctx *L, model_linear *lin, const void 
         char why[TT_NAME_MAX + 96];
         snprintf(why, sizeof why, "it declined pack_weight_host of '%s' [%zu, %zu] from %s",
                  label, lin->n, lin->k, weights_dtype_name(dtype));
-        return model_refuse_precision(be, L->precision, why);
+        return bf_refuse_precision(be, L->precision, why);
     }
     lin->w = packed;
     lin->packed = 1;
