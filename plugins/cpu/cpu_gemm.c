@@ -61,6 +61,8 @@ typedef struct gk_args {
     const cpu_gemm_isa *isa;
     const cpu_gemm_bf16 *bf; /* set: the bf16 kernels, X taken as bx (CPU_BF16_X_*) */
     int bx;
+    const cpu_gemm_amx *amx; /* set (with bf): the AMX block kernel */
+    size_t kc2p;             /* AMX: pairs per panel row, ceil(kc / 2) rounded up to 16 */
     int first, last, gelu;
 } gk_args;
 
@@ -77,6 +79,11 @@ static void pack_x_task(void *arg, size_t begin, size_t end, int thread)
             cpu_gemm_bf16_pack_fn pack =
                 a->bx == CPU_BF16_X_SPLIT ? a->bf->pack_split : a->bf->pack_round;
             pack(a->x + i0 * a->ldx + a->k0, a->ldx, live, a->kc, (uint32_t *)(void *)dst);
+            if (a->amx) { /* zero pairs up to the tile depth */
+                size_t kc2 = (a->kc + 1) / 2, row = GK_NR * (size_t)a->bx;
+                memset((uint32_t *)(void *)dst + kc2 * row, 0,
+                       (a->kc2p - kc2) * row * sizeof(uint32_t));
+            }
             continue;
         }
         if (a->isa->pack_x) {
@@ -103,6 +110,27 @@ static void pack_x_task(void *arg, size_t begin, size_t end, int thread)
 static const unsigned char *w_row(const gk_args *a, size_t j0, size_t r)
 {
     return j0 + r < a->n ? a->w + ((j0 + r) * a->ldw + a->k0) * a->wbytes : NULL;
+}
+
+/* The AMX W panel in tile layout (cpu_gemm_kernels.h): for each step of 16 pairs, the 16
+ * pairs of each of the CPU_AMX_MR rows in turn (64 bytes a row); pairs of bf16 as stored, zero
+ * past the live rows and from the depth block's end to kc2p pairs. */
+static void pack_w_amx(const gk_args *a, size_t j0, size_t rows, uint32_t *wp)
+{
+    size_t steps = a->kc2p / 16, full = a->kc / 32; /* steps holding 32 depths of W */
+    for (size_t r = 0; r < CPU_AMX_MR; r++) {
+        const uint16_t *src = r < rows ? (const uint16_t *)(const void *)w_row(a, j0, r) : NULL;
+        for (size_t st = 0; st < steps; st++) {
+            uint32_t *dst = wp + (st * CPU_AMX_MR + r) * 16;
+            if (src && st < full) {
+                memcpy(dst, src + st * 32, 64);
+                continue;
+            }
+            memset(dst, 0, 64);
+            if (src && st * 32 < a->kc)
+                memcpy(dst, src + st * 32, (a->kc - st * 32) * sizeof(uint16_t));
+        }
+    }
 }
 
 /* wp[r][kk] = W[j0 + r][k0 + kk] (row stride GK_LDWP) for the `rows` live rows, zero for the
@@ -231,6 +259,38 @@ static void compute_task(void *arg, size_t begin, size_t end, int thread)
     }
 }
 
+/* Feature blocks [begin, end) of CPU_AMX_MR rows on the AMX kernel: each block's W panel
+ * is packed once, then every token panel of the token block is one block product, stored
+ * through the instruction set's store in slices of at most GK_MR features. */
+static void compute_amx_task(void *arg, size_t begin, size_t end, int thread)
+{
+    const gk_args *a = arg;
+    uint32_t *wp = (uint32_t *)(void *)a->scratch[thread].data;
+    float ct[CPU_AMX_MR * GK_NR] __attribute__((aligned(64)));
+    size_t panels = a->p1 - a->p0;
+    int split = a->bx == CPU_BF16_X_SPLIT;
+    a->amx->begin();
+    for (size_t jb = begin; jb < end; jb++) {
+        size_t j0 = jb * CPU_AMX_MR, rows = a->n - j0 < CPU_AMX_MR ? a->n - j0 : CPU_AMX_MR;
+        pack_w_amx(a, j0, rows, wp);
+        int ahead = jb + 1 < end;
+        for (size_t p = a->p0; p < a->p1; p++) {
+            size_t q = p - a->p0, i0 = p * GK_NR, live = a->m - i0 < GK_NR ? a->m - i0 : GK_NR;
+            /* The next block's rows come in while the tiles run, spread over the panels. */
+            if (ahead)
+                for (size_t r = q * CPU_AMX_MR / panels; r < (q + 1) * CPU_AMX_MR / panels; r++)
+                    if (w_row(a, j0 + CPU_AMX_MR, r))
+                        prefetch_span(w_row(a, j0 + CPU_AMX_MR, r), a->kc * a->wbytes);
+            const uint32_t *xb = (const uint32_t *)(const void *)(a->xt + q * a->panel);
+            a->amx->block(wp, xb, a->kc2p, split, live > 16, ct);
+            for (size_t r0 = 0; r0 < rows; r0 += GK_MR)
+                tile_store(a, ct + r0 * GK_NR, i0, live, j0 + r0,
+                           rows - r0 < GK_MR ? rows - r0 : GK_MR);
+        }
+    }
+    a->amx->end();
+}
+
 /* The largest multiple of `unit` in [lo, hi] that is at most limit (lo when none is). */
 static size_t fit(size_t limit, size_t unit, size_t lo, size_t hi)
 {
@@ -246,15 +306,18 @@ void cpu_gemm_plan_make(cpu_gemm_plan *plan, const cpu_gemm_isa *isa, const cpu_
     plan->bf16 = NULL;
 }
 
-void cpu_gemm_plan_bf16(cpu_gemm_plan *plan, const cpu_gemm_bf16 *bf16, int bf16_x)
+void cpu_gemm_plan_bf16(cpu_gemm_plan *plan, const cpu_gemm_bf16 *bf16, int bf16_x,
+                        const cpu_gemm_amx *amx)
 {
     plan->bf16 = bf16;
     plan->bf16_x = bf16_x;
+    plan->amx = amx;
     /* The same rule as fp32 on the bytes a token's depth takes in the X panel (2 rounded,
      * 4 split); a W row holds at most CPU_GEMM_KC_MAX pairs. */
     for (int x = CPU_BF16_X_ROUND; x <= CPU_BF16_X_SPLIT; x++)
         plan->kc_bf16[x] = fit(plan->caches.l2 / 2 / (GK_NR * 2 * (size_t)x), 256, 256,
                                2 * CPU_GEMM_KC_MAX);
+
 }
 
 int cpu_gemm_bf16_x_for(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k, int gelu)
@@ -270,7 +333,9 @@ int cpu_gemm_bf16_x_for(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k,
      * pair of depths, one instruction per depth like fp32's FMA, and measured no faster than
      * the widened weight on the fp32 kernels, which keeps X exact: so that linear is widened,
      * the others rounded. */
-    return n > k && !gelu ? CPU_BF16_X_WIDEN : CPU_BF16_X_ROUND;
+    if (n > k && !gelu) /* on AMX, two tile products per pair still beat fp32 by far */
+        return plan->amx ? CPU_BF16_X_SPLIT : CPU_BF16_X_WIDEN;
+    return CPU_BF16_X_ROUND;
 }
 
 /* Tokens per block for depth blocks of kc, `bytes` per token and depth in the packed X:
@@ -297,27 +362,33 @@ vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float
     int bx = bf ? cpu_gemm_bf16_x_for(plan, m, n, k, gelu) : 0;
     if (bx == CPU_BF16_X_WIDEN)
         bf = NULL, bx = 0;
+    const cpu_gemm_amx *amx = bf ? plan->amx : NULL;
     size_t kc = bf ? plan->kc_bf16[bx] : plan->kc;
     size_t kc_max = k < kc ? k : kc;
     /* Bytes per token and depth in a packed panel: 4 (fp32), 2 (bf16 rounded), 4 (hi + lo). */
     size_t xbytes = bf ? 2 * (size_t)bx : sizeof(float);
     size_t tb = token_block(plan, kc_max, xbytes);
+
     size_t panels = (m + GK_NR - 1) / GK_NR, per_block = tb / GK_NR;
-    size_t panel = bf ? (kc_max + 1) / 2 * GK_NR * (size_t)bx : GK_NR * kc_max;
+    size_t kc2p = ((kc_max + 1) / 2 + 15) / 16 * 16;
+    size_t panel = amx  ? kc2p * GK_NR * (size_t)bx
+                   : bf ? (kc_max + 1) / 2 * GK_NR * (size_t)bx
+                        : GK_NR * kc_max;
     size_t xt_floats = (panels < per_block ? panels : per_block) * panel;
     vitcl_status st = cpu_packed_x_reserve(ctx, op, xt_floats);
     if (st == VITCL_OK)
-        st = cpu_scratch_reserve(ctx, op, (size_t)GK_MR * GK_LDWP);
+        st = cpu_scratch_reserve(ctx, op, (size_t)(amx ? CPU_AMX_MR : GK_MR) * GK_LDWP);
     if (st != VITCL_OK)
         return st;
     gk_args a = {.x = x, .w = w, .wfmt = wfmt,
                  .wbytes = wfmt == VITCL_PRECISION_FP32 ? sizeof(float) : sizeof(uint16_t),
                  .bias = bias, .y = y, .m = m, .n = n, .k = k, .ldx = ldx,
                  .ldw = ldw, .ldy = ldy, .xt = ctx->packed_x, .scratch = ctx->scratch,
-                 .isa = plan->isa, .bf = bf, .bx = bx, .panel = panel, .gelu = gelu};
+                 .isa = plan->isa, .bf = bf, .bx = bx, .amx = amx, .panel = panel,
+                 .gelu = gelu};
     /* Chunks of consecutive feature blocks (about 8 per thread and token block), so that a
      * thread knows its next block and can prefetch its W rows. */
-    size_t fblocks = (n + GK_MR - 1) / GK_MR;
+    size_t mr = amx ? CPU_AMX_MR : GK_MR, fblocks = (n + mr - 1) / mr;
     size_t grain = fblocks / (8 * (size_t)cpu_pool_threads(ctx->pool));
     grain = grain ? grain : 1;
     for (size_t k0 = 0; k0 < k; k0 += kc) {
@@ -325,11 +396,12 @@ vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float
         a.kc = k - k0 < kc ? k - k0 : kc;
         a.first = k0 == 0;
         a.last = k0 + a.kc == k;
+        a.kc2p = ((a.kc + 1) / 2 + 15) / 16 * 16;
         for (size_t p0 = 0; p0 < panels; p0 += per_block) {
             a.p0 = p0;
             a.p1 = panels - p0 < per_block ? panels : p0 + per_block;
             cpu_pool_run(ctx->pool, a.p1 - a.p0, 1, pack_x_task, &a);
-            cpu_pool_run(ctx->pool, fblocks, grain, compute_task, &a);
+            cpu_pool_run(ctx->pool, fblocks, grain, amx ? compute_amx_task : compute_task, &a);
         }
     }
     return VITCL_OK;

@@ -75,6 +75,28 @@ typedef struct cpu_gemm_bf16 {
     cpu_gemm_bf16_pack_fn pack_round, pack_split;
 } cpu_gemm_bf16;
 
+/* The AMX-BF16 block kernel (cpu_gemm_amx.c), for linear on a bf16 weight where the CPU has
+ * AMX: block(wp, xp, kc2, split, two, ct) sets ct [CPU_AMX_MR][CPU_GEMM_NR] (features x tokens,
+ * row stride CPU_GEMM_NR floats) to the products of CPU_AMX_MR rows of a bf16 W panel in tile
+ * layout (pair kk2 of row r at wp[(kk2 / 16)·16·CPU_AMX_MR + r·16 + kk2 % 16]) with one X panel of the bf16 kernels' layout (above: "round", or
+ * "split" when split != 0), over kc2 pairs, a multiple of 16 (the driver pads both panels
+ * with zero pairs). two == 0 computes only tokens 0..15 (columns 16.. of ct are then zero).
+ * A thread calls begin() before its first block and end() after its last one (they load and
+ * release the tile configuration); blocks run only between them. */
+#define CPU_AMX_MR 32
+typedef struct cpu_gemm_amx {
+    const char *name; /* "amx" */
+    void (*begin)(void);
+    void (*end)(void);
+    void (*block)(const uint32_t *wp, const uint32_t *xp, size_t kc2, int split, int two,
+                  float *ct);
+} cpu_gemm_amx;
+
+/* The AMX kernel, or NULL with *why (a static sentence, when why is not NULL) saying what is
+ * missing: AMX-TILE, AMX-BF16 or AVX512-BF16 in the CPU, the tile state in the OS, or Linux's
+ * per-process tile-data permission, which the first call requests. Thread-safe. */
+const cpu_gemm_amx *cpu_gemm_amx_table(const char **why);
+
 /* The table of an instruction set, or NULL when the plugin was built without it (not GCC on
  * x86-64 Linux) or the running CPU lacks it (AVX-512F; AVX2 and FMA). Thread-safe. */
 const cpu_gemm_isa *cpu_gemm_isa_avx512(void);

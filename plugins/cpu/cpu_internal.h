@@ -94,6 +94,10 @@ typedef struct cpu_gemm_plan {
     const cpu_gemm_bf16 *bf16;
     int bf16_x;
     size_t kc_bf16[3];
+    /* With bf16 set: the AMX block kernel (NULL: the AVX512-BF16 kernels), on bf16's packers
+     * and depth blocks (measured on the Intel machine: depth blocks of 256 to 1024 ran slower
+     * than the whole of k = 1024 and 4096). */
+    const cpu_gemm_amx *amx;
 } cpu_gemm_plan;
 
 /* How a linear on a bf16 weight takes X (VITCL_CPU_BF16): per linear by its shape
@@ -224,8 +228,10 @@ vitcl_status cpu_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, siz
 void cpu_gemm_plan_make(cpu_gemm_plan *plan, const cpu_gemm_isa *isa, const cpu_caches *caches);
 
 /* Gives plan (made by cpu_gemm_plan_make) the bf16 kernels bf16 (not NULL), X taken as bf16_x
- * (CPU_BF16_X_*), and their depth blocks from plan's caches. */
-void cpu_gemm_plan_bf16(cpu_gemm_plan *plan, const cpu_gemm_bf16 *bf16, int bf16_x);
+ * (CPU_BF16_X_*), the AMX kernel amx (NULL: none; its packers are bf16's), and their depth
+ * blocks from plan's caches. */
+void cpu_gemm_plan_bf16(cpu_gemm_plan *plan, const cpu_gemm_bf16 *bf16, int bf16_x,
+                        const cpu_gemm_amx *amx);
 
 /* How the X of a linear of this shape on a bf16 weight is taken when plan has bf16 kernels:
  * CPU_BF16_X_ROUND, _SPLIT or _WIDEN (plan->bf16_x when that forces one; else the shape's

@@ -176,11 +176,43 @@ static int bf16_choice(const cpu_gemm_isa *isa, int own_linear, const cpu_gemm_b
     return -1;
 }
 
+/* Whether linear on a bf16 weight runs on AMX tiles: where the bf16 kernels run (bf16 not
+ * NULL) and the CPU, the OS and Linux's permission give AMX (cpu_gemm_amx_table), unless
+ * VITCL_CPU_AMX = "off"; "on" refuses a context where AMX cannot run, naming why; "auto" or
+ * unset is the default. Sets *amx (NULL: the AVX512-BF16 kernels) and returns 0, or -1 with err
+ * set. */
+static int amx_choice(const cpu_gemm_bf16 *bf16, const cpu_gemm_amx **amx, char *err,
+                      size_t errlen)
+{
+    const char *env = getenv("VITCL_CPU_AMX");
+    *amx = NULL;
+    int on = env && strcmp(env, "on") == 0;
+    if (env && env[0] && !on && strcmp(env, "auto") != 0 && strcmp(env, "off") != 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "cpu plugin: VITCL_CPU_AMX='%s' is not one of auto, on, off",
+                     env);
+        return -1;
+    }
+    if (env && strcmp(env, "off") == 0)
+        return 0;
+    const char *why = NULL;
+    const cpu_gemm_amx *have = bf16 ? cpu_gemm_amx_table(&why) : NULL;
+    if (!bf16)
+        why = "bf16 products are off (VITCL_CPU_BF16=widen, no AVX512-BF16, or linear not on "
+              "the own AVX-512 GEMM)";
+    if (have || !on) {
+        *amx = have;
+        return 0;
+    }
+    if (err && errlen)
+        snprintf(err, errlen, "cpu plugin: VITCL_CPU_AMX=on but AMX cannot run: %s", why);
+    return -1;
+}
+
 /* Which bf16 dot-product hardware the CPU and the OS have: bit 0 AVX512-BF16 (CPUID.7.1:EAX[5],
  * with the OS saving the AVX-512 state), bit 1 AMX-BF16 (CPUID.7.0:EDX[22], with the OS saving
- * the tile state; Linux also wants a per-process permission request before first use, which
- * nothing here makes because no kernel uses AMX). The bf16 kernels check AVX512-BF16 themselves
- * (cpu_gemm_bf16_avx512). */
+ * the tile state), for the capability bit; the kernels check what they need themselves
+ * (cpu_gemm_bf16_avx512, cpu_gemm_amx_table, which also asks Linux for the tile permission). */
 static unsigned bf16_hardware(void)
 {
     unsigned found = 0;
@@ -206,24 +238,26 @@ static unsigned bf16_hardware(void)
  * bf16 kernels taking X as bf16_x (bf16 not NULL) or not at all (own512: linear is on the own
  * AVX-512 kernels). Fits the 256 bytes. */
 static void precision_notes(char *out, size_t len, int own_linear, int own512, unsigned hw,
-                            const cpu_gemm_bf16 *bf16, int bf16_x)
+                            const cpu_gemm_bf16 *bf16, int bf16_x, const cpu_gemm_amx *amx)
 {
     if (bf16) { /* only with the own GEMM */
-        const char *x = bf16_x == CPU_BF16_X_ROUND   ? "every X rounded to bf16"
+        const char *x = bf16_x == CPU_BF16_X_ROUND ? "every X rounded to bf16"
                         : bf16_x == CPU_BF16_X_SPLIT ? "every X as hi+lo bf16"
-                                                     : "X rounded to bf16; fused QKV (n>k, no "
-                                                       "GELU) in fp32 on the widened weight";
+                        : amx ? "X rounded to bf16; fused QKV (n>k, no GELU) X as hi+lo bf16"
+                              : "X rounded to bf16; fused QKV (n>k, no GELU) in fp32 on the "
+                                "widened weight";
         snprintf(out, len,
-                 "bf16: bf16 weights, AVX512-BF16 products, fp32 sums, %s "
+                 "bf16: bf16 weights, %s products, fp32 sums, %s "
                  "(VITCL_CPU_BF16=widen: all fp32). fp16: weights widened to fp32 as packed, "
                  "X not rounded, fp32 products. Other ops fp32",
-                 x);
+                 amx ? "AMX-BF16 tile" : "AVX512-BF16", x);
         return;
     }
     const char *how = own_linear ? "widened to fp32 as the own GEMM packs them"
                                  : "widened to fp32 per block of rows for OpenBLAS";
     const char *why = hw == 0   ? "this CPU has no AVX512-BF16 or AMX-BF16"
-                      : hw == 2 ? "this CPU has AMX-BF16, which the plugin does not use"
+                      : hw == 2 ? "this CPU has AMX-BF16 without AVX512-BF16, which the "
+                                  "plugin's AMX path needs"
                       : own512  ? "AVX512-BF16 unused: VITCL_CPU_BF16=widen"
                                 : "AVX512-BF16 unused: linear not on the own AVX-512 GEMM";
     snprintf(out, len,
@@ -264,6 +298,9 @@ static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *i
     int bf16_x = CPU_BF16_X_AUTO;
     if (bf16_choice(isa, own_linear, &bf16, &bf16_x, NULL, 0) < 0)
         bf16 = NULL;
+    const cpu_gemm_amx *amx = NULL;
+    if (amx_choice(bf16, &amx, NULL, 0) < 0)
+        amx = NULL;
     cpu_caches caches;
     cpu_cache_sizes(&caches);
     cpu_gemm_plan plan = {0};
@@ -278,7 +315,7 @@ static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *i
              caches.l3 >> 10, caches.source[1], plan.kc, core ? core : "unknown", s->cores);
     int own512 = own_linear && isa && isa == cpu_gemm_isa_avx512();
     precision_notes(full.precision_notes, sizeof full.precision_notes, own_linear, own512, hw,
-                    bf16, bf16_x);
+                    bf16, bf16_x, amx);
     size_t n = info->struct_size < sizeof full ? info->struct_size : sizeof full;
     memcpy(info, &full, n);
     return VITCL_OK;
@@ -329,6 +366,9 @@ static vitcl_status cpu_context_create(void *state, int device_index, vitcl_cont
     int bf16_x = CPU_BF16_X_AUTO;
     if (bf16_choice(isa, own_linear, &bf16, &bf16_x, err, errlen) < 0)
         return VITCL_ERR_INVALID_ARGUMENT;
+    const cpu_gemm_amx *amx = NULL;
+    if (amx_choice(bf16, &amx, err, errlen) < 0)
+        return VITCL_ERR_INVALID_ARGUMENT;
     vitcl_context *ctx = calloc(1, sizeof *ctx);
     cpu_pool *pool = ctx ? cpu_pool_create(threads) : NULL;
     if (!pool) {
@@ -347,7 +387,7 @@ static vitcl_status cpu_context_create(void *state, int device_index, vitcl_cont
         cpu_gemm_plan_make(&ctx->gemm, isa, &caches);
         ctx->gemm.linear = own_linear;
         if (bf16)
-            cpu_gemm_plan_bf16(&ctx->gemm, bf16, bf16_x);
+            cpu_gemm_plan_bf16(&ctx->gemm, bf16, bf16_x, amx);
     }
     /* OpenBLAS runs only while the pool sleeps, so both use the same count (cpu_internal.h). */
     openblas_set_num_threads(threads);

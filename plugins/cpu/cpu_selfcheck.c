@@ -102,7 +102,7 @@ static int check_openblas(float *a, float *b, float *c, float *c0, char *err, si
     return 1;
 }
 
-/* The bf16 kernels in each X packing, forced in turn (ctx->gemm.bf16_x is restored): Y =
+/* The bf16 kernels (AMX where the context has it) in each X packing, forced in turn (ctx->gemm.bf16_x is restored): Y =
  * gelu(X·W^T + bias) at depth SC_OWN_K - 1 (odd), W = b rounded to bf16. a and b are
  * overwritten with the values the kernel multiplies (bf16 W; X rounded for the first pass). */
 static vitcl_status check_bf16(vitcl_context *ctx, float *a, float *b, float *c,
@@ -127,7 +127,8 @@ static vitcl_status check_bf16(vitcl_context *ctx, float *a, float *b, float *c,
         st = VITCL_ERR_OUT_OF_MEMORY;
     for (int i = 0; i < 2 && st == VITCL_OK; i++) {
         ctx->gemm.bf16_x = modes[i];
-        snprintf(what, sizeof what, "%s (X %s)", ctx->gemm.bf16->name,
+        snprintf(what, sizeof what, "%s (X %s)",
+                 ctx->gemm.amx ? ctx->gemm.amx->name : ctx->gemm.bf16->name,
                  modes[i] == CPU_BF16_X_SPLIT ? "hi + lo" : "rounded");
         st = cpu_gemm_linear_fmt(ctx, "self-check", a, ld, wb, VITCL_PRECISION_BF16, ld, bias,
                                  c, SC_N, SC_M, SC_N, k, 1);

@@ -1,6 +1,8 @@
-/* tests/cpu/test_cpu_bf16.c - the cpu plugin's bf16 kernels (plugins/cpu/cpu_gemm_avx512bf16.c):
- * linear on a bf16 weight multiplied in bf16 on CPUs with AVX512-BF16 (X rounded, or the
- * weight widened for fused-QKV shapes), and VITCL_CPU_BF16 (widen, round, split).
+/* tests/cpu/test_cpu_bf16.c - the cpu plugin's bf16 kernels (plugins/cpu/cpu_gemm_avx512bf16.c,
+ * cpu_gemm_amx.c): linear on a bf16 weight multiplied in bf16 on CPUs with AVX512-BF16 (X
+ * rounded, and for fused-QKV shapes the weight widened, or X as hi + lo where AMX runs),
+ * VITCL_CPU_BF16 (widen, round, split) and VITCL_CPU_AMX (auto, on, off). Where the CPU has AMX
+ * every check runs on the AMX kernel and again with VITCL_CPU_AMX=off on the AVX512-BF16 ones.
  *
  * The yardstick is computed here in double, independently of the plugin: W rounded to bf16,
  * X rounded to bf16 ("round") or carried as hi + lo with hi = bf16(x), lo = bf16(x - hi)
@@ -13,12 +15,16 @@
  *
  * Where the CPU lacks AVX512-BF16 the tests say so in their log and check the widen path (X not
  * rounded) and that forcing the kernels is refused, instead of skipping. */
+#include <cpuid.h>
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "cpu_harness.h"
 #include "vitcl/device.h"
@@ -27,6 +33,7 @@ static void default_setup(void)
 {
     unsetenv("VITCL_CPU_BF16");
     unsetenv("VITCL_CPU_GEMM");
+    unsetenv("VITCL_CPU_AMX");
     harness_setup();
 }
 
@@ -39,6 +46,23 @@ static int have_bf16(void)
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+}
+
+/* Whether this CPU and OS run AMX-BF16 tiles, by the test's own reading: CPUID.7.0:EDX AMX-BF16
+ * (bit 22) and AMX-TILE (24), XCR0 saving the tile state (bits 17, 18), and Linux granting this
+ * process the tile-data permission (arch_prctl ARCH_REQ_XCOMP_PERM, feature 18), which the
+ * plugin asks for too. */
+static int have_amx(void)
+{
+    unsigned a, b, c, d;
+    if (!have_bf16() || !__get_cpuid_count(1, 0, &a, &b, &c, &d) || !(c & (1u << 27)))
+        return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & (3u << 17)) != (3u << 17) || !__get_cpuid_count(7, 0, &a, &b, &c, &d) ||
+        !(d & (1u << 22)) || !(d & (1u << 24)))
+        return 0;
+    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
 }
 
 /* The cpu context remade with VITCL_CPU_BF16 = value (NULL: unset). */
@@ -150,18 +174,43 @@ static const size_t SHAPES[][3] = {{1, 1, 1},    {3, 5, 7},      {33, 13, 1},  {
 #define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
 
 /* Every shape, with and without bias and GELU; X taken as `xmode`, or by the plugin's rule
- * (n > k without GELU: the widened weight in fp32, X not rounded; else X rounded) when
- * xmode < 0. */
-static void all_shapes(int xmode)
+ * (n > k without GELU: X as hi + lo on AMX, else the widened weight in fp32, X not rounded;
+ * every other shape X rounded) when xmode < 0; amx says whether the context runs AMX. */
+static void shapes_on(int xmode, int amx)
 {
     for (size_t s = 0; s < N_SHAPES; s++)
         for (int g = 0; g < 2; g++)
             for (int bias = 0; bias < 2; bias++) {
                 size_t m = SHAPES[s][0], n = SHAPES[s][1], k = SHAPES[s][2];
-                int mode = xmode >= 0 ? xmode : n > k && !g ? X_EXACT : X_ROUND;
+                int mode = xmode >= 0        ? xmode
+                           : n > k && !g ? (amx ? X_SPLIT : X_EXACT)
+                                         : X_ROUND;
                 uint32_t dtype = (s + (size_t)bias) % 2 ? VITCL_DTYPE_BF16 : VITCL_DTYPE_F32;
                 check(m, n, k, dtype, bias, g ? VITCL_LINEAR_GELU : 0, mode);
             }
+}
+
+/* The context remade with VITCL_CPU_AMX = value (NULL: unset), VITCL_CPU_BF16 left as it is. */
+static void reopen_amx(const char *value)
+{
+    harness_teardown();
+    if (value)
+        setenv("VITCL_CPU_AMX", value, 1);
+    else
+        unsetenv("VITCL_CPU_AMX");
+    harness_setup();
+}
+
+/* shapes_on on the default kernel (AMX where the CPU has it) and, where it has AMX, again on
+ * the AVX512-BF16 kernels (VITCL_CPU_AMX=off); the context is left with VITCL_CPU_AMX unset. */
+static void all_shapes(int xmode)
+{
+    shapes_on(xmode, have_amx());
+    if (have_amx()) {
+        reopen_amx("off");
+        shapes_on(xmode, 0);
+        reopen_amx(NULL);
+    }
 }
 
 Test(cpu_bf16, default_path_matches_its_yardstick)
@@ -194,6 +243,46 @@ Test(cpu_bf16, forced_round_and_split)
     all_shapes(X_ROUND);
     reopen("split");
     all_shapes(X_SPLIT);
+}
+
+/* VITCL_CPU_AMX: "on" runs AMX where the CPU has it and is refused, naming what is missing,
+ * where it has not; "off" and "auto" always open; anything else is refused. The notes name the
+ * kernel that runs. */
+Test(cpu_bf16, amx_setting)
+{
+    vitcl_device_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    cr_assert_eq(CPU.desc->device_info(CPU.state, 0, &info), VITCL_OK);
+    if (have_amx())
+        cr_assert(strstr(info.precision_notes, "AMX-BF16 tile products") &&
+                      strstr(info.precision_notes, "fused QKV (n>k, no GELU) X as hi+lo"),
+                  "notes: %s", info.precision_notes);
+    else
+        cr_assert(!strstr(info.precision_notes, "AMX-BF16 tile"), "notes: %s",
+                  info.precision_notes);
+    const char *values[] = {"on", "off", "auto", "tiles"};
+    for (int i = 0; i < 4; i++) {
+        setenv("VITCL_CPU_AMX", values[i], 1);
+        vitcl_context *ctx = NULL;
+        char err[512] = "";
+        vitcl_status st = CPU.desc->context_create(CPU.state, 0, &ctx, err, sizeof err);
+        int should_open = i == 1 || i == 2 || (i == 0 && have_amx());
+        if (should_open) {
+            cr_assert_eq(st, VITCL_OK, "VITCL_CPU_AMX=%s: %s", values[i], err);
+            CPU.desc->context_destroy(ctx);
+        } else {
+            cr_assert_eq(st, VITCL_ERR_INVALID_ARGUMENT, "VITCL_CPU_AMX=%s opened", values[i]);
+            cr_assert(strstr(err, "VITCL_CPU_AMX"), "message: %s", err);
+            if (i == 0)
+                cr_log_info("this CPU has no usable AMX: VITCL_CPU_AMX=on refused (%s)", err);
+        }
+        cr_assert_eq(CPU.desc->device_info(CPU.state, 0, &info), VITCL_OK);
+        if (i == 1)
+            cr_assert(!strstr(info.precision_notes, "AMX"), "off: notes %s",
+                      info.precision_notes);
+    }
+    unsetenv("VITCL_CPU_AMX");
 }
 
 Test(cpu_bf16, widen_keeps_x_in_fp32)
@@ -262,7 +351,8 @@ Test(cpu_bf16, notes_say_what_is_rounded)
     info.struct_size = sizeof info;
     cr_assert_eq(CPU.desc->device_info(CPU.state, 0, &info), VITCL_OK);
     if (have_bf16()) {
-        cr_assert(strstr(info.precision_notes, "AVX512-BF16 products") &&
+        cr_assert((strstr(info.precision_notes, "AVX512-BF16 products") ||
+                   strstr(info.precision_notes, "AMX-BF16 tile products")) &&
                       strstr(info.precision_notes, "X rounded to bf16") &&
                       strstr(info.precision_notes, "fused QKV"),
                   "notes: %s", info.precision_notes);
