@@ -64,23 +64,32 @@ static void dnnl_ok(dnnl_status_t st, const char *what)
     }
 }
 
-static dnnl_memory_t dnnl_mem(int64_t rows, int64_t cols, int64_t s0, int64_t s1, void *data,
-                              dnnl_memory_desc_t *md)
+static dnnl_memory_t dnnl_mem_dt(int64_t rows, int64_t cols, int64_t s0, int64_t s1, void *data,
+                                 dnnl_data_type_t dt, dnnl_memory_desc_t *md)
 {
     dnnl_dims_t dims = {rows, cols}, strides = {s0, s1};
     dnnl_memory_t mem;
-    dnnl_ok(dnnl_memory_desc_init_by_strides(md, 2, dims, dnnl_f32, strides), "memory desc");
+    dnnl_ok(dnnl_memory_desc_init_by_strides(md, 2, dims, dt, strides), "memory desc");
     dnnl_ok(dnnl_memory_create(&mem, md, ENG, data), "memory");
     return mem;
 }
 
+static dnnl_memory_t dnnl_mem(int64_t rows, int64_t cols, int64_t s0, int64_t s1, void *data,
+                              dnnl_memory_desc_t *md)
+{
+    return dnnl_mem_dt(rows, cols, s0, s1, data, dnnl_f32, md);
+}
+
 /* Times oneDNN's matmul Y = X·W^T + b (then GELU) reps + 1 times into t; writes its
- * implementation name into impl. */
-static void time_dnnl(int m, int n, int k, int gelu, float *x, float *w, float *b, float *y,
-                      int reps, double *t, char *impl, size_t impl_len)
+ * implementation name into impl. X and W are fp32, or bf16 (uint16_t arrays) when xw_dt is
+ * dnnl_bf16; b and Y stay fp32. */
+static void time_dnnl_dt(int m, int n, int k, int gelu, void *x, void *w, float *b, float *y,
+                         dnnl_data_type_t xw_dt, int reps, double *t, char *impl,
+                         size_t impl_len)
 {
     dnnl_memory_desc_t xd, wd, bd, yd;
-    dnnl_memory_t xm = dnnl_mem(m, k, k, 1, x, &xd), wm = dnnl_mem(k, n, 1, k, w, &wd);
+    dnnl_memory_t xm = dnnl_mem_dt(m, k, k, 1, x, xw_dt, &xd),
+                  wm = dnnl_mem_dt(k, n, 1, k, w, xw_dt, &wd);
     dnnl_memory_t bm = dnnl_mem(1, n, n, 1, b, &bd), ym = dnnl_mem(m, n, n, 1, y, &yd);
     dnnl_matmul_desc_t desc;
     dnnl_ok(dnnl_matmul_desc_init(&desc, &xd, &wd, &bd, &yd), "matmul desc");
@@ -114,6 +123,26 @@ static void time_dnnl(int m, int n, int k, int gelu, float *x, float *w, float *
     dnnl_memory_destroy(wm);
     dnnl_memory_destroy(bm);
     dnnl_memory_destroy(ym);
+}
+
+static void time_dnnl(int m, int n, int k, int gelu, float *x, float *w, float *b, float *y,
+                      int reps, double *t, char *impl, size_t impl_len)
+{
+    time_dnnl_dt(m, n, k, gelu, x, w, b, y, dnnl_f32, reps, t, impl, impl_len);
+}
+
+/* fp32 to bf16 bits, nearest even (finite inputs). */
+static uint16_t *to_bf16(const float *v, size_t n)
+{
+    uint16_t *o = malloc(n * sizeof *o);
+    if (!o)
+        exit(1);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], sizeof u);
+        o[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+    return o;
 }
 #endif
 
@@ -328,6 +357,19 @@ static void bench_bf16(vitcl_context *const bc[4], int m, int n, int k, uint32_t
         if (c)
             printf(" x%.2f", med / f32);
     }
+#if HAVE_DNNL
+    { /* oneDNN's bf16 matmul, X and W handed over already in bf16 (the plugin converts X) */
+        uint16_t *xb = to_bf16(x, (size_t)m * k), *wb = to_bf16(w, (size_t)n * k);
+        double td[64];
+        char impl[128];
+        time_dnnl_dt(m, n, k, (flags & VITCL_LINEAR_GELU) != 0, xb, wb, b, y, dnnl_bf16, reps,
+                     td, impl, sizeof impl);
+        double med = flop / median(td + 1, reps) * 1e-9, best = flop / min_of(td + 1, reps) * 1e-9;
+        printf("  onednn-bf16 %.0f/%.0f x%.2f [%s]", med, best, med / f32, impl);
+        free(xb);
+        free(wb);
+    }
+#endif
     printf(" GFLOP/s (median/best)\n");
     for (int c = 0; c < 5; c++)
         for (int i = 0; i < 4 && (c == 0 || bc[c - 1]); i++)
