@@ -262,11 +262,15 @@ static void compute_task(void *arg, size_t begin, size_t end, int thread)
 /* Feature blocks [begin, end) of CPU_AMX_MR rows on the AMX kernel: each block's W panel
  * is packed once, then every token panel of the token block is one block product, stored
  * through the instruction set's store in slices of at most GK_MR features. */
+#define AMX_CT_ROWS ((CPU_AMX_MR + GK_MR - 1) / GK_MR * GK_MR)
 static void compute_amx_task(void *arg, size_t begin, size_t end, int thread)
 {
     const gk_args *a = arg;
     uint32_t *wp = (uint32_t *)(void *)a->scratch[thread].data;
-    float ct[CPU_AMX_MR * GK_NR] __attribute__((aligned(64)));
+    /* The store reads whole slices of GK_MR rows: the last slice of a 32-row block runs
+     * past it into AMX_CT_ROWS' zeroed padding, whose lanes are never written to Y. */
+    float ct[AMX_CT_ROWS * GK_NR] __attribute__((aligned(64)));
+    memset(ct + CPU_AMX_MR * GK_NR, 0, (AMX_CT_ROWS - CPU_AMX_MR) * GK_NR * sizeof(float));
     size_t panels = a->p1 - a->p0;
     int split = a->bx == CPU_BF16_X_SPLIT;
     a->amx->begin();
