@@ -8,18 +8,22 @@ inline real gelu_erf(real v)
     return (real)0.5f * v * ((real)1.0f + erf(v * (real)M_SQRT1_2_F));
 }
 
-/* y[i] = act(y[i] + bias[i mod cols]) over `total` elements of a [rows, cols] matrix. */
-__kernel void bias_act(__global float *y, ulong y_off, __global const float *bias, ulong b_off,
-                       ulong cols, ulong total, int has_bias, int apply_gelu)
+/* y[i] = act(x[i] + bias[i mod cols]) over `total` elements of a [rows, cols] matrix, added to
+ * y[i] when add_y (linear's VITCL_LINEAR_RESIDUAL); x may be y (in place) unless add_y. */
+__kernel void bias_act(__global const float *x, ulong x_off, __global float *y, ulong y_off,
+                       __global const float *bias, ulong b_off, ulong cols, ulong total,
+                       int has_bias, int apply_gelu, int add_y)
 {
     const size_t i = get_global_id(0);
     if (i >= total)
         return;
-    real v = LOAD(y, y_off + i);
+    real v = LOAD(x, x_off + i);
     if (has_bias)
         v += LOAD(bias, b_off + i % cols);
     if (apply_gelu)
         v = gelu_erf(v);
+    if (add_y)
+        v = LOAD(y, y_off + i) + v;
     STORE(y, y_off + i, v);
 }
 

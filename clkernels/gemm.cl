@@ -6,7 +6,8 @@
  * in 2 * GEMM_MB float16 registers: per step t it loads 32 weights as two vectors and multiplies
  * them by GEMM_MB scalars of X (broadcast), so no local memory and no barriers are needed (both
  * are slow on PoCL) and the compiler keeps the whole tile in vector registers. Bias and GELU are
- * applied to the registers before the one store (no second pass over Y).
+ * applied to the registers before the one store (no second pass over Y); with add_y the store
+ * adds the result to the Y already there (the residual add of linear's VITCL_LINEAR_RESIDUAL).
  *
  * The panels hold wstore_t (common.cl): fp32, or 16-bit weights widened by WLOAD16 as they are
  * read (build option VITCL_WEIGHT_FP16 / VITCL_WEIGHT_BF16); the arithmetic is fp32 either way.
@@ -45,9 +46,10 @@ __kernel void pack_w_panels(__global const float *w, ulong w_off, __global float
 #error "GEMM_MB must be 4, 6, 8 or 12"
 #endif
 
-/* Adds the bias, applies GELU when asked and stores the first `cols` (<= 32) values of a row. */
+/* Adds the bias, applies GELU when asked and stores the first `cols` (<= 32) values of a row,
+ * added to the row's values when add_y (after the bias and GELU). */
 inline void gemm_store_row(__global float *dst, float16 lo, float16 hi, float16 blo, float16 bhi,
-                           uint cols, int apply_gelu)
+                           uint cols, int apply_gelu, int add_y)
 {
     lo += blo;
     hi += bhi;
@@ -56,6 +58,10 @@ inline void gemm_store_row(__global float *dst, float16 lo, float16 hi, float16 
         hi = 0.5f * hi * (1.0f + erf(hi * M_SQRT1_2_F));
     }
     if (cols == GEMM_PANEL) {
+        if (add_y) {
+            lo = vload16(0, dst) + lo;
+            hi = vload16(1, dst) + hi;
+        }
         vstore16(lo, 0, dst);
         vstore16(hi, 1, dst);
         return;
@@ -64,12 +70,12 @@ inline void gemm_store_row(__global float *dst, float16 lo, float16 hi, float16 
     vstore16(lo, 0, t);
     vstore16(hi, 1, t);
     for (uint c = 0; c < cols; c++)
-        dst[c] = t[c];
+        dst[c] = add_y ? dst[c] + t[c] : t[c];
 }
 
 __kernel void gemm_packed(__global const float *x, ulong x_off, __global const wstore_t *wp,
                           __global const float *bias, ulong b_off, __global float *y, ulong y_off,
-                          uint m, uint n, uint k, int has_bias, int apply_gelu)
+                          uint m, uint n, uint k, int has_bias, int apply_gelu, int add_y)
 {
     const size_t j = get_global_id(0), i = get_global_id(1);
     const size_t m0 = i * GEMM_MB, n0 = j * GEMM_PANEL;
@@ -108,7 +114,7 @@ __kernel void gemm_packed(__global const float *x, ulong x_off, __global const w
     __global float *yr = y + y_off + m0 * n + n0;
 #define GEMM_OUT(r)                                                                             \
     if (m0 + r < m)                                                                             \
-        gemm_store_row(yr + (size_t)r * n, lo##r, hi##r, blo, bhi, cols, apply_gelu);
+        gemm_store_row(yr + (size_t)r * n, lo##r, hi##r, blo, bhi, cols, apply_gelu, add_y);
     GEMM_ROWS(GEMM_OUT)
 }
 #endif

@@ -6,7 +6,8 @@
  * For p < batch: C_p = alpha * op(A_p) * op(B_p) + beta * C_p, row-major with leading dimensions,
  * op(X) = X^T when trans_X (backend.h, gemm_batched). When beta == 0, C is not read. Then, per
  * column j, bias[bias_off + j] is added when has_bias and GELU (erf form) applied when
- * apply_gelu.
+ * apply_gelu; with add_y (linear's VITCL_LINEAR_RESIDUAL, beta == 0) the result is then added to
+ * the C already there.
  *
  * Each work-item computes a GG_T x GG_T tile of C in registers and reads A and B straight from
  * global memory: no local memory and no barriers, so it runs with any work-group size and on any
@@ -23,7 +24,7 @@ __kernel void gemm_general(__global const float *a, ulong a_off, ulong lda, ulon
                            __global float *c, ulong c_off, ulong ldc, ulong stride_c, uint m,
                            uint n, uint k, int trans_a, int trans_b, float alpha, float beta,
                            __global const float *bias, ulong bias_off, int has_bias,
-                           int apply_gelu)
+                           int apply_gelu, int add_y)
 {
     const size_t j0 = get_global_id(0) * GG_T, i0 = get_global_id(1) * GG_T;
     const size_t p = get_global_id(2);
@@ -71,7 +72,7 @@ __kernel void gemm_general(__global const float *a, ulong a_off, ulong lda, ulon
                 v += bias[bias_off + j];
             if (apply_gelu)
                 v = 0.5f * v * (1.0f + erf(v * M_SQRT1_2_F));
-            cp[i * ldc + j] = v;
+            cp[i * ldc + j] = add_y ? cp[i * ldc + j] + v : v;
         }
     }
 }

@@ -6,7 +6,8 @@
  * the group copies the X block (GT_BM x 16) and the W block (16 x GT_BN) into local memory, one
  * barrier, then each item accumulates its 4 x 4 register tile (rows ly + GT_LY * r, columns
  * lx + GT_LX * c, so neighbouring items read neighbouring local words), one barrier. Bias and
- * GELU are applied to the registers before the one store. Private memory: 16 accumulators plus 8
+ * GELU are applied to the registers before the one store, which adds the result to the Y
+ * already there when add_y (linear's VITCL_LINEAR_RESIDUAL). Private memory: 16 accumulators plus 8
  * operands per item; local memory: 16 * (GT_BM + 1 + GT_BN) floats.
  *
  * The panels hold wstore_t (common.cl: fp32, or 16-bit weights widened to float as they are
@@ -28,7 +29,7 @@
 __kernel __attribute__((reqd_work_group_size(GT_LX, GT_LY, 1))) void
 gemm_tiled(__global const float *x, ulong x_off, __global const wstore_t *wp,
            __global const float *bias, ulong b_off, __global float *y, ulong y_off, uint m,
-           uint n, uint k, int has_bias, int apply_gelu)
+           uint n, uint k, int has_bias, int apply_gelu, int add_y)
 {
     __local float xs[GT_KT][GT_BM + 1];
     __local float ws[GT_KT][GT_BN];
@@ -81,7 +82,8 @@ gemm_tiled(__global const float *x, ulong x_off, __global const wstore_t *wp,
             float v = acc[r][c] + (has_bias ? bias[b_off + col] : 0.0f);
             if (apply_gelu)
                 v = 0.5f * v * (1.0f + erf(v * M_SQRT1_2_F));
-            y[y_off + row * n + col] = v;
+            __global float *dst = y + y_off + row * n + col;
+            *dst = add_y ? *dst + v : v;
         }
     }
 }

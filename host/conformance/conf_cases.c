@@ -171,7 +171,7 @@ static int bind(conf_case *c, int arg, const char *name, size_t payload, int out
 typedef struct linear_spec {
     size_t m, n, k;
     int bias;
-    uint32_t flags; /* VITCL_LINEAR_GELU and/or VITCL_LINEAR_PACKED_W */
+    uint32_t flags; /* VITCL_LINEAR_GELU, VITCL_LINEAR_PACKED_W, VITCL_LINEAR_RESIDUAL */
     conf_kind kind;
     int quick;
 } linear_spec;
@@ -193,6 +193,12 @@ static const linear_spec linear_specs[] = {
     {197, 33, 65, 1, VITCL_LINEAR_GELU | VITCL_LINEAR_PACKED_W, K_UNIT, 1},
     {3, 5, 4099, 0, VITCL_LINEAR_PACKED_W, K_UNIT, 0},
     {50, 384, 384, 1, VITCL_LINEAR_PACKED_W, K_UNIT, 0},
+    /* ABI 1.2: Y += the product (a ViT block's attention output and fc2 projections). */
+    {197, 33, 65, 1, VITCL_LINEAR_RESIDUAL, K_UNIT, 1},
+    {5, 3, 17, 0, VITCL_LINEAR_RESIDUAL | VITCL_LINEAR_GELU, K_UNIT, 1},
+    {7, 9, 31, 1, VITCL_LINEAR_RESIDUAL | VITCL_LINEAR_PACKED_W, K_DENORMAL, 1},
+    {20, 64, 1536, 1, VITCL_LINEAR_RESIDUAL | VITCL_LINEAR_PACKED_W, K_UNIT, 1},
+    {3, 5, 4099, 1, VITCL_LINEAR_RESIDUAL | VITCL_LINEAR_GELU | VITCL_LINEAR_PACKED_W, K_UNIT, 0},
 };
 
 static int build_linear(conf_rng *r, const linear_spec *s, conf_case *c)
@@ -209,13 +215,17 @@ static int build_linear(conf_rng *r, const linear_spec *s, conf_case *c)
     fill(r, T(c, CONF_ARG_W), 0, s->n, s->k, s->k, K_UNIT);
     if (s->bias)
         fill(r, T(c, CONF_ARG_B), 0, 1, s->n, s->n, K_UNIT);
-    mark(T(c, CONF_ARG_Y), 0, s->m, s->n, s->n, 0);
+    /* With the residual flag the op reads Y first: it starts as data, not NaN. */
+    int resid = (s->flags & VITCL_LINEAR_RESIDUAL) != 0;
+    if (resid)
+        fill(r, T(c, CONF_ARG_Y), 0, s->m, s->n, s->n, K_UNIT);
+    mark(T(c, CONF_ARG_Y), 0, s->m, s->n, s->n, resid);
     /* fp32 dot products of k terms (+ bias): error ~ sqrt(k)·eps relative to the output scale;
      * GELU adds erf's error (OpenCL allows 16 ulp). */
     c->rtol = 8 * EPS32 * (sqrt((double)s->k + 1) + 4) + (s->flags & VITCL_LINEAR_GELU ? 32 * EPS32 : 0);
-    snprintf(c->shape, sizeof c->shape, "m=%zu n=%zu k=%zu%s%s%s X~%s", s->m, s->n, s->k,
+    snprintf(c->shape, sizeof c->shape, "m=%zu n=%zu k=%zu%s%s%s%s X~%s", s->m, s->n, s->k,
              s->bias ? " bias" : "", s->flags & VITCL_LINEAR_GELU ? " gelu" : "",
-             packed ? " packed-W" : "", kind_name(s->kind));
+             packed ? " packed-W" : "", resid ? " residual" : "", kind_name(s->kind));
     return 1;
 }
 

@@ -111,6 +111,11 @@ static const char *unsupported(const vitcl_backend *be, const conf_case *c)
     if (c->op == VITCL_OP_LINEAR_PACK_WEIGHT &&
         !VITCL_HAS_FIELD(ops, vitcl_op_table, linear_pack_weight))
         return "optional op linear_pack_weight is not implemented (NULL)";
+    /* The host asks for the residual add only where ABI 1.2 and supports() say it may. */
+    if ((c->flags & VITCL_LINEAR_RESIDUAL) && be->desc->abi_minor < 2)
+        return "VITCL_LINEAR_RESIDUAL is ABI 1.2 (the host adds after linear instead)";
+    if ((c->flags & VITCL_LINEAR_RESIDUAL) && !VITCL_HAS_FIELD(ops, vitcl_op_table, supports))
+        return "VITCL_LINEAR_RESIDUAL needs supports() to say yes (the host adds instead)";
     if (!VITCL_HAS_FIELD(ops, vitcl_op_table, supports))
         return NULL;
     vitcl_op_shape s = shape_of(c, c->op);

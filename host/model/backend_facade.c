@@ -119,6 +119,24 @@ vitcl_status bf_linear(vitcl_backend *be, const vitcl_buffer *X, const vitcl_buf
     return done(be, be->ops->linear(be->ctx, X, 0, W, 0, b, 0, Y, 0, m, n, k, flags), "linear");
 }
 
+vitcl_status bf_linear_residual(vitcl_backend *be, const vitcl_buffer *X, const vitcl_buffer *W,
+                                const vitcl_buffer *b, vitcl_buffer *Y, vitcl_buffer *tmp,
+                                size_t m, size_t n, size_t k, uint32_t flags,
+                                uint32_t precision)
+{
+    /* A plugin without supports() claims every shape, but a flag newer than its code would go
+     * unnoticed by it: the fused form needs both the minor and an explicit yes. */
+    vitcl_op_shape sh = {.m = m, .n = n, .k = k, .flags = flags | VITCL_LINEAR_RESIDUAL,
+                         .precision = precision};
+    if (be->desc->abi_minor >= 2 && VITCL_HAS_FIELD(be->ops, vitcl_op_table, supports) &&
+        supported(be, VITCL_OP_LINEAR, &sh))
+        return done(be,
+                    be->ops->linear(be->ctx, X, 0, W, 0, b, 0, Y, 0, m, n, k, sh.flags),
+                    "linear");
+    vitcl_status st = bf_linear(be, X, W, b, tmp, m, n, k, flags, precision);
+    return st ? st : bf_add(be, Y, tmp, Y, m * n, m * n);
+}
+
 vitcl_status bf_gemm_batched(vitcl_backend *be, int trans_a, int trans_b, size_t m, size_t n,
                              size_t k, float alpha, const vitcl_buffer *A, size_t a_off,
                              size_t lda, size_t stride_a, const vitcl_buffer *B, size_t b_off,

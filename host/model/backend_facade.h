@@ -65,6 +65,14 @@ vitcl_status bf_wrap(vitcl_backend *be, const void *host, size_t bytes, const ch
 vitcl_status bf_linear(vitcl_backend *be, const vitcl_buffer *X, const vitcl_buffer *W,
                        const vitcl_buffer *b, vitcl_buffer *Y, size_t m, size_t n, size_t k,
                        uint32_t flags, uint32_t precision);
+/* Y[m,n] += linear(X) (the residual add of a transformer block). With a plugin of ABI minor
+ * >= 2 whose supports() takes VITCL_LINEAR_RESIDUAL at this shape, one linear call adds in
+ * its epilogue; otherwise the product goes to tmp (m·n floats, clobbered) and add sums it
+ * into Y. Either way Y gets the same bits: the plugin adds the fp32 result last. */
+vitcl_status bf_linear_residual(vitcl_backend *be, const vitcl_buffer *X, const vitcl_buffer *W,
+                                const vitcl_buffer *b, vitcl_buffer *Y, vitcl_buffer *tmp,
+                                size_t m, size_t n, size_t k, uint32_t flags,
+                                uint32_t precision);
 vitcl_status bf_gemm_batched(vitcl_backend *be, int trans_a, int trans_b, size_t m, size_t n,
                              size_t k, float alpha, const vitcl_buffer *A, size_t a_off,
                              size_t lda, size_t stride_a, const vitcl_buffer *B, size_t b_off,

@@ -199,6 +199,19 @@ static vitcl_status linear(fwd *f, vitcl_buffer *x, const model_linear *l, vitcl
     return VITCL_OK;
 }
 
+/* y += the linear layer of x (y the residual stream); tmp holds the product where the plugin
+ * cannot add it in its epilogue. */
+static vitcl_status linear_residual(fwd *f, vitcl_buffer *x, const model_linear *l,
+                                    vitcl_buffer *y, vitcl_buffer *tmp, size_t rows,
+                                    const char *what, size_t layer)
+{
+    uint32_t flags = l->packed ? VITCL_LINEAR_PACKED_W : 0;
+    CALL(bf_linear_residual(f->be, x, l->w, l->b, y, tmp, rows, l->n, l->k, flags,
+                            l->precision),
+         "layer %zu %s + residual (linear %zux%zu <- %zu)", layer, what, rows, l->n, l->k);
+    return VITCL_OK;
+}
+
 /* Attention from gemm_batched and softmax, a chunk of heads at a time per image. */
 static vitcl_status composed_attention(fwd *f, size_t layer, float scale)
 {
@@ -242,15 +255,13 @@ static vitcl_status encoder_layer(fwd *f, size_t l, int fused_attn)
     } else if ((st = composed_attention(f, l, scale))) {
         return st;
     }
-    if ((st = linear(f, f->s[SCR_CTX], &ly->out, a, T, 0, "attention.output", l)))
+    if ((st = linear_residual(f, f->s[SCR_CTX], &ly->out, h, a, T, "attention.output", l)))
         return st;
-    CALL(bf_add(f->be, h, a, h, T * D, T * D), "layer %zu residual 1", l);
     CALL(bf_layernorm(f->be, h, ly->ln2_g, ly->ln2_b, a, T, D, eps),
          "layer %zu layernorm_after", l);
     if ((st = linear(f, a, &ly->fc1, f->s[SCR_MLP], T, VITCL_LINEAR_GELU, "intermediate", l)) ||
-        (st = linear(f, f->s[SCR_MLP], &ly->fc2, a, T, 0, "output", l)))
+        (st = linear_residual(f, f->s[SCR_MLP], &ly->fc2, h, a, T, "output", l)))
         return st;
-    CALL(bf_add(f->be, h, a, h, T * D, T * D), "layer %zu residual 2", l);
     return VITCL_OK;
 }
 

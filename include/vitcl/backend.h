@@ -47,6 +47,7 @@
  *   vitcl_dtype; the op VITCL_OP_PACK_WEIGHT_HOST and its entry pack_weight_host, which takes a
  *   linear weight in its stored dtype straight from host memory (the mapped checkpoint) and
  *   stores it in the requested precision. docs/architecture.md tells the versioning story.
+ * - 1.2: the linear flag VITCL_LINEAR_RESIDUAL (the residual add in the GEMM's epilogue).
  *
  * Threading
  * - The entry function, init, shutdown, device_count and device_info are called by the loader
@@ -75,7 +76,7 @@ extern "C" {
 #endif
 
 #define VITCL_ABI_MAJOR 1
-#define VITCL_ABI_MINOR 1
+#define VITCL_ABI_MINOR 2
 
 /* The one symbol a plugin exports. */
 #define VITCL_PLUGIN_ENTRY_SYMBOL "vitcl_plugin_entry"
@@ -111,6 +112,12 @@ typedef enum vitcl_dtype {
 /* Flags of the linear op. */
 #define VITCL_LINEAR_GELU (1u << 0)     /* apply GELU (erf form) to the result, after the bias */
 #define VITCL_LINEAR_PACKED_W (1u << 1) /* W is a buffer produced by linear_pack_weight */
+/* ABI 1.2: Y = Y + r, where r is what linear stores without this flag (bias and GELU
+ * included) and Y is read before the op: the residual add of a transformer block fused into
+ * the GEMM's epilogue. r is computed and rounded to fp32 first and Y added last, so the sum
+ * has the bits of linear followed by add(Y, r). The host sets it only for a plugin of minor
+ * >= 2 whose supports() said 1 for these flags; older plugins get linear and add. */
+#define VITCL_LINEAR_RESIDUAL (1u << 2)
 
 /* Op identifiers, used by supports(). The numeric values are part of the ABI. */
 typedef enum vitcl_op {
@@ -153,6 +160,7 @@ typedef struct vitcl_op_table {
      * W is stored [out=n, in=k] as PyTorch stores nn.Linear weights. With VITCL_LINEAR_GELU,
      * Y = gelu(X·W^T + b) with gelu(x) = 0.5·x·(1 + erf(x/sqrt(2))). With VITCL_LINEAR_PACKED_W,
      * W is a buffer returned by linear_pack_weight for the same n and k and w_off is 0.
+     * With VITCL_LINEAR_RESIDUAL (1.2), Y += that result (Y is read, then written once).
      * Accumulation in fp32 or better. Y never aliases X or W. */
     vitcl_status (*linear)(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                            const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b,

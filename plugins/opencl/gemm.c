@@ -5,7 +5,9 @@
  * panels the kernel tuned for that format), CLBlast for plain copies. An unpacked
  * W goes to CLBlast: CLBlastSgemmWithTempBuffer (row-major, X * W^T) with a plugin-owned
  * temporary buffer grown to the size CLBlast asks for, followed by the bias + GELU kernel
- * (bias_gelu.cl) when there is a bias or GELU. gemm_batched is CLBlastSgemm for one matrix and
+ * (bias_gelu.cl) when there is a bias or GELU. With VITCL_LINEAR_RESIDUAL the own kernels add
+ * Y in their epilogue; CLBlast writes its product to a second plugin-owned temporary, which
+ * that kernel adds into Y. gemm_batched is CLBlastSgemm for one matrix and
  * CLBlastSgemmStridedBatched (present in CLBlast 1.5.3) otherwise. Where the self-check found
  * CLBlast unusable (ctx->clblast_unusable), both go to vitcl's own gemm_general (gemm_general.c)
  * instead.
@@ -40,31 +42,32 @@ static vitcl_status clblast_fail(vitcl_context *ctx, const char *op, const char 
                     ocl_clblast_error_name((int)st), (int)st);
 }
 
-/* Makes sure the temporary buffer holds at least `bytes` (at least 64). */
-static vitcl_status ensure_temp(vitcl_context *ctx, size_t bytes)
+/* Makes sure the temporary buffer *mem (of *have bytes, named `what` in errors) holds at least
+ * `bytes` (at least 64). */
+static vitcl_status ensure_temp(vitcl_context *ctx, cl_mem *mem, size_t *have, size_t bytes,
+                                const char *what)
 {
     if (bytes < 64)
         bytes = 64;
-    if (ctx->gemm_temp && ctx->gemm_temp_bytes >= bytes)
+    if (*mem && *have >= bytes)
         return VITCL_OK;
-    if (ctx->gemm_temp) {
-        clReleaseMemObject(ctx->gemm_temp);
-        ctx->gemm_temp = NULL;
-        ctx->gemm_temp_bytes = 0;
+    if (*mem) {
+        clReleaseMemObject(*mem);
+        *mem = NULL;
+        *have = 0;
     }
     cl_int e = CL_SUCCESS;
     if (ocl_fault_hit(&ctx->fault, OCL_FAULT_ALLOC))
         e = (cl_int)ocl_fault_status(OCL_FAULT_ALLOC);
     else
-        ctx->gemm_temp = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &e);
-    if (!ctx->gemm_temp || e != CL_SUCCESS) {
-        ctx->gemm_temp = NULL;
+        *mem = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &e);
+    if (!*mem || e != CL_SUCCESS) {
+        *mem = NULL;
         return ocl_fail(ctx, VITCL_ERR_OUT_OF_MEMORY,
-                        "opencl linear on %s: cannot allocate buffer 'clblast temporary' of %zu "
-                        "bytes: %s (%d)",
-                        ctx->dev->info.name, bytes, ocl_cl_error_name(e), (int)e);
+                        "opencl linear on %s: cannot allocate buffer '%s' of %zu bytes: %s (%d)",
+                        ctx->dev->info.name, what, bytes, ocl_cl_error_name(e), (int)e);
     }
-    ctx->gemm_temp_bytes = bytes;
+    *have = bytes;
     return VITCL_OK;
 }
 
@@ -115,8 +118,10 @@ void ocl_gemm_release(vitcl_context *ctx)
 {
     if (ctx->gemm_temp)
         clReleaseMemObject(ctx->gemm_temp);
-    ctx->gemm_temp = NULL;
-    ctx->gemm_temp_bytes = 0;
+    if (ctx->resid_temp)
+        clReleaseMemObject(ctx->resid_temp);
+    ctx->gemm_temp = ctx->resid_temp = NULL;
+    ctx->gemm_temp_bytes = ctx->resid_temp_bytes = 0;
 }
 
 vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
@@ -125,7 +130,7 @@ vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                         uint32_t flags)
 {
     const char *op = "linear";
-    if (flags & ~(uint32_t)(VITCL_LINEAR_GELU | VITCL_LINEAR_PACKED_W))
+    if (flags & ~(uint32_t)OCL_LINEAR_FLAGS)
         return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, "opencl linear on %s: unknown flags 0x%x",
                         ctx->dev->info.name, (unsigned)flags);
     size_t mk, nk, mn;
@@ -155,17 +160,17 @@ vitcl_status ocl_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
         (s = ocl_check_range(ctx, op, "Y", Y, y_off, mn)) != VITCL_OK ||
         (b && (s = ocl_check_range(ctx, op, "bias", b, b_off, n)) != VITCL_OK))
         return s;
-    int gelu = (flags & VITCL_LINEAR_GELU) != 0;
+    uint32_t epi = flags & (VITCL_LINEAR_GELU | VITCL_LINEAR_RESIDUAL);
     if (packed && W->pack == OCL_PACK_PANELS) {
         /* 16-bit weights run the kernel tuned for their format (pack_weight_host tuned it). */
         ocl_kernel_id kern =
             W->pack_fmt == OCL_W_F32 ? ctx->gemm_kernel : ctx->wkernel[W->pack_fmt];
-        return ocl_linear_panels(ctx, kern, X, x_off, W, b, b_off, Y, y_off, m, n, k, gelu);
+        return ocl_linear_panels(ctx, kern, X, x_off, W, b, b_off, Y, y_off, m, n, k, epi);
     }
     /* An unpacked W (or a plain copy, same layout) where CLBlast failed its self-check. */
     if (ctx->clblast_unusable)
-        return ocl_linear_general(ctx, X, x_off, W, w_off, b, b_off, Y, y_off, m, n, k, gelu);
-    return ocl_linear_clblast(ctx, X, x_off, W, w_off, b, b_off, Y, y_off, m, n, k, gelu);
+        return ocl_linear_general(ctx, X, x_off, W, w_off, b, b_off, Y, y_off, m, n, k, epi);
+    return ocl_linear_clblast(ctx, X, x_off, W, w_off, b, b_off, Y, y_off, m, n, k, epi);
 }
 
 vitcl_status ocl_clblast_temp_bytes(vitcl_context *ctx, size_t m, size_t n, size_t k,
@@ -184,46 +189,56 @@ vitcl_status ocl_clblast_temp_bytes(vitcl_context *ctx, size_t m, size_t n, size
 vitcl_status ocl_linear_clblast(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                                 const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b,
                                 size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
-                                size_t k, int gelu)
+                                size_t k, uint32_t epi)
 {
     const char *op = "linear";
     vitcl_status s;
     size_t temp = 0;
+    int gelu = (epi & VITCL_LINEAR_GELU) != 0, resid = (epi & VITCL_LINEAR_RESIDUAL) != 0;
+    /* With a residual, CLBlast's product goes to resid_temp (offset 0) and bias_act adds it. */
+    if (resid && (s = ensure_temp(ctx, &ctx->resid_temp, &ctx->resid_temp_bytes,
+                                  m * n * sizeof(float), "residual temporary")) != VITCL_OK)
+        return s;
+    cl_mem pmem = resid ? ctx->resid_temp : Y->mem;
+    size_t p_off = resid ? 0 : y_off;
     if (ctx->clblast_mode == OCL_CLBLAST_OFF)
         return clblast_off(ctx, op, "CLBlastSGemmTempBufferSize");
     CLBlastStatusCode st = CLBlastSGemmTempBufferSize(
         CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes, m, n, k, x_off, k, w_off,
-        k, y_off, n, &ctx->queue, &temp);
+        k, p_off, n, &ctx->queue, &temp);
     if (st != CLBlastSuccess)
         return clblast_fail(ctx, op, "CLBlastSGemmTempBufferSize", st);
     /* CLBlast reports the temporary size in bytes (0 for its direct kernel). */
-    if ((s = ensure_temp(ctx, temp)) != VITCL_OK)
+    if ((s = ensure_temp(ctx, &ctx->gemm_temp, &ctx->gemm_temp_bytes, temp,
+                         "clblast temporary")) != VITCL_OK)
         return s;
     if (ocl_fault_hit(&ctx->fault, OCL_FAULT_ENQUEUE))
         st = (CLBlastStatusCode)ocl_fault_status(OCL_FAULT_ENQUEUE);
     else
         st = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, CLBlastTransposeNo,
                                         CLBlastTransposeYes, m, n, k, 1.0f, X->mem, x_off, k,
-                                        W->mem, w_off, k, 0.0f, Y->mem, y_off, n, &ctx->queue,
+                                        W->mem, w_off, k, 0.0f, pmem, p_off, n, &ctx->queue,
                                         ocl_prof_event(ctx), ctx->gemm_temp);
     ocl_prof_step(ctx);
     if (st != CLBlastSuccess) {
         ocl_prof_end(ctx, op);
         return clblast_fail(ctx, op, "CLBlastSgemmWithTempBuffer", st);
     }
-    if ((s = clblast_corrupt(ctx, op, Y->mem, y_off)) != VITCL_OK) {
+    if ((s = clblast_corrupt(ctx, op, pmem, p_off)) != VITCL_OK) {
         ocl_prof_end(ctx, op);
         return s;
     }
-    if (!b && !gelu) {
+    if (!b && !gelu && !resid) {
         ocl_prof_end(ctx, op);
         return VITCL_OK;
     }
-    cl_ulong yo = y_off, bo = b_off, cols = n, total = m * n;
-    cl_int has_bias = b != NULL, act = gelu;
+    cl_ulong po = p_off, yo = y_off, bo = b_off, cols = n, total = m * n;
+    cl_int has_bias = b != NULL, act = gelu, add_y = resid;
     cl_mem bmem = b ? b->mem : Y->mem; /* unused when has_bias == 0 */
     ocl_args a;
     ocl_args_begin(&a, ctx->kernels[OCL_K_BIAS_ACT]);
+    OCL_ARG(&a, pmem);
+    OCL_ARG(&a, po);
     OCL_ARG(&a, Y->mem);
     OCL_ARG(&a, yo);
     OCL_ARG(&a, bmem);
@@ -232,6 +247,7 @@ vitcl_status ocl_linear_clblast(vitcl_context *ctx, const vitcl_buffer *X, size_
     OCL_ARG(&a, total);
     OCL_ARG(&a, has_bias);
     OCL_ARG(&a, act);
+    OCL_ARG(&a, add_y);
     return ocl_launch_1d(ctx, op, &a, OCL_K_BIAS_ACT, m * n);
 }
 

@@ -19,9 +19,14 @@ vitcl_status ocl_gemm_general(vitcl_context *ctx, const char *op, int trans_a, i
                               size_t a_off, size_t lda, size_t stride_a, const vitcl_buffer *B,
                               size_t b_off, size_t ldb, size_t stride_b, float beta,
                               vitcl_buffer *C, size_t c_off, size_t ldc, size_t stride_c,
-                              size_t batch, const vitcl_buffer *bias, size_t bias_off, int gelu)
+                              size_t batch, const vitcl_buffer *bias, size_t bias_off,
+                              uint32_t epi)
 {
     const char *dev = ctx->dev->info.name;
+    if ((epi & VITCL_LINEAR_RESIDUAL) && beta != 0.0f)
+        return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
+                        "opencl %s on %s: a residual add needs beta 0 (got %g)", op, dev,
+                        (double)beta);
     if (!A || !B || !C || m == 0 || n == 0 || k == 0 || batch == 0)
         return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
                         "opencl %s on %s: invalid arguments (m=%zu n=%zu k=%zu batch=%zu)", op,
@@ -55,7 +60,8 @@ vitcl_status ocl_gemm_general(vitcl_context *ctx, const char *op, int trans_a, i
     cl_ulong ao = a_off, ald = lda, asd = stride_a, bo = b_off, bld = ldb, bsd = stride_b;
     cl_ulong co = c_off, cld = ldc, csd = stride_c, biaso = bias_off;
     cl_uint mm = (cl_uint)m, nn = (cl_uint)n, kk = (cl_uint)k;
-    cl_int ta = trans_a != 0, tb = trans_b != 0, has_bias = bias != NULL, act = gelu != 0;
+    cl_int ta = trans_a != 0, tb = trans_b != 0, has_bias = bias != NULL;
+    cl_int act = (epi & VITCL_LINEAR_GELU) != 0, add_y = (epi & VITCL_LINEAR_RESIDUAL) != 0;
     cl_mem bmem = bias ? bias->mem : C->mem; /* unused when has_bias == 0 */
     ocl_args a;
     ocl_args_begin(&a, ctx->kernels[OCL_K_GEMM_GEN]);
@@ -82,15 +88,16 @@ vitcl_status ocl_gemm_general(vitcl_context *ctx, const char *op, int trans_a, i
     OCL_ARG(&a, biaso);
     OCL_ARG(&a, has_bias);
     OCL_ARG(&a, act);
+    OCL_ARG(&a, add_y);
     return ocl_launch(ctx, op, &a, 3, global, local);
 }
 
 vitcl_status ocl_linear_general(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                                 const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b,
                                 size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
-                                size_t k, int gelu)
+                                size_t k, uint32_t epi)
 {
     /* Y [m,n] = X [m,k] * (W [n,k])^T: B is W transposed, ldb = k. */
     return ocl_gemm_general(ctx, "linear", 0, 1, m, n, k, 1.0f, X, x_off, k, 0, W, w_off, k, 0,
-                            0.0f, Y, y_off, n, 0, 1, b, b_off, gelu);
+                            0.0f, Y, y_off, n, 0, 1, b, b_off, epi);
 }

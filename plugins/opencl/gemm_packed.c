@@ -107,7 +107,7 @@ vitcl_status ocl_linear_pack_weight(vitcl_context *ctx, const vitcl_buffer *W, s
 vitcl_status ocl_linear_panels(vitcl_context *ctx, ocl_kernel_id kernel, const vitcl_buffer *X,
                                size_t x_off, const vitcl_buffer *Wp, const vitcl_buffer *b,
                                size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
-                               size_t k, int gelu)
+                               size_t k, uint32_t epi)
 {
     /* Rows and columns of Y per work-group, per variant (gemm.cl, gemm_tiled.cl). */
     static const size_t rows[OCL_GEMM_VARIANTS] = {6, 8, 12, 32, 64};
@@ -123,7 +123,8 @@ vitcl_status ocl_linear_panels(vitcl_context *ctx, ocl_kernel_id kernel, const v
     size_t mb = rows[ocl_gemm_variant(kernel)], nb = cols[ocl_gemm_variant(kernel)];
     cl_ulong xo = x_off, bo = b_off, yo = y_off;
     cl_uint mm = (cl_uint)m, nn = (cl_uint)n, kk = (cl_uint)k;
-    cl_int has_bias = b != NULL, act = gelu;
+    cl_int has_bias = b != NULL, act = (epi & VITCL_LINEAR_GELU) != 0;
+    cl_int add_y = (epi & VITCL_LINEAR_RESIDUAL) != 0;
     cl_mem bmem = b ? b->mem : Y->mem; /* unused when has_bias == 0 */
     ocl_args a;
     ocl_args_begin(&a, ctx->kernels[kernel]);
@@ -139,6 +140,7 @@ vitcl_status ocl_linear_panels(vitcl_context *ctx, ocl_kernel_id kernel, const v
     OCL_ARG(&a, kk);
     OCL_ARG(&a, has_bias);
     OCL_ARG(&a, act);
+    OCL_ARG(&a, add_y);
     size_t local[2];
     ocl_kernel_group(ctx, kernel, local);
     size_t global[2] = {(n / nb + (n % nb != 0)) * local[0], (m / mb + (m % mb != 0)) * local[1]};

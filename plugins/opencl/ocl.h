@@ -180,6 +180,8 @@ typedef enum ocl_pack_layout {
 
 /* Largest head_dim the attention kernel takes (private arrays of this many floats). */
 #define OCL_MAX_HEAD_DIM 128
+/* The linear flags this plugin knows (ABI 1.2); supports() and linear refuse any other bit. */
+#define OCL_LINEAR_FLAGS (VITCL_LINEAR_GELU | VITCL_LINEAR_PACKED_W | VITCL_LINEAR_RESIDUAL)
 
 /* Scratch buffers a context keeps between ops (ocl_scratch). */
 typedef enum ocl_scratch_id {
@@ -235,6 +237,8 @@ struct vitcl_context {
     int clblast_failed;
     cl_mem gemm_temp; /* CLBlast's temporary buffer, grown on demand */
     size_t gemm_temp_bytes;
+    cl_mem resid_temp; /* CLBlast's product before a residual add into Y, grown on demand */
+    size_t resid_temp_bytes;
     cl_mem scratch[OCL_SCRATCH_COUNT]; /* per-use scratch buffers, grown on demand */
     size_t scratch_bytes[OCL_SCRATCH_COUNT];
     ocl_gemm_mode gemm_mode; /* decided at the first linear_pack_weight (gemm_tune.c) */
@@ -421,11 +425,13 @@ vitcl_status ocl_gemm_batched_clblast(vitcl_context *ctx, int trans_a, int trans
                                       size_t stride_b, float beta, vitcl_buffer *C, size_t c_off,
                                       size_t ldc, size_t stride_c, size_t batch);
 void ocl_gemm_release(vitcl_context *ctx);
-/* CLBlast linear on an unpacked [n,k] W (plus the bias_act pass); arguments already checked. */
+/* CLBlast linear on an unpacked [n,k] W (plus the bias_act pass); arguments already checked.
+ * epi: VITCL_LINEAR_GELU and/or VITCL_LINEAR_RESIDUAL (then CLBlast writes a temporary the
+ * bias_act pass adds into Y). */
 vitcl_status ocl_linear_clblast(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                                 const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b,
                                 size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
-                                size_t k, int gelu);
+                                size_t k, uint32_t epi);
 
 /* Reads VITCL_CL_CLBLAST into ctx->clblast_mode; fails naming the value when it is not one of
  * on, broken, off. */
@@ -440,19 +446,22 @@ vitcl_status ocl_clblast_temp_bytes(vitcl_context *ctx, size_t m, size_t n, size
 
 /* ---- gemm_general.c */
 /* C_p = alpha * op(A_p) * op(B_p) + beta * C_p for p < batch (backend.h's gemm_batched), then
- * + bias[j] when bias != NULL and GELU when gelu; gemm_general.cl, errors naming `op`. Checks
- * the shapes, leading dimensions and buffer ranges. */
+ * + bias[j] when bias != NULL, GELU when epi has VITCL_LINEAR_GELU and the sum with the C
+ * already there when it has VITCL_LINEAR_RESIDUAL (beta 0 only); gemm_general.cl, errors
+ * naming `op`. Checks the shapes, leading dimensions and buffer ranges. */
 vitcl_status ocl_gemm_general(vitcl_context *ctx, const char *op, int trans_a, int trans_b,
                               size_t m, size_t n, size_t k, float alpha, const vitcl_buffer *A,
                               size_t a_off, size_t lda, size_t stride_a, const vitcl_buffer *B,
                               size_t b_off, size_t ldb, size_t stride_b, float beta,
                               vitcl_buffer *C, size_t c_off, size_t ldc, size_t stride_c,
-                              size_t batch, const vitcl_buffer *bias, size_t bias_off, int gelu);
-/* linear (Y = X * W^T + b, optional GELU) on an unpacked [n,k] W through ocl_gemm_general. */
+                              size_t batch, const vitcl_buffer *bias, size_t bias_off,
+                              uint32_t epi);
+/* linear (Y = X * W^T + b, epilogue bits epi as ocl_gemm_general's) on an unpacked [n,k] W
+ * through ocl_gemm_general. */
 vitcl_status ocl_linear_general(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                                 const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b,
                                 size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
-                                size_t k, int gelu);
+                                size_t k, uint32_t epi);
 
 /* ---- gemm_packed.c */
 /* The op table's linear_pack_weight: tunes the context on first use (gemm_tune.c), then makes
@@ -466,11 +475,12 @@ vitcl_status ocl_pack_panels(vitcl_context *ctx, const vitcl_buffer *W, size_t w
  * ceil(n/32)*32*k floats; n and k fit in 32 bits (callers check). */
 vitcl_status ocl_pack_panels_mem(vitcl_context *ctx, const char *op, cl_mem w, size_t w_off,
                                  size_t n, size_t k, cl_mem dst);
-/* Runs gemm_packed variant `kernel` on panel-packed Wp; arguments already checked. */
+/* Runs gemm_packed variant `kernel` on panel-packed Wp; arguments already checked. epi:
+ * VITCL_LINEAR_GELU and/or VITCL_LINEAR_RESIDUAL, applied in the kernel's epilogue. */
 vitcl_status ocl_linear_panels(vitcl_context *ctx, ocl_kernel_id kernel, const vitcl_buffer *X,
                                size_t x_off, const vitcl_buffer *Wp, const vitcl_buffer *b,
                                size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
-                               size_t k, int gelu);
+                               size_t k, uint32_t epi);
 
 /* ---- weight_pack.c */
 /* The op table's pack_weight_host (backend.h, ABI 1.1): W [n,k] of `dtype` from host memory,

@@ -131,8 +131,50 @@ static void linear_ref(const float *x, const float *w, const float *b, size_t m,
         }
 }
 
-/* Checks one linear (with bias and GELU) of the given shape on an unpacked W: through CLBlast
- * when `clblast`, else through gemm_general and then every GEMM variant on the panel layout. */
+/* The linear paths check_linear runs: CLBlast, gemm_general, then each gemm_packed variant. */
+enum { SC_CLBLAST = -2, SC_GENERAL = -1 };
+
+/* Runs linear with bias and GELU through `path` (a gemm_packed variant when >= 0) into Y, then
+ * again with VITCL_LINEAR_RESIDUAL on top of that result, checking both: the second must be
+ * twice the reference (the kernel adds its own first result). */
+static vitcl_status check_linear_path(sc_run *r, int path, const vitcl_buffer *X,
+                                      const vitcl_buffer *W, const vitcl_buffer *B,
+                                      vitcl_buffer *Y, size_t m, size_t n, size_t k, float *y,
+                                      double *ref, double tol)
+{
+    static const char *const names[OCL_GEMM_VARIANTS] = {
+        "gemm_packed (6 rows)", "gemm_packed (8 rows)", "gemm_packed (12 rows)",
+        "gemm_tiled (64 work-items)", "gemm_tiled (256 work-items)"};
+    vitcl_context *ctx = r->ctx;
+    const char *name = path == SC_CLBLAST   ? "sgemm"
+                       : path == SC_GENERAL ? "gemm_general (linear)"
+                                            : names[path];
+    char what[96];
+    vitcl_status s = VITCL_OK;
+    for (int pass = 0; pass < 2 && s == VITCL_OK; pass++) {
+        uint32_t epi = VITCL_LINEAR_GELU | (pass ? VITCL_LINEAR_RESIDUAL : 0);
+        s = path == SC_CLBLAST ? ocl_linear_clblast(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, epi)
+            : path == SC_GENERAL
+                ? ocl_linear_general(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, epi)
+                : ocl_linear_panels(ctx, (ocl_kernel_id)(OCL_K_GEMM_MB6 + path), X, 0, W, B, 0,
+                                    Y, 0, m, n, k, epi);
+        if (s == VITCL_OK)
+            s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float));
+        if (s != VITCL_OK)
+            break;
+        for (size_t i = 0; i < m * n; i++)
+            ref[i] *= pass ? 2.0 : 1.0;
+        snprintf(what, sizeof what, "%s%s", name, pass ? " + residual" : "");
+        s = sc_compare(r, what, path == SC_CLBLAST, y, ref, m * n, tol);
+        for (size_t i = 0; i < m * n; i++)
+            ref[i] /= pass ? 2.0 : 1.0;
+    }
+    return s;
+}
+
+/* Checks one linear (with bias and GELU, then with the residual add) of the given shape on an
+ * unpacked W: through CLBlast when `clblast`, else through gemm_general and then every GEMM
+ * variant on the panel layout. */
 static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k, int clblast)
 {
     vitcl_context *ctx = r->ctx;
@@ -153,14 +195,10 @@ static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k, int cl
         goto done;
     r->bufs[r->n++] = Y;
     if (clblast) {
-        if ((s = ocl_linear_clblast(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, 1)) == VITCL_OK &&
-            (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) == VITCL_OK)
-            s = sc_compare(r, "sgemm", 1, y, ref, m * n, 1e-3);
+        s = check_linear_path(r, SC_CLBLAST, X, W, B, Y, m, n, k, y, ref, 1e-3);
         goto done;
     }
-    if ((s = ocl_linear_general(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, 1)) != VITCL_OK ||
-        (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK ||
-        (s = sc_compare(r, "gemm_general (linear)", 0, y, ref, m * n, 1e-4)) != VITCL_OK)
+    if ((s = check_linear_path(r, SC_GENERAL, X, W, B, Y, m, n, k, y, ref, 1e-4)) != VITCL_OK)
         goto done;
     /* Every gemm_packed variant (gemm_tune.c may pick any of them) on the panel layout. */
     vitcl_buffer *Wp;
@@ -168,15 +206,9 @@ static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k, int cl
         goto done;
     r->bufs[r->n++] = Wp;
     for (int v = 0; v < OCL_GEMM_VARIANTS; v++) {
-        static const char *const names[OCL_GEMM_VARIANTS] = {
-            "gemm_packed (6 rows)", "gemm_packed (8 rows)", "gemm_packed (12 rows)",
-            "gemm_tiled (64 work-items)", "gemm_tiled (256 work-items)"};
         if (ctx->unfit[OCL_K_GEMM_MB6 + v][0])
             continue; /* never chosen on this device (gemm_tune.c) */
-        if ((s = ocl_linear_panels(ctx, (ocl_kernel_id)(OCL_K_GEMM_MB6 + v), X, 0, Wp, B, 0, Y, 0,
-                                   m, n, k, 1)) != VITCL_OK ||
-            (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK ||
-            (s = sc_compare(r, names[v], 0, y, ref, m * n, 1e-4)) != VITCL_OK)
+        if ((s = check_linear_path(r, v, X, Wp, B, Y, m, n, k, y, ref, 1e-4)) != VITCL_OK)
             goto done;
     }
 done:
@@ -221,7 +253,7 @@ static vitcl_status check_clblast_indirect(sc_run *r)
     if ((s = ocl_buffer_alloc(ctx, m * n * sizeof(float), "self-check", &Y)) != VITCL_OK)
         goto done;
     r->bufs[r->n++] = Y;
-    if ((s = ocl_linear_clblast(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, 1)) != VITCL_OK ||
+    if ((s = ocl_linear_clblast(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, VITCL_LINEAR_GELU)) != VITCL_OK ||
         (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK)
         goto done;
     for (int e = 0; e < SAMPLES; e++) {
@@ -579,7 +611,7 @@ static vitcl_status check_linear16(sc_run *r, ocl_wfmt fmt, size_t m, size_t n, 
             continue; /* never chosen on this device (gemm_tune.c) */
         char what[96];
         snprintf(what, sizeof what, "%s, %s weights)", names[v], ocl_wfmt_name(fmt));
-        if ((s = ocl_linear_panels(ctx, kern, X, 0, Wp, B, 0, Y, 0, m, n, k, 1)) != VITCL_OK ||
+        if ((s = ocl_linear_panels(ctx, kern, X, 0, Wp, B, 0, Y, 0, m, n, k, VITCL_LINEAR_GELU)) != VITCL_OK ||
             (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK)
             goto done;
         if (sc_compare(r, what, 0, y, ref, m * n, 1e-4) != VITCL_OK) {

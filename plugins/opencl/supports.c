@@ -27,8 +27,10 @@ int ocl_supports(vitcl_context *ctx, vitcl_op op, const vitcl_op_shape *shape)
         return shape && shape->head_dim > 0 && shape->head_dim <= OCL_MAX_HEAD_DIM;
     case VITCL_OP_LINEAR:
     case VITCL_OP_LINEAR_PACK_WEIGHT: {
-        if (shape && (shape->flags & ~(uint32_t)(VITCL_LINEAR_GELU | VITCL_LINEAR_PACKED_W)))
+        if (shape && (shape->flags & ~(uint32_t)OCL_LINEAR_FLAGS))
             return 0; /* a flag of a later ABI: refused, never ignored */
+        if (op == VITCL_OP_LINEAR_PACK_WEIGHT && shape && (shape->flags & VITCL_LINEAR_RESIDUAL))
+            return 0;
         uint32_t prec = shape_precision(shape);
         if (op == VITCL_OP_LINEAR && prec != VITCL_PRECISION_FP32 &&
             (!precision_usable(ctx, prec) || !(shape->flags & VITCL_LINEAR_PACKED_W)))

@@ -11,8 +11,6 @@
 #include "plugin_half.h"
 #include "ref_internal.h"
 
-#define LINEAR_KNOWN_FLAGS (VITCL_LINEAR_GELU | VITCL_LINEAR_PACKED_W)
-
 vitcl_status ref_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                         const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b, size_t b_off,
                         vitcl_buffer *Y, size_t y_off, size_t m, size_t n, size_t k,
@@ -26,9 +24,9 @@ vitcl_status ref_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     vitcl_status st = ref_check_sizes(ctx, op, "m,n,k", sizes, 3);
     if (st != VITCL_OK)
         return st;
-    if (flags & ~(uint32_t)LINEAR_KNOWN_FLAGS)
+    if (flags & ~(uint32_t)REF_LINEAR_FLAGS)
         return ref_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "unknown flags 0x%x",
-                        (unsigned)(flags & ~(uint32_t)LINEAR_KNOWN_FLAGS));
+                        (unsigned)(flags & ~(uint32_t)REF_LINEAR_FLAGS));
     int packed = (flags & VITCL_LINEAR_PACKED_W) != 0;
     if ((st = ref_check_span(ctx, op, "X", X, x_off, plugin_size_extent(1, 0, m, k, k), 0)) ||
         (st = ref_check_span(ctx, op, "W", W, w_off, plugin_size_extent(1, 0, n, k, k), 0)) ||
@@ -63,7 +61,11 @@ vitcl_status ref_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                 acc += bias[j];
             if (flags & VITCL_LINEAR_GELU)
                 acc = ref_gelu(acc);
-            y[i * n + j] = (float)acc;
+            /* The residual is added to the result rounded to fp32, as linear then add. */
+            if (flags & VITCL_LINEAR_RESIDUAL)
+                y[i * n + j] += (float)acc;
+            else
+                y[i * n + j] = (float)acc;
         }
     }
     ref_record(ctx, op, t0);

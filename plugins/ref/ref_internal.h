@@ -127,6 +127,8 @@ vitcl_status ref_profiling(vitcl_context *ctx, int enable);
 size_t ref_profile_drain(vitcl_context *ctx, vitcl_op_timing *out, size_t max);
 
 /* ---- the ops (ref_dense.c, ref_rowwise.c, ref_attention.c, ref_patch_embed.c) */
+/* Every linear flag ref knows (ABI 1.2); ref_linear and ref_supports refuse any other bit. */
+#define REF_LINEAR_FLAGS (VITCL_LINEAR_GELU | VITCL_LINEAR_PACKED_W | VITCL_LINEAR_RESIDUAL)
 vitcl_status ref_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                         const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b, size_t b_off,
                         vitcl_buffer *Y, size_t y_off, size_t m, size_t n, size_t k,

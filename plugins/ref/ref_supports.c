@@ -38,7 +38,7 @@ int ref_supports(vitcl_context *ctx, vitcl_op op, const vitcl_op_shape *s)
         const size_t v[] = {s->m, s->n, s->k};
         uint32_t prec = shape_field(s, offsetof(vitcl_op_shape, precision));
         return all_positive(v, 3) &&
-               (s->flags & ~(uint32_t)(VITCL_LINEAR_GELU | VITCL_LINEAR_PACKED_W)) == 0 &&
+               (s->flags & ~(uint32_t)REF_LINEAR_FLAGS) == 0 &&
                plugin_precision_name(prec) != NULL &&
                (prec == VITCL_PRECISION_FP32 || (s->flags & VITCL_LINEAR_PACKED_W));
     }

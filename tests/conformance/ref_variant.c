@@ -4,7 +4,9 @@
  *                         off-by-one at the edge of the k loop);
  *   WRONG_SOFTMAX_NOMAX   softmax in fp32 without subtracting the row maximum;
  *   WRONG_LAYERNORM_EPS   layernorm ignores its eps and uses 1e-5;
- *   WRONG_GELU_LAST       gelu leaves the last element unwritten.
+ *   WRONG_GELU_LAST       gelu leaves the last element unwritten;
+ *   WRONG_RESIDUAL_FIRST  linear with VITCL_LINEAR_RESIDUAL (ABI 1.2) adds Y before the GELU
+ *                         instead of after it.
  * Reduced-precision bugs (pack_weight_host and linear with the weight it made):
  *   WRONG_BF16_TRUNC4     bf16 weights keep 4 fraction bits (truncated) instead of 7;
  *   WRONG_FP16_BF16_ROUND fp16 weights are rounded with bf16's 7 fraction bits, not 10;
@@ -218,6 +220,32 @@ static vitcl_status wrong_linear(vitcl_context *ctx, const vitcl_buffer *X, size
 }
 #endif
 
+#if defined(WRONG_RESIDUAL_FIRST)
+/* The residual goes in as if it were part of the bias: gelu(x·W^T + b + y), not y + gelu(...). */
+static vitcl_status residual_first(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
+                                   const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b,
+                                   size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m,
+                                   size_t n, size_t k, uint32_t flags)
+{
+    if (!(flags & VITCL_LINEAR_RESIDUAL) || !(flags & VITCL_LINEAR_GELU))
+        return ref_linear(ctx, X, x_off, W, w_off, b, b_off, Y, y_off, m, n, k, flags);
+    size_t count = plugin_size_extent(1, 0, m, n, n);
+    vitcl_status st = ref_check_span(ctx, "linear", "Y", Y, y_off, count, 1);
+    if (st != VITCL_OK)
+        return st;
+    float *y = ref_floats(Y, y_off), *keep = malloc(count * sizeof *keep);
+    if (keep == NULL)
+        return ref_fail(ctx, VITCL_ERR_OUT_OF_MEMORY, "linear", "out of memory");
+    memcpy(keep, y, count * sizeof *keep);
+    st = ref_linear(ctx, X, x_off, W, w_off, b, b_off, Y, y_off, m, n, k,
+                    flags & ~(uint32_t)(VITCL_LINEAR_GELU | VITCL_LINEAR_RESIDUAL));
+    for (size_t i = 0; st == VITCL_OK && i < count; i++)
+        y[i] = (float)ref_gelu((double)y[i] + keep[i]);
+    free(keep);
+    return st;
+}
+#endif
+
 #if defined(FP16_STORES_INF) || defined(WRONG_FP16_SATURATE)
 /* fp16 packs that round every element themselves, so no element is refused. */
 static vitcl_status fp16_pack(vitcl_context *ctx, const void *w, uint32_t dtype, size_t n,
@@ -277,6 +305,8 @@ VITCL_PLUGIN_EXPORT const vitcl_backend_desc *vitcl_plugin_entry(uint32_t host_a
     variant_ops.layernorm = wrong_layernorm;
 #elif defined(WRONG_GELU_LAST)
     variant_ops.gelu = wrong_gelu;
+#elif defined(WRONG_RESIDUAL_FIRST)
+    variant_ops.linear = residual_first;
 #elif defined(NO_OPTIONALS)
     variant_ops.attention = NULL;
     variant_ops.linear_pack_weight = NULL;

@@ -4,7 +4,8 @@
  * without supports() runs everything; optional ops fall back (no packing when the plugin lacks
  * or declines it, composed attention when it has none); a failed call names the op, the plugin,
  * the device and the plugin's message. Packing from host memory (ABI 1.1) is asked only of
- * plugins of minor >= 1 with the entry, with n, k, precision and dtype in the shape. */
+ * plugins of minor >= 1 with the entry, with n, k, precision and dtype in the shape; the
+ * residual add in linear (ABI 1.2) only of plugins of minor >= 2 whose supports() says yes. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -226,4 +227,101 @@ Test(backend_facade, linear_tells_supports_the_weight_precision)
     cr_assert_eq(last_shape.precision, VITCL_PRECISION_FP16);
     cr_assert_eq(last_shape.flags, VITCL_LINEAR_PACKED_W);
     cr_assert_eq(last_shape.struct_size, sizeof(vitcl_op_shape));
+}
+
+/* ---- the residual add in linear's epilogue (ABI 1.2) ---- */
+
+static uint32_t linear_flags[4];
+static int linear_calls, add_calls;
+static const vitcl_buffer *linear_y[4];
+
+static vitcl_status fake_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
+                                const vitcl_buffer *W, size_t w_off, const vitcl_buffer *b,
+                                size_t b_off, vitcl_buffer *Y, size_t y_off, size_t m, size_t n,
+                                size_t k, uint32_t flags)
+{
+    (void)ctx, (void)X, (void)x_off, (void)W, (void)w_off, (void)b, (void)b_off, (void)y_off;
+    (void)m, (void)n, (void)k;
+    if (linear_calls < 4) {
+        linear_flags[linear_calls] = flags;
+        linear_y[linear_calls] = Y;
+    }
+    linear_calls++;
+    return VITCL_OK;
+}
+
+static vitcl_status fake_add(vitcl_context *ctx, const vitcl_buffer *A, size_t a_off,
+                             const vitcl_buffer *B, size_t b_off, vitcl_buffer *Y, size_t y_off,
+                             size_t n, size_t b_period)
+{
+    (void)ctx, (void)A, (void)a_off, (void)B, (void)b_off, (void)Y, (void)y_off, (void)n;
+    (void)b_period;
+    add_calls++;
+    return VITCL_OK;
+}
+
+/* Y += linear: fused for a 1.2 plugin that says yes, linear into tmp then add otherwise. */
+static void residual_case(uint32_t minor, int no_supports, int fused)
+{
+    static int y_cell, tmp_cell;
+    vitcl_buffer *Y = (vitcl_buffer *)&y_cell, *tmp = (vitcl_buffer *)&tmp_cell;
+    linear_calls = add_calls = 0;
+    ops.linear = fake_linear;
+    ops.add = fake_add;
+    desc.abi_minor = minor;
+    if (no_supports) /* every op taken as supported, but no explicit yes for the new flag */
+        ops.supports = NULL;
+    cr_assert_eq(bf_linear_residual(&be, fake_buf, fake_buf, NULL, Y, tmp, 197, 64, 96,
+                                    VITCL_LINEAR_PACKED_W, VITCL_PRECISION_FP32),
+                 VITCL_OK);
+    if (fused) {
+        cr_assert_eq(linear_calls, 1);
+        cr_assert_eq(add_calls, 0);
+        cr_assert_eq(linear_flags[0], VITCL_LINEAR_PACKED_W | VITCL_LINEAR_RESIDUAL);
+        cr_assert_eq(linear_y[0], Y);
+        cr_assert_eq(last_shape.flags, VITCL_LINEAR_PACKED_W | VITCL_LINEAR_RESIDUAL);
+    } else {
+        cr_assert_eq(linear_calls, 1);
+        cr_assert_eq(add_calls, 1);
+        cr_assert_eq(linear_flags[0], VITCL_LINEAR_PACKED_W, "flags 0x%x",
+                     (unsigned)linear_flags[0]);
+        cr_assert_eq(linear_y[0], tmp);
+    }
+}
+
+Test(backend_facade, residual_is_fused_for_a_1_2_plugin_that_supports_it)
+{
+    residual_case(2, 0, 1);
+}
+
+Test(backend_facade, residual_is_never_asked_of_an_older_plugin)
+{
+    residual_case(1, 0, 0);
+}
+
+Test(backend_facade, residual_needs_an_explicit_yes_from_supports)
+{
+    residual_case(2, 1, 0);
+}
+
+static int residual_supports(vitcl_context *ctx, vitcl_op op, const vitcl_op_shape *s)
+{
+    (void)ctx, (void)op;
+    return !(s->flags & VITCL_LINEAR_RESIDUAL);
+}
+
+Test(backend_facade, residual_declined_by_supports_falls_back_to_add)
+{
+    static int y_cell, tmp_cell;
+    linear_calls = add_calls = 0;
+    ops.linear = fake_linear;
+    ops.add = fake_add;
+    ops.supports = residual_supports;
+    desc.abi_minor = 2;
+    cr_assert_eq(bf_linear_residual(&be, fake_buf, fake_buf, NULL, (vitcl_buffer *)&y_cell,
+                                    (vitcl_buffer *)&tmp_cell, 5, 3, 17, 0, VITCL_PRECISION_FP32),
+                 VITCL_OK);
+    cr_assert_eq(linear_calls, 1);
+    cr_assert_eq(add_calls, 1);
+    cr_assert_eq(linear_flags[0], 0u);
 }

@@ -17,8 +17,14 @@
 #include <unistd.h>
 
 #include "model_check.h"
+#include "vitcl/backend.h"
 #include "vitcl/vitcl.h"
 #include "weights.h"
+
+/* The plugin reports the headers' ABI version (hostpack_plugin.c), as a string literal. */
+#define HP_STR_(x) #x
+#define HP_STR(x) HP_STR_(x)
+#define HOSTPACK_ABI HP_STR(VITCL_ABI_MAJOR) "." HP_STR(VITCL_ABI_MINOR)
 
 #define FIXTURES VITCL_SOURCE_ROOT "/tests/fixtures/models"
 
@@ -281,7 +287,7 @@ Test(host_pack, declined_bf16_is_refused_by_name)
     cr_assert_eq(load("bf16_d40_h5_l1_p9_s38", VITCL_PRECISION_BF16, &m), VITCL_ERR_UNSUPPORTED);
     cr_expect_null(m);
     const char *e = vitcl_last_error();
-    cr_expect(strstr(e, "bf16: plugin 'hostpack' (ABI 1.1) on device '"), "%s", e);
+    cr_expect(strstr(e, "bf16: plugin 'hostpack' (ABI " HOSTPACK_ABI ") on device '"), "%s", e);
     cr_expect(strstr(e, "runs fp32, bf16"), "%s", e);
     cr_expect(strstr(e, "declined pack_weight_host of 'encoder.layer.0.attention.qkv (fused)'"),
               "%s", e);
@@ -294,7 +300,7 @@ Test(host_pack, precision_the_device_lacks_is_refused_up_front)
     cr_assert_eq(load("d32_h4_l1_p7_s30", VITCL_PRECISION_FP16, &m), VITCL_ERR_UNSUPPORTED);
     const char *e = vitcl_last_error();
     char want[256];
-    snprintf(want, sizeof want, "fp16: plugin 'hostpack' (ABI 1.1) on device '%s' runs fp32, bf16",
+    snprintf(want, sizeof want, "fp16: plugin 'hostpack' (ABI " HOSTPACK_ABI ") on device '%s' runs fp32, bf16",
              vitcl_backend_device(be)->name);
     cr_expect(strstr(e, want), "%s", e);
     packed_call calls[4];
@@ -377,7 +383,7 @@ Test(host_pack, cli_bench_reports_the_precision)
                      "--warmup 0",
                      &status);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d: %s", status, out);
-    cr_expect(strstr(out, "fp16: plugin 'hostpack' (ABI 1.1) on device '"), "%s", out);
+    cr_expect(strstr(out, "fp16: plugin 'hostpack' (ABI " HOSTPACK_ABI ") on device '"), "%s", out);
     free(out);
     out = mc_run_cli(HOSTPACK_PLUGIN, VITCL_CLI_PATH,
                      "run " BF16_MODEL " --input x.npy --output y.npy --precision half",

@@ -323,6 +323,25 @@ Test(opencl_cache, self_check_refuses_a_wrong_tiled_gemm)
                    NULL, "gemm_tiled (64 work-items)");
 }
 
+/* The residual add of linear (ABI 1.2) in each GEMM family's epilogue, dropped. */
+Test(opencl_cache, self_check_refuses_a_tiled_gemm_that_drops_the_residual)
+{
+    expect_refused("gemm_tiled.cl", "*dst = add_y ? *dst + v : v;", "*dst = v;", NULL, NULL,
+                   "gemm_tiled (64 work-items) + residual");
+}
+
+Test(opencl_cache, self_check_refuses_a_packed_gemm_that_drops_the_residual)
+{
+    expect_refused("gemm.cl", "lo = vload16(0, dst) + lo;", "lo = lo;", NULL, NULL,
+                   "gemm_packed (6 rows) + residual");
+}
+
+Test(opencl_cache, self_check_refuses_a_general_gemm_that_drops_the_residual)
+{
+    expect_refused("gemm_general.cl", "cp[i * ldc + j] = add_y ? cp[i * ldc + j] + v : v;",
+                   "cp[i * ldc + j] = v;", NULL, NULL, "gemm_general (linear) + residual");
+}
+
 Test(opencl_cache, self_check_refuses_a_wrong_patch_embed_in_clblast_mode)
 {
     expect_refused("patch_embed.cl", "= s + bias[bias_off + d];", "= s;", NULL, NULL,
