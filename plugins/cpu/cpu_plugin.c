@@ -467,7 +467,9 @@ static int cpu_supports(vitcl_context *ctx, vitcl_op op, const vitcl_op_shape *s
                cpu_pack_host_supports(shape->n, shape->k, shape->dtype, shape->precision);
     case VITCL_OP_LINEAR:
         if (shape->flags & ~(uint32_t)(VITCL_LINEAR_GELU | VITCL_LINEAR_PACKED_W))
-            return 0; /* a flag this plugin does not know */
+            return 0; /* a flag this plugin does not know, or VITCL_LINEAR_RESIDUAL (1.2):
+                       * the GEMM sums its depth blocks in Y itself, and the host's separate
+                       * add costs a pass over Y (docs/architecture.md, 1.1 to 1.2) */
         /* A packed W only comes from pack_weight_host (1.1), in a known precision. */
         if ((shape->flags & VITCL_LINEAR_PACKED_W) &&
             (!shape_has_1_1(shape) || shape->precision >= VITCL_PRECISION_COUNT_))
