@@ -13,6 +13,12 @@
  * accumulators per item, all indexed by unrolled constants). Local memory: (AT_BQ + AT_BK) *
  * (AT_D + 1) + AT_BQ * (AT_BK + 1) + 3 * AT_BQ floats (21 KB for AT_D = 64, 27 KB for 128).
  *
+ * With AT_SUBGROUPS (build option, only where the device reports cl_intel_subgroups or
+ * cl_khr_subgroups) the softmax update is shared by the whole group instead of AT_BQ items:
+ * each subgroup takes rows qi = sg, sg + subgroups, ..., its items stride over the row's AT_BK
+ * scores and sub_group_reduce_max / _add combine them (any subgroup size; each subgroup runs
+ * the same rows count, so every item reaches every collective).
+ *
  * Index maps follow the op table: q(b,i,h,j) = Q[q_off + (b*seq + i)*ldq + h*head_dim + j],
  * likewise for K, V and O. Launch with local size (64, 1) exactly and global size
  * (ceil(seq / AT_BQ) * 64, batch * heads). Needs common.cl.
@@ -30,6 +36,9 @@
 #error "AT_D must be 64 or 128"
 #endif
 #define AT_DC (AT_D / AT_WG)
+#if defined(AT_SUBGROUPS) && defined(cl_khr_subgroups) && !defined(cl_intel_subgroups)
+#pragma OPENCL EXTENSION cl_khr_subgroups : enable
+#endif
 
 __kernel __attribute__((reqd_work_group_size(AT_WG, 1, 1))) void
 attention_tiled(__global const float *q, ulong q_off, ulong ldq, __global const float *k,
@@ -78,6 +87,32 @@ attention_tiled(__global const float *q, ulong q_off, ulong ldq, __global const 
             s[qi][j] = j < tn ? dot : -INFINITY;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
+#ifdef AT_SUBGROUPS
+        {
+            const uint sg = get_sub_group_id(), sgn = get_num_sub_groups();
+            const uint lane = get_sub_group_local_id(), width = get_sub_group_size();
+            for (uint qi = sg; qi < AT_BQ; qi += sgn) {
+                const float m_old = row_max[qi]; /* read before the collectives below */
+                float m = -INFINITY;
+                for (uint j = lane; j < AT_BK; j += width)
+                    m = fmax(m, s[qi][j]);
+                const float m_new = fmax(m_old, sub_group_reduce_max(m));
+                float sum = 0.0f;
+                for (uint j = lane; j < AT_BK; j += width) {
+                    const float p = exp(s[qi][j] - m_new); /* 0 for keys past seq */
+                    s[qi][j] = p;
+                    sum += p;
+                }
+                sum = sub_group_reduce_add(sum);
+                if (lane == 0) {
+                    const float corr = exp(m_old - m_new); /* 0 on the first tile */
+                    row_sum[qi] = row_sum[qi] * corr + sum;
+                    row_max[qi] = m_new;
+                    row_corr[qi] = corr;
+                }
+            }
+        }
+#else
         if (lid < AT_BQ) {
             const float m_old = row_max[lid];
             float m_new = m_old;
@@ -94,6 +129,7 @@ attention_tiled(__global const float *q, ulong q_off, ulong ldq, __global const 
             row_max[lid] = m_new;
             row_corr[lid] = corr;
         }
+#endif
         /* The scores are done with K: the V tile may overwrite it while rows are updated. */
         for (uint e = lid; e < AT_BK * AT_D; e += AT_WG) {
             const uint j = e / AT_D, d = e % AT_D;

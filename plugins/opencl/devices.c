@@ -182,6 +182,21 @@ static void describe(ocl_device *od)
 
     char *ext = dev_extensions(d);
     od->fp16 = ext && has_word(ext, "cl_khr_fp16");
+    /* Subgroup built-ins: cl_intel_subgroups declares them in every OpenCL C version;
+     * cl_khr_subgroups needs OpenCL C 2.0 or later and that -cl-std. */
+    int cmaj = 0, cmin = 0;
+    char cver[128];
+    dev_str(d, CL_DEVICE_OPENCL_C_VERSION, cver, sizeof cver);
+    if (sscanf(cver, "OpenCL C %d.%d", &cmaj, &cmin) != 2)
+        cmaj = cmin = 0;
+    od->subgroups = NULL;
+    od->sg_options[0] = '\0';
+    if (ext && has_word(ext, "cl_intel_subgroups")) {
+        od->subgroups = "cl_intel_subgroups";
+    } else if (ext && has_word(ext, "cl_khr_subgroups") && cmaj >= 2) {
+        od->subgroups = "cl_khr_subgroups";
+        snprintf(od->sg_options, sizeof od->sg_options, "-cl-std=CL%d.0", cmaj >= 3 ? 3 : 2);
+    }
     od->unified = unified == CL_TRUE || (type & CL_DEVICE_TYPE_CPU) != 0;
     od->profiling_ok = (qp & CL_QUEUE_PROFILING_ENABLE) != 0;
     if (od->fp16)

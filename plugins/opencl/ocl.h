@@ -59,6 +59,11 @@ typedef struct ocl_device {
     int unified;                  /* host-unified memory (or a CPU device) */
     int profiling_ok;             /* CL_QUEUE_PROFILING_ENABLE is supported */
     int fp16;                     /* cl_khr_fp16 */
+    /* The extension that gives the subgroup built-ins (get_sub_group_*, sub_group_reduce_*):
+     * "cl_intel_subgroups" (any OpenCL C version) or "cl_khr_subgroups" (OpenCL C 2.0 or
+     * later, built with sg_options' -cl-std), NULL when the device reports neither. */
+    const char *subgroups;
+    char sg_options[16];
     size_t max_wg;                /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
     size_t max_items[3];          /* CL_DEVICE_MAX_WORK_ITEM_SIZES (per dimension) */
     cl_ulong local_mem;           /* CL_DEVICE_LOCAL_MEM_SIZE */
@@ -253,6 +258,11 @@ struct vitcl_context {
     char prec_note[OCL_W_COUNT][512];
     _Atomic uint32_t *dev_refused; /* the device's entry of ocl_state.refused */
     int att_tiled;             /* attention runs attention_tiled.cl (see attention.c) */
+    /* attention_tiled.cl is built with AT_SUBGROUPS (its softmax rows reduced by subgroups):
+     * VITCL_CL_SUBGROUPS=auto (where the device reports them and the build works), on (must),
+     * off (never); programs.c. sg_note says why not when 0. */
+    int att_sg;
+    char sg_note[200];
     /* Why a kernel cannot run on this device ("" when it can): its work-group size exceeds
      * CL_DEVICE_MAX_WORK_ITEM_SIZES or CL_KERNEL_WORK_GROUP_SIZE, or CL_KERNEL_LOCAL_MEM_SIZE
      * exceeds CL_DEVICE_LOCAL_MEM_SIZE (programs.c). Such kernels are never chosen. */

@@ -6,6 +6,11 @@
  * options and the device identity (name, device version, driver version, platform name and
  * version); a valid entry holds the driver's program binary. A binary the driver refuses is
  * removed and the program rebuilt from source.
+ *
+ * attention_tiled's two programs get -DAT_SUBGROUPS (plus the -cl-std cl_khr_subgroups needs)
+ * where the device reports subgroup built-ins and VITCL_CL_SUBGROUPS (auto | on | off) allows:
+ * with auto a failed subgroup build falls back to the plain one (ctx->sg_note says why), with
+ * on it fails the context; an injected build fault is never retried.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,13 +99,51 @@ static const kernel_def kernel_defs[OCL_K_COUNT] = {
     [OCL_K_GEMM_GEN] = {OCL_P_GEMM_GEN, "gemm_general"},
 };
 
-/* The full build options of a program: BUILD_OPTIONS itself, or written into buf. */
-static const char *program_options(const program_def *def, char *buf, size_t len)
+static int is_att_tiled(ocl_program_id id)
 {
-    if (!def->options)
-        return BUILD_OPTIONS;
-    snprintf(buf, len, "%s %s", BUILD_OPTIONS, def->options);
+    return id == OCL_P_ATT_T64 || id == OCL_P_ATT_T128;
+}
+
+/* The full build options of program id on ctx (written into buf). */
+static const char *program_options(const vitcl_context *ctx, ocl_program_id id, char *buf,
+                                   size_t len)
+{
+    const program_def *def = &program_defs[id];
+    int sg = is_att_tiled(id) && ctx->att_sg;
+    snprintf(buf, len, "%s%s%s%s%s", BUILD_OPTIONS, def->options ? " " : "",
+             def->options ? def->options : "", sg ? " -DAT_SUBGROUPS " : "",
+             sg ? ctx->dev->sg_options : "");
     return buf;
+}
+
+/* ctx->att_sg and sg_note from VITCL_CL_SUBGROUPS and the device's extensions. */
+static vitcl_status subgroups_init(vitcl_context *ctx, int *required)
+{
+    const char *v = getenv("VITCL_CL_SUBGROUPS");
+    const char *dev = ctx->dev->info.name;
+    *required = v && !strcmp(v, "on");
+    ctx->att_sg = 0;
+    ctx->sg_note[0] = '\0';
+    if (v && *v && strcmp(v, "auto") && strcmp(v, "on") && strcmp(v, "off"))
+        return ocl_fail(ctx, VITCL_ERR_INVALID_ARGUMENT,
+                        "opencl on %s: VITCL_CL_SUBGROUPS='%s' is not one of auto, on, off", dev,
+                        v);
+    if (v && !strcmp(v, "off")) {
+        snprintf(ctx->sg_note, sizeof ctx->sg_note, "off (VITCL_CL_SUBGROUPS=off)");
+        return VITCL_OK;
+    }
+    if (!ctx->dev->subgroups) {
+        if (*required)
+            return ocl_fail(ctx, VITCL_ERR_UNSUPPORTED,
+                            "opencl on %s: VITCL_CL_SUBGROUPS=on, but the device reports neither "
+                            "cl_intel_subgroups nor cl_khr_subgroups with OpenCL C 2.0 or later",
+                            dev);
+        snprintf(ctx->sg_note, sizeof ctx->sg_note,
+                 "not reported (no cl_intel_subgroups, no cl_khr_subgroups with OpenCL C 2.0+)");
+        return VITCL_OK;
+    }
+    ctx->att_sg = 1;
+    return VITCL_OK;
 }
 
 /* Reads a whole text file (malloc'd, NUL-terminated); fails naming the path. */
@@ -216,7 +259,7 @@ vitcl_status ocl_hash_all_sources(vitcl_context *ctx, ocl_hasher *h)
     ocl_hash_str(h, BUILD_OPTIONS);
     for (int p = 0; p < OCL_P_COUNT; p++) {
         char opts[256];
-        ocl_hash_str(h, program_options(&program_defs[p], opts, sizeof opts));
+        ocl_hash_str(h, program_options(ctx, (ocl_program_id)p, opts, sizeof opts));
         char *src = NULL;
         vitcl_status s = program_source(ctx, &program_defs[p], &src);
         if (s != VITCL_OK)
@@ -310,7 +353,7 @@ static vitcl_status build_one(vitcl_context *ctx, ocl_program_id id)
 {
     const program_def *def = &program_defs[id];
     char opts[256];
-    const char *options = program_options(def, opts, sizeof opts);
+    const char *options = program_options(ctx, id, opts, sizeof opts);
     char *src = NULL;
     vitcl_status s = program_source(ctx, def, &src);
     if (s != VITCL_OK)
@@ -360,13 +403,45 @@ static vitcl_status build_one(vitcl_context *ctx, ocl_program_id id)
     return VITCL_OK;
 }
 
+/* attention_tiled's programs, with subgroups when ctx->att_sg; in auto mode a failed subgroup
+ * build (not an injected one) is noted and both are built plain instead. */
+static vitcl_status build_att_tiled(vitcl_context *ctx, int required)
+{
+    static const ocl_program_id ids[2] = {OCL_P_ATT_T64, OCL_P_ATT_T128};
+    for (int i = 0; i < 2; i++) {
+        vitcl_status s = build_one(ctx, ids[i]);
+        if (s == VITCL_OK)
+            continue;
+        if (!ctx->att_sg || required || ctx->fault.note[0])
+            return s;
+        /* The first line of the message: the program, the device and the status. */
+        snprintf(ctx->sg_note, sizeof ctx->sg_note, "%s build failed, plain kernels: %.*s",
+                 ctx->dev->subgroups, (int)strcspn(ctx->err, "\n"), ctx->err);
+        ctx->err[0] = '\0';
+        ctx->att_sg = 0;
+        for (int j = 0; j < i; j++) {
+            clReleaseProgram(ctx->programs[ids[j]]);
+            ctx->programs[ids[j]] = NULL;
+        }
+        i = -1; /* again, plain */
+    }
+    return VITCL_OK;
+}
+
 vitcl_status ocl_programs_build(vitcl_context *ctx)
 {
+    int required = 0;
+    vitcl_status s = subgroups_init(ctx, &required);
+    if (s != VITCL_OK)
+        return s;
     for (int p = 0; p < OCL_P_COUNT; p++) {
-        vitcl_status s = build_one(ctx, (ocl_program_id)p);
-        if (s != VITCL_OK)
+        if (is_att_tiled((ocl_program_id)p))
+            continue;
+        if ((s = build_one(ctx, (ocl_program_id)p)) != VITCL_OK)
             return s;
     }
+    if ((s = build_att_tiled(ctx, required)) != VITCL_OK)
+        return s;
     for (int k = 0; k < OCL_K_COUNT; k++) {
         cl_int e = CL_SUCCESS;
         ctx->kernels[k] =

@@ -496,7 +496,10 @@ static vitcl_status check_attention(sc_run *r, size_t S, size_t HD)
         goto done;
     char what[96];
     snprintf(what, sizeof what, "attention (%s, head_dim %zu)",
-             !ctx->att_tiled ? (HD == 64 ? "attention64" : "attention") : "attention_tiled", HD);
+             !ctx->att_tiled ? (HD == 64 ? "attention64" : "attention")
+             : ctx->att_sg   ? "attention_tiled with subgroups"
+                             : "attention_tiled",
+             HD);
     s = sc_compare(r, what, 0, o, ref, (size_t)B * S * D, 1e-4);
 done:
     sc_release(r);
@@ -664,6 +667,8 @@ static int marker_key(vitcl_context *ctx, unsigned char key[OCL_HASH_LEN])
     ocl_hash_str(h, "vitcl-opencl-selfcheck v2");
     ocl_hash_str(h, ver);
     ocl_hash_str(h, ocl_clblast_mode_name(ctx->clblast_mode));
+    /* The attention family checked (the subgroup build is in the sources' options). */
+    ocl_hash_str(h, ctx->att_tiled ? "attention tiled" : "attention rows");
     ocl_hash_device(h, ctx->dev);
     if (ocl_hash_all_sources(ctx, h) != VITCL_OK) {
         unsigned char tmp[OCL_HASH_LEN];

@@ -6,7 +6,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char *harness_plugin_path(void)
 {
@@ -121,3 +123,67 @@ void h_expect_close(const char *what, const float *got, const double *want, size
                  what, bad, n, at, bad ? (double)got[at] : 0.0, bad ? want[at] : 0.0, worst, atol,
                  rtol);
 }
+
+void harness_tmpdir(char *out, size_t len)
+{
+    char parent[1024];
+    snprintf(parent, sizeof parent, "%s/tests/opencl/tmp", VITCL_BUILD_ROOT);
+    mkdir(parent, 0700);
+    snprintf(out, len, "%s/run-XXXXXX", parent);
+    cr_assert_not_null(mkdtemp(out), "mkdtemp %s", out);
+}
+
+void harness_copy_kernels(const char *dir, const char *file, const char *old, const char *new_text)
+{
+    const char *files[] = {"common.cl", "reduce.cl", "layernorm.cl", "softmax.cl",
+                           "bias_gelu.cl", "add.cl", "attention.cl", "patch_embed.cl",
+                           "gemm.cl", "gemm_tiled.cl", "attention_tiled.cl",
+                           "gemm_general.cl"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char in[1200], out[1200];
+        snprintf(in, sizeof in, "%s/clkernels/%s", VITCL_SOURCE_ROOT, files[i]);
+        snprintf(out, sizeof out, "%s/%s", dir, files[i]);
+        FILE *f = fopen(in, "rb");
+        cr_assert_not_null(f, "%s", in);
+        static char text[1 << 16];
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        FILE *g = fopen(out, "wb");
+        cr_assert_not_null(g);
+        char *at = file && strcmp(file, files[i]) == 0 ? strstr(text, old) : NULL;
+        if (file && strcmp(file, files[i]) == 0)
+            cr_assert_not_null(at, "'%s' not found in %s", old, files[i]);
+        if (at) {
+            fwrite(text, 1, (size_t)(at - text), g);
+            fputs(new_text, g);
+            fputs(at + strlen(old), g);
+        } else {
+            fwrite(text, 1, n, g);
+        }
+        fclose(g);
+    }
+}
+
+vitcl_status harness_create_with_kernels(const char *kdir, char *err, size_t errlen,
+                                        char *devname, size_t dnlen)
+{
+    char cache[1024];
+    harness_tmpdir(cache, sizeof cache);
+    setenv("VITCL_CACHE_DIR", cache, 1);
+    setenv("VITCL_CL_KERNEL_DIR", kdir, 1);
+    harness h = {0};
+    harness_load(&h);
+    vitcl_device_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    cr_assert_eq(h.desc->device_info(h.state, harness_device(), &info), VITCL_OK);
+    snprintf(devname, dnlen, "%s", info.name);
+    vitcl_status s = h.desc->context_create(h.state, harness_device(), &h.ctx, err, errlen);
+    if (s == VITCL_OK)
+        h.desc->context_destroy(h.ctx);
+    h.ctx = NULL;
+    harness_close(&h);
+    return s;
+}
+

@@ -47,4 +47,16 @@ float *h_random(size_t n, float scale, unsigned seed);
 void h_expect_close(const char *what, const float *got, const double *want, size_t n,
                     double atol, double rtol);
 
+/* A new empty folder under the build tree's tests/opencl/tmp (out: its path). */
+void harness_tmpdir(char *out, size_t len);
+/* Copies every kernel file of clkernels/ into dir; in `file` (when not NULL) the first occurrence of
+ * old, which must exist, is replaced by new_text (a deliberately broken kernel). */
+void harness_copy_kernels(const char *dir, const char *file, const char *old,
+                          const char *new_text);
+/* Loads the plugin with kernels from kdir (VITCL_CL_KERNEL_DIR) and a fresh cache folder and
+ * creates (then destroys) a context on the test device: the status, its message in err and the
+ * device's name in devname. */
+vitcl_status harness_create_with_kernels(const char *kdir, char *err, size_t errlen,
+                                         char *devname, size_t dnlen);
+
 #endif

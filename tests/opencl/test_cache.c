@@ -21,15 +21,6 @@ extern char **environ;
 
 TestSuite(opencl_cache, .timeout = 600);
 
-static void make_tmpdir(char *out, size_t len)
-{
-    char parent[1024];
-    snprintf(parent, sizeof parent, "%s/tests/opencl/tmp", VITCL_BUILD_ROOT);
-    mkdir(parent, 0700);
-    snprintf(out, len, "%s/run-XXXXXX", parent);
-    cr_assert_not_null(mkdtemp(out), "mkdtemp %s", out);
-}
-
 /* Runs the probe with the given cache dir and stats file; returns its exit status. */
 static int run_probe(const char *cache_dir, const char *stats, const char *kernel_dir)
 {
@@ -101,7 +92,7 @@ static int list_entries(const char *cache, char names[][NAME_MAX_LEN], int max)
 Test(opencl_cache, second_process_hits_the_cache)
 {
     char dir[1024], st[1100];
-    make_tmpdir(dir, sizeof dir);
+    harness_tmpdir(dir, sizeof dir);
     snprintf(st, sizeof st, "%s/stats.txt", dir);
     cr_assert_eq(run_probe(dir, st, NULL), 0);
     cr_assert_eq(run_probe(dir, st, NULL), 0);
@@ -130,7 +121,7 @@ static void flip_byte(const char *path, long where)
 Test(opencl_cache, corrupt_truncated_and_foreign_entries_are_rebuilt)
 {
     char dir[1024], st[1100];
-    make_tmpdir(dir, sizeof dir);
+    harness_tmpdir(dir, sizeof dir);
     snprintf(st, sizeof st, "%s/stats.txt", dir);
     cr_assert_eq(run_probe(dir, st, NULL), 0);
     static char names[NPROGRAMS + 1][NAME_MAX_LEN];
@@ -165,7 +156,7 @@ Test(opencl_cache, corrupt_truncated_and_foreign_entries_are_rebuilt)
 Test(opencl_cache, unwritable_cache_dir_means_no_cache_not_an_error)
 {
     char dir[1024], st[1100], blocker[1100], cache[1200];
-    make_tmpdir(dir, sizeof dir);
+    harness_tmpdir(dir, sizeof dir);
     snprintf(st, sizeof st, "%s/stats.txt", dir);
     snprintf(blocker, sizeof blocker, "%s/a-file", dir);
     FILE *f = fopen(blocker, "w");
@@ -181,66 +172,12 @@ Test(opencl_cache, unwritable_cache_dir_means_no_cache_not_an_error)
 }
 
 /* Copies clkernels/ into dir, applying one replacement to `file` (old -> new). */
-static void copy_kernels(const char *dir, const char *file, const char *old, const char *new_text)
-{
-    const char *files[] = {"common.cl", "reduce.cl", "layernorm.cl", "softmax.cl",
-                           "bias_gelu.cl", "add.cl", "attention.cl", "patch_embed.cl",
-                           "gemm.cl", "gemm_tiled.cl", "attention_tiled.cl",
-                           "gemm_general.cl"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char in[1200], out[1200];
-        snprintf(in, sizeof in, "%s/clkernels/%s", VITCL_SOURCE_ROOT, files[i]);
-        snprintf(out, sizeof out, "%s/%s", dir, files[i]);
-        FILE *f = fopen(in, "rb");
-        cr_assert_not_null(f, "%s", in);
-        static char text[1 << 16];
-        size_t n = fread(text, 1, sizeof text - 1, f);
-        fclose(f);
-        text[n] = '\0';
-        FILE *g = fopen(out, "wb");
-        cr_assert_not_null(g);
-        char *at = file && strcmp(file, files[i]) == 0 ? strstr(text, old) : NULL;
-        if (file && strcmp(file, files[i]) == 0)
-            cr_assert_not_null(at, "'%s' not found in %s", old, files[i]);
-        if (at) {
-            fwrite(text, 1, (size_t)(at - text), g);
-            fputs(new_text, g);
-            fputs(at + strlen(old), g);
-        } else {
-            fwrite(text, 1, n, g);
-        }
-        fclose(g);
-    }
-}
-
-static vitcl_status create_with_kernels(const char *kdir, char *err, size_t errlen,
-                                        char *devname, size_t dnlen)
-{
-    char cache[1024];
-    make_tmpdir(cache, sizeof cache);
-    setenv("VITCL_CACHE_DIR", cache, 1);
-    setenv("VITCL_CL_KERNEL_DIR", kdir, 1);
-    harness h = {0};
-    harness_load(&h);
-    vitcl_device_info info;
-    memset(&info, 0, sizeof info);
-    info.struct_size = sizeof info;
-    cr_assert_eq(h.desc->device_info(h.state, harness_device(), &info), VITCL_OK);
-    snprintf(devname, dnlen, "%s", info.name);
-    vitcl_status s = h.desc->context_create(h.state, harness_device(), &h.ctx, err, errlen);
-    if (s == VITCL_OK)
-        h.desc->context_destroy(h.ctx);
-    h.ctx = NULL;
-    harness_close(&h);
-    return s;
-}
-
 Test(opencl_cache, kernel_dir_is_used_and_a_build_failure_names_device_and_log)
 {
     char kdir[1024], err[4096] = "", dev[256];
-    make_tmpdir(kdir, sizeof kdir);
-    copy_kernels(kdir, "softmax.cl", "acc_t m = -INFINITY;", "acc_t m = -INFINITY + ;");
-    vitcl_status s = create_with_kernels(kdir, err, sizeof err, dev, sizeof dev);
+    harness_tmpdir(kdir, sizeof kdir);
+    harness_copy_kernels(kdir, "softmax.cl", "acc_t m = -INFINITY;", "acc_t m = -INFINITY + ;");
+    vitcl_status s = harness_create_with_kernels(kdir, err, sizeof err, dev, sizeof dev);
     cr_expect_eq(s, VITCL_ERR_DEVICE);
     cr_expect(strstr(err, dev) != NULL, "message names the device: %s", err);
     cr_expect(strstr(err, "softmax") != NULL, "message names the program: %s", err);
@@ -251,8 +188,8 @@ Test(opencl_cache, kernel_dir_is_used_and_a_build_failure_names_device_and_log)
 Test(opencl_cache, kernel_dir_missing_file_is_an_io_error)
 {
     char kdir[1024], err[4096] = "", dev[256];
-    make_tmpdir(kdir, sizeof kdir);
-    vitcl_status s = create_with_kernels(kdir, err, sizeof err, dev, sizeof dev);
+    harness_tmpdir(kdir, sizeof kdir);
+    vitcl_status s = harness_create_with_kernels(kdir, err, sizeof err, dev, sizeof dev);
     cr_expect_eq(s, VITCL_ERR_IO);
     cr_expect(strstr(err, kdir) != NULL && strstr(err, "common.cl") != NULL, "message: %s",
               err);
@@ -261,11 +198,11 @@ Test(opencl_cache, kernel_dir_missing_file_is_an_io_error)
 Test(opencl_cache, self_check_refuses_a_wrong_kernel)
 {
     char kdir[1024], err[4096] = "", dev[256];
-    make_tmpdir(kdir, sizeof kdir);
+    harness_tmpdir(kdir, sizeof kdir);
     /* gelu that returns its input: compiles fine, computes the wrong thing. */
-    copy_kernels(kdir, "bias_gelu.cl", "STORE(y, y_off + i, gelu_erf(LOAD(x, x_off + i)));",
+    harness_copy_kernels(kdir, "bias_gelu.cl", "STORE(y, y_off + i, gelu_erf(LOAD(x, x_off + i)));",
                  "STORE(y, y_off + i, LOAD(x, x_off + i));");
-    vitcl_status s = create_with_kernels(kdir, err, sizeof err, dev, sizeof dev);
+    vitcl_status s = harness_create_with_kernels(kdir, err, sizeof err, dev, sizeof dev);
     cr_expect_eq(s, VITCL_ERR_DEVICE);
     cr_expect(strstr(err, "gelu") != NULL, "message names the op: %s", err);
     cr_expect(strstr(err, dev) != NULL, "message names the device: %s", err);
@@ -279,11 +216,11 @@ static void expect_refused(const char *file, const char *old, const char *new_te
                            const char *env, const char *value, const char *names)
 {
     char kdir[1024], err[4096] = "", dev[256];
-    make_tmpdir(kdir, sizeof kdir);
-    copy_kernels(kdir, file, old, new_text);
+    harness_tmpdir(kdir, sizeof kdir);
+    harness_copy_kernels(kdir, file, old, new_text);
     if (env)
         setenv(env, value, 1);
-    vitcl_status s = create_with_kernels(kdir, err, sizeof err, dev, sizeof dev);
+    vitcl_status s = harness_create_with_kernels(kdir, err, sizeof err, dev, sizeof dev);
     cr_expect_eq(s, VITCL_ERR_DEVICE, "%s broken: status %d: %s", file, (int)s, err);
     cr_expect(strstr(err, names) != NULL, "message names '%s': %s", names, err);
     cr_expect(strstr(err, dev) != NULL, "message names the device: %s", err);
@@ -362,10 +299,10 @@ static void expect_refused_without_clblast(const char *file, const char *old,
                                            const char *new_text, const char *names)
 {
     char kdir[1024], err[4096] = "", dev[256];
-    make_tmpdir(kdir, sizeof kdir);
-    copy_kernels(kdir, file, old, new_text);
+    harness_tmpdir(kdir, sizeof kdir);
+    harness_copy_kernels(kdir, file, old, new_text);
     setenv("VITCL_CL_CLBLAST", "broken", 1);
-    vitcl_status s = create_with_kernels(kdir, err, sizeof err, dev, sizeof dev);
+    vitcl_status s = harness_create_with_kernels(kdir, err, sizeof err, dev, sizeof dev);
     unsetenv("VITCL_CL_CLBLAST");
     cr_expect_eq(s, VITCL_ERR_DEVICE, "status %d: %s", (int)s, err);
     cr_expect(strstr(err, names) != NULL, "message names '%s': %s", names, err);
@@ -396,10 +333,10 @@ static void expect_precision_refused(const char *old, const char *new_text, uint
                                      uint32_t kept, const char *names)
 {
     char kdir[1024], cache[1024], st[1100], err[4096] = "";
-    make_tmpdir(kdir, sizeof kdir);
-    make_tmpdir(cache, sizeof cache);
+    harness_tmpdir(kdir, sizeof kdir);
+    harness_tmpdir(cache, sizeof cache);
     snprintf(st, sizeof st, "%s/stats.txt", cache);
-    copy_kernels(kdir, "common.cl", old, new_text);
+    harness_copy_kernels(kdir, "common.cl", old, new_text);
     setenv("VITCL_CACHE_DIR", cache, 1);
     setenv("VITCL_CL_KERNEL_DIR", kdir, 1);
     setenv("VITCL_CL_STATS_FILE", st, 1);
