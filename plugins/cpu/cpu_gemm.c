@@ -63,6 +63,8 @@ typedef struct gk_args {
     int bx;
     const cpu_gemm_amx *amx; /* set (with bf): the AMX block kernel */
     size_t kc2p;             /* AMX: pairs per panel row, ceil(kc / 2) rounded up to 16 */
+    const uint32_t *wa;      /* AMX: W in the AMX tile layout (CPU_WFMT_BF16_AMX) */
+    size_t wsteps;           /* AMX: its steps of 16 pairs per row group, ceil(k / 32) */
     int first, last, gelu;
 } gk_args;
 
@@ -112,25 +114,33 @@ static const unsigned char *w_row(const gk_args *a, size_t j0, size_t r)
     return j0 + r < a->n ? a->w + ((j0 + r) * a->ldw + a->k0) * a->wbytes : NULL;
 }
 
-/* The AMX W panel in tile layout (cpu_gemm_kernels.h): for each step of 16 pairs, the 16
- * pairs of each of the CPU_AMX_MR rows in turn (64 bytes a row); pairs of bf16 as stored, zero
- * past the live rows and from the depth block's end to kc2p pairs. */
-static void pack_w_amx(const gk_args *a, size_t j0, size_t rows, uint32_t *wp)
+/* The AMX tile layout (cpu_internal.h): step st of row r's group g at
+ * ((g·steps + st)·CPU_AMX_MR + r mod CPU_AMX_MR)·16 pairs, steps = ceil(k / 32). */
+size_t cpu_gemm_amx_layout_bytes(size_t n, size_t k)
 {
-    size_t steps = a->kc2p / 16, full = a->kc / 32; /* steps holding 32 depths of W */
-    for (size_t r = 0; r < CPU_AMX_MR; r++) {
-        const uint16_t *src = r < rows ? (const uint16_t *)(const void *)w_row(a, j0, r) : NULL;
-        for (size_t st = 0; st < steps; st++) {
-            uint32_t *dst = wp + (st * CPU_AMX_MR + r) * 16;
-            if (src && st < full) {
-                memcpy(dst, src + st * 32, 64);
-                continue;
-            }
-            memset(dst, 0, 64);
-            if (src && st * 32 < a->kc)
-                memcpy(dst, src + st * 32, (a->kc - st * 32) * sizeof(uint16_t));
+    size_t rows = (n + CPU_AMX_MR - 1) / CPU_AMX_MR * CPU_AMX_MR;
+    return rows * ((k + 31) / 32) * 64;
+}
+
+void cpu_gemm_amx_put_row(const uint16_t *src, size_t r, size_t k, uint32_t *dst)
+{
+    size_t steps = (k + 31) / 32, full = k / 32, g = r / CPU_AMX_MR, rr = r % CPU_AMX_MR;
+    for (size_t st = 0; st < steps; st++) {
+        uint32_t *d = dst + ((g * steps + st) * CPU_AMX_MR + rr) * 16;
+        if (src && st < full) {
+            memcpy(d, src + st * 32, 64);
+            continue;
         }
+        memset(d, 0, 64);
+        if (src)
+            memcpy(d, src + st * 32, (k - st * 32) * sizeof(uint16_t));
     }
+}
+
+int cpu_gemm_uses_amx_layout(const cpu_gemm_plan *plan)
+{
+    return plan->isa && plan->linear && plan->bf16 && plan->amx &&
+           plan->bf16_x != CPU_BF16_X_WIDEN;
 }
 
 /* wp[r][kk] = W[j0 + r][k0 + kk] (row stride GK_LDWP) for the `rows` live rows, zero for the
@@ -259,14 +269,15 @@ static void compute_task(void *arg, size_t begin, size_t end, int thread)
     }
 }
 
-/* Feature blocks [begin, end) of CPU_AMX_MR rows on the AMX kernel: each block's W panel
- * is packed once, then every token panel of the token block is one block product, stored
- * through the instruction set's store in slices of at most GK_MR features. */
+/* Feature blocks [begin, end) of CPU_AMX_MR rows on the AMX kernel: each block's W panel is
+ * read where pack_weight_host laid it out (the depth block's steps of its row group are
+ * contiguous), every token panel of the token block is one block product, stored through the
+ * instruction set's store in slices of at most GK_MR features. */
 #define AMX_CT_ROWS ((CPU_AMX_MR + GK_MR - 1) / GK_MR * GK_MR)
 static void compute_amx_task(void *arg, size_t begin, size_t end, int thread)
 {
     const gk_args *a = arg;
-    uint32_t *wp = (uint32_t *)(void *)a->scratch[thread].data;
+    (void)thread;
     /* The store reads whole slices of GK_MR rows: the last slice of a 32-row block runs
      * past it into AMX_CT_ROWS' zeroed padding, whose lanes are never written to Y. */
     float ct[AMX_CT_ROWS * GK_NR] __attribute__((aligned(64)));
@@ -274,17 +285,19 @@ static void compute_amx_task(void *arg, size_t begin, size_t end, int thread)
     size_t panels = a->p1 - a->p0;
     int split = a->bx == CPU_BF16_X_SPLIT;
     a->amx->begin();
+    size_t span = a->kc2p / 16 * CPU_AMX_MR * 64; /* bytes of a block's panel */
     for (size_t jb = begin; jb < end; jb++) {
         size_t j0 = jb * CPU_AMX_MR, rows = a->n - j0 < CPU_AMX_MR ? a->n - j0 : CPU_AMX_MR;
-        pack_w_amx(a, j0, rows, wp);
-        int ahead = jb + 1 < end;
+        const uint32_t *wp = a->wa + (jb * a->wsteps + a->k0 / 32) * CPU_AMX_MR * 16;
+        const unsigned char *next =
+            jb + 1 < end ? (const unsigned char *)(wp + a->wsteps * CPU_AMX_MR * 16) : NULL;
         for (size_t p = a->p0; p < a->p1; p++) {
             size_t q = p - a->p0, i0 = p * GK_NR, live = a->m - i0 < GK_NR ? a->m - i0 : GK_NR;
-            /* The next block's rows come in while the tiles run, spread over the panels. */
-            if (ahead)
-                for (size_t r = q * CPU_AMX_MR / panels; r < (q + 1) * CPU_AMX_MR / panels; r++)
-                    if (w_row(a, j0 + CPU_AMX_MR, r))
-                        prefetch_span(w_row(a, j0 + CPU_AMX_MR, r), a->kc * a->wbytes);
+            /* The next block's panel comes in while the tiles run, spread over the panels. */
+            if (next) {
+                size_t b0 = q * span / panels / 64 * 64, b1 = (q + 1) * span / panels / 64 * 64;
+                prefetch_span(next + b0, b1 - b0);
+            }
             const uint32_t *xb = (const uint32_t *)(const void *)(a->xt + q * a->panel);
             a->amx->block(wp, xb, a->kc2p, split, live > 16, ct);
             for (size_t r0 = 0; r0 < rows; r0 += GK_MR)
@@ -362,11 +375,18 @@ vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float
                                  float *y, size_t ldy, size_t m, size_t n, size_t k, int gelu)
 {
     const cpu_gemm_plan *plan = &ctx->gemm;
-    const cpu_gemm_bf16 *bf = wfmt == VITCL_PRECISION_BF16 ? plan->bf16 : NULL;
+    int amx_layout = wfmt == CPU_WFMT_BF16_AMX;
+    const cpu_gemm_bf16 *bf =
+        wfmt == VITCL_PRECISION_BF16 || amx_layout ? plan->bf16 : NULL;
     int bx = bf ? cpu_gemm_bf16_x_for(plan, m, n, k, gelu) : 0;
+    if (amx_layout && (!bf || !plan->amx || bx == CPU_BF16_X_WIDEN))
+        return cpu_fail(ctx, VITCL_ERR_INTERNAL, op,
+                        "a weight in the AMX tile layout reached a context that does not run "
+                        "it on AMX");
     if (bx == CPU_BF16_X_WIDEN)
         bf = NULL, bx = 0;
-    const cpu_gemm_amx *amx = bf ? plan->amx : NULL;
+    /* AMX takes its weights in the tile layout only; a row-major bf16 W runs AVX512-BF16. */
+    const cpu_gemm_amx *amx = amx_layout ? plan->amx : NULL;
     size_t kc = bf ? plan->kc_bf16[bx] : plan->kc;
     size_t kc_max = k < kc ? k : kc;
     /* Bytes per token and depth in a packed panel: 4 (fp32), 2 (bf16 rounded), 4 (hi + lo). */
@@ -381,11 +401,12 @@ vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float
     size_t xt_floats = (panels < per_block ? panels : per_block) * panel;
     vitcl_status st = cpu_packed_x_reserve(ctx, op, xt_floats);
     if (st == VITCL_OK)
-        st = cpu_scratch_reserve(ctx, op, (size_t)(amx ? CPU_AMX_MR : GK_MR) * GK_LDWP);
+        st = cpu_scratch_reserve(ctx, op, (size_t)GK_MR * GK_LDWP);
     if (st != VITCL_OK)
         return st;
     gk_args a = {.x = x, .w = w, .wfmt = wfmt,
                  .wbytes = wfmt == VITCL_PRECISION_FP32 ? sizeof(float) : sizeof(uint16_t),
+                 .wa = amx ? (const uint32_t *)w : NULL, .wsteps = (k + 31) / 32,
                  .bias = bias, .y = y, .m = m, .n = n, .k = k, .ldx = ldx,
                  .ldw = ldw, .ldy = ldy, .xt = ctx->packed_x, .scratch = ctx->scratch,
                  .isa = plan->isa, .bf = bf, .bx = bx, .amx = amx, .panel = panel,

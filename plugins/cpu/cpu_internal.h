@@ -45,8 +45,9 @@
 /* A buffer: `bytes` of host memory at `data`, owned (aligned allocation) or aliasing the
  * caller's read-only memory (buffer_wrap_host). A linear weight built by pack_weight_host
  * (cpu_pack_host.c) is marked `packed`: W [rows, cols] row-major, its elements in `precision`
- * (FP32: floats; BF16, FP16: 16 bits each, cpu_half.h). Only linear with VITCL_LINEAR_PACKED_W
- * takes such a buffer as W. */
+ * (FP32: floats; BF16, FP16: 16 bits each, cpu_half.h), or, with `amx`, bf16 in the AMX tile
+ * layout (cpu_gemm_amx_put_row). Only linear with VITCL_LINEAR_PACKED_W takes such a buffer
+ * as W. */
 struct vitcl_buffer {
     vitcl_context *owner;
     unsigned char *data;
@@ -55,6 +56,7 @@ struct vitcl_buffer {
     int read_only; /* wraps caller memory: ops and writes may not modify it */
     int packed;    /* a packed linear weight (pack_weight_host) */
     uint32_t precision; /* packed: the vitcl_precision its elements are stored in */
+    int amx;            /* packed bf16 in the AMX tile layout (cpu_gemm_uses_amx_layout) */
     size_t rows, cols;  /* packed: n and k */
     char label[CPU_LABEL_MAX];
 };
@@ -248,11 +250,26 @@ vitcl_status cpu_gemm_linear(vitcl_context *ctx, const char *op, const float *x,
                              size_t m, size_t n, size_t k, int gelu);
 
 /* cpu_gemm_linear with W's elements in `wfmt` (a vitcl_precision: FP32 floats, BF16 or FP16
- * 16-bit values, cpu_half.h; ldw counts elements): each task widens its rows of W to fp32 while
- * it packs them, so a 16-bit W costs no extra pass. Same contract otherwise. */
+ * 16-bit values, cpu_half.h; ldw counts elements; or CPU_WFMT_BF16_AMX): each task widens its
+ * rows of W to fp32 while it packs them, so a 16-bit W costs no extra pass. Same contract
+ * otherwise. */
+#define CPU_WFMT_BF16_AMX 0x100u /* internal: bf16 in the AMX tile layout; ldw is ignored */
 vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float *x, size_t ldx,
                                  const void *w, uint32_t wfmt, size_t ldw, const float *bias,
                                  float *y, size_t ldy, size_t m, size_t n, size_t k, int gelu);
+
+/* Whether linear on this plan runs bf16 weights on AMX, so that pack_weight_host stores them
+ * in the AMX tile layout: the own GEMM runs linear, has the AMX kernel and VITCL_CPU_BF16 does
+ * not force widened weights. */
+int cpu_gemm_uses_amx_layout(const cpu_gemm_plan *plan);
+
+/* The AMX tile layout of a bf16 W [n,k]: groups of CPU_AMX_MR rows; in each group, for each
+ * step of 32 depths (16 pairs), the 16 pairs of each of the group's rows in turn, 64 bytes a
+ * row; zero past n and past k. Its size in bytes: */
+size_t cpu_gemm_amx_layout_bytes(size_t n, size_t k);
+/* Writes row r (k bf16 values at src; NULL: a zero row past n) into its places of the layout
+ * at dst. Rows are independent: threads may write different rows at once. */
+void cpu_gemm_amx_put_row(const uint16_t *src, size_t r, size_t k, uint32_t *dst);
 
 /* One tile of the interleaved layout (cpu_gemm_kernels.h) with isa's kernels, for attention:
  * ct[r][t] = Σ_kk wp[kk·CPU_GEMM_MR + r]·xp[kk·CPU_GEMM_NR + t] for r < CPU_GEMM_MR and

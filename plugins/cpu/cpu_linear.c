@@ -146,7 +146,7 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     const float *bias = b ? cpu_f(b, b_off) : NULL;
     float *y = cpu_f(Y, y_off);
     int gelu = (flags & VITCL_LINEAR_GELU) != 0;
-    uint32_t fmt = packed ? W->precision : VITCL_PRECISION_FP32;
+    uint32_t fmt = !packed ? VITCL_PRECISION_FP32 : W->amx ? CPU_WFMT_BF16_AMX : W->precision;
     if (ctx->gemm.linear) {
         st = cpu_gemm_linear_fmt(ctx, op, x, k, w, fmt, k, bias, y, n, m, n, k, gelu);
         if (st == VITCL_OK)

@@ -5,9 +5,11 @@
  * Layout: W stays [n,k] row-major, one element per value, in the requested precision: 16 bits
  * for bf16 and fp16 (half the memory of fp32; linear widens it per block or, for bf16 on
  * AVX512-BF16, multiplies it as stored, cpu_linear.c), floats
- * for fp32. Row-major rows are what both GEMM paths consume: OpenBLAS takes a widened block of
- * rows as a transposed operand, and the own GEMM copies rows into its panels anyway, so no
- * other layout would save a pass.
+ * for fp32. Row-major rows are what those GEMM paths consume: OpenBLAS takes a widened block of
+ * rows as a transposed operand, and the own GEMM copies rows into its panels anyway. A bf16
+ * weight of a context that runs bf16 on AMX (cpu_gemm_uses_amx_layout) is stored in the AMX
+ * tile layout instead (cpu_internal.h; rows and depths padded to 32), which the tile loads read
+ * in place: linear then copies no W at all (it repacked every row group on every call).
  *
  * What is accepted (cpu_pack_host_supports):
  * - F32 into bf16 or fp16: rounded to nearest even (cpu_half.h);
@@ -61,7 +63,9 @@ typedef struct pack_args {
     unsigned char *dst;
     uint32_t dtype, precision;
     size_t k;
-    cpu_scratch *scratch;      /* a row of k floats per thread (16-bit into the other format) */
+    int amx;                   /* write rows into the AMX tile layout (through a scratch row) */
+    cpu_scratch *scratch;      /* per thread: k floats (16-bit into the other format), then a
+                                  bf16 row of k for the AMX layout */
     size_t bad[CPU_MAX_THREADS]; /* per thread: the first element that overflowed, else SIZE_MAX */
 } pack_args;
 
@@ -72,14 +76,19 @@ static void pack_task(void *arg, size_t begin, size_t end, int thread)
     size_t k = a->k, in = dtype_bytes(a->dtype), out = precision_bytes(a->precision);
     for (size_t r = begin; r < end; r++) {
         const unsigned char *s = a->src + r * k * in;
-        unsigned char *d = a->dst + r * k * out;
+        unsigned char *d = a->amx ? (unsigned char *)(a->scratch[thread].data + k)
+                                  : a->dst + r * k * out;
         if (a->precision == VITCL_PRECISION_FP32) {
             cpu_half_widen((const uint16_t *)(const void *)s, dtype_format(a->dtype),
                            (float *)(void *)d, k);
             continue;
         }
         if (a->dtype != VITCL_DTYPE_F32 && dtype_format(a->dtype) == a->precision) {
-            memcpy(d, s, k * 2);
+            if (a->amx) /* straight from the source row */
+                cpu_gemm_amx_put_row((const uint16_t *)(const void *)s, r, k,
+                                     (uint32_t *)(void *)a->dst);
+            else
+                memcpy(d, s, k * 2);
             continue;
         }
         const float *f = (const float *)(const void *)s;
@@ -97,6 +106,8 @@ static void pack_task(void *arg, size_t begin, size_t end, int thread)
                     a->bad[thread] = at;
                 break;
             }
+        if (a->amx)
+            cpu_gemm_amx_put_row(h, r, k, (uint32_t *)(void *)a->dst);
     }
 }
 
@@ -146,11 +157,16 @@ vitcl_status cpu_pack_weight_host(vitcl_context *ctx, const void *w, uint32_t dt
                         dtype_name(dtype));
     int cross = dtype != VITCL_DTYPE_F32 && precision != VITCL_PRECISION_FP32 &&
                 dtype_format(dtype) != precision;
-    vitcl_status st = cross ? cpu_scratch_reserve(ctx, OP, k) : VITCL_OK;
+    int amx = precision == VITCL_PRECISION_BF16 && cpu_gemm_uses_amx_layout(&ctx->gemm);
+    /* A whole number of floats, like every buffer's span; the AMX layout is padded to 32 rows
+     * and 32 depths (a multiple of 64 bytes). */
+    size_t size = amx ? cpu_gemm_amx_layout_bytes(n, k)
+                      : (elems * precision_bytes(precision) + 3) / 4 * 4;
+    vitcl_status st = cross || amx ? cpu_scratch_reserve(ctx, OP, k + (amx ? (k + 1) / 2 : 0))
+                                   : VITCL_OK;
     vitcl_buffer *buf = NULL;
     if (st == VITCL_OK)
-        st = cpu_buffer_new(ctx, OP, (elems * precision_bytes(precision) + 3) / 4 * 4, name,
-                            &buf); /* a whole number of floats, like every buffer's span */
+        st = cpu_buffer_new(ctx, OP, size, name, &buf);
     pack_args *a = st == VITCL_OK ? malloc(sizeof *a) : NULL;
     if (st == VITCL_OK && !a)
         st = cpu_fail(ctx, VITCL_ERR_OUT_OF_MEMORY, OP, "weight '%s': out of memory", name);
@@ -159,7 +175,7 @@ vitcl_status cpu_pack_weight_host(vitcl_context *ctx, const void *w, uint32_t dt
         return st;
     }
     *a = (pack_args){.src = w, .dst = buf->data, .dtype = dtype, .precision = precision,
-                     .k = k, .scratch = ctx->scratch};
+                     .k = k, .amx = amx, .scratch = ctx->scratch};
     for (int t = 0; t < CPU_MAX_THREADS; t++)
         a->bad[t] = SIZE_MAX;
     /* Rows in chunks of about 64 KiB of output, so that small weights run on one thread. */
@@ -175,7 +191,10 @@ vitcl_status cpu_pack_weight_host(vitcl_context *ctx, const void *w, uint32_t dt
                         "weight '%s' (%s): element [%zu, %zu] is finite but beyond %s's range",
                         name, dtype_name(dtype), bad / k, bad % k, precision_name(precision));
     }
+    for (size_t r = n; amx && r % CPU_AMX_MR != 0; r++) /* the last group's padding rows */
+        cpu_gemm_amx_put_row(NULL, r, k, (uint32_t *)(void *)buf->data);
     buf->packed = 1;
+    buf->amx = amx;
     buf->precision = precision;
     buf->rows = n;
     buf->cols = k;

@@ -120,6 +120,16 @@ static vitcl_status check_bf16(vitcl_context *ctx, float *a, float *b, float *c,
     int saved = ctx->gemm.bf16_x;
     vitcl_status st = VITCL_OK;
     char what[64];
+    /* On AMX, W in the tile layout pack_weight_host gives linear there (its kernel reads only
+     * that layout). */
+    uint32_t *wa = NULL;
+    if (cpu_gemm_uses_amx_layout(&ctx->gemm)) {
+        wa = malloc(cpu_gemm_amx_layout_bytes(SC_N, k));
+        if (!wa)
+            st = VITCL_ERR_OUT_OF_MEMORY;
+        for (size_t r = 0; wa && r < (SC_N + CPU_AMX_MR - 1) / CPU_AMX_MR * CPU_AMX_MR; r++)
+            cpu_gemm_amx_put_row(r < SC_N ? wb + r * ld : NULL, r, k, wa);
+    }
     /* Split first, on X as it is; then X rounded, whose values the reference then takes. */
     static const int modes[2] = {CPU_BF16_X_SPLIT, CPU_BF16_X_ROUND};
     uint16_t *xb = malloc(a_n * sizeof *xb);
@@ -130,8 +140,10 @@ static vitcl_status check_bf16(vitcl_context *ctx, float *a, float *b, float *c,
         snprintf(what, sizeof what, "%s (X %s)",
                  ctx->gemm.amx ? ctx->gemm.amx->name : ctx->gemm.bf16->name,
                  modes[i] == CPU_BF16_X_SPLIT ? "hi + lo" : "rounded");
-        st = cpu_gemm_linear_fmt(ctx, "self-check", a, ld, wb, VITCL_PRECISION_BF16, ld, bias,
-                                 c, SC_N, SC_M, SC_N, k, 1);
+        st = wa ? cpu_gemm_linear_fmt(ctx, "self-check", a, ld, wa, CPU_WFMT_BF16_AMX, k, bias,
+                                      c, SC_N, SC_M, SC_N, k, 1)
+                : cpu_gemm_linear_fmt(ctx, "self-check", a, ld, wb, VITCL_PRECISION_BF16, ld,
+                                      bias, c, SC_N, SC_M, SC_N, k, 1);
         if (st != VITCL_OK) {
             snprintf(err, errlen, "cpu plugin: %s", ctx->err);
             break;
@@ -149,6 +161,7 @@ static vitcl_status check_bf16(vitcl_context *ctx, float *a, float *b, float *c,
     if (st == VITCL_ERR_OUT_OF_MEMORY)
         snprintf(err, errlen, "cpu plugin: out of memory for the GEMM self-check");
     ctx->gemm.bf16_x = saved;
+    free(wa);
     free(xb);
     free(wb);
     return st;

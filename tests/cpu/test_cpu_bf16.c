@@ -366,3 +366,46 @@ Test(cpu_bf16, notes_say_what_is_rounded)
     cr_assert(strstr(info.precision_notes, "inputs not rounded"), "notes: %s",
               info.precision_notes);
 }
+
+/* Where linear runs bf16 on AMX, pack_weight_host stores the weight in the tile layout the
+ * tile loads read in place (plugins/cpu/cpu_internal.h): for each group of 32 rows and each
+ * step of 32 depths, 64 bytes of each row of the group in turn; zero past n (37 here: one group
+ * and 27 padding rows of the second) and past k (101: the fourth step holds 5 values). With AMX
+ * off, and on CPUs without it, the weight stays row-major (n·k values). */
+Test(cpu_bf16, amx_weight_layout)
+{
+    const size_t n = 37, k = 101, steps = (k + 31) / 32, rows = 64;
+    uint16_t *w = malloc(n * k * sizeof *w);
+    cr_assert(w);
+    for (size_t i = 0; i < n * k; i++)
+        w[i] = (uint16_t)(0x3f80u + (i % 4093) + 1); /* distinct, nonzero bf16 bits */
+    for (int pass = 0; pass < 2; pass++) {
+        int amx = pass == 0 && have_amx();
+        if (pass == 1)
+            reopen_amx("off");
+        vitcl_buffer *W = NULL;
+        cr_assert_eq(CPU.desc->ops->pack_weight_host(CPU.ctx, w, VITCL_DTYPE_BF16, n, k,
+                                                     VITCL_PRECISION_BF16, "w", &W),
+                     VITCL_OK, "%s", CPU.desc->last_error(CPU.ctx));
+        size_t count = amx ? rows * steps * 32 : n * k, bytes = (count * 2 + 3) / 4 * 4;
+        uint16_t *got = malloc(bytes);
+        cr_assert(got);
+        cr_assert_eq(CPU.desc->buffer_read(CPU.ctx, W, 0, got, bytes), VITCL_OK);
+        cr_assert_neq(CPU.desc->buffer_read(CPU.ctx, W, 0, got, bytes + 4), VITCL_OK,
+                      "the packed weight is larger than its layout (%s)", amx ? "AMX" : "rows");
+        for (size_t r = 0; r < (amx ? rows : n); r++)
+            for (size_t kk = 0; kk < (amx ? steps * 32 : k); kk++) {
+                size_t at = amx ? (((r / 32) * steps + kk / 32) * 32 + r % 32) * 32 + kk % 32
+                                : r * k + kk;
+                uint16_t want = r < n && kk < k ? w[r * k + kk] : 0;
+                cr_assert_eq(got[at], want, "%s layout: W[%zu][%zu] at %zu is 0x%04x, want 0x%04x",
+                             amx ? "AMX" : "row-major", r, kk, at, got[at], want);
+            }
+        if (pass == 0 && !amx)
+            cr_log_info("no usable AMX here: bf16 weights stay row-major");
+        free(got);
+        CPU.desc->buffer_free(CPU.ctx, W);
+    }
+    unsetenv("VITCL_CPU_AMX");
+    free(w);
+}
