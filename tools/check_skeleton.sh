@@ -7,7 +7,8 @@
 #   3. checks that the installed CLI accepts the plugin and finds the installed ref plugin;
 #   4. runs the installed `vitcl conformance` on the skeleton with the model fixtures: it must
 #      exit 0, every required op's row must PASS, and every row of the optional ops (attention,
-#      linear_pack_weight) must be UNSUPPORTED, never a pass.
+#      linear_pack_weight) and of linear's optional residual flag (ABI 1.2; the skeleton has no
+#      supports(), so the host never asks it) must be UNSUPPORTED, never a pass.
 # Usage: tools/check_skeleton.sh [--keep]   (--keep leaves the temporary folder for inspection)
 # Exit status 0 when everything held, 1 otherwise. Takes about 20 s on two cores.
 set -euo pipefail
@@ -97,7 +98,7 @@ set -e
 summary=$(awk '
   $(NF - 1) ~ /^(PASS|FAIL|UNSUPPORTED)$/ && $NF ~ /^[0-9.]+$/ {
     v = $(NF - 1); rows++
-    if ($1 == "attention" || $1 == "linear_pack_weight") {
+    if ($1 == "attention" || $1 == "linear_pack_weight" || / residual /) {
       if (v != "UNSUPPORTED") { print "optional op row is " v ": " $0; bad++ }
       else unsup++
     } else if (v != "PASS") { print "row is " v ": " $0; bad++ }
