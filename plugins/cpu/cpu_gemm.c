@@ -77,15 +77,15 @@ static void pack_x_task(void *arg, size_t begin, size_t end, int thread)
     for (size_t p = a->p0 + begin; p < a->p0 + end; p++) {
         float *dst = a->xt + (p - a->p0) * a->panel;
         size_t i0 = p * GK_NR, live = a->m - i0 < GK_NR ? a->m - i0 : GK_NR;
+        if (a->amx) {
+            a->amx->pack_x(a->x + i0 * a->ldx + a->k0, a->ldx, live, a->kc, a->kc2p,
+                           a->bx == CPU_BF16_X_SPLIT, (uint32_t *)(void *)dst);
+            continue;
+        }
         if (a->bf) {
             cpu_gemm_bf16_pack_fn pack =
                 a->bx == CPU_BF16_X_SPLIT ? a->bf->pack_split : a->bf->pack_round;
             pack(a->x + i0 * a->ldx + a->k0, a->ldx, live, a->kc, (uint32_t *)(void *)dst);
-            if (a->amx) { /* zero pairs up to the tile depth */
-                size_t kc2 = (a->kc + 1) / 2, row = GK_NR * (size_t)a->bx;
-                memset((uint32_t *)(void *)dst + kc2 * row, 0,
-                       (a->kc2p - kc2) * row * sizeof(uint32_t));
-            }
             continue;
         }
         if (a->isa->pack_x) {
@@ -114,8 +114,9 @@ static const unsigned char *w_row(const gk_args *a, size_t j0, size_t r)
     return j0 + r < a->n ? a->w + ((j0 + r) * a->ldw + a->k0) * a->wbytes : NULL;
 }
 
-/* The AMX tile layout (cpu_internal.h): step st of row r's group g at
- * ((g·steps + st)·CPU_AMX_MR + r mod CPU_AMX_MR)·16 pairs, steps = ceil(k / 32). */
+/* The AMX B layout (cpu_internal.h): pair p of step st of feature r (group g = r / 32, half
+ * h = r mod 32 / 16) is word ((g·steps + st)·2 + h)·256 + p·16 + r mod 16, steps = ceil(k / 32);
+ * the pair holds depths 32·st + 2p (low half) and + 1. */
 size_t cpu_gemm_amx_layout_bytes(size_t n, size_t k)
 {
     size_t rows = (n + CPU_AMX_MR - 1) / CPU_AMX_MR * CPU_AMX_MR;
@@ -124,16 +125,15 @@ size_t cpu_gemm_amx_layout_bytes(size_t n, size_t k)
 
 void cpu_gemm_amx_put_row(const uint16_t *src, size_t r, size_t k, uint32_t *dst)
 {
-    size_t steps = (k + 31) / 32, full = k / 32, g = r / CPU_AMX_MR, rr = r % CPU_AMX_MR;
+    size_t steps = (k + 31) / 32, g = r / CPU_AMX_MR, h = r % CPU_AMX_MR / 16, f = r % 16;
     for (size_t st = 0; st < steps; st++) {
-        uint32_t *d = dst + ((g * steps + st) * CPU_AMX_MR + rr) * 16;
-        if (src && st < full) {
-            memcpy(d, src + st * 32, 64);
-            continue;
-        }
-        memset(d, 0, 64);
+        uint32_t pairs[16] = {0};
         if (src)
-            memcpy(d, src + st * 32, (k - st * 32) * sizeof(uint16_t));
+            memcpy(pairs, src + st * 32,
+                   (k - st * 32 < 32 ? k - st * 32 : 32) * sizeof(uint16_t));
+        uint32_t *d = dst + ((g * steps + st) * 2 + h) * 256 + f;
+        for (size_t p = 0; p < 16; p++)
+            d[p * 16] = pairs[p];
     }
 }
 
@@ -269,20 +269,19 @@ static void compute_task(void *arg, size_t begin, size_t end, int thread)
     }
 }
 
-/* Feature blocks [begin, end) of CPU_AMX_MR rows on the AMX kernel: each block's W panel is
+/* Feature blocks [begin, end) of CPU_AMX_MR features on the AMX kernel: each block's W is
  * read where pack_weight_host laid it out (the depth block's steps of its row group are
- * contiguous), every token panel of the token block is one block product, stored through the
- * instruction set's store in slices of at most GK_MR features. */
-#define AMX_CT_ROWS ((CPU_AMX_MR + GK_MR - 1) / GK_MR * GK_MR)
+ * contiguous), every token panel of the token block is one block product in Y's orientation,
+ * written by the kernel's own store (no transpose). */
 static void compute_amx_task(void *arg, size_t begin, size_t end, int thread)
 {
     const gk_args *a = arg;
     (void)thread;
-    /* The store reads whole slices of GK_MR rows: the last slice of a 32-row block runs
-     * past it into AMX_CT_ROWS' zeroed padding, whose lanes are never written to Y. */
-    float ct[AMX_CT_ROWS * GK_NR] __attribute__((aligned(64)));
-    memset(ct + CPU_AMX_MR * GK_NR, 0, (AMX_CT_ROWS - CPU_AMX_MR) * GK_NR * sizeof(float));
+    float ct[GK_NR * CPU_AMX_MR] __attribute__((aligned(64))); /* [tokens][features] */
     size_t panels = a->p1 - a->p0;
+    unsigned flags = a->first ? 0 : CPU_GEMM_STORE_ADD;
+    if (a->last && (a->bias || a->gelu))
+        flags |= CPU_GEMM_STORE_BIAS | (a->gelu ? CPU_GEMM_STORE_GELU : 0);
     int split = a->bx == CPU_BF16_X_SPLIT;
     a->amx->begin();
     size_t span = a->kc2p / 16 * CPU_AMX_MR * 64; /* bytes of a block's panel */
@@ -300,9 +299,8 @@ static void compute_amx_task(void *arg, size_t begin, size_t end, int thread)
             }
             const uint32_t *xb = (const uint32_t *)(const void *)(a->xt + q * a->panel);
             a->amx->block(wp, xb, a->kc2p, split, live > 16, ct);
-            for (size_t r0 = 0; r0 < rows; r0 += GK_MR)
-                tile_store(a, ct + r0 * GK_NR, i0, live, j0 + r0,
-                           rows - r0 < GK_MR ? rows - r0 : GK_MR);
+            a->amx->store(ct, live, rows, a->y + i0 * a->ldy + j0, a->ldy,
+                          a->bias ? a->bias + j0 : NULL, flags);
         }
     }
     a->amx->end();

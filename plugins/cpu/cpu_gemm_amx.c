@@ -2,16 +2,18 @@
  * "AMX"): products of bf16 pairs in tile registers with fp32 accumulation (tdpbf16ps), for
  * linear on a bf16 weight (driver: cpu_gemm.c).
  *
- * One call computes a block of CPU_AMX_MR = 32 output features x CPU_GEMM_NR = 32 tokens as four
- * 16 x 16 fp32 accumulator tiles (tmm0..3): per step of 16 depth pairs it loads two A tiles of W
- * (16 features x 16 pairs each, contiguous in the W panel's tile layout: a layout whose rows lie
- * a whole depth block apart put each of a tile's 16 rows on another page, and the TLB misses
- * held the kernel to about a third of its speed) and one or two B tiles of X
- * (16 pairs x 16 tokens, straight from the X panel, whose [kc2][CPU_GEMM_NR] pair layout is the
- * one tdpbf16ps wants for B), then runs four tile products. Split X panels ([kc2][2][NR]: hi
- * then lo) take a second pair of B loads and products per step. The panels are those of the
- * AVX512-BF16 kernels (same packers), with the depth padded by zeros to a multiple of 16 pairs
- * by the driver.
+ * The tiles compute Y's own orientation, tokens x features: one call computes a block of
+ * CPU_GEMM_NR = 32 tokens x CPU_AMX_MR = 32 features as four 16 x 16 fp32 accumulator tiles
+ * (tmm0..3). Per step of 32 depths it loads one or two A tiles of X (16 tokens x 16 pairs, from
+ * the X panel this file's pack_x writes: per step, 64 bytes of each token in turn) and two B
+ * tiles of W (16 pairs x 16 features, pairs interleaved as tdpbf16ps wants, from the layout
+ * pack_weight_host wrote, cpu_gemm_amx_put_row), then runs four tile products; a split X panel
+ * (hi, then lo, per step) takes a second pair of A loads and products. Every tile is a
+ * contiguous KiB (tiles whose rows lay a depth block apart put each row on another page, and
+ * the TLB misses held an earlier kernel to a third of its speed).
+ *
+ * Because the accumulators are [tokens][features], the block reaches Y through store without a
+ * transpose: rows of 32 features, plus Y (later depth blocks), bias and GELU per row vector.
  *
  * Tile registers need a configuration (palette 1, eight 16 x 64-byte tiles) per thread:
  * cpu_gemm_amx's begin() loads it and end() releases the tile state, around a run of blocks.
@@ -26,6 +28,7 @@
 #include <stdint.h>
 
 #include "cpu_gemm_kernels.h"
+#include "cpu_vmath.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&    \
     (__GNUC__ >= 11)
@@ -70,40 +73,122 @@ A_TARGET static void a_end(void)
 A_TARGET static void a_block(const uint32_t *wp, const uint32_t *xp, size_t kc2, int split,
                              int two, float *ct)
 {
-    const size_t xrow = (split ? 2 : 1) * (size_t)CPU_GEMM_NR; /* pairs per depth pair in X */
-    const size_t xs = xrow * sizeof(uint32_t);
+    const size_t xstep = (split ? 2 : 1) * (size_t)CPU_GEMM_NR * 16; /* words per X step */
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
     for (size_t k2 = 0; k2 < kc2; k2 += 16) {
-        const uint32_t *xb = xp + k2 * xrow, *wb = wp + k2 * CPU_AMX_MR;
-        _tile_loadd(4, wb, 64);
-        _tile_loadd(5, wb + 16 * 16, 64);
-        _tile_loadd(6, xb, xs);
+        const uint32_t *xb = xp + k2 / 16 * xstep, *wb = wp + k2 / 16 * (CPU_AMX_MR * 16);
+        _tile_loadd(6, wb, 64);            /* features 0..15 */
+        _tile_loadd(7, wb + 16 * 16, 64);  /* features 16..31 */
+        _tile_loadd(4, xb, 64);            /* tokens 0..15 */
         _tile_dpbf16ps(0, 4, 6);
-        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(1, 4, 7);
         if (two) {
-            _tile_loadd(7, xb + 16, xs);
-            _tile_dpbf16ps(1, 4, 7);
+            _tile_loadd(5, xb + 16 * 16, 64); /* tokens 16..31 */
+            _tile_dpbf16ps(2, 5, 6);
             _tile_dpbf16ps(3, 5, 7);
         }
         if (split) { /* the lo halves of X, against the same W */
-            _tile_loadd(6, xb + CPU_GEMM_NR, xs);
+            xb += CPU_GEMM_NR * 16;
+            _tile_loadd(4, xb, 64);
             _tile_dpbf16ps(0, 4, 6);
-            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(1, 4, 7);
             if (two) {
-                _tile_loadd(7, xb + CPU_GEMM_NR + 16, xs);
-                _tile_dpbf16ps(1, 4, 7);
+                _tile_loadd(5, xb + 16 * 16, 64);
+                _tile_dpbf16ps(2, 5, 6);
                 _tile_dpbf16ps(3, 5, 7);
             }
         }
     }
-    const size_t cs = CPU_GEMM_NR * sizeof(float);
+    const size_t cs = CPU_AMX_MR * sizeof(float);
     _tile_stored(0, ct, cs);
     _tile_stored(1, ct + 16, cs);
-    _tile_stored(2, ct + 16 * CPU_GEMM_NR, cs);
-    _tile_stored(3, ct + 16 * CPU_GEMM_NR + 16, cs);
+    if (two) {
+        _tile_stored(2, ct + 16 * CPU_AMX_MR, cs);
+        _tile_stored(3, ct + 16 * CPU_AMX_MR + 16, cs);
+    }
+}
+
+#define P_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")))
+
+/* One X panel in the tile layout (cpu_gemm_kernels.h): per step of 32 depths, the step's 16
+ * pairs of each of the 32 tokens (64 bytes a token), then with split the lo parts the same way;
+ * tokens past live and depths past kc are zero, up to kc2p / 16 steps. Rounding to nearest even
+ * (vcvtneps2bf16); lo = bf16(x - hi), exact in fp32, and 0 where hi is not finite. */
+P_TARGET static void a_pack_x(const float *x, size_t ldx, size_t live, size_t kc, size_t kc2p,
+                              int split, uint32_t *dst)
+{
+    size_t steps = kc2p / 16, xstep = (split ? 2 : 1) * (size_t)CPU_GEMM_NR * 16;
+    for (size_t st = 0; st < steps; st++) {
+        size_t s = st * 32, left = s < kc ? (kc - s < 32 ? kc - s : 32) : 0;
+        __mmask16 ma = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+        __mmask16 mb = left <= 16 ? 0 : left >= 32 ? 0xffff : (__mmask16)((1u << (left - 16)) - 1);
+        uint32_t *d = dst + st * xstep;
+        for (size_t t = 0; t < CPU_GEMM_NR; t++) {
+            __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+            if (t < live) {
+                a = _mm512_maskz_loadu_ps(ma, x + t * ldx + s);
+                b = _mm512_maskz_loadu_ps(mb, x + t * ldx + s + 16);
+            }
+            __m256bh ha = _mm512_cvtneps_pbh(a), hb = _mm512_cvtneps_pbh(b);
+            _mm512_storeu_si512((void *)(d + t * 16),
+                                _mm512_inserti64x4(_mm512_castsi256_si512((__m256i)ha),
+                                                   (__m256i)hb, 1));
+            if (!split)
+                continue;
+            __m512 va = _mm512_castsi512_ps(
+                _mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)ha), 16));
+            __m512 vb = _mm512_castsi512_ps(
+                _mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)hb), 16));
+            __mmask16 fa =
+                _mm512_cmp_ps_mask(_mm512_sub_ps(va, va), _mm512_setzero_ps(), _CMP_EQ_OQ);
+            __mmask16 fb =
+                _mm512_cmp_ps_mask(_mm512_sub_ps(vb, vb), _mm512_setzero_ps(), _CMP_EQ_OQ);
+            __m256bh la = _mm512_cvtneps_pbh(_mm512_maskz_sub_ps(fa, a, va));
+            __m256bh lb = _mm512_cvtneps_pbh(_mm512_maskz_sub_ps(fb, b, vb));
+            _mm512_storeu_si512((void *)(d + (CPU_GEMM_NR + t) * 16),
+                                _mm512_inserti64x4(_mm512_castsi256_si512((__m256i)la),
+                                                   (__m256i)lb, 1));
+        }
+    }
+}
+
+/* The block ct [32 tokens][32 features] into Y: for t < live, features f < rows,
+ * v = ct[t][f] (+ y[t][f] with ADD) (+ bias[f] with BIAS) (then GELU with GELU); masked stores,
+ * so the neighbouring blocks (other threads) are never touched. */
+P_TARGET static void a_store(const float *ct, size_t live, size_t rows, float *y, size_t ldy,
+                             const float *bias, unsigned flags)
+{
+    __mmask16 m0 = rows >= 16 ? 0xffff : (__mmask16)((1u << rows) - 1);
+    __mmask16 m1 = rows <= 16 ? 0 : rows >= 32 ? 0xffff : (__mmask16)((1u << (rows - 16)) - 1);
+    int add = (flags & CPU_GEMM_STORE_ADD) != 0, epi = (flags & CPU_GEMM_STORE_BIAS) != 0;
+    int gelu = epi && (flags & CPU_GEMM_STORE_GELU);
+    __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+    if (epi && bias) {
+        b0 = _mm512_maskz_loadu_ps(m0, bias);
+        b1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+    }
+    for (size_t t = 0; t < live; t++) {
+        float *yr = y + t * ldy;
+        __m512 v0 = _mm512_loadu_ps(ct + t * CPU_AMX_MR);
+        __m512 v1 = _mm512_loadu_ps(ct + t * CPU_AMX_MR + 16);
+        if (add) {
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, yr));
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, yr + 16));
+        }
+        if (epi) {
+            v0 = _mm512_add_ps(v0, b0);
+            v1 = _mm512_add_ps(v1, b1);
+        }
+        if (gelu) {
+            v0 = (__m512)cpu_v16_gelu((cpu_v16)v0);
+            v1 = (__m512)cpu_v16_gelu((cpu_v16)v1);
+        }
+        _mm512_mask_storeu_ps(yr, m0, v0);
+        _mm512_mask_storeu_ps(yr + 16, m1, v1);
+    }
 }
 
 /* AMX-TILE and AMX-BF16 with the OS saving XTILECFG and XTILEDATA, and AVX512-BF16 for the
@@ -153,7 +238,7 @@ static void a_probe(void)
     a_why = NULL;
 }
 
-static const cpu_gemm_amx a_table = {"amx", a_begin, a_end, a_block};
+static const cpu_gemm_amx a_table = {"amx", a_begin, a_end, a_block, a_pack_x, a_store};
 
 const cpu_gemm_amx *cpu_gemm_amx_table(const char **why)
 {

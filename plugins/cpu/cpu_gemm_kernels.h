@@ -76,11 +76,19 @@ typedef struct cpu_gemm_bf16 {
 } cpu_gemm_bf16;
 
 /* The AMX-BF16 block kernel (cpu_gemm_amx.c), for linear on a bf16 weight where the CPU has
- * AMX: block(wp, xp, kc2, split, two, ct) sets ct [CPU_AMX_MR][CPU_GEMM_NR] (features x tokens,
- * row stride CPU_GEMM_NR floats) to the products of CPU_AMX_MR rows of a bf16 W panel in tile
- * layout (pair kk2 of row r at wp[(kk2 / 16)·16·CPU_AMX_MR + r·16 + kk2 % 16]) with one X panel of the bf16 kernels' layout (above: "round", or
- * "split" when split != 0), over kc2 pairs, a multiple of 16 (the driver pads both panels
- * with zero pairs). two == 0 computes only tokens 0..15 (columns 16.. of ct are then zero).
+ * AMX, in Y's orientation (tokens x features):
+ * - pack_x(x, ldx, live, kc, kc2p, split, xp) writes the X panel of `live` <= CPU_GEMM_NR tokens
+ *   (rows ldx floats apart) over kc depths: per step of 32 depths (kc2p / 16 steps), the step's
+ *   16 bf16 pairs of each of the 32 tokens in turn (16 words a token), X rounded to nearest
+ *   even; with split, each step then holds the lo parts (bf16(x - hi)) the same way; zero past
+ *   live and past kc.
+ * - block(wp, xp, kc2p, split, two, ct) sets ct [CPU_GEMM_NR][CPU_AMX_MR] (tokens x features,
+ *   row stride CPU_AMX_MR floats) to the products of that panel with CPU_AMX_MR features of W
+ *   in the B layout (cpu_gemm_amx_put_row: per step, two tiles of 16 pairs x 16 features, each
+ *   pair two consecutive depths of one feature) over kc2p pairs. two == 0 computes tokens
+ *   0..15 only (rows 16.. of ct are then left as they were).
+ * - store(ct, live, rows, y, ldy, bias, flags) writes rows 0..live-1, features 0..rows-1 of ct
+ *   into Y (rows ldy apart) with the CPU_GEMM_STORE_* flags of the instruction-set stores.
  * A thread calls begin() before its first block and end() after its last one (they load and
  * release the tile configuration); blocks run only between them. */
 #define CPU_AMX_MR 32
@@ -88,8 +96,12 @@ typedef struct cpu_gemm_amx {
     const char *name; /* "amx" */
     void (*begin)(void);
     void (*end)(void);
-    void (*block)(const uint32_t *wp, const uint32_t *xp, size_t kc2, int split, int two,
+    void (*block)(const uint32_t *wp, const uint32_t *xp, size_t kc2p, int split, int two,
                   float *ct);
+    void (*pack_x)(const float *x, size_t ldx, size_t live, size_t kc, size_t kc2p, int split,
+                   uint32_t *xp);
+    void (*store)(const float *ct, size_t live, size_t rows, float *y, size_t ldy,
+                  const float *bias, unsigned flags);
 } cpu_gemm_amx;
 
 /* The AMX kernel, or NULL with *why (a static sentence, when why is not NULL) saying what is

@@ -263,9 +263,10 @@ vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float
  * not force widened weights. */
 int cpu_gemm_uses_amx_layout(const cpu_gemm_plan *plan);
 
-/* The AMX tile layout of a bf16 W [n,k]: groups of CPU_AMX_MR rows; in each group, for each
- * step of 32 depths (16 pairs), the 16 pairs of each of the group's rows in turn, 64 bytes a
- * row; zero past n and past k. Its size in bytes: */
+/* The AMX layout of a bf16 W [n,k] (the B tiles of cpu_gemm_kernels.h's AMX kernel): groups
+ * of CPU_AMX_MR rows (features); in each group, for each step of 32 depths, two tiles (features
+ * 0..15 and 16..31 of the group) of 16 rows, one per pair of depths, each row the pair of each
+ * of the tile's 16 features (64 bytes); zero past n and past k. Its size in bytes: */
 size_t cpu_gemm_amx_layout_bytes(size_t n, size_t k);
 /* Writes row r (k bf16 values at src; NULL: a zero row past n) into its places of the layout
  * at dst. Rows are independent: threads may write different rows at once. */

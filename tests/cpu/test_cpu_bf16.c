@@ -367,10 +367,11 @@ Test(cpu_bf16, notes_say_what_is_rounded)
               info.precision_notes);
 }
 
-/* Where linear runs bf16 on AMX, pack_weight_host stores the weight in the tile layout the
+/* Where linear runs bf16 on AMX, pack_weight_host stores the weight in the B-tile layout the
  * tile loads read in place (plugins/cpu/cpu_internal.h): for each group of 32 rows and each
- * step of 32 depths, 64 bytes of each row of the group in turn; zero past n (37 here: one group
- * and 27 padding rows of the second) and past k (101: the fourth step holds 5 values). With AMX
+ * step of 32 depths, two tiles (rows 0..15 and 16..31 of the group), each 16 pairs of depths x
+ * 16 rows, a pair being two consecutive depths of one row; zero past n (37 here: one group and
+ * 27 padding rows of the second) and past k (101: the fourth step holds 5 values). With AMX
  * off, and on CPUs without it, the weight stays row-major (n·k values). */
 Test(cpu_bf16, amx_weight_layout)
 {
@@ -395,7 +396,8 @@ Test(cpu_bf16, amx_weight_layout)
                       "the packed weight is larger than its layout (%s)", amx ? "AMX" : "rows");
         for (size_t r = 0; r < (amx ? rows : n); r++)
             for (size_t kk = 0; kk < (amx ? steps * 32 : k); kk++) {
-                size_t at = amx ? (((r / 32) * steps + kk / 32) * 32 + r % 32) * 32 + kk % 32
+                size_t at = amx ? ((((r / 32) * steps + kk / 32) * 2 + r % 32 / 16) * 16 +
+                                   kk % 32 / 2) * 32 + r % 16 * 2 + kk % 2
                                 : r * k + kk;
                 uint16_t want = r < n && kk < k ? w[r * k + kk] : 0;
                 cr_assert_eq(got[at], want, "%s layout: W[%zu][%zu] at %zu is 0x%04x, want 0x%04x",
