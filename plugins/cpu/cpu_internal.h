@@ -88,6 +88,8 @@ void cpu_cache_sizes(cpu_caches *out);
 typedef struct cpu_gemm_plan {
     const cpu_gemm_isa *isa;
     int linear;
+    int race; /* VITCL_CPU_GEMM=auto with linear on the own kernels: fp32 linears without GELU
+                 take OpenBLAS in the shape classes where it won the race (cpu_gemm_race.c) */
     cpu_caches caches;
     size_t kc;
     /* linear on a bf16 weight: the bf16 kernels (NULL: W is widened to fp32 and isa's kernels
@@ -257,6 +259,20 @@ vitcl_status cpu_gemm_linear(vitcl_context *ctx, const char *op, const float *x,
 vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float *x, size_t ldx,
                                  const void *w, uint32_t wfmt, size_t ldw, const float *bias,
                                  float *y, size_t ldy, size_t m, size_t n, size_t k, int gelu);
+
+/* ---- cpu_gemm_race.c */
+/* Whether an fp32 linear without GELU of m tokens, n outputs and depth k goes to OpenBLAS on
+ * ctx: its plan races (ctx->gemm.race), the shape is large enough to matter, and OpenBLAS won
+ * that shape's class; the first such call of the process runs the race on ctx's pool (about
+ * 150 ms on 2 cores). Thread-safe (contexts on other threads wait for the race). */
+int cpu_gemm_race_blas(vitcl_context *ctx, size_t m, size_t n, size_t k);
+/* One line on the verdict (or that it is still to come), for device_info's extra. */
+void cpu_gemm_race_describe(char *out, size_t len);
+/* ---- cpu_linear.c */
+/* Y[m,n] = X[m,k]·W[n,k]^T + bias (NULL: none) on OpenBLAS: Y filled with the bias, then one
+ * sgemm with beta 1 (rows dense: ldx = ldw = k, ldy = n). */
+void cpu_linear_openblas(vitcl_context *ctx, const float *x, const float *w, const float *bias,
+                         float *y, size_t m, size_t n, size_t k);
 
 /* Whether linear on this plan runs bf16 weights on AMX, so that pack_weight_host stores them
  * in the AMX tile layout: the own GEMM runs linear, has the AMX kernel and VITCL_CPU_BF16 does

@@ -74,6 +74,15 @@ static void blas_on_half(vitcl_context *ctx, const float *x, const uint16_t *w, 
     }
 }
 
+void cpu_linear_openblas(vitcl_context *ctx, const float *x, const float *w, const float *bias,
+                         float *y, size_t m, size_t n, size_t k)
+{
+    if (bias)
+        cpu_fill_rows(ctx, y, m, n, bias);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, x, (int)k,
+                w, (int)k, bias ? 1.0f : 0.0f, y, (int)n);
+}
+
 /* Checks a packed W (pack_weight_host) against the call: flag, shape and offset. */
 static vitcl_status check_packed(vitcl_context *ctx, const char *op, const vitcl_buffer *W,
                                  size_t w_off, size_t n, size_t k, uint32_t flags)
@@ -147,7 +156,9 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     float *y = cpu_f(Y, y_off);
     int gelu = (flags & VITCL_LINEAR_GELU) != 0;
     uint32_t fmt = !packed ? VITCL_PRECISION_FP32 : W->amx ? CPU_WFMT_BF16_AMX : W->precision;
-    if (ctx->gemm.linear) {
+    /* fp32 without GELU: OpenBLAS where it won this shape class's race (cpu_gemm_race.c). */
+    int blas = fmt == VITCL_PRECISION_FP32 && !gelu && cpu_gemm_race_blas(ctx, m, n, k);
+    if (ctx->gemm.linear && !blas) {
         st = cpu_gemm_linear_fmt(ctx, op, x, k, w, fmt, k, bias, y, n, m, n, k, gelu);
         if (st == VITCL_OK)
             cpu_record(ctx, op, t0);
@@ -160,14 +171,14 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     }
     /* Y starts as the broadcast bias and beta = 1 adds the product to it (or beta = 0
      * overwrites it); GELU is one threaded pass afterwards. */
-    if (bias)
-        cpu_fill_rows(ctx, y, m, n, bias);
-    if (fmt == VITCL_PRECISION_FP32)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, x,
-                    (int)k, w, (int)k, bias ? 1.0f : 0.0f, y, (int)n);
-    else
+    if (fmt == VITCL_PRECISION_FP32) {
+        cpu_linear_openblas(ctx, x, w, bias, y, m, n, k);
+    } else {
+        if (bias)
+            cpu_fill_rows(ctx, y, m, n, bias);
         blas_on_half(ctx, x, (const uint16_t *)(const void *)W->data, fmt, y, m, n, k,
                      bias != NULL);
+    }
     if (gelu)
         cpu_bias_gelu_rows(ctx, y, m, n, n, NULL, 1);
     cpu_record(ctx, op, t0);

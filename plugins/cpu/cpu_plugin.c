@@ -94,15 +94,16 @@ static const cpu_gemm_isa *best_isa(void)
  * kernels for all three, refused where the CPU lacks them) or "openblas" (OpenBLAS for linear
  * and patch_embed, the plain kernels for attention). Sets *isa (NULL: none) and *linear, and
  * returns 0, or -1 with err set. */
-static int gemm_choice(const cpu_gemm_isa **isa, int *linear, char *err, size_t errlen)
+static int gemm_choice(const cpu_gemm_isa **isa, int *linear, int *race, char *err,
+                       size_t errlen)
 {
     const char *env = getenv("VITCL_CPU_GEMM");
     const char *need = NULL;
     *isa = NULL;
-    *linear = 0;
+    *linear = *race = 0;
     if (!env || !env[0] || strcmp(env, "auto") == 0) {
         *isa = best_isa();
-        *linear = *isa && *isa == cpu_gemm_isa_avx512();
+        *linear = *race = *isa && *isa == cpu_gemm_isa_avx512();
         return 0;
     }
     if (strcmp(env, "openblas") == 0)
@@ -291,8 +292,8 @@ static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *i
                       VITCL_PRECISION_BIT(VITCL_PRECISION_FP16);
     char *core = openblas_get_corename();
     const cpu_gemm_isa *isa = NULL;
-    int own_linear = 0;
-    if (gemm_choice(&isa, &own_linear, NULL, 0) < 0)
+    int own_linear = 0, race = 0;
+    if (gemm_choice(&isa, &own_linear, &race, NULL, 0) < 0)
         isa = NULL, own_linear = 0;
     const cpu_gemm_bf16 *bf16 = NULL;
     int bf16_x = CPU_BF16_X_AUTO;
@@ -313,6 +314,13 @@ static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *i
              own_linear ? "own " : "OpenBLAS", own_linear ? isa->name : "",
              isa ? "own " : "plain C", isa ? isa->name : "", caches.l1d >> 10, caches.l2 >> 10,
              caches.l3 >> 10, caches.source[1], plan.kc, core ? core : "unknown", s->cores);
+    if (race) {
+        size_t used = strlen(full.extra);
+        if (used + 3 < sizeof full.extra) {
+            memcpy(full.extra + used, "; ", 3);
+            cpu_gemm_race_describe(full.extra + used + 2, sizeof full.extra - used - 2);
+        }
+    }
     int own512 = own_linear && isa && isa == cpu_gemm_isa_avx512();
     precision_notes(full.precision_notes, sizeof full.precision_notes, own_linear, own512, hw,
                     bf16, bf16_x, amx);
@@ -359,8 +367,8 @@ static vitcl_status cpu_context_create(void *state, int device_index, vitcl_cont
     if (threads < 0)
         return VITCL_ERR_INVALID_ARGUMENT;
     const cpu_gemm_isa *isa = NULL;
-    int own_linear = 0;
-    if (gemm_choice(&isa, &own_linear, err, errlen) < 0)
+    int own_linear = 0, race = 0;
+    if (gemm_choice(&isa, &own_linear, &race, err, errlen) < 0)
         return VITCL_ERR_INVALID_ARGUMENT;
     const cpu_gemm_bf16 *bf16 = NULL;
     int bf16_x = CPU_BF16_X_AUTO;
@@ -386,6 +394,7 @@ static vitcl_status cpu_context_create(void *state, int device_index, vitcl_cont
         cpu_cache_sizes(&caches);
         cpu_gemm_plan_make(&ctx->gemm, isa, &caches);
         ctx->gemm.linear = own_linear;
+        ctx->gemm.race = race;
         if (bf16)
             cpu_gemm_plan_bf16(&ctx->gemm, bf16, bf16_x, amx);
     }

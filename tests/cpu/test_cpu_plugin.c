@@ -235,3 +235,50 @@ Test(cpu_plugin, profiling)
     d->buffer_free(CPU.ctx, x);
     d->buffer_free(CPU.ctx, y);
 }
+
+/* The fp32 GEMM race (plugins/cpu/cpu_gemm_race.c), seen through device_info's extra: small
+ * linears never start it; the first large fp32 linear without GELU does, on AVX-512 machines
+ * with VITCL_CPU_GEMM=auto, and whichever path it picks computes what ref does. Elsewhere (no
+ * AVX-512: OpenBLAS already runs linear) the extra never mentions a race. */
+static const char *cpu_extra(vitcl_device_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+    cr_assert_eq(CPU.desc->device_info(CPU.state, 0, info), VITCL_OK);
+    return info->extra;
+}
+
+static void race_linear(size_t m, size_t n, size_t k)
+{
+    float *x = rand_array(m * k, -1, 1), *w = rand_array(n * k, -1, 1), *b = rand_array(n, -1, 1);
+    pair X = pair_new(x, m * k, "x"), W = pair_new(w, n * k, "w"), B = pair_new(b, n, "b");
+    pair Y = pair_new(NULL, m * n, "y");
+    cr_assert_eq(CPU.ops->linear(CPU.ctx, X.c, 0, W.c, 0, B.c, 0, Y.c, 0, m, n, k, 0), VITCL_OK,
+                 "%s", CPU.desc->last_error(CPU.ctx));
+    cr_assert_eq(REF.ops->linear(REF.ctx, X.r, 0, W.r, 0, B.r, 0, Y.r, 0, m, n, k, 0), VITCL_OK);
+    /* outputs of order sqrt(k)/3: fp32 sums of k terms are off by about 1e-6 of that */
+    assert_pair_close("linear after the race", Y, NULL, 1e-4, 1e-4);
+    pair_free(X), pair_free(W), pair_free(B), pair_free(Y);
+    free(x), free(w), free(b);
+}
+
+Test(cpu_plugin, gemm_race_runs_once_for_large_fp32_linears, .timeout = 300)
+{
+    vitcl_device_info info;
+    const char *extra = cpu_extra(&info);
+    int races = strstr(extra, "fp32 linear without GELU") != NULL;
+    __builtin_cpu_init();
+    cr_assert_eq(races, __builtin_cpu_supports("avx512f") != 0, "extra: %s", extra);
+    race_linear(7, 9, 31); /* 2·10^3 multiply-adds: no race */
+    extra = cpu_extra(&info);
+    cr_assert(!strstr(extra, "raced ("), "a small linear started the race: %s", extra);
+    race_linear(256, 512, 1024); /* 1.3·10^8: the race, then this linear on its winner */
+    extra = cpu_extra(&info);
+    if (!races) {
+        cr_assert(!strstr(extra, "raced"), "extra: %s", extra);
+        return;
+    }
+    cr_assert(strstr(extra, "raced (own/OpenBLAS ms): m<=512 k<=2048 "), "extra: %s", extra);
+    cr_assert(strstr(extra, "m>512 k>2048 "), "all four classes: %s", extra);
+    race_linear(256, 512, 1024); /* the verdict stands: same answer again */
+}
