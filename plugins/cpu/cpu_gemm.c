@@ -34,6 +34,11 @@
  * pairs (rounded, or hi + lo when VITCL_CPU_BF16=split) by the kernel table's packer, and the
  * depth block is kc_bf16, derived from L2 on the packed bytes. cpu_gemm_bf16_x_for decides per
  * shape; its WIDEN answer sends the call down the fp32 path with the weight widened.
+ *
+ * A bf16 W in the AMX layout (CPU_WFMT_BF16_AMX, written by pack_weight_host where
+ * cpu_gemm_uses_amx_layout) runs the AMX kernel instead: the same depth and token blocks and
+ * feature blocks of CPU_AMX_MR, W read in place, X packed by the kernel's own packer, blocks in
+ * Y's orientation written by its own store (cpu_gemm_kernels.h, "AMX").
  */
 #include <stddef.h>
 #include <string.h>
