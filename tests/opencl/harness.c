@@ -172,6 +172,11 @@ vitcl_status harness_create_with_kernels(const char *kdir, char *err, size_t err
     harness_tmpdir(cache, sizeof cache);
     setenv("VITCL_CACHE_DIR", cache, 1);
     setenv("VITCL_CL_KERNEL_DIR", kdir, 1);
+    return harness_try_create(err, errlen, devname, dnlen);
+}
+
+vitcl_status harness_try_create(char *err, size_t errlen, char *devname, size_t dnlen)
+{
     harness h = {0};
     harness_load(&h);
     vitcl_device_info info;

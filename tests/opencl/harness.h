@@ -58,5 +58,8 @@ void harness_copy_kernels(const char *dir, const char *file, const char *old,
  * device's name in devname. */
 vitcl_status harness_create_with_kernels(const char *kdir, char *err, size_t errlen,
                                          char *devname, size_t dnlen);
+/* Loads the plugin and creates (then destroys) a context on the test device with the
+ * environment as it is: the status, its message in err and the device's name in devname. */
+vitcl_status harness_try_create(char *err, size_t errlen, char *devname, size_t dnlen);
 
 #endif

@@ -140,19 +140,7 @@ static vitcl_status create_with(const char *mode, char *err, size_t len, char *d
 {
     setenv("VITCL_CL_ATTENTION", "tiled", 1);
     setenv("VITCL_CL_SUBGROUPS", mode, 1);
-    harness h = {0};
-    harness_load(&h);
-    vitcl_device_info info;
-    memset(&info, 0, sizeof info);
-    info.struct_size = sizeof info;
-    cr_assert_eq(h.desc->device_info(h.state, harness_device(), &info), VITCL_OK);
-    snprintf(dev, dlen, "%s", info.name);
-    vitcl_status s = h.desc->context_create(h.state, harness_device(), &h.ctx, err, len);
-    if (s == VITCL_OK)
-        h.desc->context_destroy(h.ctx);
-    h.ctx = NULL;
-    harness_close(&h);
-    return s;
+    return harness_try_create(err, len, dev, dlen);
 }
 
 Test(opencl_subgroups, on_auto_and_off_match_the_reference_where_offered)
