@@ -38,6 +38,8 @@
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "cpu_bf16_strip.h"
 #define A_TARGET __attribute__((target("amx-tile,amx-bf16")))
 #else
 #define A_HAVE 0
@@ -115,42 +117,22 @@ A_TARGET static void a_block(const uint32_t *wp, const uint32_t *xp, size_t kc2,
 
 /* One X panel in the tile layout (cpu_gemm_kernels.h): per step of 32 depths, the step's 16
  * pairs of each of the 32 tokens (64 bytes a token), then with split the lo parts the same way;
- * tokens past live and depths past kc are zero, up to kc2p / 16 steps. Rounding to nearest even
- * (vcvtneps2bf16); lo = bf16(x - hi), exact in fp32, and 0 where hi is not finite. */
+ * tokens past live and depths past kc are zero, up to kc2p / 16 steps; each token's strip is
+ * rounded as the AVX512-BF16 packers round it (cpu_bf16_strip). */
 P_TARGET static void a_pack_x(const float *x, size_t ldx, size_t live, size_t kc, size_t kc2p,
                               int split, uint32_t *dst)
 {
     size_t steps = kc2p / 16, xstep = (split ? 2 : 1) * (size_t)CPU_GEMM_NR * 16;
     for (size_t st = 0; st < steps; st++) {
         size_t s = st * 32, left = s < kc ? (kc - s < 32 ? kc - s : 32) : 0;
-        __mmask16 ma = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-        __mmask16 mb = left <= 16 ? 0 : left >= 32 ? 0xffff : (__mmask16)((1u << (left - 16)) - 1);
         uint32_t *d = dst + st * xstep;
         for (size_t t = 0; t < CPU_GEMM_NR; t++) {
-            __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
-            if (t < live) {
-                a = _mm512_maskz_loadu_ps(ma, x + t * ldx + s);
-                b = _mm512_maskz_loadu_ps(mb, x + t * ldx + s + 16);
-            }
-            __m256bh ha = _mm512_cvtneps_pbh(a), hb = _mm512_cvtneps_pbh(b);
-            _mm512_storeu_si512((void *)(d + t * 16),
-                                _mm512_inserti64x4(_mm512_castsi256_si512((__m256i)ha),
-                                                   (__m256i)hb, 1));
-            if (!split)
-                continue;
-            __m512 va = _mm512_castsi512_ps(
-                _mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)ha), 16));
-            __m512 vb = _mm512_castsi512_ps(
-                _mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)hb), 16));
-            __mmask16 fa =
-                _mm512_cmp_ps_mask(_mm512_sub_ps(va, va), _mm512_setzero_ps(), _CMP_EQ_OQ);
-            __mmask16 fb =
-                _mm512_cmp_ps_mask(_mm512_sub_ps(vb, vb), _mm512_setzero_ps(), _CMP_EQ_OQ);
-            __m256bh la = _mm512_cvtneps_pbh(_mm512_maskz_sub_ps(fa, a, va));
-            __m256bh lb = _mm512_cvtneps_pbh(_mm512_maskz_sub_ps(fb, b, vb));
-            _mm512_storeu_si512((void *)(d + (CPU_GEMM_NR + t) * 16),
-                                _mm512_inserti64x4(_mm512_castsi256_si512((__m256i)la),
-                                                   (__m256i)lb, 1));
+            __m512i hi = _mm512_setzero_si512(), lo = hi;
+            if (t < live && left)
+                cpu_bf16_strip(x + t * ldx + s, left, &hi, split ? &lo : NULL);
+            _mm512_storeu_si512((void *)(d + t * 16), hi);
+            if (split)
+                _mm512_storeu_si512((void *)(d + (CPU_GEMM_NR + t) * 16), lo);
         }
     }
 }

@@ -26,6 +26,8 @@
 #define B_HAVE 1
 #include <cpuid.h>
 #include <immintrin.h>
+
+#include "cpu_bf16_strip.h"
 #define B_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 #else
 #define B_HAVE 0
@@ -145,19 +147,6 @@ B_TARGET static void split_16(const uint32_t *wp, const uint32_t *xp, size_t kc2
 
 #pragma GCC diagnostic pop
 
-/* 16 floats rounded to bf16 (nearest even, NaN kept quiet), widened back to fp32. */
-B_TARGET static __m512 bf16_value(__m256bh h)
-{
-    __m512i w = _mm512_cvtepu16_epi32((__m256i)h);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
-}
-
-/* Two 16-pair halves into one vector of 16 pairs. */
-B_TARGET static __m512i join(__m256bh a, __m256bh b)
-{
-    return _mm512_inserti64x4(_mm512_castsi256_si512((__m256i)a), (__m256i)b, 1);
-}
-
 /* c[j] lane i = r[i] lane j for 16 x 16 32-bit lanes: 32-bit, then 64-bit interleaves within
  * 128-bit lanes, then two shuffles of 128-bit lanes. */
 B_TARGET static void transpose16(const __m512i r[16], __m512i c[16])
@@ -200,31 +189,13 @@ B_TARGET static void pack_panel(const float *x, size_t ldx, size_t live, size_t 
     size_t row = split ? 2 * CPU_GEMM_NR : CPU_GEMM_NR;
     for (size_t s = 0; s < kc; s += 32) {
         size_t left = kc - s < 32 ? kc - s : 32, pairs = (left + 1) / 2;
-        __mmask16 ma = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-        __mmask16 mb = left <= 16 ? 0 : left >= 32 ? 0xffff : (__mmask16)((1u << (left - 16)) - 1);
         uint32_t *d = dst + s / 2 * row;
         for (size_t t0 = 0; t0 < CPU_GEMM_NR; t0 += 16) {
             __m512i hi[16], lo[16], c[16];
             for (size_t i = 0; i < 16; i++) {
                 hi[i] = lo[i] = _mm512_setzero_si512();
-                if (t0 + i >= live)
-                    continue;
-                const float *src = x + (t0 + i) * ldx + s;
-                __m512 a = _mm512_maskz_loadu_ps(ma, src);
-                __m512 b = _mm512_maskz_loadu_ps(mb, src + 16);
-                __m256bh ha = _mm512_cvtneps_pbh(a), hb = _mm512_cvtneps_pbh(b);
-                hi[i] = join(ha, hb);
-                if (split) {
-                    /* x - hi is exact in fp32; where hi is not finite, lo is 0, not NaN. */
-                    __m512 va = bf16_value(ha), vb = bf16_value(hb);
-                    __mmask16 fa = _mm512_cmp_ps_mask(_mm512_sub_ps(va, va),
-                                                      _mm512_setzero_ps(), _CMP_EQ_OQ);
-                    __mmask16 fb = _mm512_cmp_ps_mask(_mm512_sub_ps(vb, vb),
-                                                      _mm512_setzero_ps(), _CMP_EQ_OQ);
-                    __m512 ra = _mm512_maskz_sub_ps(fa, a, va);
-                    __m512 rb = _mm512_maskz_sub_ps(fb, b, vb);
-                    lo[i] = join(_mm512_cvtneps_pbh(ra), _mm512_cvtneps_pbh(rb));
-                }
+                if (t0 + i < live)
+                    cpu_bf16_strip(x + (t0 + i) * ldx + s, left, &hi[i], split ? &lo[i] : NULL);
             }
             transpose16(hi, c);
             for (size_t j = 0; j < pairs; j++)
