@@ -120,8 +120,8 @@ static const unsigned char *w_row(const gk_args *a, size_t j0, size_t r)
 }
 
 /* The AMX B layout (cpu_internal.h): pair p of step st of feature r (group g = r / 32, half
- * h = r mod 32 / 16) is word ((g·steps + st)·2 + h)·256 + p·16 + r mod 16, steps = ceil(k / 32);
- * the pair holds depths 32·st + 2p (low half) and + 1. */
+ * h = r mod 32 / 16) is word ((g·steps + st)·2 + h)·256 + p·16 + r mod 16, with
+ * steps = ceil(k / 32); the pair holds depths 32·st + 2p (low half) and + 1. */
 size_t cpu_gemm_amx_layout_bytes(size_t n, size_t k)
 {
     size_t rows = (n + CPU_AMX_MR - 1) / CPU_AMX_MR * CPU_AMX_MR;
@@ -403,7 +403,7 @@ vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float
                         : GK_NR * kc_max;
     size_t xt_floats = (panels < per_block ? panels : per_block) * panel;
     vitcl_status st = cpu_packed_x_reserve(ctx, op, xt_floats);
-    if (st == VITCL_OK)
+    if (st == VITCL_OK && !amx) /* the W panels; AMX reads W in place */
         st = cpu_scratch_reserve(ctx, op, (size_t)GK_MR * GK_LDWP);
     if (st != VITCL_OK)
         return st;

@@ -3,7 +3,9 @@
  * On CPUs with AVX-512 (or with VITCL_CPU_GEMM=avx2 / own) the GEMM is the plugin's own
  * (cpu_gemm.c): it reads W where it lies (the memory-mapped checkpoint, zero copy), fuses the
  * bias and GELU into its epilogue, and does not depend on which OpenBLAS kernel
- * OPENBLAS_CORETYPE selects. Elsewhere (AVX2 machines by default: there OpenBLAS's Haswell/Zen
+ * OPENBLAS_CORETYPE selects; with VITCL_CPU_GEMM=auto, fp32 linears without GELU go to
+ * OpenBLAS instead in the shape classes where it won the process's race (cpu_gemm_race.c).
+ * Elsewhere (AVX2 machines by default: there OpenBLAS's Haswell/Zen
  * kernel measured 1.5-2x the own AVX2 kernels, docs/performance.md), or with
  * VITCL_CPU_GEMM=openblas, it is one cblas_sgemm over all of M (W [n,k] transposed by the
  * BLAS): Y is first filled with the broadcast bias and the sgemm runs with beta = 1, then GELU
@@ -15,9 +17,9 @@
  * OpenBLAS, and the own GEMM packs small W panels per call at a cost of 1/m of its work.
  *
  * A weight from pack_weight_host (ABI 1.1, cpu_pack_host.c; flag VITCL_LINEAR_PACKED_W) is
- * W [n,k] in fp32, bf16 or fp16. fp32 runs as above. A bf16 W on the own GEMM with AVX512-BF16
- * is multiplied in bf16, X rounded to bf16 except for fused-QKV shapes (cpu_gemm_bf16_x_for,
- * VITCL_CPU_BF16). Otherwise a 16-bit W is widened to fp32 and the products run in fp32 (X is
+ * W [n,k] in fp32, bf16 or fp16 (bf16 in the AMX tile layout where AMX runs it). fp32 runs as
+ * above. A bf16 W on the own GEMM with AVX512-BF16 or AMX is multiplied in bf16, X rounded to
+ * bf16 except for fused-QKV shapes (cpu_gemm_bf16_x_for, VITCL_CPU_BF16). Otherwise a 16-bit W is widened to fp32 and the products run in fp32 (X is
  * not rounded): the own GEMM widens the rows it packs anyway (cpu_gemm_linear_fmt), and the
  * OpenBLAS path widens W in blocks of rows into ctx->wide, a
  * block sized to a quarter of L3 (so OpenBLAS reads it back from cache), one sgemm per block
