@@ -113,7 +113,8 @@ static void write_stats(const vitcl_context *ctx)
     int n = snprintf(line, sizeof line,
                      "opencl device=%s builds=%u cache_hits=%u cache_rejected=%u gemm=%s "
                      "attention=%s selfcheck=%s tuning=%s gemm_bf16=%s tuning_bf16=%s "
-                     "gemm_fp16=%s tuning_fp16=%s precisions=fp32%s%s clblast=%s%s%s%s%s%s\n",
+                     "gemm_fp16=%s tuning_fp16=%s precisions=fp32%s%s clblast=%s%s%s%s%s%s "
+                     "subgroups=\"%s\"\n",
                      ctx->dev->info.name, ctx->stats.builds, ctx->stats.cache_hits,
                      ctx->stats.cache_rejected, ocl_gemm_choice_name(ctx),
                      !ctx->att_tiled ? "rows" : ctx->att_sg ? "tiled+subgroups" : "tiled",
@@ -129,7 +130,8 @@ static void write_stats(const vitcl_context *ctx)
                          : "unchecked",
                      faults[0] ? " faults=" : "", faults,
                      ctx->clblast_unusable ? " note=\"" : "", ctx->clblast_note,
-                     ctx->clblast_unusable ? "\"" : "");
+                     ctx->clblast_unusable ? "\"" : "",
+                     ctx->att_sg ? ctx->dev->subgroups : ctx->sg_note);
     if (n <= 0)
         return;
     size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;

@@ -260,7 +260,7 @@ struct vitcl_context {
     int att_tiled;             /* attention runs attention_tiled.cl (see attention.c) */
     /* attention_tiled.cl is built with AT_SUBGROUPS (its softmax rows reduced by subgroups):
      * VITCL_CL_SUBGROUPS=auto (where the device reports them and the build works), on (must),
-     * off (never); programs.c. sg_note says why not when 0. */
+     * off (never); programs.c. sg_note says why not when 0 (the stats line's subgroups=). */
     int att_sg;
     char sg_note[200];
     /* Why a kernel cannot run on this device ("" when it can): its work-group size exceeds

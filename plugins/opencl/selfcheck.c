@@ -135,12 +135,13 @@ static void linear_ref(const float *x, const float *w, const float *b, size_t m,
 enum { SC_CLBLAST = -2, SC_GENERAL = -1 };
 
 /* Runs linear with bias and GELU through `path` (a gemm_packed variant when >= 0) into Y, then
- * again with VITCL_LINEAR_RESIDUAL on top of that result, checking both: the second must be
- * twice the reference (the kernel adds its own first result). */
+ * again with VITCL_LINEAR_RESIDUAL on top of that result, checking both: ref holds the m·n
+ * reference values, then twice them, which the second run must give (the kernel adds its own
+ * first result). */
 static vitcl_status check_linear_path(sc_run *r, int path, const vitcl_buffer *X,
                                       const vitcl_buffer *W, const vitcl_buffer *B,
                                       vitcl_buffer *Y, size_t m, size_t n, size_t k, float *y,
-                                      double *ref, double tol)
+                                      const double *ref, double tol)
 {
     static const char *const names[OCL_GEMM_VARIANTS] = {
         "gemm_packed (6 rows)", "gemm_packed (8 rows)", "gemm_packed (12 rows)",
@@ -162,12 +163,8 @@ static vitcl_status check_linear_path(sc_run *r, int path, const vitcl_buffer *X
             s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float));
         if (s != VITCL_OK)
             break;
-        for (size_t i = 0; i < m * n; i++)
-            ref[i] *= pass ? 2.0 : 1.0;
         snprintf(what, sizeof what, "%s%s", name, pass ? " + residual" : "");
-        s = sc_compare(r, what, path == SC_CLBLAST, y, ref, m * n, tol);
-        for (size_t i = 0; i < m * n; i++)
-            ref[i] /= pass ? 2.0 : 1.0;
+        s = sc_compare(r, what, path == SC_CLBLAST, y, ref + pass * m * n, m * n, tol);
     }
     return s;
 }
@@ -181,13 +178,15 @@ static vitcl_status check_linear(sc_run *r, size_t m, size_t n, size_t k, int cl
     vitcl_status s = VITCL_ERR_OUT_OF_MEMORY;
     float *x = sc_floats(r, m * k, 1.0f), *w = sc_floats(r, n * k, 1.0f);
     float *b = sc_floats(r, n, 1.0f), *y = malloc(m * n * sizeof *y);
-    double *ref = malloc(m * n * sizeof *ref);
+    double *ref = malloc(2 * m * n * sizeof *ref); /* the reference, then twice it */
     vitcl_buffer *X, *W, *B, *Y;
     if (!x || !w || !b || !y || !ref) {
         s = ocl_fail(ctx, s, "opencl self-check on %s: out of host memory", ctx->dev->info.name);
         goto done;
     }
     linear_ref(x, w, b, m, n, k, ref);
+    for (size_t i = 0; i < m * n; i++)
+        ref[m * n + i] = 2.0 * ref[i];
     if ((s = sc_upload(r, x, m * k, &X)) != VITCL_OK ||
         (s = sc_upload(r, w, n * k, &W)) != VITCL_OK || (s = sc_upload(r, b, n, &B)) != VITCL_OK)
         goto done;
@@ -253,7 +252,8 @@ static vitcl_status check_clblast_indirect(sc_run *r)
     if ((s = ocl_buffer_alloc(ctx, m * n * sizeof(float), "self-check", &Y)) != VITCL_OK)
         goto done;
     r->bufs[r->n++] = Y;
-    if ((s = ocl_linear_clblast(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, VITCL_LINEAR_GELU)) != VITCL_OK ||
+    if ((s = ocl_linear_clblast(ctx, X, 0, W, 0, B, 0, Y, 0, m, n, k, VITCL_LINEAR_GELU)) !=
+            VITCL_OK ||
         (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK)
         goto done;
     for (int e = 0; e < SAMPLES; e++) {
@@ -614,7 +614,8 @@ static vitcl_status check_linear16(sc_run *r, ocl_wfmt fmt, size_t m, size_t n, 
             continue; /* never chosen on this device (gemm_tune.c) */
         char what[96];
         snprintf(what, sizeof what, "%s, %s weights)", names[v], ocl_wfmt_name(fmt));
-        if ((s = ocl_linear_panels(ctx, kern, X, 0, Wp, B, 0, Y, 0, m, n, k, VITCL_LINEAR_GELU)) != VITCL_OK ||
+        if ((s = ocl_linear_panels(ctx, kern, X, 0, Wp, B, 0, Y, 0, m, n, k,
+                                   VITCL_LINEAR_GELU)) != VITCL_OK ||
             (s = ocl_buffer_read(ctx, Y, 0, y, m * n * sizeof(float))) != VITCL_OK)
             goto done;
         if (sc_compare(r, what, 0, y, ref, m * n, 1e-4) != VITCL_OK) {

@@ -300,7 +300,8 @@ Test(host_pack, precision_the_device_lacks_is_refused_up_front)
     cr_assert_eq(load("d32_h4_l1_p7_s30", VITCL_PRECISION_FP16, &m), VITCL_ERR_UNSUPPORTED);
     const char *e = vitcl_last_error();
     char want[256];
-    snprintf(want, sizeof want, "fp16: plugin 'hostpack' (ABI " HOSTPACK_ABI ") on device '%s' runs fp32, bf16",
+    snprintf(want, sizeof want,
+             "fp16: plugin 'hostpack' (ABI " HOSTPACK_ABI ") on device '%s' runs fp32, bf16",
              vitcl_backend_device(be)->name);
     cr_expect(strstr(e, want), "%s", e);
     packed_call calls[4];

@@ -49,8 +49,8 @@ void h_expect_close(const char *what, const float *got, const double *want, size
 
 /* A new empty folder under the build tree's tests/opencl/tmp (out: its path). */
 void harness_tmpdir(char *out, size_t len);
-/* Copies every kernel file of clkernels/ into dir; in `file` (when not NULL) the first occurrence of
- * old, which must exist, is replaced by new_text (a deliberately broken kernel). */
+/* Copies every kernel file of clkernels/ into dir; in `file` (when not NULL) the first
+ * occurrence of old, which must exist, is replaced by new_text (a deliberately broken kernel). */
 void harness_copy_kernels(const char *dir, const char *file, const char *old,
                           const char *new_text);
 /* Loads the plugin with kernels from kdir (VITCL_CL_KERNEL_DIR) and a fresh cache folder and

@@ -90,8 +90,9 @@ static void attention_ref(const float *qkv, size_t B, size_t S, size_t H, size_t
 
 /* Opens a context with VITCL_CL_SUBGROUPS=mode and tiled attention, runs attention at two
  * shapes (head_dim 64, and 16 for the general build) against the reference, closes it and
- * returns the stats line's attention= value. */
-static void run_attention(const char *mode, char *attention, size_t len)
+ * returns the stats line's attention= value in attention and its subgroups="..." in sg. */
+static void run_attention(const char *mode, char *attention, size_t len, char *sg,
+                          size_t sglen)
 {
     char dir[1024], stats[1100];
     harness_tmpdir(dir, sizeof dir);
@@ -132,6 +133,9 @@ static void run_attention(const char *mode, char *attention, size_t len)
     const char *at = strstr(line, "attention=");
     cr_assert_not_null(at, "%s", line);
     snprintf(attention, len, "%.*s", (int)strcspn(at + 10, " \n"), at + 10);
+    const char *q = strstr(line, " subgroups=\"");
+    cr_assert_not_null(q, "%s", line);
+    snprintf(sg, sglen, "%.*s", (int)strcspn(q + 12, "\""), q + 12);
     unsetenv("VITCL_CL_STATS_FILE");
 }
 
@@ -145,20 +149,23 @@ static vitcl_status create_with(const char *mode, char *err, size_t len, char *d
 
 Test(opencl_subgroups, on_auto_and_off_match_the_reference_where_offered)
 {
-    char att[64], err[2048] = "", dev[256];
+    char att[64], sg[256], err[2048] = "", dev[256];
     if (device_has_subgroups()) {
-        run_attention("on", att, sizeof att);
+        run_attention("on", att, sizeof att, sg, sizeof sg);
         cr_expect_str_eq(att, "tiled+subgroups");
-        run_attention("auto", att, sizeof att);
+        cr_expect(!strcmp(sg, "cl_intel_subgroups") || !strcmp(sg, "cl_khr_subgroups"), "%s", sg);
+        run_attention("auto", att, sizeof att, sg, sizeof sg);
         cr_expect_str_eq(att, "tiled+subgroups", "auto uses the subgroups the device reports");
     } else {
         cr_expect_eq(create_with("on", err, sizeof err, dev, sizeof dev), VITCL_ERR_UNSUPPORTED);
         cr_expect(strstr(err, dev) && strstr(err, "VITCL_CL_SUBGROUPS=on"), "%s", err);
-        run_attention("auto", att, sizeof att);
+        run_attention("auto", att, sizeof att, sg, sizeof sg);
         cr_expect_str_eq(att, "tiled", "auto without subgroups runs the plain kernel");
+        cr_expect(!strncmp(sg, "not reported", 12), "subgroups=\"%s\"", sg);
     }
-    run_attention("off", att, sizeof att);
+    run_attention("off", att, sizeof att, sg, sizeof sg);
     cr_expect_str_eq(att, "tiled");
+    cr_expect_str_eq(sg, "off (VITCL_CL_SUBGROUPS=off)");
 }
 
 Test(opencl_subgroups, an_unknown_value_is_refused_by_name)
