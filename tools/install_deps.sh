@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev valgrind
   ocl-icd-opencl-dev ocl-icd-libopencl1 opencl-headers pocl-opencl-icd clinfo oclgrind
-  libclblast-dev libopenblas-dev
+  libclblast-dev libopenblas-dev libdnnl-dev
   libpng-dev libturbojpeg0-dev libcjson-dev libzip-dev zlib1g-dev libcriterion-dev libssl-dev
   python3-dev python3-venv
 )

@@ -88,8 +88,9 @@ void cpu_cache_sizes(cpu_caches *out);
 typedef struct cpu_gemm_plan {
     const cpu_gemm_isa *isa;
     int linear;
-    int race; /* VITCL_CPU_GEMM=auto with linear on the own kernels: fp32 linears without GELU
-                 take OpenBLAS in the shape classes where it won the race (cpu_gemm_race.c) */
+    int race; /* VITCL_CPU_GEMM=auto: each large fp32 linear takes the GEMM (own, OpenBLAS or
+                 oneDNN) that won its shape class's race (cpu_gemm_race.c) */
+    int onednn; /* VITCL_CPU_GEMM=onednn: every fp32 linear on oneDNN (cpu_gemm_onednn.c) */
     cpu_caches caches;
     size_t kc;
     /* linear on a bf16 weight: the bf16 kernels (NULL: W is widened to fp32 and isa's kernels
@@ -115,6 +116,8 @@ typedef struct cpu_gemm_plan {
 
 #define CPU_GEMM_TB_MAX 512 /* tokens per block of the own GEMM, at most */
 
+typedef struct cpu_dnnl cpu_dnnl; /* a context's oneDNN engine, streams and primitives */
+
 struct vitcl_context {
     int device_index;
     int nthreads;
@@ -128,6 +131,7 @@ struct vitcl_context {
     size_t wide_floats;
     uint64_t call_seq;    /* counts attention calls, to key scratch contents */
     cpu_gemm_plan gemm;   /* the own GEMM (gemm.isa NULL: OpenBLAS), see VITCL_CPU_GEMM */
+    cpu_dnnl *dnnl;       /* made on the first oneDNN linear (cpu_gemm_onednn.c), or NULL */
     char err[CPU_ERR_MAX];
     int profiling;
     size_t n_timings;
@@ -261,13 +265,34 @@ vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float
                                  float *y, size_t ldy, size_t m, size_t n, size_t k, int gelu);
 
 /* ---- cpu_gemm_race.c */
-/* Whether an fp32 linear without GELU of m tokens, n outputs and depth k goes to OpenBLAS on
- * ctx: its plan races (ctx->gemm.race), the shape is large enough to matter, and OpenBLAS won
- * that shape's class; the first such call of the process runs the race on ctx's pool (about
- * 150 ms on 2 cores). Thread-safe (contexts on other threads wait for the race). */
-int cpu_gemm_race_blas(vitcl_context *ctx, size_t m, size_t n, size_t k);
+/* The GEMMs an fp32 linear can run on. */
+#define CPU_PATH_OWN 0  /* the own kernels (cpu_gemm.c) */
+#define CPU_PATH_BLAS 1 /* OpenBLAS (cpu_linear_openblas), GELU as a second pass */
+#define CPU_PATH_DNNL 2 /* oneDNN (cpu_onednn_linear), bias and GELU fused */
+/* Which GEMM runs an fp32 linear of m tokens, n outputs and depth k (with GELU or not) on ctx:
+ * oneDNN with VITCL_CPU_GEMM=onednn; when ctx->gemm.race is set and the shape is large enough
+ * to matter, the winner of its shape class's race, which the first such call of the process
+ * runs on ctx's pool (about a second on 2 cores, once); else the context's default (own where
+ * ctx->gemm.linear, else OpenBLAS). Thread-safe (contexts on other threads wait for the race). */
+int cpu_gemm_race_pick(vitcl_context *ctx, size_t m, size_t n, size_t k, int gelu);
 /* One line on the verdict (or that it is still to come), for device_info's extra. */
 void cpu_gemm_race_describe(char *out, size_t len);
+
+/* ---- cpu_gemm_onednn.c */
+/* Whether this plugin was built with oneDNN (libdnnl-dev found by meson). */
+int cpu_onednn_built(void);
+/* "oneDNN x.y.z" of the library loaded, or why there is none. */
+void cpu_onednn_describe(char *out, size_t len);
+/* Y[m,n] = X[m,k]·W[n,k]^T (+ bias, NULL: none; then GELU when gelu), all dense (ldx = ldw = k,
+ * ldy = n), on oneDNN's matmul in chunks of Y's columns on ctx's pool, one single-threaded
+ * execution per chunk. Primitives are cached in ctx->dnnl. Errors (VITCL_ERR_UNSUPPORTED when
+ * not built or oneDNN refuses, VITCL_ERR_OUT_OF_MEMORY) set ctx's message naming `op`; Y may
+ * then be partly written, and the caller computes it another way. */
+vitcl_status cpu_onednn_linear(vitcl_context *ctx, const char *op, const float *x,
+                               const float *w, const float *bias, float *y, size_t m, size_t n,
+                               size_t k, int gelu);
+/* Frees a context's oneDNN state (NULL: nothing). */
+void cpu_onednn_destroy(cpu_dnnl *d);
 /* ---- cpu_linear.c */
 /* Y[m,n] = X[m,k]·W[n,k]^T + bias (NULL: none) on OpenBLAS: Y filled with the bias, then one
  * sgemm with beta 1 (rows dense: ldx = ldw = k, ldy = n). */

@@ -158,9 +158,19 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     float *y = cpu_f(Y, y_off);
     int gelu = (flags & VITCL_LINEAR_GELU) != 0;
     uint32_t fmt = !packed ? VITCL_PRECISION_FP32 : W->amx ? CPU_WFMT_BF16_AMX : W->precision;
-    /* fp32 without GELU: OpenBLAS where it won this shape class's race (cpu_gemm_race.c). */
-    int blas = fmt == VITCL_PRECISION_FP32 && !gelu && cpu_gemm_race_blas(ctx, m, n, k);
-    if (ctx->gemm.linear && !blas) {
+    /* fp32: the GEMM that won this shape class's race (cpu_gemm_race.c), or the forced one. */
+    int path = ctx->gemm.linear ? CPU_PATH_OWN : CPU_PATH_BLAS;
+    if (fmt == VITCL_PRECISION_FP32)
+        path = cpu_gemm_race_pick(ctx, m, n, k, gelu);
+    if (path == CPU_PATH_DNNL) {
+        /* On a oneDNN failure (its message left in ctx), the default GEMM overwrites Y. */
+        if (cpu_onednn_linear(ctx, op, x, w, bias, y, m, n, k, gelu) == VITCL_OK) {
+            cpu_record(ctx, op, t0);
+            return VITCL_OK;
+        }
+        path = ctx->gemm.linear ? CPU_PATH_OWN : CPU_PATH_BLAS;
+    }
+    if (ctx->gemm.linear && path == CPU_PATH_OWN) {
         st = cpu_gemm_linear_fmt(ctx, op, x, k, w, fmt, k, bias, y, n, m, n, k, gelu);
         if (st == VITCL_OK)
             cpu_record(ctx, op, t0);

@@ -88,26 +88,42 @@ static const cpu_gemm_isa *best_isa(void)
 
 /* The GEMMs of linear, patch_embed and attention: VITCL_CPU_GEMM = "auto" (or unset: the own
  * kernels this CPU runs best for attention, and for linear and patch_embed too where they are
- * the AVX-512 ones, which measured faster than OpenBLAS; on AVX2 machines linear goes to
- * OpenBLAS, which measured faster there; docs/performance.md), "own" (the best own kernels for
- * all three, refused where the CPU has neither AVX-512F nor AVX2+FMA), "avx512" or "avx2" (those
- * kernels for all three, refused where the CPU lacks them) or "openblas" (OpenBLAS for linear
- * and patch_embed, the plain kernels for attention). Sets *isa (NULL: none) and *linear, and
- * returns 0, or -1 with err set. */
-static int gemm_choice(const cpu_gemm_isa **isa, int *linear, int *race, char *err,
-                       size_t errlen)
+ * the AVX-512 ones; on AVX2 machines linear goes to OpenBLAS, which measured faster there,
+ * docs/performance.md; large fp32 linears then take whichever of those, OpenBLAS and oneDNN
+ * won their shape class's race, cpu_gemm_race.c), "own" (the best own kernels for all three,
+ * refused where the CPU has neither AVX-512F nor AVX2+FMA), "avx512" or "avx2" (those kernels
+ * for all three, refused where the CPU lacks them), "openblas" (OpenBLAS for linear and
+ * patch_embed, the plain kernels for attention) or "onednn" (every fp32 linear on oneDNN, the
+ * rest as "own"; refused where the plugin was built without it). Sets *isa (NULL: none),
+ * *linear, *race and *onednn, and returns 0, or -1 with err set. */
+static int gemm_choice(const cpu_gemm_isa **isa, int *linear, int *race, int *onednn,
+                       char *err, size_t errlen)
 {
     const char *env = getenv("VITCL_CPU_GEMM");
     const char *need = NULL;
     *isa = NULL;
-    *linear = *race = 0;
+    *linear = *race = *onednn = 0;
     if (!env || !env[0] || strcmp(env, "auto") == 0) {
         *isa = best_isa();
-        *linear = *race = *isa && *isa == cpu_gemm_isa_avx512();
+        *linear = *isa && *isa == cpu_gemm_isa_avx512();
+        *race = *linear || cpu_onednn_built();
         return 0;
     }
     if (strcmp(env, "openblas") == 0)
         return 0;
+    if (strcmp(env, "onednn") == 0) {
+        if (!cpu_onednn_built()) {
+            if (err && errlen)
+                snprintf(err, errlen,
+                         "cpu plugin: VITCL_CPU_GEMM='onednn' but this plugin was built "
+                         "without oneDNN (install libdnnl-dev and rebuild)");
+            return -1;
+        }
+        *isa = best_isa();
+        *linear = *isa != NULL;
+        *onednn = 1;
+        return 0;
+    }
     if (strcmp(env, "own") == 0) {
         *isa = best_isa();
         need = "AVX-512F or AVX2+FMA";
@@ -128,7 +144,7 @@ static int gemm_choice(const cpu_gemm_isa **isa, int *linear, int *race, char *e
         else
             snprintf(err, errlen,
                      "cpu plugin: VITCL_CPU_GEMM='%s' is not one of auto, own, avx512, avx2, "
-                     "openblas",
+                     "openblas, onednn",
                      env);
     }
     return -1;
@@ -292,8 +308,8 @@ static vitcl_status cpu_device_info(void *state, int index, vitcl_device_info *i
                       VITCL_PRECISION_BIT(VITCL_PRECISION_FP16);
     char *core = openblas_get_corename();
     const cpu_gemm_isa *isa = NULL;
-    int own_linear = 0, race = 0;
-    if (gemm_choice(&isa, &own_linear, &race, NULL, 0) < 0)
+    int own_linear = 0, race = 0, onednn = 0;
+    if (gemm_choice(&isa, &own_linear, &race, &onednn, NULL, 0) < 0)
         isa = NULL, own_linear = 0;
     const cpu_gemm_bf16 *bf16 = NULL;
     int bf16_x = CPU_BF16_X_AUTO;
@@ -367,8 +383,8 @@ static vitcl_status cpu_context_create(void *state, int device_index, vitcl_cont
     if (threads < 0)
         return VITCL_ERR_INVALID_ARGUMENT;
     const cpu_gemm_isa *isa = NULL;
-    int own_linear = 0, race = 0;
-    if (gemm_choice(&isa, &own_linear, &race, err, errlen) < 0)
+    int own_linear = 0, race = 0, onednn = 0;
+    if (gemm_choice(&isa, &own_linear, &race, &onednn, err, errlen) < 0)
         return VITCL_ERR_INVALID_ARGUMENT;
     const cpu_gemm_bf16 *bf16 = NULL;
     int bf16_x = CPU_BF16_X_AUTO;
@@ -394,10 +410,11 @@ static vitcl_status cpu_context_create(void *state, int device_index, vitcl_cont
         cpu_cache_sizes(&caches);
         cpu_gemm_plan_make(&ctx->gemm, isa, &caches);
         ctx->gemm.linear = own_linear;
-        ctx->gemm.race = race;
         if (bf16)
             cpu_gemm_plan_bf16(&ctx->gemm, bf16, bf16_x, amx);
     }
+    ctx->gemm.race = race;
+    ctx->gemm.onednn = onednn;
     /* OpenBLAS runs only while the pool sleeps, so both use the same count (cpu_internal.h). */
     openblas_set_num_threads(threads);
     vitcl_status st = cpu_selfcheck(ctx, err, errlen);
@@ -419,6 +436,7 @@ static void cpu_context_destroy(vitcl_context *ctx)
     free(ctx->shared);
     free(ctx->packed_x);
     free(ctx->wide);
+    cpu_onednn_destroy(ctx->dnnl);
     free(ctx);
 }
 

@@ -7,7 +7,8 @@
  * set chosen for this CPU (partial tiles, bias and GELU), and, when linear on a bf16 weight
  * uses them, with the bf16 kernels in both X packings (rounded, hi + lo; odd depth), and
  * compares each result with a plain double-precision loop over the operands the kernel
- * multiplies (bf16 W; X rounded to bf16, or X itself for hi + lo, which carries it to 2^-16). A mismatch refuses the context with a message that names the GEMM, the OpenBLAS core
+ * multiplies (bf16 W; X rounded to bf16, or X itself for hi + lo, which carries it to 2^-16),
+ * and oneDNN's matmul where a linear may run on it (cpu_gemm_race.c). A mismatch refuses the context with a message that names the GEMM, the OpenBLAS core
  * and the element. Shapes are chosen to cross the kernels' register-block edges yet cost well
  * under a millisecond.
  */
@@ -196,6 +197,21 @@ vitcl_status cpu_selfcheck(vitcl_context *ctx, char *err, size_t errlen)
     }
     if (st == VITCL_OK && ctx->gemm.linear && ctx->gemm.bf16)
         st = check_bf16(ctx, a, b, c, bias, err, errlen);
+    /* oneDNN where a linear may run on it: forced (a refusal refuses the context) or raced
+     * (a refusal only leaves it out of the race, whose run of it then fails too). */
+    if (st == VITCL_OK && (ctx->gemm.onednn || (ctx->gemm.race && cpu_onednn_built()))) {
+        vitcl_status dst = cpu_onednn_linear(ctx, "self-check", a, b, bias, c, SC_M, SC_N,
+                                             SC_OWN_K, 1);
+        if (dst != VITCL_OK && ctx->gemm.onednn) {
+            snprintf(err, errlen, "cpu plugin: %s", ctx->err);
+            st = dst;
+        } else if (dst == VITCL_OK &&
+                   !compare("oneDNN matmul", a, SC_OWN_K, 1, b, 1, SC_OWN_K, NULL, 0.0f, bias, 1,
+                            c, SC_M, SC_N, SC_OWN_K, 1e-5, err, errlen)) {
+            st = VITCL_ERR_DEVICE;
+        }
+        ctx->err[0] = '\0';
+    }
     free(mem);
     return st;
 }

@@ -535,3 +535,22 @@ Test(cpu_numerics_forced, avx512_kernels, .timeout = 240)
     __builtin_cpu_init();
     run_forced("avx512", __builtin_cpu_supports("avx512f"), "AVX-512F");
 }
+
+/* Every fp32 linear on oneDNN's matmul (cpu_gemm_onednn.c; attention and patch_embed as
+ * "own"), where the plugin was built with it. */
+Test(cpu_numerics_forced, onednn, .timeout = 240)
+{
+    if (!VITCL_HAVE_ONEDNN)
+        cr_skip_test("the cpu plugin was built without oneDNN (libdnnl-dev)");
+    setenv("VITCL_CPU_GEMM", "onednn", 1);
+    harness_setup();
+    path_checks();
+    /* Large enough for chunks of Y's columns, one narrower than the rest (n = 1000), and a
+     * primitive per chunk width; run twice, so the second call takes them from the cache. */
+    for (int rep = 0; rep < 2; rep++) {
+        check_linear(197, 1000, 256, 1, VITCL_LINEAR_GELU, 1.0f);
+        check_linear(64, 520, 96, 0, 0, 1.0f);
+    }
+    harness_teardown();
+    unsetenv("VITCL_CPU_GEMM");
+}

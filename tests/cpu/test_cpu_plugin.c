@@ -128,7 +128,19 @@ Test(cpu_plugin, gemm_override)
             cr_assert(strstr(err, "lacks"), "message '%s'", err);
         }
     }
-    static const char *bad[] = {"", "x", "OWN", "openblas2", "avx"};
+    /* oneDNN: accepted where the plugin was built with it, else refused naming the package. */
+    setenv("VITCL_CPU_GEMM", "onednn", 1);
+    c = NULL;
+    err[0] = '\0';
+    vitcl_status dst = CPU.desc->context_create(CPU.state, 0, &c, err, sizeof err);
+    if (VITCL_HAVE_ONEDNN) {
+        cr_assert_eq(dst, VITCL_OK, "VITCL_CPU_GEMM=onednn: %s", err);
+        CPU.desc->context_destroy(c);
+    } else {
+        cr_assert_neq(dst, VITCL_OK, "VITCL_CPU_GEMM=onednn accepted without oneDNN");
+        cr_assert(strstr(err, "libdnnl-dev"), "message '%s'", err);
+    }
+    static const char *bad[] = {"", "x", "OWN", "openblas2", "avx", "onednn2"};
     for (size_t i = 1; i < sizeof bad / sizeof bad[0]; i++) {
         setenv("VITCL_CPU_GEMM", bad[i], 1);
         c = NULL;
@@ -266,9 +278,11 @@ Test(cpu_plugin, gemm_race_runs_once_for_large_fp32_linears, .timeout = 300)
 {
     vitcl_device_info info;
     const char *extra = cpu_extra(&info);
-    int races = strstr(extra, "fp32 linear without GELU") != NULL;
+    int races = strstr(extra, "fp32 linear: own, OpenBLAS or oneDNN") != NULL;
     __builtin_cpu_init();
-    cr_assert_eq(races, __builtin_cpu_supports("avx512f") != 0, "extra: %s", extra);
+    /* The own AVX-512 kernels race OpenBLAS; with oneDNN built in, every machine races. */
+    cr_assert_eq(races, __builtin_cpu_supports("avx512f") || VITCL_HAVE_ONEDNN, "extra: %s",
+                 extra);
     race_linear(7, 9, 31); /* 2·10^3 multiply-adds: no race */
     extra = cpu_extra(&info);
     cr_assert(!strstr(extra, "raced ("), "a small linear started the race: %s", extra);
@@ -278,7 +292,14 @@ Test(cpu_plugin, gemm_race_runs_once_for_large_fp32_linears, .timeout = 300)
         cr_assert(!strstr(extra, "raced"), "extra: %s", extra);
         return;
     }
-    cr_assert(strstr(extra, "raced (own/OpenBLAS ms): m<=512 k<=2048 "), "extra: %s", extra);
+    cr_assert(strstr(extra, "raced (own/OpenBLAS/oneDNN ms; 0: did not run): m<=512 k<=2048 "),
+              "extra: %s", extra);
     cr_assert(strstr(extra, "m>512 k>2048 "), "all four classes: %s", extra);
+    cr_log_info("%s", strstr(extra, "fp32 linear, raced")); /* this machine's verdict, logged */
+    /* Each class names a winner for linears with GELU too, never OpenBLAS (no fused GELU). */
+    cr_assert(!strstr(extra, "GELU OpenBLAS") || !__builtin_cpu_supports("avx512f"),
+              "extra: %s", extra);
+    if (VITCL_HAVE_ONEDNN) /* oneDNN ran in every class (a time, not 0) */
+        cr_assert(!strstr(extra, "/0.00)"), "extra: %s", extra);
     race_linear(256, 512, 1024); /* the verdict stands: same answer again */
 }

@@ -257,6 +257,11 @@ Test(cpu_precision, linear_openblas_path)
     run_path("openblas", 1, "");
 }
 
+Test(cpu_precision, linear_onednn_path)
+{
+    run_path("onednn", VITCL_HAVE_ONEDNN, "a cpu plugin built with oneDNN (libdnnl-dev)");
+}
+
 Test(cpu_precision, linear_own_avx2_path)
 {
     __builtin_cpu_init();

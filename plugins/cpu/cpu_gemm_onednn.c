@@ -1,0 +1,320 @@
+/* plugins/cpu/cpu_gemm_onednn.c - an fp32 linear (Y = X·W^T + b, optionally GELU) on oneDNN's
+ * matmul primitive (Debian's libdnnl-dev), run on the context's own pool.
+ *
+ * Why: oneDNN picks its kernels by the instruction sets the CPU reports at run time (on the
+ * Intel Xeon and AMD Zen machines here, its brgemm AVX-512 kernels), and at some ViT shapes on
+ * some machines it beats both the own kernels and OpenBLAS; cpu_gemm_race.c measures which
+ * runs each shape class in this process, and VITCL_CPU_GEMM=onednn forces it.
+ *
+ * How: W stays where it lies (PyTorch's [n,k], handed to oneDNN as a k x n matrix with
+ * strides {1, k}), and the bias and GELU (the erf form, oneDNN's eltwise post-op) are fused
+ * into the primitive. Debian's oneDNN is built on OpenMP; rather than a second thread pool
+ * that spins next to ours, Y's columns are cut into chunks (several per thread) that the pool
+ * hands out as usual (so a preempted worker costs one chunk), and each chunk is one
+ * single-threaded primitive execution on the thread that claimed it: each thread's OpenMP
+ * thread count is set to 1 before oneDNN sees it, so oneDNN never starts a thread of its own,
+ * and the caller's setting is put back afterwards. Scratchpads are ours too (user mode, one
+ * per thread in the context's per-thread scratch).
+ *
+ * Primitives are created on first use per shape (m, chunk width, k, bias, GELU) and kept in
+ * the context (CPU_DNNL_CACHE of them, the oldest replaced), since oneDNN JIT-compiles each.
+ * Any oneDNN failure comes back as a status and the caller runs the own GEMM instead.
+ * Built only where meson found oneDNN (VITCL_HAVE_ONEDNN); elsewhere every entry says so.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+
+#if VITCL_HAVE_ONEDNN
+#include <dnnl.h>
+#include <omp.h>
+
+#define CPU_DNNL_CACHE 32
+
+typedef struct dn_prim {
+    size_t m, nc, k;
+    int bias, gelu;
+    dnnl_primitive_t prim;
+    dnnl_memory_desc_t xd, wd, bd, yd, sd;
+    size_t scratch_bytes;
+    uint64_t stamp; /* last use, on the cache's clock */
+} dn_prim;
+
+struct cpu_dnnl {
+    dnnl_engine_t eng;
+    dnnl_stream_t stream[CPU_MAX_THREADS];
+    dn_prim cache[CPU_DNNL_CACHE];
+    size_t used;    /* entries in use */
+    uint64_t clock; /* counts lookups; the least recently used entry is replaced */
+};
+
+int cpu_onednn_built(void)
+{
+    return 1;
+}
+
+void cpu_onednn_describe(char *out, size_t len)
+{
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(out, len, "oneDNN %d.%d.%d", v->major, v->minor, v->patch);
+}
+
+void cpu_onednn_destroy(cpu_dnnl *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->used; i++)
+        dnnl_primitive_destroy(d->cache[i].prim);
+    for (int t = 0; t < CPU_MAX_THREADS; t++)
+        if (d->stream[t])
+            dnnl_stream_destroy(d->stream[t]);
+    if (d->eng)
+        dnnl_engine_destroy(d->eng);
+    free(d);
+}
+
+/* The context's engine and one stream per thread, made on first use. */
+static vitcl_status dn_state(vitcl_context *ctx, const char *op, cpu_dnnl **out)
+{
+    if (ctx->dnnl) {
+        *out = ctx->dnnl;
+        return VITCL_OK;
+    }
+    cpu_dnnl *d = calloc(1, sizeof *d);
+    if (!d)
+        return cpu_fail(ctx, VITCL_ERR_OUT_OF_MEMORY, op, "oneDNN state: out of memory");
+    dnnl_status_t s = dnnl_engine_create(&d->eng, dnnl_cpu, 0);
+    for (int t = 0; s == dnnl_success && t < ctx->nthreads; t++)
+        s = dnnl_stream_create(&d->stream[t], d->eng, dnnl_stream_default_flags);
+    if (s != dnnl_success) {
+        cpu_onednn_destroy(d);
+        return cpu_fail(ctx, VITCL_ERR_UNSUPPORTED, op, "oneDNN engine or stream: status %d",
+                        (int)s);
+    }
+    ctx->dnnl = d;
+    *out = d;
+    return VITCL_OK;
+}
+
+/* Makes p's primitive for its shape; the caller's thread runs with one OpenMP thread. */
+static dnnl_status_t dn_make(cpu_dnnl *d, dn_prim *p)
+{
+    dnnl_dims_t xdims = {(dnnl_dim_t)p->m, (dnnl_dim_t)p->k},
+                xstr = {(dnnl_dim_t)p->k, 1};
+    dnnl_dims_t wdims = {(dnnl_dim_t)p->k, (dnnl_dim_t)p->nc}, wstr = {1, (dnnl_dim_t)p->k};
+    dnnl_dims_t bdims = {1, (dnnl_dim_t)p->nc}, bstr = {(dnnl_dim_t)p->nc, 1};
+    /* p->yd (Y's chunk, rows ldy apart) is set by dn_find, which keys on its stride. */
+    dnnl_status_t s = dnnl_memory_desc_init_by_strides(&p->xd, 2, xdims, dnnl_f32, xstr);
+    if (s == dnnl_success)
+        s = dnnl_memory_desc_init_by_strides(&p->wd, 2, wdims, dnnl_f32, wstr);
+    if (s == dnnl_success)
+        s = dnnl_memory_desc_init_by_strides(&p->bd, 2, bdims, dnnl_f32, bstr);
+    if (s != dnnl_success)
+        return s;
+    dnnl_matmul_desc_t desc;
+    s = dnnl_matmul_desc_init(&desc, &p->xd, &p->wd, p->bias ? &p->bd : NULL, &p->yd);
+    if (s != dnnl_success)
+        return s;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    s = dnnl_primitive_attr_create(&attr);
+    if (s == dnnl_success)
+        s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (s == dnnl_success && p->gelu) {
+        s = dnnl_post_ops_create(&po);
+        if (s == dnnl_success)
+            s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f);
+        if (s == dnnl_success)
+            s = dnnl_primitive_attr_set_post_ops(attr, po);
+    }
+    if (s == dnnl_success)
+        s = dnnl_primitive_desc_create(&pd, &desc, attr, d->eng, NULL);
+    if (s == dnnl_success) {
+        const dnnl_memory_desc_t *sd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+        if (sd) {
+            p->sd = *sd;
+            p->scratch_bytes = dnnl_memory_desc_get_size(sd);
+        } else {
+            s = dnnl_runtime_error;
+        }
+    }
+    if (s == dnnl_success)
+        s = dnnl_primitive_create(&p->prim, pd);
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    if (po)
+        dnnl_post_ops_destroy(po);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    return s;
+}
+
+/* The cached primitive for this chunk shape (Y's row stride ldy), made when missing. */
+static vitcl_status dn_find(vitcl_context *ctx, const char *op, cpu_dnnl *d, size_t m,
+                            size_t nc, size_t k, size_t ldy, int bias, int gelu, dn_prim **out)
+{
+    for (size_t i = 0; i < d->used; i++) {
+        dn_prim *p = &d->cache[i];
+        if (p->m == m && p->nc == nc && p->k == k && p->bias == bias && p->gelu == gelu &&
+            (size_t)p->yd.format_desc.blocking.strides[0] == ldy) {
+            p->stamp = ++d->clock;
+            *out = p;
+            return VITCL_OK;
+        }
+    }
+    dn_prim fresh = {.m = m, .nc = nc, .k = k, .bias = bias, .gelu = gelu};
+    dnnl_dims_t ydims = {(dnnl_dim_t)m, (dnnl_dim_t)nc}, ystr = {(dnnl_dim_t)ldy, 1};
+    int old = omp_get_max_threads();
+    omp_set_num_threads(1); /* the primitive is planned for the one thread that runs it */
+    dnnl_status_t s = dnnl_memory_desc_init_by_strides(&fresh.yd, 2, ydims, dnnl_f32, ystr);
+    if (s == dnnl_success)
+        s = dn_make(d, &fresh);
+    omp_set_num_threads(old);
+    if (s != dnnl_success)
+        return cpu_fail(ctx, VITCL_ERR_UNSUPPORTED, op,
+                        "oneDNN matmul %zu x %zu x %zu%s: status %d", m, nc, k,
+                        gelu ? " with GELU" : "", (int)s);
+    size_t slot = d->used;
+    if (d->used < CPU_DNNL_CACHE) {
+        d->used++;
+    } else { /* the least recently used goes */
+        slot = 0;
+        for (size_t i = 1; i < d->used; i++)
+            if (d->cache[i].stamp < d->cache[slot].stamp)
+                slot = i;
+        dnnl_primitive_destroy(d->cache[slot].prim);
+    }
+    fresh.stamp = ++d->clock;
+    d->cache[slot] = fresh;
+    *out = &d->cache[slot];
+    return VITCL_OK;
+}
+
+typedef struct dn_args {
+    vitcl_context *ctx;
+    cpu_dnnl *d;
+    dn_prim *full, *last; /* chunks of width nc; the last one (narrower) on `last` */
+    const float *x, *w, *bias;
+    float *y;
+    size_t k, nc, chunks;
+    int failed[CPU_MAX_THREADS];
+} dn_args;
+
+static dnnl_status_t dn_exec(dn_args *a, dn_prim *p, size_t j0, int thread)
+{
+    dnnl_memory_t mem[5] = {0};
+    dnnl_engine_t eng = a->d->eng;
+    void *scratch = a->ctx->scratch[thread].data;
+    dnnl_status_t s = dnnl_memory_create(&mem[0], &p->xd, eng, (void *)a->x);
+    if (s == dnnl_success)
+        s = dnnl_memory_create(&mem[1], &p->wd, eng, (void *)(a->w + j0 * a->k));
+    if (s == dnnl_success)
+        s = dnnl_memory_create(&mem[2], &p->yd, eng, a->y + j0);
+    if (s == dnnl_success && p->bias)
+        s = dnnl_memory_create(&mem[3], &p->bd, eng, (void *)(a->bias + j0));
+    if (s == dnnl_success && p->scratch_bytes)
+        s = dnnl_memory_create(&mem[4], &p->sd, eng, scratch);
+    if (s == dnnl_success) {
+        dnnl_exec_arg_t args[5];
+        int n = 0;
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, mem[0]};
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, mem[1]};
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_DST, mem[2]};
+        if (mem[3])
+            args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mem[3]};
+        if (mem[4])
+            args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, mem[4]};
+        s = dnnl_primitive_execute(p->prim, a->d->stream[thread], n, args);
+        if (s == dnnl_success)
+            s = dnnl_stream_wait(a->d->stream[thread]);
+    }
+    for (int i = 0; i < 5; i++)
+        if (mem[i])
+            dnnl_memory_destroy(mem[i]);
+    return s;
+}
+
+static void dn_task(void *arg, size_t begin, size_t end, int thread)
+{
+    dn_args *a = arg;
+    omp_set_num_threads(1); /* oneDNN sizes its parallel loop by this: stay on this thread */
+    for (size_t c = begin; c < end; c++) {
+        dn_prim *p = c + 1 == a->chunks ? a->last : a->full;
+        if (dn_exec(a, p, c * a->nc, thread) != dnnl_success)
+            a->failed[thread] = 1;
+    }
+}
+
+vitcl_status cpu_onednn_linear(vitcl_context *ctx, const char *op, const float *x,
+                               const float *w, const float *bias, float *y, size_t m, size_t n,
+                               size_t k, int gelu)
+{
+    cpu_dnnl *d = NULL;
+    vitcl_status st = dn_state(ctx, op, &d);
+    if (st != VITCL_OK)
+        return st;
+    /* About four chunks per thread, 16-column multiples, so that a preempted thread costs
+     * one chunk; narrower than 64 columns oneDNN's blocking suffers. */
+    size_t threads = (size_t)ctx->nthreads;
+    size_t nc = (n + 4 * threads - 1) / (4 * threads);
+    nc = (nc + 15) / 16 * 16;
+    nc = nc < 64 ? 64 : nc;
+    nc = nc > n ? n : nc;
+    size_t chunks = (n + nc - 1) / nc, tail = n - (chunks - 1) * nc;
+    dn_args *a = calloc(1, sizeof *a);
+    if (!a)
+        return cpu_fail(ctx, VITCL_ERR_OUT_OF_MEMORY, op, "oneDNN linear: out of memory");
+    *a = (dn_args){.ctx = ctx, .d = d, .x = x, .w = w, .bias = bias, .y = y, .k = k,
+                   .nc = nc, .chunks = chunks};
+    /* Least recently used goes first, so finding `last` never replaces `full`. */
+    st = dn_find(ctx, op, d, m, nc, k, n, bias != NULL, gelu, &a->full);
+    if (st == VITCL_OK)
+        st = dn_find(ctx, op, d, m, tail, k, n, bias != NULL, gelu, &a->last);
+    size_t scratch = a->full ? a->full->scratch_bytes : 0;
+    if (st == VITCL_OK && a->last->scratch_bytes > scratch)
+        scratch = a->last->scratch_bytes;
+    if (st == VITCL_OK && scratch)
+        st = cpu_scratch_reserve(ctx, op, (scratch + sizeof(float) - 1) / sizeof(float));
+    if (st == VITCL_OK) {
+        int old = omp_get_max_threads();
+        cpu_pool_run(ctx->pool, chunks, 1, dn_task, a);
+        omp_set_num_threads(old);
+        for (int t = 0; t < ctx->nthreads; t++)
+            if (a->failed[t])
+                st = cpu_fail(ctx, VITCL_ERR_UNSUPPORTED, op,
+                              "oneDNN matmul %zu x %zu x %zu failed to execute", m, n, k);
+    }
+    free(a);
+    return st;
+}
+
+#else /* !VITCL_HAVE_ONEDNN */
+
+int cpu_onednn_built(void)
+{
+    return 0;
+}
+
+void cpu_onednn_describe(char *out, size_t len)
+{
+    snprintf(out, len, "oneDNN: not built in (libdnnl-dev was missing at build time)");
+}
+
+void cpu_onednn_destroy(cpu_dnnl *d)
+{
+    (void)d;
+}
+
+vitcl_status cpu_onednn_linear(vitcl_context *ctx, const char *op, const float *x,
+                               const float *w, const float *bias, float *y, size_t m, size_t n,
+                               size_t k, int gelu)
+{
+    (void)x, (void)w, (void)bias, (void)y, (void)m, (void)n, (void)k, (void)gelu;
+    return cpu_fail(ctx, VITCL_ERR_UNSUPPORTED, op,
+                    "this cpu plugin was built without oneDNN (libdnnl-dev)");
+}
+
+#endif
