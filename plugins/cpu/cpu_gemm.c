@@ -342,9 +342,11 @@ void cpu_gemm_plan_bf16(cpu_gemm_plan *plan, const cpu_gemm_bf16 *bf16, int bf16
 
 int cpu_gemm_bf16_x_for(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k, int gelu)
 {
-    (void)m;
     if (plan->bf16_x != CPU_BF16_X_AUTO)
         return plan->bf16_x;
+    /* Where the bf16 race found the bf16 products slower than the widened weight. */
+    if (cpu_gemm_race_bf16_widen(plan, m, n, k))
+        return CPU_BF16_X_WIDEN;
     /* More outputs than inputs and no GELU: in a ViT encoder that is the fused QKV projection
      * (n = 3k; fc1 has GELU). Its errors reach the attention scores through Q·K^T and the
      * softmax, and rounding its X alone took the fixtures' worst CLS cosine from 0.99997 to

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_half.h"
 #include "cpu_internal.h"
 #include "cpu_rowwise.h"
 
@@ -47,6 +48,11 @@ static pthread_mutex_t race_lock = PTHREAD_MUTEX_INITIALIZER;
 static int race_done;                          /* these under race_lock */
 static int race_win[RACE_CLASSES][2];          /* class, gelu -> CPU_PATH_* */
 static double race_ms[RACE_CLASSES][RACE_PATHS]; /* best time of each; 0: did not run */
+/* The bf16 race (AVX512-BF16 products against the widened weight on the fp32 kernels), run
+ * separately, at the first large linear on a bf16 weight; also under race_lock. */
+static int bf16_done;
+static int bf16_widen[RACE_CLASSES];     /* class -> widening won */
+static double bf16_ms[RACE_CLASSES][2]; /* best bf16 products, best widened */
 
 static int race_class(size_t m, size_t k)
 {
@@ -157,25 +163,112 @@ int cpu_gemm_race_pick(vitcl_context *ctx, size_t m, size_t n, size_t k, int gel
     return win == CPU_PATH_OWN && !ctx->gemm.linear ? deflt : win;
 }
 
+/* One run of the own GEMM on bf16 weights wb with X taken as `bx` (CPU_BF16_X_ROUND: the
+ * bf16 kernels; CPU_BF16_X_WIDEN: W widened while packed, fp32 kernels); ms, or < 0. */
+static double bf16_run(vitcl_context *ctx, int bx, const float *x, const uint16_t *wb,
+                       const float *b, float *y, size_t m, size_t k)
+{
+    int saved = ctx->gemm.bf16_x;
+    ctx->gemm.bf16_x = bx; /* this context's thread is the only one reading it */
+    uint64_t t0 = cpu_now_ns();
+    vitcl_status st = cpu_gemm_linear_fmt(ctx, "bf16 race", x, k, wb, VITCL_PRECISION_BF16, k,
+                                          b, y, RACE_N, m, RACE_N, k, 0);
+    double t = elapsed_ms(t0);
+    ctx->gemm.bf16_x = saved;
+    return st == VITCL_OK ? t : -1.0;
+}
+
+/* Fills bf16_widen and bf16_ms; race_lock is held. */
+static void run_bf16_race(vitcl_context *ctx)
+{
+    size_t mmax = 768, kmax = 4096;
+    float *x = malloc(mmax * kmax * sizeof *x), *w = malloc((size_t)RACE_N * kmax * sizeof *w);
+    float *y = malloc(mmax * RACE_N * sizeof *y), *b = malloc(RACE_N * sizeof *b);
+    uint16_t *wb = malloc((size_t)RACE_N * kmax * sizeof *wb);
+    if (x && w && y && b && wb) {
+        for (size_t i = 0; i < mmax * kmax; i++)
+            x[i] = (float)((i * 7919u) % 2001u) / 1000.0f - 1.0f;
+        for (size_t i = 0; i < (size_t)RACE_N * kmax; i++)
+            w[i] = (float)((i * 104729u) % 2001u) / 1000.0f - 1.0f;
+        cpu_half_narrow(w, VITCL_PRECISION_BF16, wb, (size_t)RACE_N * kmax);
+        for (size_t j = 0; j < RACE_N; j++)
+            b[j] = 0.01f * (float)j;
+        static const int modes[2] = {CPU_BF16_X_ROUND, CPU_BF16_X_WIDEN};
+        for (int c = 0; c < RACE_CLASSES; c++) {
+            size_t m, k;
+            race_shape(c, &m, &k);
+            double best[2] = {1e30, 1e30};
+            for (int r = 0; r < 2; r++)
+                for (int i = 0; i < 2; i++) {
+                    double t = bf16_run(ctx, modes[i], x, wb, b, y, m, k);
+                    if (t >= 0.0 && t < best[i])
+                        best[i] = t;
+                }
+            bf16_ms[c][0] = best[0];
+            bf16_ms[c][1] = best[1];
+            bf16_widen[c] = best[1] < 0.9 * best[0];
+        }
+    }
+    free(x), free(w), free(y), free(b), free(wb);
+    bf16_done = 1;
+}
+
+/* Whether ctx is one whose bf16 linears the bf16 race decides: it races, runs linear on the
+ * own GEMM with the AVX512-BF16 kernels (not AMX: there the tiles won 3.5-6x, docs) and
+ * VITCL_CPU_BF16 is auto. */
+static int bf16_races(const vitcl_context *ctx)
+{
+    const cpu_gemm_plan *p = &ctx->gemm;
+    return p->race && p->linear && p->bf16 && !p->amx && p->bf16_x == CPU_BF16_X_AUTO;
+}
+
+void cpu_gemm_race_bf16(vitcl_context *ctx, size_t m, size_t n, size_t k)
+{
+    if (!bf16_races(ctx) || (double)m * (double)n * (double)k < (double)RACE_MIN)
+        return;
+    pthread_mutex_lock(&race_lock);
+    if (!bf16_done)
+        run_bf16_race(ctx);
+    pthread_mutex_unlock(&race_lock);
+}
+
+int cpu_gemm_race_bf16_widen(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k)
+{
+    if (!plan->race || plan->amx || (double)m * (double)n * (double)k < (double)RACE_MIN)
+        return 0;
+    pthread_mutex_lock(&race_lock);
+    int widen = bf16_done && bf16_widen[race_class(m, k)];
+    pthread_mutex_unlock(&race_lock);
+    return widen;
+}
+
 void cpu_gemm_race_describe(char *out, size_t len)
 {
     static const char *const names[RACE_CLASSES] = {"m<=512 k<=2048", "m<=512 k>2048",
                                                     "m>512 k<=2048", "m>512 k>2048"};
     static const char *const paths[RACE_PATHS] = {"own", "OpenBLAS", "oneDNN"};
     pthread_mutex_lock(&race_lock);
+    size_t used;
     if (!race_done) {
-        pthread_mutex_unlock(&race_lock);
-        snprintf(out, len, "fp32 linear: own, OpenBLAS or oneDNN (%s) per shape class, raced "
-                           "at the first large one",
-                 cpu_onednn_built() ? "built in" : "not built in");
-        return;
+        used = (size_t)snprintf(out, len, "fp32 linear: own, OpenBLAS or oneDNN (%s) per shape "
+                                          "class, raced at the first large one",
+                                cpu_onednn_built() ? "built in" : "not built in");
+    } else {
+        used = (size_t)snprintf(out, len, "fp32 linear, raced (own/OpenBLAS/oneDNN ms; 0: did "
+                                          "not run):");
+        for (int c = 0; c < RACE_CLASSES && used < len; c++)
+            used += (size_t)snprintf(out + used, len - used,
+                                     " %s %s, GELU %s (%.2f/%.2f/%.2f)%s", names[c],
+                                     paths[race_win[c][0]], paths[race_win[c][1]],
+                                     race_ms[c][0], race_ms[c][1], race_ms[c][2],
+                                     c + 1 < RACE_CLASSES ? ";" : "");
     }
-    size_t used = (size_t)snprintf(out, len, "fp32 linear, raced (own/OpenBLAS/oneDNN ms; "
-                                             "0: did not run):");
-    for (int c = 0; c < RACE_CLASSES && used < len; c++)
-        used += (size_t)snprintf(out + used, len - used, " %s %s, GELU %s (%.2f/%.2f/%.2f)%s",
-                                 names[c], paths[race_win[c][0]], paths[race_win[c][1]],
-                                 race_ms[c][0], race_ms[c][1], race_ms[c][2],
-                                 c + 1 < RACE_CLASSES ? ";" : "");
+    if (bf16_done)
+        for (int c = 0; c < RACE_CLASSES && used < len; c++)
+            used += (size_t)snprintf(out + used, len - used,
+                                     "%s %s %s (%.2f/%.2f)", c ? ";" : "; bf16 linear, raced "
+                                     "(bf16 products/widened ms):", names[c],
+                                     bf16_widen[c] ? "widened" : "bf16", bf16_ms[c][0],
+                                     bf16_ms[c][1]);
     pthread_mutex_unlock(&race_lock);
 }

@@ -275,7 +275,16 @@ vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float
  * runs on ctx's pool (about a second on 2 cores, once); else the context's default (own where
  * ctx->gemm.linear, else OpenBLAS). Thread-safe (contexts on other threads wait for the race). */
 int cpu_gemm_race_pick(vitcl_context *ctx, size_t m, size_t n, size_t k, int gelu);
-/* One line on the verdict (or that it is still to come), for device_info's extra. */
+/* The bf16 race: where a context runs bf16 linears on the AVX512-BF16 kernels (not AMX) and
+ * VITCL_CPU_BF16 is auto, the first large linear on a bf16 weight of the process times, per
+ * shape class, the bf16 products against the weight widened to fp32 on the fp32 kernels
+ * (which keep X exact), and widening takes a class where it was 10% faster (on the Intel Xeon
+ * without AMX vdpbf16ps ran below fp32 FMA; on AMD Zen 5 at twice it). cpu_gemm_race_bf16
+ * runs it when due (ctx's pool, once per process; thread-safe); cpu_gemm_race_bf16_widen is
+ * the verdict for a shape (0 before the race, for small shapes and on AMX plans). */
+void cpu_gemm_race_bf16(vitcl_context *ctx, size_t m, size_t n, size_t k);
+int cpu_gemm_race_bf16_widen(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k);
+/* One line on the verdicts (or that they are still to come), for device_info's extra. */
 void cpu_gemm_race_describe(char *out, size_t len);
 
 /* ---- cpu_gemm_onednn.c */

@@ -170,6 +170,8 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
         }
         path = ctx->gemm.linear ? CPU_PATH_OWN : CPU_PATH_BLAS;
     }
+    if (fmt == VITCL_PRECISION_BF16) /* decides how bf16 linears run, once per process */
+        cpu_gemm_race_bf16(ctx, m, n, k);
     if (ctx->gemm.linear && path == CPU_PATH_OWN) {
         st = cpu_gemm_linear_fmt(ctx, op, x, k, w, fmt, k, bias, y, n, m, n, k, gelu);
         if (st == VITCL_OK)

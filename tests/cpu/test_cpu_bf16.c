@@ -411,3 +411,48 @@ Test(cpu_bf16, amx_weight_layout)
     unsetenv("VITCL_CPU_AMX");
     free(w);
 }
+
+/* The bf16 race (plugins/cpu/cpu_gemm_race.c): on the AVX512-BF16 kernels (VITCL_CPU_AMX=off
+ * where the CPU has AMX), the first linear on a bf16 weight of at least 2^27 multiply-adds
+ * times the bf16 products against the widened weight, device_info's extra names the verdict
+ * per class, and the linear computes what its verdict says: X rounded (bf16 products) or X
+ * exact (widened weight). Small linears never start it (every test above). */
+Test(cpu_bf16, race_decides_large_linears, .timeout = 300)
+{
+    if (!have_bf16())
+        cr_skip_test("this CPU lacks AVX512-BF16: bf16 weights are always widened, no race");
+    if (have_amx())
+        reopen_amx("off");
+    vitcl_device_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    cr_assert_eq(CPU.desc->device_info(CPU.state, 0, &info), VITCL_OK);
+    cr_assert(!strstr(info.extra, "bf16 linear, raced"), "raced already: %s", info.extra);
+    { /* 2^27 multiply-adds: starts the race (results checked below, once the verdict is known) */
+        size_t m = 256, n = 512, k = 1024;
+        float *x = rand_array(m * k, -1, 1), *w = rand_array(n * k, -1, 1);
+        vitcl_buffer *W = NULL, *X = cbuf_new(x, m * k, "X"), *Y = cbuf_new(NULL, m * n, "Y");
+        cr_assert_eq(CPU.ops->pack_weight_host(CPU.ctx, w, VITCL_DTYPE_F32, n, k,
+                                               VITCL_PRECISION_BF16, "w.weight", &W),
+                     VITCL_OK, "%s", CPU.desc->last_error(CPU.ctx));
+        cr_assert_eq(CPU.ops->linear(CPU.ctx, X, 0, W, 0, NULL, 0, Y, 0, m, n, k,
+                                     VITCL_LINEAR_PACKED_W),
+                     VITCL_OK, "%s", CPU.desc->last_error(CPU.ctx));
+        CPU.desc->buffer_free(CPU.ctx, W);
+        CPU.desc->buffer_free(CPU.ctx, X);
+        CPU.desc->buffer_free(CPU.ctx, Y);
+        free(x);
+        free(w);
+    }
+    cr_assert_eq(CPU.desc->device_info(CPU.state, 0, &info), VITCL_OK);
+    const char *verdict = strstr(info.extra, "bf16 linear, raced");
+    cr_assert(verdict, "no bf16 verdict: %s", info.extra);
+    cr_log_info("%s", verdict);
+    cr_assert(strstr(verdict, "m<=512 k<=2048 bf16 (") ||
+                  strstr(verdict, "m<=512 k<=2048 widened ("),
+              "verdict: %s", verdict);
+    int widened = strstr(verdict, "m<=512 k<=2048 widened (") != NULL;
+    /* Both forms of that shape class, as decided. */
+    check(256, 512, 1024, VITCL_DTYPE_BF16, 1, 0, widened ? X_EXACT : X_ROUND);
+    check(256, 512, 1024, VITCL_DTYPE_F32, 0, VITCL_LINEAR_GELU, widened ? X_EXACT : X_ROUND);
+}
