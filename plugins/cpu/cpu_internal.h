@@ -14,7 +14,9 @@
  * op calls OpenBLAS from the caller thread while the pool workers wait (spinning at most 0.2 ms,
  * then asleep on a condition variable, cpu_pool.c), and the pool runs only between GEMMs. With
  * the own GEMM a forward pass calls no OpenBLAS at all (only gemm_batched and the fallback path
- * do). OpenBLAS's thread count is process-wide: the last context created sets it.
+ * do). OpenBLAS's thread count is process-wide: the last context created sets it. oneDNN
+ * (cpu_gemm_onednn.c) never starts threads of its own: each pool thread runs single-threaded
+ * primitives on its chunks of a linear.
  *
  * A context is used by one thread at a time (backend.h); plugin-wide state is read-only after
  * init, so contexts need no locks between them.

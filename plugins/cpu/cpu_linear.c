@@ -3,8 +3,10 @@
  * On CPUs with AVX-512 (or with VITCL_CPU_GEMM=avx2 / own) the GEMM is the plugin's own
  * (cpu_gemm.c): it reads W where it lies (the memory-mapped checkpoint, zero copy), fuses the
  * bias and GELU into its epilogue, and does not depend on which OpenBLAS kernel
- * OPENBLAS_CORETYPE selects; with VITCL_CPU_GEMM=auto, fp32 linears without GELU go to
- * OpenBLAS instead in the shape classes where it won the process's race (cpu_gemm_race.c).
+ * OPENBLAS_CORETYPE selects; with VITCL_CPU_GEMM=auto, large fp32 linears go to OpenBLAS
+ * (without GELU) or oneDNN (cpu_gemm_onednn.c, bias and GELU fused) instead in the shape
+ * classes where that one won the process's race (cpu_gemm_race.c); a oneDNN failure falls
+ * back to the default GEMM, which overwrites Y.
  * Elsewhere (AVX2 machines by default: there OpenBLAS's Haswell/Zen
  * kernel measured 1.5-2x the own AVX2 kernels, docs/performance.md), or with
  * VITCL_CPU_GEMM=openblas, it is one cblas_sgemm over all of M (W [n,k] transposed by the

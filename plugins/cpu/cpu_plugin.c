@@ -261,8 +261,8 @@ static void precision_notes(char *out, size_t len, int own_linear, int own512, u
         const char *x = bf16_x == CPU_BF16_X_ROUND ? "every X rounded to bf16"
                         : bf16_x == CPU_BF16_X_SPLIT ? "every X as hi+lo bf16"
                         : amx ? "X rounded to bf16; fused QKV (n>k, no GELU) X as hi+lo bf16"
-                              : "X rounded to bf16; fused QKV (n>k, no GELU) in fp32 on the "
-                                "widened weight";
+                              : "X rounded to bf16; fused QKV (n>k, no GELU) and race-widened "
+                                "classes fp32";
         snprintf(out, len,
                  "bf16: bf16 weights, %s products, fp32 sums, %s "
                  "(VITCL_CPU_BF16=widen: all fp32). fp16: weights widened to fp32 as packed, "
