@@ -289,6 +289,29 @@ const vitcl_device_info *vitcl_backend_device(const vitcl_backend *be)
     return be ? &be->info : NULL;
 }
 
+vitcl_status vitcl_backend_device_notes(vitcl_backend *be, char *out, size_t len)
+{
+    if (!be || !out || len == 0)
+        return vitcl_fail(VITCL_ERR_INVALID_ARGUMENT, "vitcl_backend_device_notes: %s",
+                          !be ? "NULL backend" : "no room for the notes");
+    vitcl_device_info *now = calloc(1, sizeof *now);
+    if (!now)
+        return vitcl_fail(VITCL_ERR_OUT_OF_MEMORY, "vitcl_backend_device_notes: out of memory");
+    now->struct_size = (uint32_t)sizeof *now;
+    pthread_mutex_lock(&be->lock);
+    vitcl_status st = be->desc->device_info(be->plugin_state, be->device_index, now);
+    pthread_mutex_unlock(&be->lock);
+    if (st == VITCL_OK) {
+        now->extra[sizeof now->extra - 1] = '\0';
+        snprintf(out, len, "%s", now->extra);
+    } else {
+        st = vitcl_fail(st, "vitcl_backend_device_notes: %s: device_info of device %d failed",
+                        be->desc->name, be->device_index);
+    }
+    free(now);
+    return st;
+}
+
 vitcl_status vitcl_backend_fail(const vitcl_backend *be, vitcl_status status, const char *what)
 {
     const char *msg = be->desc->last_error(be->ctx);

@@ -22,6 +22,19 @@
 #define MAX_TIMINGS 65536
 #define MAX_OPS 32
 
+/* The device's notes as its plugin reports them now, after the runs, when they changed
+ * since open: a plugin that decides by measurement at first use says there what it chose (the
+ * cpu plugin's GEMM races). */
+static void print_device_notes(vitcl_backend *be)
+{
+    char *now = malloc(sizeof vitcl_backend_device(be)->extra);
+    if (now && vitcl_backend_device_notes(be, now, sizeof vitcl_backend_device(be)->extra) ==
+                   VITCL_OK &&
+        strcmp(now, vitcl_backend_device(be)->extra) != 0)
+        printf("device notes %s\n", now);
+    free(now);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -213,6 +226,7 @@ int cmd_bench(int argc, char **argv)
     printf("model load   %.1f ms\n", (t_load - t_backend) * 1e3);
     printf("first result %.1f ms after start\n", (t_first - t0) * 1e3);
     printf("peak RSS     %.1f MB\n", peak_mb);
+    print_device_notes(be);
     if (have_prof && ntim) {
         printf("per-op breakdown (one profiled run, %zu ops, %.1f ms of op time):\n", ntim,
                prof_total);

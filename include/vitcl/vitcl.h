@@ -105,6 +105,12 @@ VITCL_API void vitcl_backend_close(vitcl_backend *be);
 /* The chosen plugin's name and the device's info; owned by the backend. */
 VITCL_API const char *vitcl_backend_name(const vitcl_backend *be);
 VITCL_API const vitcl_device_info *vitcl_backend_device(const vitcl_backend *be);
+/* Copies into out (len bytes, NUL-terminated, truncated to fit) the device's `extra` notes as
+ * the plugin reports them now. Unlike vitcl_backend_device's copy, taken at open, these may
+ * have changed since: a plugin that decides by measurement at first use says there what it
+ * chose (the cpu plugin's GEMM races). Thread-safe like every call on be. Errors:
+ * VITCL_ERR_INVALID_ARGUMENT (NULL be or out, len 0), or the plugin's device_info status. */
+VITCL_API vitcl_status vitcl_backend_device_notes(vitcl_backend *be, char *out, size_t len);
 
 /* Turns per-op timing on or off for the backend's later ops (OpenCL event profiling on OpenCL
  * devices, the wall clock elsewhere). VITCL_ERR_UNSUPPORTED when the plugin has no profiling. */

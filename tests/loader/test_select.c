@@ -213,6 +213,18 @@ Test(select, ref_plugin_from_build_tree)
     cr_assert_eq(vitcl_backend_open(reg, "ref", NULL, &be), VITCL_OK, "%s", vitcl_last_error());
     cr_assert_str_eq(vitcl_backend_name(be), "ref");
     cr_assert_eq(vitcl_backend_device(be)->struct_size, sizeof(vitcl_device_info));
+    /* The notes as the plugin reports them now: ref's never change, so they equal the copy
+     * taken at open; truncated to the room given, and refused without any. */
+    char notes[sizeof vitcl_backend_device(be)->extra], small[8];
+    cr_assert_eq(vitcl_backend_device_notes(be, notes, sizeof notes), VITCL_OK, "%s",
+                 vitcl_last_error());
+    cr_assert_str_eq(notes, vitcl_backend_device(be)->extra);
+    cr_assert_eq(vitcl_backend_device_notes(be, small, sizeof small), VITCL_OK);
+    cr_assert_eq(strncmp(small, notes, sizeof small - 1), 0);
+    cr_assert_eq(small[sizeof small - 1], '\0');
+    cr_assert_eq(vitcl_backend_device_notes(be, notes, 0), VITCL_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(vitcl_backend_device_notes(NULL, notes, sizeof notes),
+                 VITCL_ERR_INVALID_ARGUMENT);
     vitcl_backend_close(be);
     vitcl_registry_close(reg);
 }
