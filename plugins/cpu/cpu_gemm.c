@@ -360,6 +360,13 @@ int cpu_gemm_bf16_x_for(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k,
     return CPU_BF16_X_ROUND;
 }
 
+size_t cpu_gemm_kc_split(const cpu_gemm_plan *plan, size_t m)
+{
+    size_t tokens = (m + GK_NR - 1) / GK_NR * GK_NR;
+    tokens = tokens > CPU_GEMM_TB_MAX ? CPU_GEMM_TB_MAX : tokens;
+    return fit(plan->caches.l2 / 2 / (tokens * sizeof(float)), 256, 256, plan->kc);
+}
+
 /* Tokens per block for depth blocks of kc, `bytes` per token and depth in the packed X:
  * packed X within a quarter of L3. */
 static size_t token_block(const cpu_gemm_plan *plan, size_t kc, size_t bytes)
@@ -393,6 +400,10 @@ vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float
     /* AMX takes its weights in the tile layout only; a row-major bf16 W runs AVX512-BF16. */
     const cpu_gemm_amx *amx = amx_layout ? plan->amx : NULL;
     size_t kc = bf ? plan->kc_bf16[bx] : plan->kc;
+    if (!bf && !amx) { /* fp32 products: the race's depth block where it decided one */
+        size_t raced = plan->kc_force ? plan->kc_force : cpu_gemm_race_kc(plan, m, n, k);
+        kc = raced ? raced : kc;
+    }
     size_t kc_max = k < kc ? k : kc;
     /* Bytes per token and depth in a packed panel: 4 (fp32), 2 (bf16 rounded), 4 (hi + lo). */
     size_t xbytes = bf ? 2 * (size_t)bx : sizeof(float);

@@ -10,27 +10,32 @@
  * and oneDNN's brgemm ran 15-70% ahead of the own kernels (docs/performance.md). So with
  * VITCL_CPU_GEMM=auto the first large fp32 linear of the process (at least RACE_MIN
  * multiply-adds; the test fixtures stay far below and never race) races the contestants on
- * its context's pool, once, at one shape per class (tokens up to or above 512, depth up to or
- * above 2048; 1024 outputs, as a ViT-L projection: with fewer, the X packing the own GEMM
- * does once per call weighs more and biases the race). Each contestant runs once (oneDNN
- * after an untimed call that compiles its primitives), those within 30% of the best once
- * more, and the best of each counts. A challenger takes a class
- * from the default (the own kernels where the context runs linear on them, else OpenBLAS)
- * only when it was at least 10% faster. Linears with GELU go to oneDNN when it beat the
- * default by that margin (it fuses GELU as the own kernels do), else to the default (OpenBLAS
- * would need a second pass over Y).
+ * its context's pool, once, at one ViT-L shape per class (tokens up to or above 512: 197 or
+ * 768; depth up to or above 2048: QKV's 3072 x 1024 or fc2's 1024 x 4096), the own kernels
+ * also at the split depth block in the deep classes (cpu_gemm_kc_split). They run in turn,
+ * RACE_ROUNDS times, W evicted from the caches before each run as a forward reads it from
+ * memory, and the best time of each counts (oneDNN after an untimed call that compiles its
+ * primitive); one more than 1.5x behind after the first round stops, and one more than 3x
+ * behind is left out of the later classes. A challenger takes a class from the incumbent
+ * (oneDNN where it is built in, else the own kernels where the context runs linear on them,
+ * else OpenBLAS) only when it was at least 10% faster; linears with GELU follow the same
+ * rule without OpenBLAS where the own kernels can run (OpenBLAS would need a second pass
+ * over Y). It costs 0.5-2 s of the first model load on 2 cores (most of it OpenBLAS's
+ * Prescott kernel where OpenBLAS does not know the CPU); VITCL_CPU_GEMM=onednn, own or
+ * openblas skip it.
  *
  * One verdict per process, shared by every context afterwards: two contexts never run the
  * same linear on different code, so outputs stay bit-identical across threads and contexts
  * of a process (tests/hardening compares them byte for byte); another process may decide
  * otherwise when the contestants are within noise of each other, which changes results only
  * by the rounding each path is allowed (the cpu suite checks each path against ref with
- * VITCL_CPU_GEMM=own, =openblas and =onednn). The race costs well under a second once (2
- * cores) and 30 MB for its duration; a contestant that cannot run (no memory for its
- * scratch, oneDNN refusing the shape) is left out.
+ * VITCL_CPU_GEMM=own, =openblas and =onednn). The race takes about 40 MB for its duration;
+ * a contestant that cannot run (no memory for its scratch, oneDNN refusing the shape) is
+ * left out.
  */
 #include <cblas.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,17 +46,23 @@
 
 #define RACE_CLASSES 4
 #define RACE_PATHS 3 /* CPU_PATH_OWN, _BLAS, _DNNL */
-#define RACE_N 1024
+#define RACE_NMAX 3072                       /* outputs of the widest raced shape */
+#define RACE_WMAX ((size_t)1024 * 4096)       /* elements of the largest raced W */
 #define RACE_MIN ((size_t)1 << 27) /* multiply-adds of a linear worth racing for */
+#define RACE_ROUNDS 2
 
 static pthread_mutex_t race_lock = PTHREAD_MUTEX_INITIALIZER;
 static int race_done;                          /* these under race_lock */
 static int race_win[RACE_CLASSES][2];          /* class, gelu -> CPU_PATH_* */
 static double race_ms[RACE_CLASSES][RACE_PATHS]; /* best time of each; 0: did not run */
+/* The own kernels in the deep classes (k > 2048) at the split depth block too: */
+static int race_split[RACE_CLASSES];     /* class -> the split depth block won */
+static double race_split_ms[RACE_CLASSES]; /* its best time; 0: not run */
 /* The bf16 race (AVX512-BF16 products against the widened weight on the fp32 kernels), run
  * separately, at the first large linear on a bf16 weight; also under race_lock. */
 static int bf16_done;
 static int bf16_widen[RACE_CLASSES];     /* class -> widening won */
+static int bf16_split[RACE_CLASSES];     /* class -> widened, the split depth block won */
 static double bf16_ms[RACE_CLASSES][2]; /* best bf16 products, best widened */
 
 static int race_class(size_t m, size_t k)
@@ -59,11 +70,31 @@ static int race_class(size_t m, size_t k)
     return (m > 512 ? 2 : 0) + (k > 2048 ? 1 : 0);
 }
 
-/* The shape raced for class c. */
-static void race_shape(int c, size_t *m, size_t *k)
+/* The shape raced for class c: ViT-L's fused QKV (3072 x 1024) at depth 1024, its fc2
+ * (1024 x 4096) at depth 4096; 197 tokens (one image) or 768. With 1024 outputs at depth
+ * 1024 (the projection) the own kernels and oneDNN ran even, while on QKV and fc1 in the
+ * forward oneDNN ran 14-16% ahead on the Intel Xeon without AMX: the width counts. */
+static void race_shape(int c, size_t *m, size_t *n, size_t *k)
 {
     *m = c & 2 ? 768 : 197;
+    *n = c & 1 ? 1024 : 3072;
     *k = c & 1 ? 4096 : 1024;
+}
+
+/* Evicts [p, p + bytes) from every cache level (x86 clflush; a no-op elsewhere), so that a
+ * contestant reads W from memory as a forward pass does: its weights (1.2 GB for ViT-L) are
+ * far past any cache, while X comes hot from the op before. Timed hot, W favoured the own
+ * kernels by 10-20% against oneDNN compared with the forward (Intel Xeon without AMX). */
+static void evict(const void *p, size_t bytes)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    const char *c = p;
+    for (size_t i = 0; i < bytes; i += 64)
+        __builtin_ia32_clflush(c + i);
+    __builtin_ia32_mfence();
+#else
+    (void)p, (void)bytes;
+#endif
 }
 
 static double elapsed_ms(uint64_t t0)
@@ -74,16 +105,22 @@ static double elapsed_ms(uint64_t t0)
 /* One run of contestant `path` at this shape; returns ms, or a negative value when it
  * could not run. */
 static double race_run(vitcl_context *ctx, int path, const float *x, const float *w,
-                       const float *b, float *y, size_t m, size_t k)
+                       const float *b, float *y, size_t m, size_t n, size_t k)
 {
+    evict(w, n * k * sizeof *w);
     uint64_t t0 = cpu_now_ns();
     if (path == CPU_PATH_OWN) {
-        if (cpu_gemm_linear(ctx, "gemm race", x, k, w, k, b, y, RACE_N, m, RACE_N, k, 0) !=
-            VITCL_OK)
+        /* race_lock is held: the depth block is given, not asked of cpu_gemm_race_kc */
+        size_t saved = ctx->gemm.kc_force;
+        ctx->gemm.kc_force = saved ? saved : ctx->gemm.kc;
+        vitcl_status st =
+            cpu_gemm_linear(ctx, "gemm race", x, k, w, k, b, y, n, m, n, k, 0);
+        ctx->gemm.kc_force = saved;
+        if (st != VITCL_OK)
             return -1.0;
     } else if (path == CPU_PATH_BLAS) {
-        cpu_linear_openblas(ctx, x, w, b, y, m, RACE_N, k);
-    } else if (cpu_onednn_linear(ctx, "gemm race", x, w, b, y, m, RACE_N, k, 0) != VITCL_OK) {
+        cpu_linear_openblas(ctx, x, w, b, y, m, n, k);
+    } else if (cpu_onednn_linear(ctx, "gemm race", x, w, b, y, m, n, k, 0) != VITCL_OK) {
         return -1.0;
     }
     return elapsed_ms(t0);
@@ -92,42 +129,83 @@ static double race_run(vitcl_context *ctx, int path, const float *x, const float
 /* Runs the race on ctx's pool and fills race_win and race_ms; race_lock is held. */
 static void run_race(vitcl_context *ctx)
 {
-    int deflt = ctx->gemm.linear ? CPU_PATH_OWN : CPU_PATH_BLAS;
-    for (int c = 0; c < RACE_CLASSES; c++)
-        race_win[c][0] = race_win[c][1] = deflt;
+    /* The incumbent a challenger must beat by 10%: oneDNN where it is built in (in every
+     * forward measured on the Intel Xeon without AMX it ran ahead of the own kernels, by more
+     * than this race at hot shapes showed), else the context's default. */
+    int deflt = cpu_onednn_built() ? CPU_PATH_DNNL
+                : ctx->gemm.linear ? CPU_PATH_OWN
+                                   : CPU_PATH_BLAS;
+    for (int c = 0; c < RACE_CLASSES; c++) /* when the race cannot run: no challenger */
+        race_win[c][0] = race_win[c][1] = ctx->gemm.linear ? CPU_PATH_OWN : CPU_PATH_BLAS;
     size_t mmax = 768, kmax = 4096;
-    float *x = malloc(mmax * kmax * sizeof *x), *w = malloc((size_t)RACE_N * kmax * sizeof *w);
-    float *y = malloc(mmax * RACE_N * sizeof *y), *b = malloc(RACE_N * sizeof *b);
+    float *x = malloc(mmax * kmax * sizeof *x), *w = malloc(RACE_WMAX * sizeof *w);
+    float *y = malloc(mmax * RACE_NMAX * sizeof *y), *b = malloc(RACE_NMAX * sizeof *b);
     if (x && w && y && b) {
         for (size_t i = 0; i < mmax * kmax; i++)
             x[i] = (float)((i * 7919u) % 2001u) / 1000.0f - 1.0f;
-        for (size_t i = 0; i < (size_t)RACE_N * kmax; i++)
+        for (size_t i = 0; i < RACE_WMAX; i++)
             w[i] = (float)((i * 104729u) % 2001u) / 1000.0f - 1.0f;
-        for (size_t j = 0; j < RACE_N; j++)
+        for (size_t j = 0; j < RACE_NMAX; j++)
             b[j] = 0.01f * (float)j;
         int can[RACE_PATHS] = {ctx->gemm.linear != 0, 1, cpu_onednn_built()};
         for (int c = 0; c < RACE_CLASSES; c++) {
-            size_t m, k;
-            race_shape(c, &m, &k);
+            size_t m, n, k;
+            race_shape(c, &m, &n, &k);
             double *best = race_ms[c];
-            double top = 1e30;
             /* oneDNN compiles a primitive per shape on its first call: not part of the race */
             if (can[CPU_PATH_DNNL] &&
-                race_run(ctx, CPU_PATH_DNNL, x, w, b, y, m, k) < 0.0)
+                race_run(ctx, CPU_PATH_DNNL, x, w, b, y, m, n, k) < 0.0)
                 can[CPU_PATH_DNNL] = 0;
-            for (int p = 0; p < RACE_PATHS; p++) {
-                best[p] = can[p] ? race_run(ctx, p, x, w, b, y, m, k) : -1.0;
-                if (best[p] < 0.0)
-                    best[p] = 0.0;
-                else if (best[p] < top)
-                    top = best[p];
+            /* Entries: the three paths, then the own kernels at the split depth block in the
+             * deep classes where it differs (X of a token block then stays in L2: on the
+             * Intel Xeon without AMX 1.4-1.6x at 197 tokens and k = 4096). They run in turn,
+             * RACE_ROUNDS times (the machine's noise then hits all alike), the best time of
+             * each counts; one over 1.5x the best after the first round stops running. W is
+             * evicted from the caches before each run (evict). */
+            size_t split = ctx->gemm.isa ? cpu_gemm_kc_split(&ctx->gemm, m) : 0;
+            int entries = RACE_PATHS +
+                          ((c & 1) && can[CPU_PATH_OWN] && split && split < ctx->gemm.kc);
+            double t_best[RACE_PATHS + 1];
+            int live[RACE_PATHS + 1];
+            for (int e = 0; e < entries; e++) {
+                t_best[e] = 1e30;
+                live[e] = e < RACE_PATHS ? can[e] : 1;
             }
-            for (int p = 0; p < RACE_PATHS; p++) { /* a second run for the close ones */
-                if (best[p] > 0.0 && best[p] < 1.3 * top) {
-                    double t = race_run(ctx, p, x, w, b, y, m, k);
-                    if (t >= 0.0 && t < best[p])
-                        best[p] = t;
+            for (int r = 0; r < RACE_ROUNDS; r++) {
+                double top = 1e30;
+                for (int e = 0; e < entries; e++) {
+                    if (!live[e])
+                        continue;
+                    ctx->gemm.kc_force = e == RACE_PATHS ? split : 0;
+                    double t = race_run(ctx, e < RACE_PATHS ? e : CPU_PATH_OWN, x, w, b, y, m,
+                                        n, k);
+                    ctx->gemm.kc_force = 0;
+                    if (t < 0.0)
+                        live[e] = 0;
+                    else if (t < t_best[e])
+                        t_best[e] = t;
+                    if (live[e] && t_best[e] < top)
+                        top = t_best[e];
                 }
+                for (int e = 0; r == 0 && e < entries; e++) {
+                    if (live[e] && t_best[e] > 1.5 * top)
+                        live[e] = 0;
+                    /* over 3x behind: a path too slow to matter (OpenBLAS's Prescott kernel
+                     * on a CPU it does not know) is not run in the later classes either */
+                    if (e < RACE_PATHS && t_best[e] < 1e30 && t_best[e] > 3.0 * top)
+                        can[e] = 0;
+                }
+            }
+            for (int p = 0; p < RACE_PATHS; p++)
+                best[p] = t_best[p] < 1e30 ? t_best[p] : 0.0;
+            race_split[c] = 0;
+            race_split_ms[c] = entries > RACE_PATHS && t_best[RACE_PATHS] < 1e30
+                                   ? t_best[RACE_PATHS]
+                                   : 0.0;
+            if (race_split_ms[c] > 0.0 &&
+                (best[CPU_PATH_OWN] <= 0.0 || race_split_ms[c] < 0.95 * best[CPU_PATH_OWN])) {
+                race_split[c] = 1;
+                best[CPU_PATH_OWN] = race_split_ms[c]; /* the own kernels at their best */
             }
             double base = best[deflt];
             if (base <= 0.0) /* the default could not run: whichever ran */
@@ -138,12 +216,32 @@ static void run_race(vitcl_context *ctx)
                     (win == deflt || best[p] < best[win]))
                     win = p;
             race_win[c][0] = win;
-            double dn = best[CPU_PATH_DNNL];
-            race_win[c][1] = dn > 0.0 && dn < 0.9 * base ? CPU_PATH_DNNL : deflt;
+            /* With GELU: the same rule without OpenBLAS where the own kernels can run (it
+             * would need a second pass over Y; they and oneDNN fuse GELU). */
+            int gdef = deflt == CPU_PATH_BLAS && can[CPU_PATH_OWN] ? CPU_PATH_OWN : deflt;
+            double gbase = best[gdef] > 0.0 ? best[gdef] : 1e30;
+            int gwin = gdef;
+            for (int p = 0; p < RACE_PATHS; p++)
+                if (p != gdef && !(p == CPU_PATH_BLAS && can[CPU_PATH_OWN]) && best[p] > 0.0 &&
+                    best[p] < 0.9 * gbase && (gwin == gdef || best[p] < best[gwin]))
+                    gwin = p;
+            race_win[c][1] = gwin;
         }
     }
     free(x), free(w), free(y), free(b);
     race_done = 1;
+}
+
+size_t cpu_gemm_race_kc(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k)
+{
+    if (!plan->race || (double)m * (double)n * (double)k < (double)RACE_MIN)
+        return 0;
+    pthread_mutex_lock(&race_lock);
+    /* Either race's verdict on the own fp32 kernels' depth block; the fp32 one first. */
+    int c = race_class(m, k);
+    int split = race_done ? race_split[c] : bf16_done && bf16_split[c];
+    pthread_mutex_unlock(&race_lock);
+    return split ? cpu_gemm_kc_split(plan, m) : 0;
 }
 
 int cpu_gemm_race_pick(vitcl_context *ctx, size_t m, size_t n, size_t k, int gelu)
@@ -166,14 +264,19 @@ int cpu_gemm_race_pick(vitcl_context *ctx, size_t m, size_t n, size_t k, int gel
 /* One run of the own GEMM on bf16 weights wb with X taken as `bx` (CPU_BF16_X_ROUND: the
  * bf16 kernels; CPU_BF16_X_WIDEN: W widened while packed, fp32 kernels); ms, or < 0. */
 static double bf16_run(vitcl_context *ctx, int bx, const float *x, const uint16_t *wb,
-                       const float *b, float *y, size_t m, size_t k)
+                       const float *b, float *y, size_t m, size_t n, size_t k, size_t kc)
 {
     int saved = ctx->gemm.bf16_x;
     ctx->gemm.bf16_x = bx; /* this context's thread is the only one reading it */
+    /* race_lock is held: the widened weight's depth block is given (kc, else the plan's),
+     * not asked of cpu_gemm_race_kc */
+    ctx->gemm.kc_force = kc ? kc : ctx->gemm.kc;
+    evict(wb, n * k * sizeof *wb);
     uint64_t t0 = cpu_now_ns();
     vitcl_status st = cpu_gemm_linear_fmt(ctx, "bf16 race", x, k, wb, VITCL_PRECISION_BF16, k,
-                                          b, y, RACE_N, m, RACE_N, k, 0);
+                                          b, y, n, m, n, k, 0);
     double t = elapsed_ms(t0);
+    ctx->gemm.kc_force = 0;
     ctx->gemm.bf16_x = saved;
     return st == VITCL_OK ? t : -1.0;
 }
@@ -182,28 +285,43 @@ static double bf16_run(vitcl_context *ctx, int bx, const float *x, const uint16_
 static void run_bf16_race(vitcl_context *ctx)
 {
     size_t mmax = 768, kmax = 4096;
-    float *x = malloc(mmax * kmax * sizeof *x), *w = malloc((size_t)RACE_N * kmax * sizeof *w);
-    float *y = malloc(mmax * RACE_N * sizeof *y), *b = malloc(RACE_N * sizeof *b);
-    uint16_t *wb = malloc((size_t)RACE_N * kmax * sizeof *wb);
+    float *x = malloc(mmax * kmax * sizeof *x), *w = malloc(RACE_WMAX * sizeof *w);
+    float *y = malloc(mmax * RACE_NMAX * sizeof *y), *b = malloc(RACE_NMAX * sizeof *b);
+    uint16_t *wb = malloc(RACE_WMAX * sizeof *wb);
     if (x && w && y && b && wb) {
         for (size_t i = 0; i < mmax * kmax; i++)
             x[i] = (float)((i * 7919u) % 2001u) / 1000.0f - 1.0f;
-        for (size_t i = 0; i < (size_t)RACE_N * kmax; i++)
+        for (size_t i = 0; i < RACE_WMAX; i++)
             w[i] = (float)((i * 104729u) % 2001u) / 1000.0f - 1.0f;
-        cpu_half_narrow(w, VITCL_PRECISION_BF16, wb, (size_t)RACE_N * kmax);
-        for (size_t j = 0; j < RACE_N; j++)
+        cpu_half_narrow(w, VITCL_PRECISION_BF16, wb, RACE_WMAX);
+        for (size_t j = 0; j < RACE_NMAX; j++)
             b[j] = 0.01f * (float)j;
         static const int modes[2] = {CPU_BF16_X_ROUND, CPU_BF16_X_WIDEN};
         for (int c = 0; c < RACE_CLASSES; c++) {
-            size_t m, k;
-            race_shape(c, &m, &k);
+            size_t m, n, k;
+            race_shape(c, &m, &n, &k);
             double best[2] = {1e30, 1e30};
             for (int r = 0; r < 2; r++)
                 for (int i = 0; i < 2; i++) {
-                    double t = bf16_run(ctx, modes[i], x, wb, b, y, m, k);
+                    double t = bf16_run(ctx, modes[i], x, wb, b, y, m, n, k, 0);
                     if (t >= 0.0 && t < best[i])
                         best[i] = t;
                 }
+            /* The widened weight runs the fp32 kernels: in the deep classes, at the split
+             * depth block too (as the fp32 race does; a bf16 model never runs that one). */
+            bf16_split[c] = 0;
+            size_t split = cpu_gemm_kc_split(&ctx->gemm, m);
+            if ((c & 1) && split < ctx->gemm.kc) {
+                double t = 1e30;
+                for (int r = 0; r < 2; r++) {
+                    double u = bf16_run(ctx, CPU_BF16_X_WIDEN, x, wb, b, y, m, n, k, split);
+                    t = u >= 0.0 && u < t ? u : t;
+                }
+                if (t < 0.9 * best[1]) {
+                    bf16_split[c] = 1;
+                    best[1] = t;
+                }
+            }
             bf16_ms[c][0] = best[0];
             bf16_ms[c][1] = best[1];
             bf16_widen[c] = best[1] < 0.9 * best[0];
@@ -242,33 +360,70 @@ int cpu_gemm_race_bf16_widen(const cpu_gemm_plan *plan, size_t m, size_t n, size
     return widen;
 }
 
+/* snprintf at out + *used, advancing *used, never past len. */
+static void put(char *out, size_t len, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void put(char *out, size_t len, size_t *used, const char *fmt, ...)
+{
+    if (*used >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out + *used, len - *used, fmt, ap);
+    va_end(ap);
+    *used = n < 0 ? len : *used + (size_t)n;
+}
+
 void cpu_gemm_race_describe(char *out, size_t len)
 {
-    static const char *const names[RACE_CLASSES] = {"m<=512 k<=2048", "m<=512 k>2048",
-                                                    "m>512 k<=2048", "m>512 k>2048"};
+    /* Compact (device_info's extra is 512 bytes with the rest of the plugin's line): the
+     * verdicts first, then the times, which are cut first when there is no room. */
+    static const char *const names[RACE_CLASSES] = {"S", "Sd", "L", "Ld"};
     static const char *const paths[RACE_PATHS] = {"own", "OpenBLAS", "oneDNN"};
+    size_t used = 0;
+    if (len)
+        out[0] = '\0';
     pthread_mutex_lock(&race_lock);
-    size_t used;
-    if (!race_done) {
-        used = (size_t)snprintf(out, len, "fp32 linear: own, OpenBLAS or oneDNN (%s) per shape "
-                                          "class, raced at the first large one",
-                                cpu_onednn_built() ? "built in" : "not built in");
-    } else {
-        used = (size_t)snprintf(out, len, "fp32 linear, raced (own/OpenBLAS/oneDNN ms; 0: did "
-                                          "not run):");
-        for (int c = 0; c < RACE_CLASSES && used < len; c++)
-            used += (size_t)snprintf(out + used, len - used,
-                                     " %s %s, GELU %s (%.2f/%.2f/%.2f)%s", names[c],
-                                     paths[race_win[c][0]], paths[race_win[c][1]],
-                                     race_ms[c][0], race_ms[c][1], race_ms[c][2],
-                                     c + 1 < RACE_CLASSES ? ";" : "");
+    if (!race_done && !bf16_done) {
+        put(out, len, &used, "fp32 linear: own, OpenBLAS or oneDNN (%s) per shape class, raced "
+                             "at the first large one",
+            cpu_onednn_built() ? "built in" : "not built in");
+        pthread_mutex_unlock(&race_lock);
+        return;
     }
-    if (bf16_done)
-        for (int c = 0; c < RACE_CLASSES && used < len; c++)
-            used += (size_t)snprintf(out + used, len - used,
-                                     "%s %s %s (%.2f/%.2f)", c ? ";" : "; bf16 linear, raced "
-                                     "(bf16 products/widened ms):", names[c],
-                                     bf16_widen[c] ? "widened" : "bf16", bf16_ms[c][0],
-                                     bf16_ms[c][1]);
+    put(out, len, &used, "races (S, L: m <= or > 512; d: k > 2048):");
+    if (race_done) {
+        put(out, len, &used, " fp32");
+        for (int c = 0; c < RACE_CLASSES; c++) {
+            put(out, len, &used, " %s %s%s", names[c], paths[race_win[c][0]],
+                !race_split[c]                       ? ""
+                : race_win[c][0] == CPU_PATH_OWN ? " split-k"
+                                                 : " (own split-k)");
+            if (race_win[c][1] != race_win[c][0])
+                put(out, len, &used, " (GELU %s)", paths[race_win[c][1]]);
+            put(out, len, &used, c + 1 < RACE_CLASSES ? "," : ";");
+        }
+    }
+    if (bf16_done) {
+        put(out, len, &used, " bf16");
+        for (int c = 0; c < RACE_CLASSES; c++)
+            put(out, len, &used, " %s %s%s%s", names[c], bf16_widen[c] ? "widened" : "bf16",
+                bf16_split[c] ? " split-k" : "", c + 1 < RACE_CLASSES ? "," : ";");
+    }
+    if (race_done) {
+        put(out, len, &used, " ms own/OpenBLAS/oneDNN(/own split-k):");
+        for (int c = 0; c < RACE_CLASSES; c++) {
+            put(out, len, &used, " %s %.1f/%.1f/%.1f", names[c], race_ms[c][0], race_ms[c][1],
+                race_ms[c][2]);
+            if (race_split_ms[c] > 0.0)
+                put(out, len, &used, "/%.1f", race_split_ms[c]);
+        }
+        put(out, len, &used, ";");
+    }
+    if (bf16_done) {
+        put(out, len, &used, " ms bf16/widened:");
+        for (int c = 0; c < RACE_CLASSES; c++)
+            put(out, len, &used, " %s %.1f/%.1f", names[c], bf16_ms[c][0], bf16_ms[c][1]);
+    }
     pthread_mutex_unlock(&race_lock);
 }

@@ -95,6 +95,8 @@ typedef struct cpu_gemm_plan {
     int onednn; /* VITCL_CPU_GEMM=onednn: every fp32 linear on oneDNN (cpu_gemm_onednn.c) */
     cpu_caches caches;
     size_t kc;
+    /* The fp32 depth block forced for this context's next calls (the race's runs), 0: none. */
+    size_t kc_force;
     /* linear on a bf16 weight: the bf16 kernels (NULL: W is widened to fp32 and isa's kernels
      * run), how X is packed for them (bf16_x, CPU_BF16_X_*) and the depth blocks of each X
      * packing (kc_bf16[CPU_BF16_X_ROUND], [CPU_BF16_X_SPLIT]). */
@@ -286,6 +288,11 @@ int cpu_gemm_race_pick(vitcl_context *ctx, size_t m, size_t n, size_t k, int gel
  * the verdict for a shape (0 before the race, for small shapes and on AMX plans). */
 void cpu_gemm_race_bf16(vitcl_context *ctx, size_t m, size_t n, size_t k);
 int cpu_gemm_race_bf16_widen(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k);
+/* The fp32 depth block of the own GEMM for a linear of m tokens, n outputs and depth k: the
+ * plan's kc (from L2: one X panel in half of it), or, in the deep shape classes where the
+ * race found it faster, the split one (cpu_gemm_kc_split). 0 before the race and for shapes
+ * it does not decide (then the plan's kc). */
+size_t cpu_gemm_race_kc(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k);
 /* One line on the verdicts (or that they are still to come), for device_info's extra. */
 void cpu_gemm_race_describe(char *out, size_t len);
 
@@ -323,6 +330,12 @@ size_t cpu_gemm_amx_layout_bytes(size_t n, size_t k);
 /* Writes row r (k bf16 values at src; NULL: a zero row past n) into its places of the layout
  * at dst. Rows are independent: threads may write different rows at once. */
 void cpu_gemm_amx_put_row(const uint16_t *src, size_t r, size_t k, uint32_t *dst);
+
+/* The split fp32 depth block for m tokens: the largest multiple of 256 (at least 256, at most
+ * plan->kc) whose packed X for a whole token block (m rounded up to panels, at most
+ * CPU_GEMM_TB_MAX tokens) fills at most half of L2, so that X stays in L2 while every feature
+ * block of the token block reads it. */
+size_t cpu_gemm_kc_split(const cpu_gemm_plan *plan, size_t m);
 
 /* One tile of the interleaved layout (cpu_gemm_kernels.h) with isa's kernels, for attention:
  * ct[r][t] = Σ_kk wp[kk·CPU_GEMM_MR + r]·xp[kk·CPU_GEMM_NR + t] for r < CPU_GEMM_MR and
