@@ -102,6 +102,46 @@ static double elapsed_ms(uint64_t t0)
     return (double)(cpu_now_ns() - t0) / 1e6;
 }
 
+/* The race's operands, for the largest raced shape of each: X [768, 4096], W (RACE_WMAX
+ * elements), Y [768, RACE_NMAX] and the bias, filled with fixed values in [-1, 1]. */
+typedef struct race_ops {
+    float *x, *w, *y, *b;
+} race_ops;
+
+#define RACE_MMAX 768
+#define RACE_KMAX 4096
+
+/* Allocates and fills ops; 0 (nothing left allocated) when memory is short. */
+static int race_ops_make(race_ops *ops)
+{
+    ops->x = malloc((size_t)RACE_MMAX * RACE_KMAX * sizeof *ops->x);
+    ops->w = malloc(RACE_WMAX * sizeof *ops->w);
+    ops->y = malloc((size_t)RACE_MMAX * RACE_NMAX * sizeof *ops->y);
+    ops->b = malloc(RACE_NMAX * sizeof *ops->b);
+    if (!ops->x || !ops->w || !ops->y || !ops->b) {
+        free(ops->x), free(ops->w), free(ops->y), free(ops->b);
+        return 0;
+    }
+    for (size_t i = 0; i < (size_t)RACE_MMAX * RACE_KMAX; i++)
+        ops->x[i] = (float)((i * 7919u) % 2001u) / 1000.0f - 1.0f;
+    for (size_t i = 0; i < RACE_WMAX; i++)
+        ops->w[i] = (float)((i * 104729u) % 2001u) / 1000.0f - 1.0f;
+    for (size_t j = 0; j < RACE_NMAX; j++)
+        ops->b[j] = 0.01f * (float)j;
+    return 1;
+}
+
+static void race_ops_free(race_ops *ops)
+{
+    free(ops->x), free(ops->w), free(ops->y), free(ops->b);
+}
+
+/* Whether a linear of this shape is large enough for the races to decide it. */
+static int worth_racing(size_t m, size_t n, size_t k)
+{
+    return (double)m * (double)n * (double)k >= (double)RACE_MIN;
+}
+
 /* One run of contestant `path` at this shape; returns ms, or a negative value when it
  * could not run. */
 static double race_run(vitcl_context *ctx, int path, const float *x, const float *w,
@@ -137,16 +177,10 @@ static void run_race(vitcl_context *ctx)
                                    : CPU_PATH_BLAS;
     for (int c = 0; c < RACE_CLASSES; c++) /* when the race cannot run: no challenger */
         race_win[c][0] = race_win[c][1] = ctx->gemm.linear ? CPU_PATH_OWN : CPU_PATH_BLAS;
-    size_t mmax = 768, kmax = 4096;
-    float *x = malloc(mmax * kmax * sizeof *x), *w = malloc(RACE_WMAX * sizeof *w);
-    float *y = malloc(mmax * RACE_NMAX * sizeof *y), *b = malloc(RACE_NMAX * sizeof *b);
-    if (x && w && y && b) {
-        for (size_t i = 0; i < mmax * kmax; i++)
-            x[i] = (float)((i * 7919u) % 2001u) / 1000.0f - 1.0f;
-        for (size_t i = 0; i < RACE_WMAX; i++)
-            w[i] = (float)((i * 104729u) % 2001u) / 1000.0f - 1.0f;
-        for (size_t j = 0; j < RACE_NMAX; j++)
-            b[j] = 0.01f * (float)j;
+    race_ops ops;
+    if (race_ops_make(&ops)) {
+        const float *x = ops.x, *w = ops.w, *b = ops.b;
+        float *y = ops.y;
         int can[RACE_PATHS] = {ctx->gemm.linear != 0, 1, cpu_onednn_built()};
         for (int c = 0; c < RACE_CLASSES; c++) {
             size_t m, n, k;
@@ -227,14 +261,14 @@ static void run_race(vitcl_context *ctx)
                     gwin = p;
             race_win[c][1] = gwin;
         }
+        race_ops_free(&ops);
     }
-    free(x), free(w), free(y), free(b);
     race_done = 1;
 }
 
 size_t cpu_gemm_race_kc(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k)
 {
-    if (!plan->race || (double)m * (double)n * (double)k < (double)RACE_MIN)
+    if (!plan->race || !worth_racing(m, n, k))
         return 0;
     pthread_mutex_lock(&race_lock);
     /* Either race's verdict on the own fp32 kernels' depth block; the fp32 one first. */
@@ -249,7 +283,7 @@ int cpu_gemm_race_pick(vitcl_context *ctx, size_t m, size_t n, size_t k, int gel
     if (ctx->gemm.onednn)
         return CPU_PATH_DNNL;
     int deflt = ctx->gemm.linear ? CPU_PATH_OWN : CPU_PATH_BLAS;
-    if (!ctx->gemm.race || (double)m * (double)n * (double)k < (double)RACE_MIN)
+    if (!ctx->gemm.race || !worth_racing(m, n, k))
         return deflt;
     pthread_mutex_lock(&race_lock);
     if (!race_done)
@@ -284,18 +318,12 @@ static double bf16_run(vitcl_context *ctx, int bx, const float *x, const uint16_
 /* Fills bf16_widen and bf16_ms; race_lock is held. */
 static void run_bf16_race(vitcl_context *ctx)
 {
-    size_t mmax = 768, kmax = 4096;
-    float *x = malloc(mmax * kmax * sizeof *x), *w = malloc(RACE_WMAX * sizeof *w);
-    float *y = malloc(mmax * RACE_NMAX * sizeof *y), *b = malloc(RACE_NMAX * sizeof *b);
+    race_ops ops;
     uint16_t *wb = malloc(RACE_WMAX * sizeof *wb);
-    if (x && w && y && b && wb) {
-        for (size_t i = 0; i < mmax * kmax; i++)
-            x[i] = (float)((i * 7919u) % 2001u) / 1000.0f - 1.0f;
-        for (size_t i = 0; i < RACE_WMAX; i++)
-            w[i] = (float)((i * 104729u) % 2001u) / 1000.0f - 1.0f;
-        cpu_half_narrow(w, VITCL_PRECISION_BF16, wb, RACE_WMAX);
-        for (size_t j = 0; j < RACE_NMAX; j++)
-            b[j] = 0.01f * (float)j;
+    if (wb && race_ops_make(&ops)) {
+        const float *x = ops.x, *b = ops.b;
+        float *y = ops.y;
+        cpu_half_narrow(ops.w, VITCL_PRECISION_BF16, wb, RACE_WMAX);
         static const int modes[2] = {CPU_BF16_X_ROUND, CPU_BF16_X_WIDEN};
         for (int c = 0; c < RACE_CLASSES; c++) {
             size_t m, n, k;
@@ -326,8 +354,9 @@ static void run_bf16_race(vitcl_context *ctx)
             bf16_ms[c][1] = best[1];
             bf16_widen[c] = best[1] < 0.9 * best[0];
         }
+        race_ops_free(&ops);
     }
-    free(x), free(w), free(y), free(b), free(wb);
+    free(wb);
     bf16_done = 1;
 }
 
@@ -342,7 +371,7 @@ static int bf16_races(const vitcl_context *ctx)
 
 void cpu_gemm_race_bf16(vitcl_context *ctx, size_t m, size_t n, size_t k)
 {
-    if (!bf16_races(ctx) || (double)m * (double)n * (double)k < (double)RACE_MIN)
+    if (!bf16_races(ctx) || !worth_racing(m, n, k))
         return;
     pthread_mutex_lock(&race_lock);
     if (!bf16_done)
@@ -352,7 +381,7 @@ void cpu_gemm_race_bf16(vitcl_context *ctx, size_t m, size_t n, size_t k)
 
 int cpu_gemm_race_bf16_widen(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k)
 {
-    if (!plan->race || plan->amx || (double)m * (double)n * (double)k < (double)RACE_MIN)
+    if (!plan->race || plan->amx || !worth_racing(m, n, k))
         return 0;
     pthread_mutex_lock(&race_lock);
     int widen = bf16_done && bf16_widen[race_class(m, k)];
