@@ -16,6 +16,12 @@
  * and the caller's setting is put back afterwards. Scratchpads are ours too (user mode, one
  * per thread in the context's per-thread scratch).
  *
+ * A 16-bit weight (bf16 or fp16 [n,k] from pack_weight_host) runs the same fp32 primitive:
+ * each chunk first widens its rows of W (nc x k, contiguous) into the claiming thread's
+ * scratch, past the scratchpad, where the primitive then reads them from L2. Widening a chunk
+ * is one pass over it against 2m FLOPs per element, and the weight crosses memory at half the
+ * bytes; X stays fp32, so the products are those of fp32 on the rounded weight.
+ *
  * Primitives are created on first use per shape (m, chunk width, k, bias, GELU) and kept in
  * the context (CPU_DNNL_CACHE of them, the oldest replaced), since oneDNN JIT-compiles each.
  * Any oneDNN failure comes back as a status and the caller runs the own GEMM instead.
@@ -25,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_half.h"
 #include "cpu_internal.h"
 
 #if VITCL_HAVE_ONEDNN
@@ -197,7 +204,10 @@ typedef struct dn_args {
     vitcl_context *ctx;
     cpu_dnnl *d;
     dn_prim *full, *last; /* chunks of width nc; the last one (narrower) on `last` */
-    const float *x, *w, *bias;
+    const float *x, *bias;
+    const void *w;
+    uint32_t wfmt; /* VITCL_PRECISION_FP32, or _BF16 / _FP16: widened per chunk */
+    size_t wide_at; /* floats into the thread's scratch where a widened chunk goes */
     float *y;
     size_t k, nc, chunks;
     int failed[CPU_MAX_THREADS];
@@ -207,10 +217,16 @@ static dnnl_status_t dn_exec(dn_args *a, dn_prim *p, size_t j0, int thread)
 {
     dnnl_memory_t mem[5] = {0};
     dnnl_engine_t eng = a->d->eng;
-    void *scratch = a->ctx->scratch[thread].data;
+    float *scratch = a->ctx->scratch[thread].data;
+    const float *w = (const float *)a->w + j0 * a->k;
+    if (a->wfmt != VITCL_PRECISION_FP32) {
+        w = scratch + a->wide_at;
+        cpu_half_widen((const uint16_t *)a->w + j0 * a->k, a->wfmt, scratch + a->wide_at,
+                       p->nc * a->k);
+    }
     dnnl_status_t s = dnnl_memory_create(&mem[0], &p->xd, eng, (void *)a->x);
     if (s == dnnl_success)
-        s = dnnl_memory_create(&mem[1], &p->wd, eng, (void *)(a->w + j0 * a->k));
+        s = dnnl_memory_create(&mem[1], &p->wd, eng, (void *)w);
     if (s == dnnl_success)
         s = dnnl_memory_create(&mem[2], &p->yd, eng, a->y + j0);
     if (s == dnnl_success && p->bias)
@@ -249,9 +265,15 @@ static void dn_task(void *arg, size_t begin, size_t end, int thread)
 }
 
 vitcl_status cpu_onednn_linear(vitcl_context *ctx, const char *op, const float *x,
-                               const float *w, const float *bias, float *y, size_t m, size_t n,
-                               size_t k, int gelu)
+                               const void *w, uint32_t wfmt, const float *bias, float *y,
+                               size_t m, size_t n, size_t k, int gelu)
 {
+    if (wfmt != VITCL_PRECISION_FP32 && wfmt != VITCL_PRECISION_BF16 &&
+        wfmt != VITCL_PRECISION_FP16)
+        return cpu_fail(ctx, VITCL_ERR_INTERNAL, op,
+                        "oneDNN linear: a weight of format 0x%x (only fp32, bf16 or fp16 "
+                        "[n,k] run here)",
+                        (unsigned)wfmt);
     cpu_dnnl *d = NULL;
     vitcl_status st = dn_state(ctx, op, &d);
     if (st != VITCL_OK)
@@ -267,8 +289,8 @@ vitcl_status cpu_onednn_linear(vitcl_context *ctx, const char *op, const float *
     dn_args *a = calloc(1, sizeof *a);
     if (!a)
         return cpu_fail(ctx, VITCL_ERR_OUT_OF_MEMORY, op, "oneDNN linear: out of memory");
-    *a = (dn_args){.ctx = ctx, .d = d, .x = x, .w = w, .bias = bias, .y = y, .k = k,
-                   .nc = nc, .chunks = chunks};
+    *a = (dn_args){.ctx = ctx, .d = d, .x = x, .w = w, .wfmt = wfmt, .bias = bias, .y = y,
+                   .k = k, .nc = nc, .chunks = chunks};
     /* Least recently used goes first, so finding `last` never replaces `full`. */
     st = dn_find(ctx, op, d, m, nc, k, n, bias != NULL, gelu, &a->full);
     if (st == VITCL_OK)
@@ -276,8 +298,12 @@ vitcl_status cpu_onednn_linear(vitcl_context *ctx, const char *op, const float *
     size_t scratch = a->full ? a->full->scratch_bytes : 0;
     if (st == VITCL_OK && a->last->scratch_bytes > scratch)
         scratch = a->last->scratch_bytes;
-    if (st == VITCL_OK && scratch)
-        st = cpu_scratch_reserve(ctx, op, (scratch + sizeof(float) - 1) / sizeof(float));
+    /* The scratchpad, then (16-bit W) a widened chunk on a 64-byte boundary. */
+    a->wide_at = (scratch + 63) / 64 * 16;
+    size_t floats = wfmt == VITCL_PRECISION_FP32 ? (scratch + sizeof(float) - 1) / sizeof(float)
+                                                 : a->wide_at + nc * k;
+    if (st == VITCL_OK && floats)
+        st = cpu_scratch_reserve(ctx, op, floats);
     if (st == VITCL_OK) {
         int old = omp_get_max_threads();
         cpu_pool_run(ctx->pool, chunks, 1, dn_task, a);
@@ -309,10 +335,10 @@ void cpu_onednn_destroy(cpu_dnnl *d)
 }
 
 vitcl_status cpu_onednn_linear(vitcl_context *ctx, const char *op, const float *x,
-                               const float *w, const float *bias, float *y, size_t m, size_t n,
-                               size_t k, int gelu)
+                               const void *w, uint32_t wfmt, const float *bias, float *y,
+                               size_t m, size_t n, size_t k, int gelu)
 {
-    (void)x, (void)w, (void)bias, (void)y, (void)m, (void)n, (void)k, (void)gelu;
+    (void)x, (void)w, (void)wfmt, (void)bias, (void)y, (void)m, (void)n, (void)k, (void)gelu;
     return cpu_fail(ctx, VITCL_ERR_UNSUPPORTED, op,
                     "this cpu plugin was built without oneDNN (libdnnl-dev)");
 }

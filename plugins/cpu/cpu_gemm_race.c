@@ -58,11 +58,11 @@ static double race_ms[RACE_CLASSES][RACE_PATHS]; /* best time of each; 0: did no
 /* The own kernels in the deep classes (k > 2048) at the split depth block too: */
 static int race_split[RACE_CLASSES];     /* class -> the split depth block won */
 static double race_split_ms[RACE_CLASSES]; /* its best time; 0: not run */
-/* The bf16 race (AVX512-BF16 products against the widened weight on the fp32 kernels), run
- * separately, at the first large linear on a bf16 weight; also under race_lock. */
+/* The bf16 race (AVX512-BF16 products against the widened weight on the fp32 race's winner),
+ * run after the fp32 race, at the first large linear on a bf16 weight; also under race_lock. */
 static int bf16_done;
 static int bf16_widen[RACE_CLASSES];     /* class -> widening won */
-static int bf16_split[RACE_CLASSES];     /* class -> widened, the split depth block won */
+static int bf16_wide_path[RACE_CLASSES]; /* class -> CPU_PATH_* the widened weight ran on */
 static double bf16_ms[RACE_CLASSES][2]; /* best bf16 products, best widened */
 
 static int race_class(size_t m, size_t k)
@@ -160,7 +160,8 @@ static double race_run(vitcl_context *ctx, int path, const float *x, const float
             return -1.0;
     } else if (path == CPU_PATH_BLAS) {
         cpu_linear_openblas(ctx, x, w, b, y, m, n, k);
-    } else if (cpu_onednn_linear(ctx, "gemm race", x, w, b, y, m, n, k, 0) != VITCL_OK) {
+    } else if (cpu_onednn_linear(ctx, "gemm race", x, w, VITCL_PRECISION_FP32, b, y, m, n, k,
+                                 0) != VITCL_OK) {
         return -1.0;
     }
     return elapsed_ms(t0);
@@ -271,9 +272,9 @@ size_t cpu_gemm_race_kc(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k)
     if (!plan->race || !worth_racing(m, n, k))
         return 0;
     pthread_mutex_lock(&race_lock);
-    /* Either race's verdict on the own fp32 kernels' depth block; the fp32 one first. */
-    int c = race_class(m, k);
-    int split = race_done ? race_split[c] : bf16_done && bf16_split[c];
+    /* The fp32 race's verdict on the own fp32 kernels' depth block (the bf16 race runs it
+     * first: a widened weight runs the same kernels). */
+    int split = race_done && race_split[race_class(m, k)];
     pthread_mutex_unlock(&race_lock);
     return split ? cpu_gemm_kc_split(plan, m) : 0;
 }
@@ -315,41 +316,51 @@ static double bf16_run(vitcl_context *ctx, int bx, const float *x, const uint16_
     return st == VITCL_OK ? t : -1.0;
 }
 
-/* Fills bf16_widen and bf16_ms; race_lock is held. */
+/* One run of oneDNN on bf16 weights wb (each chunk widened, cpu_gemm_onednn.c); ms, or < 0. */
+static double bf16_run_dnnl(vitcl_context *ctx, const float *x, const uint16_t *wb,
+                            const float *b, float *y, size_t m, size_t n, size_t k)
+{
+    evict(wb, n * k * sizeof *wb);
+    uint64_t t0 = cpu_now_ns();
+    vitcl_status st = cpu_onednn_linear(ctx, "bf16 race", x, wb, VITCL_PRECISION_BF16, b, y, m,
+                                        n, k, 0);
+    double t = elapsed_ms(t0);
+    return st == VITCL_OK ? t : -1.0;
+}
+
+/* Fills bf16_widen, bf16_wide_path and bf16_ms; race_lock is held. A widened weight runs
+ * where an fp32 one of its class does (cpu_linear.c), so the fp32 race comes first and the
+ * widened contestant runs on its winner: oneDNN on widened chunks, else the own kernels
+ * widening while they pack, at the depth block the fp32 race chose for them (where OpenBLAS
+ * won fp32 too: the own kernels are what a context with the bf16 kernels runs). */
 static void run_bf16_race(vitcl_context *ctx)
 {
+    if (!race_done)
+        run_race(ctx);
     race_ops ops;
     uint16_t *wb = malloc(RACE_WMAX * sizeof *wb);
     if (wb && race_ops_make(&ops)) {
         const float *x = ops.x, *b = ops.b;
         float *y = ops.y;
         cpu_half_narrow(ops.w, VITCL_PRECISION_BF16, wb, RACE_WMAX);
-        static const int modes[2] = {CPU_BF16_X_ROUND, CPU_BF16_X_WIDEN};
         for (int c = 0; c < RACE_CLASSES; c++) {
             size_t m, n, k;
             race_shape(c, &m, &n, &k);
+            int dnnl = race_win[c][0] == CPU_PATH_DNNL;
+            size_t kc = race_split[c] ? cpu_gemm_kc_split(&ctx->gemm, m) : 0;
+            /* oneDNN compiles a primitive per shape on its first call: not part of the race */
+            if (dnnl && bf16_run_dnnl(ctx, x, wb, b, y, m, n, k) < 0.0)
+                dnnl = 0;
+            bf16_wide_path[c] = dnnl ? CPU_PATH_DNNL : CPU_PATH_OWN;
             double best[2] = {1e30, 1e30};
-            for (int r = 0; r < 2; r++)
+            for (int r = 0; r < RACE_ROUNDS; r++)
                 for (int i = 0; i < 2; i++) {
-                    double t = bf16_run(ctx, modes[i], x, wb, b, y, m, n, k, 0);
+                    double t = i == 0 ? bf16_run(ctx, CPU_BF16_X_ROUND, x, wb, b, y, m, n, k, 0)
+                               : dnnl ? bf16_run_dnnl(ctx, x, wb, b, y, m, n, k)
+                                      : bf16_run(ctx, CPU_BF16_X_WIDEN, x, wb, b, y, m, n, k, kc);
                     if (t >= 0.0 && t < best[i])
                         best[i] = t;
                 }
-            /* The widened weight runs the fp32 kernels: in the deep classes, at the split
-             * depth block too (as the fp32 race does; a bf16 model never runs that one). */
-            bf16_split[c] = 0;
-            size_t split = cpu_gemm_kc_split(&ctx->gemm, m);
-            if ((c & 1) && split < ctx->gemm.kc) {
-                double t = 1e30;
-                for (int r = 0; r < 2; r++) {
-                    double u = bf16_run(ctx, CPU_BF16_X_WIDEN, x, wb, b, y, m, n, k, split);
-                    t = u >= 0.0 && u < t ? u : t;
-                }
-                if (t < 0.9 * best[1]) {
-                    bf16_split[c] = 1;
-                    best[1] = t;
-                }
-            }
             bf16_ms[c][0] = best[0];
             bf16_ms[c][1] = best[1];
             bf16_widen[c] = best[1] < 0.9 * best[0];
@@ -436,8 +447,11 @@ void cpu_gemm_race_describe(char *out, size_t len)
     if (bf16_done) {
         put(out, len, &used, " bf16");
         for (int c = 0; c < RACE_CLASSES; c++)
-            put(out, len, &used, " %s %s%s%s", names[c], bf16_widen[c] ? "widened" : "bf16",
-                bf16_split[c] ? " split-k" : "", c + 1 < RACE_CLASSES ? "," : ";");
+            put(out, len, &used, " %s %s%s", names[c],
+                !bf16_widen[c]                         ? "bf16"
+                : bf16_wide_path[c] == CPU_PATH_DNNL ? "widened oneDNN"
+                                                       : "widened own",
+                c + 1 < RACE_CLASSES ? "," : ";");
     }
     if (race_done) {
         put(out, len, &used, " ms own/OpenBLAS/oneDNN(/own split-k):");

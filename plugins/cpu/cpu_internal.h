@@ -303,12 +303,15 @@ int cpu_onednn_built(void);
 void cpu_onednn_describe(char *out, size_t len);
 /* Y[m,n] = X[m,k]·W[n,k]^T (+ bias, NULL: none; then GELU when gelu), all dense (ldx = ldw = k,
  * ldy = n), on oneDNN's matmul in chunks of Y's columns on ctx's pool, one single-threaded
- * execution per chunk. Primitives are cached in ctx->dnnl. Errors (VITCL_ERR_UNSUPPORTED when
- * not built or oneDNN refuses, VITCL_ERR_OUT_OF_MEMORY) set ctx's message naming `op`; Y may
- * then be partly written, and the caller computes it another way. */
+ * execution per chunk. W is in `wfmt`: VITCL_PRECISION_FP32 (floats), or _BF16 / _FP16
+ * (16 bits each, row-major [n,k]; each chunk's rows are widened to fp32 in its thread's
+ * scratch first). Primitives are cached in ctx->dnnl. Errors (VITCL_ERR_UNSUPPORTED when not
+ * built or oneDNN refuses, VITCL_ERR_OUT_OF_MEMORY, VITCL_ERR_INTERNAL for another wfmt) set
+ * ctx's message naming `op`; Y may then be partly written, and the caller computes it another
+ * way. */
 vitcl_status cpu_onednn_linear(vitcl_context *ctx, const char *op, const float *x,
-                               const float *w, const float *bias, float *y, size_t m, size_t n,
-                               size_t k, int gelu);
+                               const void *w, uint32_t wfmt, const float *bias, float *y,
+                               size_t m, size_t n, size_t k, int gelu);
 /* Frees a context's oneDNN state (NULL: nothing). */
 void cpu_onednn_destroy(cpu_dnnl *d);
 /* ---- cpu_linear.c */

@@ -106,6 +106,30 @@ static int check_openblas(float *a, float *b, float *c, float *c0, char *err, si
 /* The bf16 kernels (AMX where the context has it) in each X packing, forced in turn (ctx->gemm.bf16_x is restored): Y =
  * gelu(X·W^T + bias) at depth SC_OWN_K - 1 (odd), W = b rounded to bf16. a and b are
  * overwritten with the values the kernel multiplies (bf16 W; X rounded for the first pass). */
+/* oneDNN on a bf16 W (each chunk widened, cpu_gemm_onednn.c) against b rounded to bf16: b
+ * then holds W's bf16 values. */
+static vitcl_status check_onednn_bf16(vitcl_context *ctx, const float *a, float *b, float *c,
+                                      const float *bias, char *err, size_t errlen)
+{
+    size_t b_n = (size_t)SC_N * SC_OWN_K;
+    uint16_t *wb = malloc(b_n * sizeof *wb);
+    if (!wb) {
+        snprintf(err, errlen, "cpu plugin: out of memory for the GEMM self-check");
+        return VITCL_ERR_OUT_OF_MEMORY;
+    }
+    cpu_half_narrow(b, VITCL_PRECISION_BF16, wb, b_n);
+    cpu_half_widen(wb, VITCL_PRECISION_BF16, b, b_n);
+    vitcl_status st = cpu_onednn_linear(ctx, "self-check", a, wb, VITCL_PRECISION_BF16, bias, c,
+                                        SC_M, SC_N, SC_OWN_K, 1);
+    if (st != VITCL_OK)
+        snprintf(err, errlen, "cpu plugin: %s", ctx->err);
+    else if (!compare("oneDNN matmul on a bf16 weight", a, SC_OWN_K, 1, b, 1, SC_OWN_K, NULL,
+                      0.0f, bias, 1, c, SC_M, SC_N, SC_OWN_K, 1e-5, err, errlen))
+        st = VITCL_ERR_DEVICE;
+    free(wb);
+    return st;
+}
+
 static vitcl_status check_bf16(vitcl_context *ctx, float *a, float *b, float *c,
                                const float *bias, char *err, size_t errlen)
 {
@@ -200,8 +224,8 @@ vitcl_status cpu_selfcheck(vitcl_context *ctx, char *err, size_t errlen)
     /* oneDNN where a linear may run on it: forced (a refusal refuses the context) or raced
      * (a refusal only leaves it out of the race, whose run of it then fails too). */
     if (st == VITCL_OK && (ctx->gemm.onednn || (ctx->gemm.race && cpu_onednn_built()))) {
-        vitcl_status dst = cpu_onednn_linear(ctx, "self-check", a, b, bias, c, SC_M, SC_N,
-                                             SC_OWN_K, 1);
+        vitcl_status dst = cpu_onednn_linear(ctx, "self-check", a, b, VITCL_PRECISION_FP32,
+                                             bias, c, SC_M, SC_N, SC_OWN_K, 1);
         if (dst != VITCL_OK && ctx->gemm.onednn) {
             snprintf(err, errlen, "cpu plugin: %s", ctx->err);
             st = dst;
@@ -210,6 +234,8 @@ vitcl_status cpu_selfcheck(vitcl_context *ctx, char *err, size_t errlen)
                             c, SC_M, SC_N, SC_OWN_K, 1e-5, err, errlen)) {
             st = VITCL_ERR_DEVICE;
         }
+        if (dst == VITCL_OK && st == VITCL_OK) /* a 16-bit W, widened per chunk */
+            st = check_onednn_bf16(ctx, a, b, c, bias, err, errlen);
         ctx->err[0] = '\0';
     }
     free(mem);

@@ -240,7 +240,8 @@ Test(cpu_precision, linear_every_dtype_and_precision)
 }
 
 /* The same through each GEMM path VITCL_CPU_GEMM can force (OpenBLAS on widened blocks; the
- * own kernels, which widen while packing). */
+ * own kernels, which widen while packing; oneDNN, on chunks of rows widened in scratch, for
+ * every fp16 weight and the bf16 shapes that widen: n > k without GELU). */
 static void run_path(const char *gemm, int available, const char *features)
 {
     if (!available)
