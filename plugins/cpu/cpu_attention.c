@@ -1,12 +1,14 @@
 /* plugins/cpu/cpu_attention.c - the cpu plugin's fused multi-head attention.
  *
  * With the own GEMM (ctx->gemm.isa: AVX-512F or AVX2+FMA) both products run on its
- * micro-kernels (cpu_gemm_micro), 12 x 32 per call: a thread packs a head once as K in blocks of 12 keys
- * ([head_dim][12] each) and V in blocks of 12 dimensions ([seq][12] each); a task of 32 queries
- * packs them scaled and transposed ([head_dim][32]), computes the scores transposed, P^T
- * [seq][32] (12 keys x 32 queries per call), runs the softmax down the columns (32 queries
- * side by side, maximum subtracted), and P^T is then directly the packed operand of the
- * context product (12 dimensions x 32 queries per call, depth seq). Scratch per thread:
+ * micro-kernels (cpu_gemm_micro), 12 x 32 per call: a thread packs a head once as K in blocks
+ * of 12 keys ([head_dim][12] each) and V in blocks of 12 dimensions ([seq][12] each); a task of
+ * 32 queries packs them transposed ([head_dim][32], the GEMM's X packing), computes the scores
+ * transposed, P^T [seq][32] (12 keys x 32 queries per call), runs the softmax of the scaled
+ * scores down the columns (32 queries side by side, maximum subtracted, left unnormalized), and
+ * P^T is then directly the packed operand of the context product (12 dimensions x 32 queries
+ * per call, depth seq), stored into O by the GEMM's epilogue and then divided by each query's
+ * sum. Scratch per thread:
  * 12·ceil(seq/12)·head_dim + 12·ceil(head_dim/12)·seq + 32·head_dim + 32·seq + 384 floats.
  *
  * Otherwise (the plain path below):
@@ -158,33 +160,57 @@ static void pack_head_own(const att_args *a, const float *k, const float *v, flo
         }
 }
 
-/* Softmax down each of the OWN_NR columns of pt [seq][OWN_NR], in place. */
+/* Softmax down each of the OWN_NR columns of pt [seq][OWN_NR] of scale·pt, in place but not
+ * normalized: pt = exp(scale·pt - column maximum), and inv[t] = 1 / column t's sum, which the
+ * context's output takes instead (a pass over head_dim values per query, not over seq).
+ * 16 lanes (cpu_vmath.h: bit-identical lanes at every width the clones compile it to). */
 CPU_KERNEL
-static void column_softmax(float *pt, size_t seq)
+static void column_softmax(float *pt, size_t seq, float scale, float *inv)
 {
-    enum { NV = OWN_NR / CPU_V };
-    cpu_v8 mx[NV], sum[NV];
+    enum { NV = OWN_NR / 16 };
+    cpu_v16 mx[NV], sum[NV], vs = cpu_v16_set1(scale);
     for (int v = 0; v < NV; v++) {
-        mx[v] = cpu_v8_load(pt + v * CPU_V);
-        sum[v] = cpu_v8_set1(0.0f);
+        mx[v] = cpu_v16_set1(-INFINITY);
+        sum[v] = cpu_v16_set1(0.0f);
     }
-    for (size_t t = 1; t < seq; t++)
-        for (int v = 0; v < NV; v++)
-            mx[v] = cpu_v8_max(mx[v], cpu_v8_load(pt + t * OWN_NR + v * CPU_V));
     for (size_t t = 0; t < seq; t++)
         for (int v = 0; v < NV; v++) {
-            float *p = pt + t * OWN_NR + v * CPU_V;
-            cpu_v8 e = cpu_v8_exp(cpu_v8_load(p) - mx[v]);
+            cpu_v16 x;
+            memcpy(&x, pt + t * OWN_NR + v * 16, sizeof x);
+            mx[v] = cpu_v16_max(mx[v], x * vs);
+        }
+    for (size_t t = 0; t < seq; t++)
+        for (int v = 0; v < NV; v++) {
+            float *p = pt + t * OWN_NR + v * 16;
+            cpu_v16 x;
+            memcpy(&x, p, sizeof x);
+            cpu_v16 e = cpu_v16_exp(x * vs - mx[v]);
             sum[v] += e;
-            cpu_v8_store(p, e);
+            memcpy(p, &e, sizeof e);
         }
-    for (int v = 0; v < NV; v++)
-        sum[v] = cpu_v8_set1(1.0f) / sum[v];
-    for (size_t t = 0; t < seq; t++)
-        for (int v = 0; v < NV; v++) {
-            float *p = pt + t * OWN_NR + v * CPU_V;
-            cpu_v8_store(p, cpu_v8_load(p) * sum[v]);
+    for (int v = 0; v < NV; v++) {
+        cpu_v16 r = cpu_v16_set1(1.0f) / sum[v];
+        memcpy(inv + v * 16, &r, sizeof r);
+    }
+}
+
+/* Row t of o (rows ldo apart, n values each) times inv[t], for t < rows. */
+CPU_KERNEL
+static void scale_rows(float *o, size_t ldo, size_t rows, size_t n, const float *inv)
+{
+    for (size_t t = 0; t < rows; t++) {
+        float *row = o + t * ldo;
+        cpu_v16 f = cpu_v16_set1(inv[t]);
+        size_t j = 0;
+        for (; j + 16 <= n; j += 16) {
+            cpu_v16 x;
+            memcpy(&x, row + j, sizeof x);
+            x *= f;
+            memcpy(row + j, &x, sizeof x);
         }
+        for (; j < n; j++)
+            row[j] *= inv[t];
+    }
 }
 
 static void att_task_own(void *arg, size_t begin, size_t end, int thread)
@@ -197,6 +223,7 @@ static void att_task_own(void *arg, size_t begin, size_t end, int thread)
     float *qp = vp + vb * OWN_MR * a->seq;
     float *pt = qp + a->hd * OWN_NR;
     float *ct = pt + a->seq * OWN_NR;
+    float inv[OWN_NR];
     for (size_t task = begin; task < end; task++) {
         size_t bh = task / a->tiles, tile = task % a->tiles;
         size_t b = bh / a->heads, h = bh % a->heads;
@@ -207,26 +234,47 @@ static void att_task_own(void *arg, size_t begin, size_t end, int thread)
             s->tag_head = bh;
         }
         size_t i0 = tile * OWN_NR, live = a->seq - i0 < OWN_NR ? a->seq - i0 : OWN_NR;
-        for (size_t t = 0; t < OWN_NR; t++) {
-            const float *qrow = a->q + (row0 + i0 + t) * a->ldq + col;
-            for (size_t j = 0; j < a->hd; j++)
-                qp[j * OWN_NR + t] = t < live ? qrow[j] * a->scale : 0.0f;
+        /* The next task's query rows (ldq apart, usually outside the caches, a stride the
+         * hardware prefetcher does not follow) arrive while this one computes. */
+        if (task + 1 < end) {
+            size_t nbh = (task + 1) / a->tiles, ni0 = (task + 1) % a->tiles * OWN_NR;
+            size_t nrow0 = nbh / a->heads * a->seq, ncol = nbh % a->heads * a->hd;
+            size_t nlive = a->seq - ni0 < OWN_NR ? a->seq - ni0 : OWN_NR;
+            for (size_t t = 0; t < nlive; t++)
+                for (size_t j = 0; j < a->hd; j += 16)
+                    __builtin_prefetch(a->q + (nrow0 + ni0 + t) * a->ldq + ncol + j, 0, 3);
+        }
+        /* Q as the GEMM packs X ([head_dim][32 queries], zeros past live); the scale goes
+         * into the softmax. */
+        const float *q0 = a->q + (row0 + i0) * a->ldq + col;
+        if (a->isa->pack_x) {
+            a->isa->pack_x(q0, a->ldq, live, a->hd, qp);
+        } else {
+            for (size_t t = 0; t < OWN_NR; t++)
+                for (size_t j = 0; j < a->hd; j++)
+                    qp[j * OWN_NR + t] = t < live ? q0[t * a->ldq + j] : 0.0f;
         }
         for (size_t c = 0; c < kb; c++) {
             cpu_gemm_micro(a->isa, kp + c * a->hd * OWN_MR, qp, a->hd, OWN_NR, ct);
             size_t keys = a->seq - c * OWN_MR < OWN_MR ? a->seq - c * OWN_MR : OWN_MR;
             memcpy(pt + c * OWN_MR * OWN_NR, ct, keys * OWN_NR * sizeof(float));
         }
-        column_softmax(pt, a->seq);
+        column_softmax(pt, a->seq, a->scale, inv);
+        /* The context [12 dimensions][queries] per call, stored transposed into O's rows as
+         * the GEMM's epilogue stores Y, then each row divided by its query's sum. */
+        float *o0 = a->o + (row0 + i0) * a->ldo + col;
         for (size_t c = 0; c < vb; c++) {
             cpu_gemm_micro(a->isa, vp + c * a->seq * OWN_MR, pt, a->seq, live, ct);
             size_t dims = a->hd - c * OWN_MR < OWN_MR ? a->hd - c * OWN_MR : OWN_MR;
-            for (size_t t = 0; t < live; t++) {
-                float *orow = a->o + (row0 + i0 + t) * a->ldo + col + c * OWN_MR;
-                for (size_t r = 0; r < dims; r++)
-                    orow[r] = ct[r * OWN_NR + t];
+            if (a->isa->store) {
+                a->isa->store(ct, live, dims, o0 + c * OWN_MR, a->ldo, NULL, 0);
+            } else {
+                for (size_t t = 0; t < live; t++)
+                    for (size_t r = 0; r < dims; r++)
+                        o0[t * a->ldo + c * OWN_MR + r] = ct[r * OWN_NR + t];
             }
         }
+        scale_rows(o0, a->ldo, live, a->hd, inv);
     }
 }
 
