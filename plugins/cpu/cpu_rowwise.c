@@ -56,44 +56,49 @@ static void bias_gelu_span(float *y, const float *bias, size_t n, int gelu)
     }
 }
 
-/* Mean and biased variance of a row, accumulated in double (four independent sums to keep the
- * adder busy): rows with a large common offset (|x| ~ 1e4, small spread) stay exact, which
- * 8-lane float sums would not. The row pass is memory-cheap next to the GEMMs around it. */
-static void row_moments(const float *x, size_t n, double *mean_out, double *var_out)
+/* 8 doubles: the row passes of layernorm widen 8 floats at a time (one zmm where the
+ * CPU_KERNEL clone is AVX-512's, two ymm under AVX2). */
+typedef double cpu_d8 __attribute__((vector_size(64)));
+
+CPU_VINLINE double cpu_d8_hsum(cpu_d8 v)
 {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += x[i];
-        s1 += x[i + 1];
-        s2 += x[i + 2];
-        s3 += x[i + 3];
-    }
-    for (; i < n; i++)
-        s0 += x[i];
-    double mean = ((s0 + s1) + (s2 + s3)) / (double)n;
-    s0 = s1 = s2 = s3 = 0;
-    for (i = 0; i + 4 <= n; i += 4) {
-        double d0 = x[i] - mean, d1 = x[i + 1] - mean, d2 = x[i + 2] - mean,
-               d3 = x[i + 3] - mean;
-        s0 += d0 * d0;
-        s1 += d1 * d1;
-        s2 += d2 * d2;
-        s3 += d3 * d3;
-    }
-    for (; i < n; i++)
-        s0 += (x[i] - mean) * (x[i] - mean);
-    *mean_out = mean;
-    *var_out = ((s0 + s1) + (s2 + s3)) / (double)n;
+    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
+/* Mean and biased variance of a row, accumulated in double (8 lanes, then the tail): rows
+ * with a large common offset (|x| ~ 1e4, small spread) stay exact, which float sums would
+ * not. Then y = (x - mean)·(1/sqrt(var + eps))·g + b per element, also in double, rounded
+ * once to float. */
+CPU_KERNEL
 static void layernorm_row(const float *x, const float *g, const float *b, float *y, size_t n,
                           float eps)
 {
-    double mean, var;
-    row_moments(x, n, &mean, &var);
-    double inv = 1.0 / sqrt(var + (double)eps);
-    for (size_t i = 0; i < n; i++)
+    cpu_d8 acc = {0};
+    size_t i = 0;
+    for (; i + CPU_V <= n; i += CPU_V)
+        acc += __builtin_convertvector(cpu_v8_load(x + i), cpu_d8);
+    double sum = cpu_d8_hsum(acc);
+    for (; i < n; i++)
+        sum += x[i];
+    double mean = sum / (double)n;
+    cpu_d8 vm = mean - (cpu_d8){0};
+    acc = (cpu_d8){0};
+    for (i = 0; i + CPU_V <= n; i += CPU_V) {
+        cpu_d8 d = __builtin_convertvector(cpu_v8_load(x + i), cpu_d8) - vm;
+        acc += d * d;
+    }
+    double ss = cpu_d8_hsum(acc);
+    for (; i < n; i++)
+        ss += (x[i] - mean) * (x[i] - mean);
+    double inv = 1.0 / sqrt(ss / (double)n + (double)eps);
+    cpu_d8 vi = inv - (cpu_d8){0};
+    for (i = 0; i + CPU_V <= n; i += CPU_V) {
+        cpu_d8 d = __builtin_convertvector(cpu_v8_load(x + i), cpu_d8) - vm;
+        cpu_d8 gd = __builtin_convertvector(cpu_v8_load(g + i), cpu_d8);
+        cpu_d8 bd = __builtin_convertvector(cpu_v8_load(b + i), cpu_d8);
+        cpu_v8_store(y + i, __builtin_convertvector(d * vi * gd + bd, cpu_v8));
+    }
+    for (; i < n; i++)
         y[i] = (float)((x[i] - mean) * inv * g[i] + b[i]);
 }
 
