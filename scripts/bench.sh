@@ -118,6 +118,12 @@ print("\nPyTorch %s, fastest of its settings: threads %s, OMP_WAIT_POLICY=%s, at
 vs = sorted({r["version"] for r in rows if "version" in r})
 if vs:
     print("peers: " + ", ".join(vs))
+# What each vitcl row's device said after its runs (the cpu plugin's race verdicts: which GEMM
+# ran each shape class in that process).
+for r in rows:
+    if r.get("device_notes"):
+        print("notes, batch %d, load %d, vitcl %s %s: %s" % (r["batch"], r["load"], r["backend"],
+              r.get("precision", "fp32"), r["device_notes"]))
 PY
 
 # Weights format: the same checkpoint as pytorch_model.bin against model.safetensors, batch 1,

@@ -13,6 +13,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 #include "plugin_size.h"
 #include "token_limit.h"
@@ -22,17 +24,18 @@
 #define MAX_TIMINGS 65536
 #define MAX_OPS 32
 
-/* The device's notes as its plugin reports them now, after the runs, when they changed
- * since open: a plugin that decides by measurement at first use says there what it chose (the
- * cpu plugin's GEMM races). */
-static void print_device_notes(vitcl_backend *be)
+/* The device's notes as its plugin reports them now, after the runs (malloc'ed; NULL when
+ * out of memory or the plugin cannot say): a plugin that decides by measurement at first use
+ * says there what it chose (the cpu plugin's GEMM races). */
+static char *device_notes(vitcl_backend *be)
 {
-    char *now = malloc(sizeof vitcl_backend_device(be)->extra);
-    if (now && vitcl_backend_device_notes(be, now, sizeof vitcl_backend_device(be)->extra) ==
-                   VITCL_OK &&
-        strcmp(now, vitcl_backend_device(be)->extra) != 0)
-        printf("device notes %s\n", now);
-    free(now);
+    size_t cap = sizeof vitcl_backend_device(be)->extra;
+    char *now = malloc(cap);
+    if (now && vitcl_backend_device_notes(be, now, cap) != VITCL_OK) {
+        free(now);
+        now = NULL;
+    }
+    return now;
 }
 
 static double now_s(void)
@@ -111,6 +114,7 @@ int cmd_bench(int argc, char **argv)
     double *times = calloc((size_t)iters, sizeof(double));
     vitcl_op_timing *tim = calloc(MAX_TIMINGS, sizeof *tim);
     FILE *tf = NULL;
+    char *notes = NULL;
     int rc = 1;
     if (!times || !tim) {
         fprintf(stderr, "vitcl bench: out of memory\n");
@@ -226,7 +230,9 @@ int cmd_bench(int argc, char **argv)
     printf("model load   %.1f ms\n", (t_load - t_backend) * 1e3);
     printf("first result %.1f ms after start\n", (t_first - t0) * 1e3);
     printf("peak RSS     %.1f MB\n", peak_mb);
-    print_device_notes(be);
+    notes = device_notes(be);
+    if (notes && strcmp(notes, di->extra) != 0) /* printed when they changed since open */
+        printf("device notes %s\n", notes);
     if (have_prof && ntim) {
         printf("per-op breakdown (one profiled run, %zu ops, %.1f ms of op time):\n", ntim,
                prof_total);
@@ -267,18 +273,25 @@ int cmd_bench(int argc, char **argv)
         tf = NULL;
         printf("trace        %s\n", trace);
     }
+    /* The notes as a JSON string (cJSON escapes them), "" when there are none. */
+    cJSON *jnotes = json ? cJSON_CreateString(notes ? notes : "") : NULL;
+    char *jn = jnotes ? cJSON_PrintUnformatted(jnotes) : NULL;
     if (json)
         printf("{\"backend\":\"%s\",\"precision\":\"%s\",\"batch\":%ld,\"images_per_s\":%.4f,"
                "\"ms_per_image_median\":%.3f,"
                "\"ms_per_image_min\":%.3f,\"ms_per_image_max\":%.3f,\"gflops\":%.2f,"
                "\"backend_open_ms\":%.1f,\"load_ms\":%.1f,\"first_result_ms\":%.1f,"
-               "\"peak_rss_mb\":%.1f}\n",
+               "\"peak_rss_mb\":%.1f,\"device_notes\":%s}\n",
                vitcl_backend_name(be), c.precision, batch, (double)batch / med,
                med * 1e3 / (double)batch,
                mn * 1e3 / (double)batch, mx * 1e3 / (double)batch, flops * 1e-9 / med,
-               (t_backend - t0) * 1e3, (t_load - t_backend) * 1e3, (t_first - t0) * 1e3, peak_mb);
+               (t_backend - t0) * 1e3, (t_load - t_backend) * 1e3, (t_first - t0) * 1e3, peak_mb,
+               jn ? jn : "\"\"");
+    free(jn);
+    cJSON_Delete(jnotes);
     rc = 0;
 done:
+    free(notes);
     if (tf)
         fclose(tf);
     vitcl_output_free(out);
