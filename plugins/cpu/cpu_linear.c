@@ -22,10 +22,10 @@
  * W [n,k] in fp32, bf16 or fp16 (bf16 in the AMX tile layout where AMX runs it). fp32 runs as
  * above. A bf16 W on the own GEMM with AVX512-BF16 or AMX is multiplied in bf16, X rounded to
  * bf16 except for fused-QKV shapes (cpu_gemm_bf16_x_for, VITCL_CPU_BF16). Otherwise a 16-bit W is widened to fp32 and the products run in fp32 (X is
- * not rounded), on the GEMM an fp32 W of that shape class runs on (the race's winner, or the
- * forced one): the own GEMM widens the rows it packs anyway (cpu_gemm_linear_fmt), oneDNN
- * widens each chunk of rows into its thread's scratch (cpu_gemm_onednn.c), and the
- * OpenBLAS path widens W in blocks of rows into ctx->wide, a
+ * not rounded), on oneDNN where an fp32 W of that shape class runs there (its race's winner,
+ * or forced), which widens each chunk of rows into its thread's scratch (cpu_gemm_onednn.c),
+ * else on the context's default: the own GEMM widens the rows it packs anyway
+ * (cpu_gemm_linear_fmt), and the OpenBLAS path widens W in blocks of rows into ctx->wide, a
  * block sized to a quarter of L3 (so OpenBLAS reads it back from cache), one sgemm per block
  * into Y's columns of that block. Widening a block costs one pass over it, which the block's
  * 2·m FLOPs per element hide (docs/performance.md, "Reduced-precision weights").
@@ -164,20 +164,25 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     uint32_t fmt = !packed ? VITCL_PRECISION_FP32 : W->amx ? CPU_WFMT_BF16_AMX : W->precision;
     if (fmt == VITCL_PRECISION_BF16) /* decides how bf16 linears run, once per process */
         cpu_gemm_race_bf16(ctx, m, n, k);
-    /* fp32, and a 16-bit W that is widened to fp32 (not multiplied in bf16): the GEMM that won
-     * this shape class's race (cpu_gemm_race.c), or the forced one. */
-    int path = ctx->gemm.linear ? CPU_PATH_OWN : CPU_PATH_BLAS;
-    if (fmt == VITCL_PRECISION_FP32 || fmt == VITCL_PRECISION_FP16 ||
-        (fmt == VITCL_PRECISION_BF16 &&
-         (!ctx->gemm.bf16 || cpu_gemm_bf16_x_for(&ctx->gemm, m, n, k, gelu) == CPU_BF16_X_WIDEN)))
+    /* fp32: the GEMM that won this shape class's race (cpu_gemm_race.c), or the forced one. A
+     * 16-bit W that is widened to fp32 (not multiplied in bf16) goes to oneDNN where that won
+     * (or is forced), else to the context's default, as the bf16 race timed it. */
+    int deflt = ctx->gemm.linear ? CPU_PATH_OWN : CPU_PATH_BLAS, path = deflt;
+    if (fmt == VITCL_PRECISION_FP32) {
         path = cpu_gemm_race_pick(ctx, m, n, k, gelu);
+    } else if (fmt == VITCL_PRECISION_FP16 ||
+               (fmt == VITCL_PRECISION_BF16 &&
+                (!ctx->gemm.bf16 ||
+                 cpu_gemm_bf16_x_for(&ctx->gemm, m, n, k, gelu) == CPU_BF16_X_WIDEN))) {
+        path = cpu_gemm_race_pick(ctx, m, n, k, gelu) == CPU_PATH_DNNL ? CPU_PATH_DNNL : deflt;
+    }
     if (path == CPU_PATH_DNNL) {
         /* On a oneDNN failure (its message left in ctx), the default GEMM overwrites Y. */
         if (cpu_onednn_linear(ctx, op, x, w, fmt, bias, y, m, n, k, gelu) == VITCL_OK) {
             cpu_record(ctx, op, t0);
             return VITCL_OK;
         }
-        path = ctx->gemm.linear ? CPU_PATH_OWN : CPU_PATH_BLAS;
+        path = deflt;
     }
     if (ctx->gemm.linear && path == CPU_PATH_OWN) {
         st = cpu_gemm_linear_fmt(ctx, op, x, k, w, fmt, k, bias, y, n, m, n, k, gelu);
