@@ -247,13 +247,7 @@ static void att_task_own(void *arg, size_t begin, size_t end, int thread)
         /* Q as the GEMM packs X ([head_dim][32 queries], zeros past live); the scale goes
          * into the softmax. */
         const float *q0 = a->q + (row0 + i0) * a->ldq + col;
-        if (a->isa->pack_x) {
-            a->isa->pack_x(q0, a->ldq, live, a->hd, qp);
-        } else {
-            for (size_t t = 0; t < OWN_NR; t++)
-                for (size_t j = 0; j < a->hd; j++)
-                    qp[j * OWN_NR + t] = t < live ? q0[t * a->ldq + j] : 0.0f;
-        }
+        a->isa->pack_x(q0, a->ldq, live, a->hd, qp);
         for (size_t c = 0; c < kb; c++) {
             cpu_gemm_micro(a->isa, kp + c * a->hd * OWN_MR, qp, a->hd, OWN_NR, ct);
             size_t keys = a->seq - c * OWN_MR < OWN_MR ? a->seq - c * OWN_MR : OWN_MR;
@@ -266,13 +260,7 @@ static void att_task_own(void *arg, size_t begin, size_t end, int thread)
         for (size_t c = 0; c < vb; c++) {
             cpu_gemm_micro(a->isa, vp + c * a->seq * OWN_MR, pt, a->seq, live, ct);
             size_t dims = a->hd - c * OWN_MR < OWN_MR ? a->hd - c * OWN_MR : OWN_MR;
-            if (a->isa->store) {
-                a->isa->store(ct, live, dims, o0 + c * OWN_MR, a->ldo, NULL, 0);
-            } else {
-                for (size_t t = 0; t < live; t++)
-                    for (size_t r = 0; r < dims; r++)
-                        o0[t * a->ldo + c * OWN_MR + r] = ct[r * OWN_NR + t];
-            }
+            a->isa->store(ct, live, dims, o0 + c * OWN_MR, a->ldo, NULL, 0);
         }
         scale_rows(o0, a->ldo, live, a->hd, inv);
     }

@@ -45,7 +45,6 @@
 
 #include "cpu_half.h"
 #include "cpu_internal.h"
-#include "cpu_vmath.h"
 
 #define GK_MR CPU_GEMM_MR
 #define GK_NR CPU_GEMM_NR
@@ -93,23 +92,7 @@ static void pack_x_task(void *arg, size_t begin, size_t end, int thread)
             pack(a->x + i0 * a->ldx + a->k0, a->ldx, live, a->kc, (uint32_t *)(void *)dst);
             continue;
         }
-        if (a->isa->pack_x) {
-            a->isa->pack_x(a->x + i0 * a->ldx + a->k0, a->ldx, live, a->kc, dst);
-            continue;
-        }
-        /* In strips of 64 depths, so that the strip of dst (8 KiB) stays in L1 while the
-         * 32 source rows fill it. */
-        for (size_t k1 = 0; k1 < a->kc; k1 += 64) {
-            size_t k2 = a->kc - k1 < 64 ? a->kc : k1 + 64;
-            for (size_t t = 0; t < live; t++) {
-                const float *src = a->x + (i0 + t) * a->ldx + a->k0;
-                for (size_t kk = k1; kk < k2; kk++)
-                    dst[kk * GK_NR + t] = src[kk];
-            }
-            for (size_t t = live; t < GK_NR; t++)
-                for (size_t kk = k1; kk < k2; kk++)
-                    dst[kk * GK_NR + t] = 0.0f;
-        }
+        a->isa->pack_x(a->x + i0 * a->ldx + a->k0, a->ldx, live, a->kc, dst);
     }
 }
 
@@ -192,43 +175,17 @@ void cpu_gemm_micro(const cpu_gemm_isa *isa, const float *wp, const float *xp, s
         isa->inter16(wp, xp, kc, ct, wp, wp);
 }
 
-/* Moves tile ct [GK_MR][GK_NR] (rows = features j0.., columns = tokens i0..) into Y: adds what
- * earlier depth blocks stored, and on the last block the bias and GELU; the instruction set's
- * store where its table has one (cpu_gemm_kernels.h: the same bits), else these loops. */
-CPU_KERNEL
-static void tile_store(const gk_args *a, float *ct, size_t i0, size_t live, size_t j0,
+/* Moves tile ct [GK_MR][GK_NR] (rows = features j0.., columns = tokens i0..) into Y by the
+ * instruction set's store: adds what earlier depth blocks stored, and on the last block the
+ * bias and GELU. */
+static void tile_store(const gk_args *a, const float *ct, size_t i0, size_t live, size_t j0,
                        size_t rows)
 {
-    if (a->isa->store) {
-        unsigned flags = a->first ? 0 : CPU_GEMM_STORE_ADD;
-        if (a->last && (a->bias || a->gelu))
-            flags |= CPU_GEMM_STORE_BIAS | (a->gelu ? CPU_GEMM_STORE_GELU : 0);
-        a->isa->store(ct, live, rows, a->y + i0 * a->ldy + j0, a->ldy,
-                      a->bias ? a->bias + j0 : NULL, flags);
-        return;
-    }
-    if (!a->first)
-        for (size_t t = 0; t < live; t++) {
-            const float *yr = a->y + (i0 + t) * a->ldy + j0;
-            for (size_t r = 0; r < rows; r++)
-                ct[r * GK_NR + t] += yr[r];
-        }
-    if (a->last && (a->bias || a->gelu)) {
-        size_t vecs = (live + CPU_V - 1) / CPU_V;
-        for (size_t r = 0; r < rows; r++) {
-            cpu_v8 b = cpu_v8_set1(a->bias ? a->bias[j0 + r] : 0.0f);
-            for (size_t v = 0; v < vecs; v++) {
-                float *c = ct + r * GK_NR + v * CPU_V;
-                cpu_v8 val = cpu_v8_load(c) + b;
-                cpu_v8_store(c, a->gelu ? cpu_v8_gelu(val) : val);
-            }
-        }
-    }
-    for (size_t t = 0; t < live; t++) {
-        float *yr = a->y + (i0 + t) * a->ldy + j0;
-        for (size_t r = 0; r < rows; r++)
-            yr[r] = ct[r * GK_NR + t];
-    }
+    unsigned flags = a->first ? 0 : CPU_GEMM_STORE_ADD;
+    if (a->last && (a->bias || a->gelu))
+        flags |= CPU_GEMM_STORE_BIAS | (a->gelu ? CPU_GEMM_STORE_GELU : 0);
+    a->isa->store(ct, live, rows, a->y + i0 * a->ldy + j0, a->ldy, a->bias ? a->bias + j0 : NULL,
+                  flags);
 }
 
 /* Feature blocks [begin, end) of one depth block and one token block. */
