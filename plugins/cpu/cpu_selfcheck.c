@@ -103,45 +103,32 @@ static int check_openblas(float *a, float *b, float *c, float *c0, char *err, si
     return 1;
 }
 
-/* The bf16 kernels (AMX where the context has it) in each X packing, forced in turn (ctx->gemm.bf16_x is restored): Y =
- * gelu(X·W^T + bias) at depth SC_OWN_K - 1 (odd), W = b rounded to bf16. a and b are
- * overwritten with the values the kernel multiplies (bf16 W; X rounded for the first pass). */
-/* oneDNN on a bf16 W (each chunk widened, cpu_gemm_onednn.c) against b rounded to bf16: b
- * then holds W's bf16 values. */
-static vitcl_status check_onednn_bf16(vitcl_context *ctx, const float *a, float *b, float *c,
-                                      const float *bias, char *err, size_t errlen)
+/* Rounds v[0..n) to bf16 in place and returns those bf16 values (malloc'ed, the caller frees
+ * them), or NULL when out of memory (v untouched). */
+static uint16_t *round_to_bf16(float *v, size_t n)
 {
-    size_t b_n = (size_t)SC_N * SC_OWN_K;
-    uint16_t *wb = malloc(b_n * sizeof *wb);
-    if (!wb) {
-        snprintf(err, errlen, "cpu plugin: out of memory for the GEMM self-check");
-        return VITCL_ERR_OUT_OF_MEMORY;
+    uint16_t *h = malloc(n * sizeof *h);
+    if (h) {
+        cpu_half_narrow(v, VITCL_PRECISION_BF16, h, n);
+        cpu_half_widen(h, VITCL_PRECISION_BF16, v, n);
     }
-    cpu_half_narrow(b, VITCL_PRECISION_BF16, wb, b_n);
-    cpu_half_widen(wb, VITCL_PRECISION_BF16, b, b_n);
-    vitcl_status st = cpu_onednn_linear(ctx, "self-check", a, wb, VITCL_PRECISION_BF16, bias, c,
-                                        SC_M, SC_N, SC_OWN_K, 1);
-    if (st != VITCL_OK)
-        snprintf(err, errlen, "cpu plugin: %s", ctx->err);
-    else if (!compare("oneDNN matmul on a bf16 weight", a, SC_OWN_K, 1, b, 1, SC_OWN_K, NULL,
-                      0.0f, bias, 1, c, SC_M, SC_N, SC_OWN_K, 1e-5, err, errlen))
-        st = VITCL_ERR_DEVICE;
-    free(wb);
-    return st;
+    return h;
 }
 
+/* The bf16 kernels (AMX where the context has it) in each X packing, forced in turn
+ * (ctx->gemm.bf16_x is restored): Y = gelu(X·W^T + bias) at depth SC_OWN_K - 1 (odd), W = b
+ * rounded to bf16. a and b are overwritten with the values the kernel multiplies (bf16 W; X
+ * rounded for the second pass). */
 static vitcl_status check_bf16(vitcl_context *ctx, float *a, float *b, float *c,
                                const float *bias, char *err, size_t errlen)
 {
     const size_t k = SC_OWN_K - 1, ld = SC_OWN_K;
     size_t a_n = (size_t)SC_M * ld, b_n = (size_t)SC_N * ld;
-    uint16_t *wb = malloc(b_n * sizeof *wb);
+    uint16_t *wb = round_to_bf16(b, b_n); /* b: W's bf16 values */
     if (!wb) {
         snprintf(err, errlen, "cpu plugin: out of memory for the GEMM self-check");
         return VITCL_ERR_OUT_OF_MEMORY;
     }
-    cpu_half_narrow(b, VITCL_PRECISION_BF16, wb, b_n);
-    cpu_half_widen(wb, VITCL_PRECISION_BF16, b, b_n); /* b: W's bf16 values */
     int saved = ctx->gemm.bf16_x;
     vitcl_status st = VITCL_OK;
     char what[64];
@@ -157,9 +144,6 @@ static vitcl_status check_bf16(vitcl_context *ctx, float *a, float *b, float *c,
     }
     /* Split first, on X as it is; then X rounded, whose values the reference then takes. */
     static const int modes[2] = {CPU_BF16_X_SPLIT, CPU_BF16_X_ROUND};
-    uint16_t *xb = malloc(a_n * sizeof *xb);
-    if (!xb)
-        st = VITCL_ERR_OUT_OF_MEMORY;
     for (int i = 0; i < 2 && st == VITCL_OK; i++) {
         ctx->gemm.bf16_x = modes[i];
         snprintf(what, sizeof what, "%s (X %s)",
@@ -174,8 +158,12 @@ static vitcl_status check_bf16(vitcl_context *ctx, float *a, float *b, float *c,
             break;
         }
         if (modes[i] == CPU_BF16_X_ROUND) {
-            cpu_half_narrow(a, VITCL_PRECISION_BF16, xb, a_n);
-            cpu_half_widen(xb, VITCL_PRECISION_BF16, a, a_n);
+            uint16_t *xb = round_to_bf16(a, a_n);
+            if (!xb) {
+                st = VITCL_ERR_OUT_OF_MEMORY;
+                break;
+            }
+            free(xb);
         }
         /* hi + lo carries x to 2^-16 of |x|: that much more per term */
         double rtol = 1e-5 + (modes[i] == CPU_BF16_X_SPLIT ? 0x1p-16 : 0.0);
@@ -187,7 +175,44 @@ static vitcl_status check_bf16(vitcl_context *ctx, float *a, float *b, float *c,
         snprintf(err, errlen, "cpu plugin: out of memory for the GEMM self-check");
     ctx->gemm.bf16_x = saved;
     free(wa);
-    free(xb);
+    free(wb);
+    return st;
+}
+
+/* oneDNN where a linear may run on it, on an fp32 W and then on a bf16 one (each chunk
+ * widened, cpu_gemm_onednn.c; b is rounded to bf16 for it). One rule for both: a refusal of
+ * the call refuses the context where oneDNN is forced, and where it is only raced leaves it
+ * out of the race (whose run of it then fails too); a wrong result refuses the context. */
+static vitcl_status check_onednn(vitcl_context *ctx, const float *a, float *b, float *c,
+                                 const float *bias, char *err, size_t errlen)
+{
+    size_t b_n = (size_t)SC_N * SC_OWN_K;
+    uint16_t *wb = NULL;
+    vitcl_status st = VITCL_OK;
+    for (int pass = 0; pass < 2 && st == VITCL_OK; pass++) {
+        if (pass == 1 && !(wb = round_to_bf16(b, b_n))) {
+            snprintf(err, errlen, "cpu plugin: out of memory for the GEMM self-check");
+            st = VITCL_ERR_OUT_OF_MEMORY;
+            break;
+        }
+        vitcl_status dst =
+            pass == 0 ? cpu_onednn_linear(ctx, "self-check", a, b, VITCL_PRECISION_FP32, bias, c,
+                                          SC_M, SC_N, SC_OWN_K, 1)
+                      : cpu_onednn_linear(ctx, "self-check", a, wb, VITCL_PRECISION_BF16, bias,
+                                          c, SC_M, SC_N, SC_OWN_K, 1);
+        if (dst != VITCL_OK) {
+            if (ctx->gemm.onednn) {
+                snprintf(err, errlen, "cpu plugin: %s", ctx->err);
+                st = dst;
+            }
+            break;
+        }
+        if (!compare(pass == 0 ? "oneDNN matmul" : "oneDNN matmul on a bf16 weight", a,
+                     SC_OWN_K, 1, b, 1, SC_OWN_K, NULL, 0.0f, bias, 1, c, SC_M, SC_N, SC_OWN_K,
+                     1e-5, err, errlen))
+            st = VITCL_ERR_DEVICE;
+    }
+    ctx->err[0] = '\0';
     free(wb);
     return st;
 }
@@ -221,23 +246,8 @@ vitcl_status cpu_selfcheck(vitcl_context *ctx, char *err, size_t errlen)
     }
     if (st == VITCL_OK && ctx->gemm.linear && ctx->gemm.bf16)
         st = check_bf16(ctx, a, b, c, bias, err, errlen);
-    /* oneDNN where a linear may run on it: forced (a refusal refuses the context) or raced
-     * (a refusal only leaves it out of the race, whose run of it then fails too). */
-    if (st == VITCL_OK && (ctx->gemm.onednn || (ctx->gemm.race && cpu_onednn_built()))) {
-        vitcl_status dst = cpu_onednn_linear(ctx, "self-check", a, b, VITCL_PRECISION_FP32,
-                                             bias, c, SC_M, SC_N, SC_OWN_K, 1);
-        if (dst != VITCL_OK && ctx->gemm.onednn) {
-            snprintf(err, errlen, "cpu plugin: %s", ctx->err);
-            st = dst;
-        } else if (dst == VITCL_OK &&
-                   !compare("oneDNN matmul", a, SC_OWN_K, 1, b, 1, SC_OWN_K, NULL, 0.0f, bias, 1,
-                            c, SC_M, SC_N, SC_OWN_K, 1e-5, err, errlen)) {
-            st = VITCL_ERR_DEVICE;
-        }
-        if (dst == VITCL_OK && st == VITCL_OK) /* a 16-bit W, widened per chunk */
-            st = check_onednn_bf16(ctx, a, b, c, bias, err, errlen);
-        ctx->err[0] = '\0';
-    }
+    if (st == VITCL_OK && (ctx->gemm.onednn || (ctx->gemm.race && cpu_onednn_built())))
+        st = check_onednn(ctx, a, b, c, bias, err, errlen);
     free(mem);
     return st;
 }
