@@ -56,15 +56,6 @@ static void bias_gelu_span(float *y, const float *bias, size_t n, int gelu)
     }
 }
 
-/* 8 doubles: the row passes of layernorm widen 8 floats at a time (one zmm where the
- * CPU_KERNEL clone is AVX-512's, two ymm under AVX2). */
-typedef double cpu_d8 __attribute__((vector_size(64)));
-
-CPU_VINLINE double cpu_d8_hsum(cpu_d8 v)
-{
-    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
-}
-
 /* Mean and biased variance of a row, accumulated in double (8 lanes, then the tail): rows
  * with a large common offset (|x| ~ 1e4, small spread) stay exact, which float sums would
  * not. Then y = (x - mean)·(1/sqrt(var + eps))·g + b per element, also in double, rounded
@@ -81,7 +72,7 @@ static void layernorm_row(const float *x, const float *g, const float *b, float 
     for (; i < n; i++)
         sum += x[i];
     double mean = sum / (double)n;
-    cpu_d8 vm = mean - (cpu_d8){0};
+    cpu_d8 vm = cpu_d8_set1(mean);
     acc = (cpu_d8){0};
     for (i = 0; i + CPU_V <= n; i += CPU_V) {
         cpu_d8 d = __builtin_convertvector(cpu_v8_load(x + i), cpu_d8) - vm;
@@ -91,7 +82,7 @@ static void layernorm_row(const float *x, const float *g, const float *b, float 
     for (; i < n; i++)
         ss += (x[i] - mean) * (x[i] - mean);
     double inv = 1.0 / sqrt(ss / (double)n + (double)eps);
-    cpu_d8 vi = inv - (cpu_d8){0};
+    cpu_d8 vi = cpu_d8_set1(inv);
     for (i = 0; i + CPU_V <= n; i += CPU_V) {
         cpu_d8 d = __builtin_convertvector(cpu_v8_load(x + i), cpu_d8) - vm;
         cpu_d8 gd = __builtin_convertvector(cpu_v8_load(g + i), cpu_d8);

@@ -70,6 +70,21 @@ CPU_VINLINE float cpu_v8_hsum(cpu_v8 v)
     return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
+/* 8 doubles, for sums that must stay exact in double (layernorm's row passes widen 8 floats
+ * at a time: one zmm where the CPU_KERNEL clone is AVX-512's, two ymm under AVX2). */
+typedef double cpu_d8 __attribute__((vector_size(64)));
+
+/* All lanes = x. */
+CPU_VINLINE cpu_d8 cpu_d8_set1(double x)
+{
+    return (cpu_d8){x, x, x, x, x, x, x, x};
+}
+
+CPU_VINLINE double cpu_d8_hsum(cpu_d8 v)
+{
+    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
 /* select (lanes of a where mask is all ones, else of b), max, e^x (see the accuracy note above)
  * and GELU (erf form: 0.5·x·(1 + erf(x/sqrt(2))) = x·Phi(x)) per lane, written once for every
  * width: PRE is the name prefix, V the float vector type, VI its int32 vector type, and
