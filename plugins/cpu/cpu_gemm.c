@@ -20,7 +20,8 @@
  *   CPU_GEMM_MR output features: a task packs its 12 rows of W for this depth block into its
  *   thread's scratch (an L2-sized panel), then runs the 12 x 32 kernel over every panel of the
  *   token block. tb is the largest multiple of NR (at most CPU_GEMM_TB_MAX) whose packed X fills
- *   at most a quarter of L3, which all threads read;
+ *   at most half of L2 (each core keeps its copy there while its feature blocks re-read it;
+ *   W is read once per token block), see token_block;
  * - the epilogue transposes the register tile into Y's rows, adds what earlier depth blocks
  *   left there, and on the last depth block adds the bias and applies GELU (cpu_vmath.h) while
  *   the tile is still in cache, so linear needs no separate pass over Y. It and the packing of
@@ -325,10 +326,16 @@ size_t cpu_gemm_kc_split(const cpu_gemm_plan *plan, size_t m)
 }
 
 /* Tokens per block for depth blocks of kc, `bytes` per token and depth in the packed X:
- * packed X within a quarter of L3. */
+ * packed X within half of L2 (at least one panel). Every feature block reads the whole token
+ * block's X again, 1/6 byte per FLOP in fp32, while W is read again per token block, 2/tb
+ * bytes per FLOP; the first stays in L2 this way, and the second stays small (256 tokens:
+ * 1/128). With X sized to a quarter of L3 instead (up to CPU_GEMM_TB_MAX tokens) it came from
+ * L3 at every feature block, and on the Intel Xeon without AMX (2 MiB L2, L3 shared with
+ * other guests) the own kernels ran 10% slower at batch 8 and 20-30% slower at fc2's depth
+ * 4096 at batch 1 (docs/performance.md, "Own GEMM: token blocks"). */
 static size_t token_block(const cpu_gemm_plan *plan, size_t kc, size_t bytes)
 {
-    return fit(plan->caches.l3 / 4 / (kc * bytes), GK_NR, GK_NR, CPU_GEMM_TB_MAX);
+    return fit(plan->caches.l2 / 2 / (kc * bytes), GK_NR, GK_NR, CPU_GEMM_TB_MAX);
 }
 
 vitcl_status cpu_gemm_linear(vitcl_context *ctx, const char *op, const float *x, size_t ldx,

@@ -105,8 +105,8 @@ Test(cpu_numerics, linear_vit_shapes)
 
 /* The blocking of the own GEMM (cpu_gemm.c), whose sizes come from this machine's caches:
  * depth blocks of at most 4096 (k 8200: at least three, the last partial, accumulated through
- * Y), token blocks of at most 512 (m 530: at least two, token panels of 32 with a last one of
- * 18 and of <= 16 live tokens), feature blocks of 12 (n 37 and 13: a partial last one). */
+ * Y), token blocks of at most 512 whose packed X fits half of L2 (m 530: at least two, token
+ * panels of 32 with a last one of 18 and of <= 16 live tokens), feature blocks of 12 (n 37 and 13: a partial last one). */
 Test(cpu_numerics, linear_gemm_blocking)
 {
     check_linear(530, 37, 2100, 1, VITCL_LINEAR_GELU, 1.0f);
