@@ -29,19 +29,6 @@
         c##r##b = _mm512_fmadd_ps(wr, x1, c##r##b);                                        \
     } while (0)
 #define Z_FMA1(r) c##r##a = _mm512_fmadd_ps(_mm512_set1_ps(WAT(r)), x0, c##r##a)
-#define Z_ALL12(M)                                                                         \
-    M(0);                                                                                  \
-    M(1);                                                                                  \
-    M(2);                                                                                  \
-    M(3);                                                                                  \
-    M(4);                                                                                  \
-    M(5);                                                                                  \
-    M(6);                                                                                  \
-    M(7);                                                                                  \
-    M(8);                                                                                  \
-    M(9);                                                                                  \
-    M(10);                                                                                 \
-    M(11)
 #define Z_DECL(r) __m512 c##r##a = _mm512_setzero_ps(), c##r##b = _mm512_setzero_ps()
 #define Z_ST2(r)                                                                           \
     _mm512_storeu_ps(ct + (r) * CPU_GEMM_NR, c##r##a);                                     \
@@ -53,34 +40,34 @@
     Z_TARGET static void name##_32(const float *wp, const float *xp, size_t kc, float *ct,   \
                                    const float *pfa, const float *pfb)                     \
     {                                                                                      \
-        Z_ALL12(Z_DECL);                                                                   \
+        CPU_GEMM_ALL12(Z_DECL);                                                            \
         for (size_t kk = 0; kk < kc; kk++) {                                               \
             if ((kk & 15) == 0) {                                                          \
                 __builtin_prefetch(pfa + kk, 0, 2);                                        \
                 __builtin_prefetch(pfb + kk, 0, 2);                                        \
             }                                                                              \
             __m512 x0 = _mm512_loadu_ps(xp), x1 = _mm512_loadu_ps(xp + 16);                \
-            Z_ALL12(Z_FMA2);                                                               \
+            CPU_GEMM_ALL12(Z_FMA2);                                                        \
             xp += CPU_GEMM_NR;                                                             \
             wp += (step);                                                                  \
         }                                                                                  \
-        Z_ALL12(Z_ST2);                                                                    \
+        CPU_GEMM_ALL12(Z_ST2);                                                             \
     }                                                                                      \
     Z_TARGET static void name##_16(const float *wp, const float *xp, size_t kc, float *ct,   \
                                    const float *pfa, const float *pfb)                     \
     {                                                                                      \
-        Z_ALL12(Z_DECL);                                                                   \
+        CPU_GEMM_ALL12(Z_DECL);                                                            \
         for (size_t kk = 0; kk < kc; kk++) {                                               \
             if ((kk & 15) == 0) {                                                          \
                 __builtin_prefetch(pfa + kk, 0, 2);                                        \
                 __builtin_prefetch(pfb + kk, 0, 2);                                        \
             }                                                                              \
             __m512 x0 = _mm512_loadu_ps(xp);                                               \
-            Z_ALL12(Z_FMA1);                                                               \
+            CPU_GEMM_ALL12(Z_FMA1);                                                        \
             xp += CPU_GEMM_NR;                                                             \
             wp += (step);                                                                  \
         }                                                                                  \
-        Z_ALL12(Z_ST1);                                                                    \
+        CPU_GEMM_ALL12(Z_ST1);                                                             \
     }
 
 /* The b accumulators of the one-vector kernel are declared but unused. */

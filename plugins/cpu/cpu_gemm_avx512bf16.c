@@ -35,19 +35,6 @@
 
 #if B_HAVE
 
-#define B_ALL12(M)                                                                         \
-    M(0);                                                                                  \
-    M(1);                                                                                  \
-    M(2);                                                                                  \
-    M(3);                                                                                  \
-    M(4);                                                                                  \
-    M(5);                                                                                  \
-    M(6);                                                                                  \
-    M(7);                                                                                  \
-    M(8);                                                                                  \
-    M(9);                                                                                  \
-    M(10);                                                                                 \
-    M(11)
 #define B_DECL(r) __m512 c##r##a = _mm512_setzero_ps(), c##r##b = _mm512_setzero_ps()
 #define B_W(r) ((__m512bh)_mm512_set1_epi32((int)wp[(r) * CPU_GEMM_LDWP]))
 #define B_DP2(r)                                                                           \
@@ -91,58 +78,58 @@
 B_TARGET static void round_32(const uint32_t *wp, const uint32_t *xp, size_t kc2, float *ct,
                               const void *pfa, const void *pfb)
 {
-    B_ALL12(B_DECL);
+    CPU_GEMM_ALL12(B_DECL);
     for (size_t kk = 0; kk < kc2; kk++) {
         B_PREFETCH();
         __m512bh x0 = B_LD(xp), x1 = B_LD(xp + 16);
-        B_ALL12(B_DP2);
+        CPU_GEMM_ALL12(B_DP2);
         xp += CPU_GEMM_NR;
         wp++;
     }
-    B_ALL12(B_ST2);
+    CPU_GEMM_ALL12(B_ST2);
 }
 
 B_TARGET static void round_16(const uint32_t *wp, const uint32_t *xp, size_t kc2, float *ct,
                               const void *pfa, const void *pfb)
 {
-    B_ALL12(B_DECL);
+    CPU_GEMM_ALL12(B_DECL);
     for (size_t kk = 0; kk < kc2; kk++) {
         B_PREFETCH();
         __m512bh x0 = B_LD(xp);
-        B_ALL12(B_DP1);
+        CPU_GEMM_ALL12(B_DP1);
         xp += CPU_GEMM_NR;
         wp++;
     }
-    B_ALL12(B_ST1);
+    CPU_GEMM_ALL12(B_ST1);
 }
 
 B_TARGET static void split_32(const uint32_t *wp, const uint32_t *xp, size_t kc2, float *ct,
                               const void *pfa, const void *pfb)
 {
-    B_ALL12(B_DECL);
+    CPU_GEMM_ALL12(B_DECL);
     for (size_t kk = 0; kk < kc2; kk++) {
         B_PREFETCH();
         __m512bh x0 = B_LD(xp), x1 = B_LD(xp + 16);
         __m512bh l0 = B_LD(xp + CPU_GEMM_NR), l1 = B_LD(xp + CPU_GEMM_NR + 16);
-        B_ALL12(B_DP2S);
+        CPU_GEMM_ALL12(B_DP2S);
         xp += 2 * CPU_GEMM_NR;
         wp++;
     }
-    B_ALL12(B_ST2);
+    CPU_GEMM_ALL12(B_ST2);
 }
 
 B_TARGET static void split_16(const uint32_t *wp, const uint32_t *xp, size_t kc2, float *ct,
                               const void *pfa, const void *pfb)
 {
-    B_ALL12(B_DECL);
+    CPU_GEMM_ALL12(B_DECL);
     for (size_t kk = 0; kk < kc2; kk++) {
         B_PREFETCH();
         __m512bh x0 = B_LD(xp), l0 = B_LD(xp + CPU_GEMM_NR);
-        B_ALL12(B_DP1S);
+        CPU_GEMM_ALL12(B_DP1S);
         xp += 2 * CPU_GEMM_NR;
         wp++;
     }
-    B_ALL12(B_ST1);
+    CPU_GEMM_ALL12(B_ST1);
 }
 
 #pragma GCC diagnostic pop

@@ -21,6 +21,22 @@
 
 #define CPU_GEMM_MR 12 /* output features per tile (rows of W) */
 #define CPU_GEMM_NR 32 /* tokens per tile */
+
+/* M(0); ... M(11);: one statement per row of a tile, for kernels that keep each row's
+ * accumulators in named registers (the AVX-512 and AVX512-BF16 tables). */
+#define CPU_GEMM_ALL12(M)                                                                  \
+    M(0);                                                                                  \
+    M(1);                                                                                  \
+    M(2);                                                                                  \
+    M(3);                                                                                  \
+    M(4);                                                                                  \
+    M(5);                                                                                  \
+    M(6);                                                                                  \
+    M(7);                                                                                  \
+    M(8);                                                                                  \
+    M(9);                                                                                  \
+    M(10);                                                                                 \
+    M(11)
 /* Largest depth block the driver uses; rows of a packed W panel lie CPU_GEMM_LDWP floats apart:
  * a compile-time stride lets a kernel address all 12 rows from one base register, and the
  * extra 16 floats put consecutive rows in different L1 sets. */
