@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "cpu_bf16_strip.h"
+#include "cpu_cpuid.h"
 #define A_TARGET __attribute__((target("amx-tile,amx-bf16")))
 #else
 #define A_HAVE 0
@@ -180,13 +181,7 @@ static int have_amx(void)
     unsigned a, b, c, d;
     if (!cpu_gemm_bf16_avx512())
         return 0;
-    if (__get_cpuid_max(0, NULL) < 7 || !__get_cpuid_count(1, 0, &a, &b, &c, &d) ||
-        !(c & (1u << 27))) /* OSXSAVE */
-        return 0;
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    (void)hi;
-    if ((lo & (3u << 17)) != (3u << 17))
+    if (__get_cpuid_max(0, NULL) < 7 || (cpu_xcr0() & CPU_XCR0_TILE) != CPU_XCR0_TILE)
         return 0;
     return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 24)) && (d & (1u << 22));
 }

@@ -28,6 +28,7 @@
 #include <immintrin.h>
 
 #include "cpu_bf16_strip.h"
+#include "cpu_cpuid.h"
 #define B_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 #else
 #define B_HAVE 0
@@ -215,13 +216,7 @@ static const cpu_gemm_bf16 b_table = {"avx512bf16", round_32, round_16, split_32
 static int have_bf16(void)
 {
     unsigned a, b, c, d;
-    if (__get_cpuid_max(0, NULL) < 7 || !__get_cpuid_count(1, 0, &a, &b, &c, &d) ||
-        !(c & (1u << 27))) /* OSXSAVE: XGETBV is usable */
-        return 0;
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    (void)hi;
-    if ((lo & 0xe6u) != 0xe6u) /* SSE, AVX, opmask, ZMM */
+    if (__get_cpuid_max(0, NULL) < 7 || (cpu_xcr0() & CPU_XCR0_ZMM) != CPU_XCR0_ZMM)
         return 0;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "plugin_timing.h"
+#include "cpu_cpuid.h"
 #include "cpu_internal.h"
 
 #define CPU_PLUGIN_VERSION "0.1.0"
@@ -235,14 +236,11 @@ static unsigned bf16_hardware(void)
     unsigned found = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
     unsigned a, b, c, d;
-    if (__get_cpuid_max(0, NULL) < 7 || !__get_cpuid_count(1, 0, &a, &b, &c, &d) ||
-        !(c & (1u << 27))) /* OSXSAVE: XGETBV is usable */
+    if (__get_cpuid_max(0, NULL) < 7)
         return 0;
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    (void)hi;
-    int zmm_state = (lo & 0xe6u) == 0xe6u;                /* SSE, AVX, opmask, ZMM */
-    int tile_state = (lo & (3u << 17)) == (3u << 17);     /* XTILECFG, XTILEDATA */
+    uint64_t xcr0 = cpu_xcr0();
+    int zmm_state = (xcr0 & CPU_XCR0_ZMM) == CPU_XCR0_ZMM;
+    int tile_state = (xcr0 & CPU_XCR0_TILE) == CPU_XCR0_TILE;
     if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5)) && zmm_state)
         found |= 1;
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 22)) && tile_state)
