@@ -337,19 +337,10 @@ vitcl_status cpu_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_o
                         width, ldq, ldk, ldv, ldo);
     size_t q_ext = plugin_size_extent(1, 0, rows, ldq, width), k_ext = plugin_size_extent(1, 0, rows, ldk, width);
     size_t v_ext = plugin_size_extent(1, 0, rows, ldv, width), o_ext = plugin_size_extent(1, 0, rows, ldo, width);
-    vitcl_status st = cpu_check_span(ctx, op, "Q", Q, q_off, q_ext, 0);
-    if (st == VITCL_OK)
-        st = cpu_check_span(ctx, op, "K", K, k_off, k_ext, 0);
-    if (st == VITCL_OK)
-        st = cpu_check_span(ctx, op, "V", V, v_off, v_ext, 0);
-    if (st == VITCL_OK)
-        st = cpu_check_span(ctx, op, "O", O, o_off, o_ext, 1);
-    if (st == VITCL_OK)
-        st = cpu_check_disjoint(ctx, op, "O and Q", O, o_off, o_ext, Q, q_off, q_ext);
-    if (st == VITCL_OK)
-        st = cpu_check_disjoint(ctx, op, "O and K", O, o_off, o_ext, K, k_off, k_ext);
-    if (st == VITCL_OK)
-        st = cpu_check_disjoint(ctx, op, "O and V", O, o_off, o_ext, V, v_off, v_ext);
+    const cpu_span in[3] = {{"Q", Q, q_off, q_ext, 0}, {"K", K, k_off, k_ext, 0},
+                            {"V", V, v_off, v_ext, 0}};
+    const cpu_span out = {"O", O, o_off, o_ext, 0};
+    vitcl_status st = cpu_check_operands(ctx, op, &out, in, 3);
     if (st != VITCL_OK)
         return st;
 

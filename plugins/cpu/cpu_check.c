@@ -3,6 +3,7 @@
  * the op and the argument. */
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cpu_internal.h"
 
@@ -39,6 +40,26 @@ vitcl_status cpu_check_disjoint(vitcl_context *ctx, const char *op, const char *
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "%s overlap ('%s' and '%s')", what,
                         a->label, b->label);
     return VITCL_OK;
+}
+
+vitcl_status cpu_check_operands(vitcl_context *ctx, const char *op, const cpu_span *out,
+                                const cpu_span *in, size_t n_in)
+{
+    vitcl_status st = VITCL_OK;
+    for (size_t i = 0; i < n_in && st == VITCL_OK; i++)
+        if (!(in[i].optional && !in[i].buf))
+            st = cpu_check_span(ctx, op, in[i].what, in[i].buf, in[i].off, in[i].ext, 0);
+    if (st == VITCL_OK)
+        st = cpu_check_span(ctx, op, out->what, out->buf, out->off, out->ext, 1);
+    for (size_t i = 0; i < n_in && st == VITCL_OK; i++) {
+        if (in[i].optional && !in[i].buf)
+            continue;
+        char pair[64];
+        snprintf(pair, sizeof pair, "%s and %s", out->what, in[i].what);
+        st = cpu_check_disjoint(ctx, op, pair, out->buf, out->off, out->ext, in[i].buf,
+                                in[i].off, in[i].ext);
+    }
+    return st;
 }
 
 vitcl_status cpu_check_blas_dims(vitcl_context *ctx, const char *op, size_t a, size_t b,

@@ -31,15 +31,9 @@ vitcl_status cpu_gemm_batched(vitcl_context *ctx, int trans_a, int trans_b, size
     size_t a_ext = plugin_size_extent(batch, stride_a, a_rows, lda, a_cols);
     size_t b_ext = plugin_size_extent(batch, stride_b, b_rows, ldb, b_cols);
     size_t c_ext = plugin_size_extent(batch, stride_c, m, ldc, n);
-    vitcl_status st = cpu_check_span(ctx, op, "A", A, a_off, a_ext, 0);
-    if (st == VITCL_OK)
-        st = cpu_check_span(ctx, op, "B", B, b_off, b_ext, 0);
-    if (st == VITCL_OK)
-        st = cpu_check_span(ctx, op, "C", C, c_off, c_ext, 1);
-    if (st == VITCL_OK)
-        st = cpu_check_disjoint(ctx, op, "C and A", C, c_off, c_ext, A, a_off, a_ext);
-    if (st == VITCL_OK)
-        st = cpu_check_disjoint(ctx, op, "C and B", C, c_off, c_ext, B, b_off, b_ext);
+    const cpu_span in[2] = {{"A", A, a_off, a_ext, 0}, {"B", B, b_off, b_ext, 0}};
+    const cpu_span out = {"C", C, c_off, c_ext, 0};
+    vitcl_status st = cpu_check_operands(ctx, op, &out, in, 2);
     if (st == VITCL_OK) /* after the span checks: sizes that fit their buffers but not an int */
         st = cpu_check_blas_dims(ctx, op, m, n, k, lda);
     if (st == VITCL_OK)

@@ -185,6 +185,21 @@ vitcl_status cpu_check_disjoint(vitcl_context *ctx, const char *op, const char *
                                 const vitcl_buffer *a, size_t a_off, size_t a_ext,
                                 const vitcl_buffer *b, size_t b_off, size_t b_ext);
 
+/* One operand of an op: the argument's name ("X"), its buffer and its float span. With
+ * `optional`, a NULL buffer is skipped (a bias the op may go without). */
+typedef struct cpu_span {
+    const char *what;
+    const vitcl_buffer *buf;
+    size_t off, ext;
+    int optional;
+} cpu_span;
+
+/* The checks of an op that reads the n_in spans `in` and writes `out`: each input in order
+ * (cpu_check_span), then the output as writable, then that the output overlaps none of them
+ * (cpu_check_disjoint, "Y and X"). The first failure is returned, with its message in ctx. */
+vitcl_status cpu_check_operands(vitcl_context *ctx, const char *op, const cpu_span *out,
+                                const cpu_span *in, size_t n_in);
+
 /* The checks of an op that reads X and writes Y, both `extent` floats, in place or not: X lies
  * in a buffer of ctx, Y in a writable one, and the two are either exactly the same floats or do
  * not overlap. */

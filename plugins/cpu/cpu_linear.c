@@ -139,19 +139,10 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     size_t y_ext = plugin_size_extent(1, 0, m, n, n);
     if (packed) /* all of it (a whole number of floats, cpu_pack_host.c), its shape checked */
         w_ext = W->bytes / sizeof(float);
-    st = cpu_check_span(ctx, op, "X", X, x_off, x_ext, 0);
-    if (st == VITCL_OK)
-        st = cpu_check_span(ctx, op, "W", W, w_off, w_ext, 0);
-    if (st == VITCL_OK && b)
-        st = cpu_check_span(ctx, op, "b", b, b_off, n, 0);
-    if (st == VITCL_OK)
-        st = cpu_check_span(ctx, op, "Y", Y, y_off, y_ext, 1);
-    if (st == VITCL_OK)
-        st = cpu_check_disjoint(ctx, op, "Y and X", Y, y_off, y_ext, X, x_off, x_ext);
-    if (st == VITCL_OK)
-        st = cpu_check_disjoint(ctx, op, "Y and W", Y, y_off, y_ext, W, w_off, w_ext);
-    if (st == VITCL_OK && b)
-        st = cpu_check_disjoint(ctx, op, "Y and b", Y, y_off, y_ext, b, b_off, n);
+    const cpu_span in[3] = {{"X", X, x_off, x_ext, 0}, {"W", W, w_off, w_ext, 0},
+                            {"b", b, b_off, n, 1}};
+    const cpu_span out = {"Y", Y, y_off, y_ext, 0};
+    st = cpu_check_operands(ctx, op, &out, in, 3);
     if (st == VITCL_OK) /* after the span checks: sizes that fit their buffers but not an int */
         st = cpu_check_blas_dims(ctx, op, m, n, k, 1);
     if (st != VITCL_OK)

@@ -61,19 +61,10 @@ vitcl_status cpu_patch_embed(vitcl_context *ctx, const vitcl_buffer *pixels, siz
         return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op,
                         "y_batch_stride %zu is below tokens·dim = %zu", y_batch_stride, y_need);
     size_t y_ext = plugin_size_extent(batch, y_batch_stride, tokens, dim, dim);
-    vitcl_status st = cpu_check_span(ctx, op, "pixels", pixels, p_off, pix_ext, 0);
-    if (st == VITCL_OK)
-        st = cpu_check_span(ctx, op, "W", W, w_off, w_ext, 0);
-    if (st == VITCL_OK)
-        st = cpu_check_span(ctx, op, "bias", bias, bias_off, dim, 0);
-    if (st == VITCL_OK)
-        st = cpu_check_span(ctx, op, "Y", Y, y_off, y_ext, 1);
-    if (st == VITCL_OK)
-        st = cpu_check_disjoint(ctx, op, "Y and pixels", Y, y_off, y_ext, pixels, p_off, pix_ext);
-    if (st == VITCL_OK)
-        st = cpu_check_disjoint(ctx, op, "Y and W", Y, y_off, y_ext, W, w_off, w_ext);
-    if (st == VITCL_OK)
-        st = cpu_check_disjoint(ctx, op, "Y and bias", Y, y_off, y_ext, bias, bias_off, dim);
+    const cpu_span in[3] = {{"pixels", pixels, p_off, pix_ext, 0}, {"W", W, w_off, w_ext, 0},
+                            {"bias", bias, bias_off, dim, 0}};
+    const cpu_span out = {"Y", Y, y_off, y_ext, 0};
+    vitcl_status st = cpu_check_operands(ctx, op, &out, in, 3);
     if (st == VITCL_OK)
         st = cpu_check_blas_dims(ctx, op, tokens, dim, kk, 1);
     if (st != VITCL_OK)
