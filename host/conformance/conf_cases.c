@@ -254,6 +254,16 @@ static const linear_spec host_specs[] = {
     {50, 384, 384, 1, VITCL_LINEAR_GELU, K_UNIT, 0},
 };
 
+/* ABI 1.2's residual add on a weight packed from host memory, in every dtype and precision:
+ * how a ViT block runs its attention output projection and fc2 on a bf16 or fp16 model. Walked
+ * after every other case, so that their seeds stay what they were. */
+static const linear_spec host_residual_specs[] = {
+    {5, 3, 17, 1, VITCL_LINEAR_RESIDUAL, K_UNIT, 1},
+    {7, 9, 31, 0, VITCL_LINEAR_RESIDUAL | VITCL_LINEAR_GELU, K_POS, 1},
+    {197, 33, 65, 1, VITCL_LINEAR_RESIDUAL, K_UNIT, 1},
+    {3, 5, 4099, 1, VITCL_LINEAR_RESIDUAL | VITCL_LINEAR_GELU, K_UNIT, 0},
+};
+
 /* fp16's range: W[1][2] = 70000 and W[3][0] = -1e5 round to +inf and -inf. The plugin either
  * refuses the weight (what ref and cpu do) or stores the infinities, and then their columns of
  * Y are ±inf exactly; W[2][3] = 65519 must round to 65504, not to inf. */
@@ -292,8 +302,13 @@ static int bound_outputs(conf_case *c, int with_bias)
                 t.abs_xw += fabs(xv * wv);
                 t.abs_x_plus_w += fabs(xv) + fabs(wv);
             }
-            y->bound[CONF_GUARD + i * c->n + j] =
-                conf_linear_bound(c->precision, &t, (c->flags & VITCL_LINEAR_GELU) != 0);
+            double z = conf_linear_bound(c->precision, &t, (c->flags & VITCL_LINEAR_GELU) != 0);
+            /* Y += r adds one fp32 rounding to ours and one to ref's, each at most u32 of
+             * |y0| + |r| (|r| <= the linear's terms plus z: |gelu(v)| <= |v|). */
+            if (c->flags & VITCL_LINEAR_RESIDUAL)
+                z += 2 * 0x1p-24 *
+                     (fabs((double)y->init[CONF_GUARD + i * c->n + j]) + t.abs_xw + t.abs_bias + 2 * z);
+            y->bound[CONF_GUARD + i * c->n + j] = z;
         }
     return 1;
 }
@@ -313,7 +328,11 @@ static int build_host_linear(conf_rng *r, const linear_spec *s, uint32_t dtype,
     fill(r, T(c, CONF_ARG_W), 0, s->n, s->k, s->k, s->kind);
     if (s->bias)
         fill(r, T(c, CONF_ARG_B), 0, 1, s->n, s->n, K_UNIT);
-    mark(T(c, CONF_ARG_Y), 0, s->m, s->n, s->n, 0);
+    /* With the residual flag the op reads Y first: it starts as data, not NaN. */
+    int resid = (s->flags & VITCL_LINEAR_RESIDUAL) != 0;
+    if (resid)
+        fill(r, T(c, CONF_ARG_Y), 0, s->m, s->n, s->n, K_UNIT);
+    mark(T(c, CONF_ARG_Y), 0, s->m, s->n, s->n, resid);
     float *x = T(c, CONF_ARG_X)->init + CONF_GUARD, *w = T(c, CONF_ARG_W)->init + CONF_GUARD;
     if (overflow) {
         for (size_t i = 0; i < s->m; i++) /* |x| >= 0.5 where it meets an infinite weight */
@@ -348,9 +367,9 @@ static int build_host_linear(conf_rng *r, const linear_spec *s, uint32_t dtype,
                  s->m, s->n, s->k, dt);
         return 1;
     }
-    snprintf(c->shape, sizeof c->shape, "m=%zu n=%zu k=%zu%s%s X,W~%s in=%s", s->m, s->n, s->k,
-             s->bias ? " bias" : "", s->flags & VITCL_LINEAR_GELU ? " gelu" : "",
-             kind_name(s->kind), dt);
+    snprintf(c->shape, sizeof c->shape, "m=%zu n=%zu k=%zu%s%s%s X,W~%s in=%s", s->m, s->n,
+             s->k, s->bias ? " bias" : "", s->flags & VITCL_LINEAR_GELU ? " gelu" : "",
+             resid ? " residual" : "", kind_name(s->kind), dt);
     return 1;
 }
 
@@ -759,6 +778,10 @@ vitcl_status conf_for_each_case(int quick, const char *filter, conf_case_fn fn, 
     EACH(residual_specs,
          (residual_specs[i].flags & VITCL_LINEAR_PACKED_W) ? "linear_pack_weight" : "linear",
          build_linear(&r, &residual_specs[i], c))
+    for (uint32_t p = 0; p < VITCL_PRECISION_COUNT_; p++)
+        for (uint32_t d = 0; d < VITCL_DTYPE_COUNT_; d++)
+            EACH(host_residual_specs, "pack_weight_host",
+                 build_host_linear(&r, &host_residual_specs[i], d, p, 0, c))
 #undef EACH
     free(c);
     return st;

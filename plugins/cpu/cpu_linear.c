@@ -168,11 +168,13 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
         path = cpu_gemm_race_pick(ctx, m, n, k, gelu) == CPU_PATH_DNNL ? CPU_PATH_DNNL : deflt;
     }
     if (path == CPU_PATH_DNNL) {
-        /* On a oneDNN failure (its message left in ctx), the default GEMM overwrites Y. */
+        /* On a oneDNN failure the default GEMM overwrites Y; the call then succeeds, so the
+         * failure's message does not stay in ctx as if it were this call's. */
         if (cpu_onednn_linear(ctx, op, x, w, fmt, bias, y, m, n, k, gelu) == VITCL_OK) {
             cpu_record(ctx, op, t0);
             return VITCL_OK;
         }
+        ctx->err[0] = '\0';
         path = deflt;
     }
     if (ctx->gemm.linear && path == CPU_PATH_OWN) {
