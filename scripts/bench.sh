@@ -48,6 +48,9 @@ if [ ! -f "$MODEL/config.json" ]; then
 fi
 if [ -n "$PEERS" ] && [ -n "$BATCHES" ]; then
   "$PYTHON" tools/bench_peers.py prepare "$MODEL" >&2
+elif [ -n "$BATCHES" ] && [[ " $BACKENDS" == *:* ]]; then
+  # No peer runs, but a reduced-precision row needs the reference for its error.
+  "$PYTHON" tools/bench_peers.py prepare "$MODEL" --ref-only >&2
 fi
 out=build/bench-results.jsonl
 : > "$out"
@@ -69,7 +72,7 @@ for batch in $BATCHES; do
         echo "== batch $batch, round $round, load $load: vitcl $be $prec" >&2
         row=$(VITCL_CPU_THREADS=$THREADS build/host/cli/vitcl bench "$MODEL" --backend "$be" \
           --precision "$prec" --batch "$batch" --iters "$ITERS" --warmup "$WARMUP" --json | tail -n 1)
-        if [ "$prec" != fp32 ] && [ -n "$PEERS" ]; then
+        if [ "$prec" != fp32 ]; then
           # A reduced-precision row carries its measured error beside its speed.
           sc=$("$PYTHON" tools/bench_peers.py score "$MODEL" --backend "$be" --precision "$prec" \
             --threads "$THREADS" --vitcl build/host/cli/vitcl | tail -n 1)

@@ -13,7 +13,8 @@ in the same process before timing, its error on one fixed image against a float6
 forward of the same checkpoint: max|ours - ref| / max(1, max|ref|) over last_hidden_state, and
 the cosine of the CLS embeddings (the accuracy contract of issue 11 uses both).
 
-  tools/bench_peers.py prepare MODEL_DIR            ONNX export + reference (cached in MODEL_DIR)
+  tools/bench_peers.py prepare MODEL_DIR [--ref-only] ONNX export + reference (cached in
+                       MODEL_DIR); --ref-only writes just the reference
   tools/bench_peers.py score MODEL_DIR --vitcl BIN --backend B [--precision P]
                        the same error figures for a vitcl row: runs `vitcl run` on the fixed
                        image and prints {"max_err_rel", "cls_cosine"} as one JSON line
@@ -52,10 +53,11 @@ def load_torch_model(model_dir, dtype):
     return torch, model
 
 
-def prepare(model_dir):
-    """Writes the ONNX export (batch axis dynamic) and the float64 reference, unless present."""
+def prepare(model_dir, ref_only=False):
+    """Writes the ONNX export (batch axis dynamic) and the float64 reference, unless present;
+    with ref_only just the reference (what `score` needs when no peer runs)."""
     onnx_path, ref_path = paths(model_dir)
-    if os.path.exists(ref_path) and os.path.exists(onnx_path):
+    if os.path.exists(ref_path) and (ref_only or os.path.exists(onnx_path)):
         print("prepared earlier: %s and %s" % (onnx_path, ref_path))
         return
     torch, model = load_torch_model(model_dir, None)
@@ -67,6 +69,9 @@ def prepare(model_dir):
             ref = model.double()(pixel_values=torch.from_numpy(x)).last_hidden_state.numpy()
         np.savez(ref_path, x=x.astype(np.float32), ref=ref)
         model.float()
+    if ref_only:
+        print("prepared %s" % ref_path)
+        return
     if not os.path.exists(onnx_path):
         class Hidden(torch.nn.Module):
             def __init__(self, m):
@@ -206,12 +211,13 @@ def main():
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--ref-only", action="store_true", help="prepare: only the reference")
     ap.add_argument("--vitcl", default="build/host/cli/vitcl", help="score: the vitcl CLI")
     ap.add_argument("--backend", default="cpu", help="score: vitcl backend")
     ap.add_argument("--precision", default="fp32", help="score: vitcl precision")
     args = ap.parse_args()
     if args.engine == "prepare":
-        prepare(args.model_dir)
+        prepare(args.model_dir, args.ref_only)
     elif args.engine == "score":
         score(args)
     else:
