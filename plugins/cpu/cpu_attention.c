@@ -175,23 +175,17 @@ static void column_softmax(float *pt, size_t seq, float scale, float *inv)
     }
     for (size_t t = 0; t < seq; t++)
         for (int v = 0; v < NV; v++) {
-            cpu_v16 x;
-            memcpy(&x, pt + t * OWN_NR + v * 16, sizeof x);
-            mx[v] = cpu_v16_max(mx[v], x * vs);
+            mx[v] = cpu_v16_max(mx[v], cpu_v16_load(pt + t * OWN_NR + v * 16) * vs);
         }
     for (size_t t = 0; t < seq; t++)
         for (int v = 0; v < NV; v++) {
             float *p = pt + t * OWN_NR + v * 16;
-            cpu_v16 x;
-            memcpy(&x, p, sizeof x);
-            cpu_v16 e = cpu_v16_exp(x * vs - mx[v]);
+            cpu_v16 e = cpu_v16_exp(cpu_v16_load(p) * vs - mx[v]);
             sum[v] += e;
-            memcpy(p, &e, sizeof e);
+            cpu_v16_store(p, e);
         }
-    for (int v = 0; v < NV; v++) {
-        cpu_v16 r = cpu_v16_set1(1.0f) / sum[v];
-        memcpy(inv + v * 16, &r, sizeof r);
-    }
+    for (int v = 0; v < NV; v++)
+        cpu_v16_store(inv + v * 16, cpu_v16_set1(1.0f) / sum[v]);
 }
 
 /* Row t of o (rows ldo apart, n values each) times inv[t], for t < rows. */
@@ -202,12 +196,8 @@ static void scale_rows(float *o, size_t ldo, size_t rows, size_t n, const float 
         float *row = o + t * ldo;
         cpu_v16 f = cpu_v16_set1(inv[t]);
         size_t j = 0;
-        for (; j + 16 <= n; j += 16) {
-            cpu_v16 x;
-            memcpy(&x, row + j, sizeof x);
-            x *= f;
-            memcpy(row + j, &x, sizeof x);
-        }
+        for (; j + 16 <= n; j += 16)
+            cpu_v16_store(row + j, cpu_v16_load(row + j) * f);
         for (; j < n; j++)
             row[j] *= inv[t];
     }

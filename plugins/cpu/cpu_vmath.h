@@ -150,6 +150,19 @@ CPU_VMATH_DEFINE(cpu_v8, cpu_v8, cpu_v8i)
 typedef float cpu_v16 __attribute__((vector_size(64)));
 typedef int32_t cpu_v16i __attribute__((vector_size(64)));
 
+/* Unaligned load and store of 16 floats. */
+CPU_VINLINE cpu_v16 cpu_v16_load(const float *p)
+{
+    cpu_v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+CPU_VINLINE void cpu_v16_store(float *p, cpu_v16 v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
 CPU_VINLINE cpu_v16 cpu_v16_set1(float x)
 {
     return (cpu_v16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
