@@ -400,9 +400,7 @@ static void bench_attention(size_t batch, size_t seq, size_t heads, size_t hd, i
         }
         t[i] = now_s() - t0;
     }
-    double s = median(t + 1, reps), best = t[1];
-    for (int i = 2; i <= reps; i++)
-        best = t[i] < best ? t[i] : best;
+    double s = median(t + 1, reps), best = min_of(t + 1, reps);
     double flop = 4.0 * batch * heads * seq * seq * hd;
     printf("attention B=%zu S=%zu H=%zu hd=%zu: %.2f ms (best %.2f), %.1f GFLOP/s (best %.1f)\n",
            batch, seq, heads, hd, s * 1e3, best * 1e3, flop / s * 1e-9, flop / best * 1e-9);
