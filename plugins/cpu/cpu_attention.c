@@ -9,7 +9,8 @@
  * P^T is then directly the packed operand of the context product (12 dimensions x 32 queries
  * per call, depth seq), stored into O by the GEMM's epilogue and then divided by each query's
  * sum. Scratch per thread:
- * 12·ceil(seq/12)·head_dim + 12·ceil(head_dim/12)·seq + 32·head_dim + 32·seq + 384 floats.
+ * 12·ceil(seq/12)·head_dim + 12·ceil(head_dim/12)·seq + 32·head_dim + 32·12·ceil(seq/12) + 384
+ * floats.
  *
  * Otherwise (the plain path below):
  * Work is split into tasks (image b, head h, tile of ATT_TILE queries) run on the context's
@@ -160,32 +161,40 @@ static void pack_head_own(const att_args *a, const float *k, const float *v, flo
         }
 }
 
-/* Softmax down each of the OWN_NR columns of pt [seq][OWN_NR] of scale·pt, in place but not
- * normalized: pt = exp(scale·pt - column maximum), and inv[t] = 1 / column t's sum, which the
- * context's output takes instead (a pass over head_dim values per query, not over seq).
- * 16 lanes (cpu_vmath.h: bit-identical lanes at every width the clones compile it to). */
-CPU_KERNEL
-static void column_softmax(float *pt, size_t seq, float scale, float *inv)
+/* Softmax down the first 16·nv of the OWN_NR columns of pt [seq][OWN_NR] of scale·pt, in place
+ * but not normalized: pt = exp(scale·pt - column maximum), and inv[t] = 1 / column t's sum,
+ * which the context's output takes instead (a pass over head_dim values per query, not over
+ * seq). 16 lanes (cpu_vmath.h: bit-identical lanes at every width the clones compile it to).
+ * Inlined with a constant nv, so that the maxima and sums stay in registers. */
+CPU_VINLINE void column_softmax_nv(float *pt, size_t seq, int nv, float scale, float *inv)
 {
-    enum { NV = OWN_NR / 16 };
-    cpu_v16 mx[NV], sum[NV], vs = cpu_v16_set1(scale);
-    for (int v = 0; v < NV; v++) {
+    cpu_v16 mx[OWN_NR / 16], sum[OWN_NR / 16], vs = cpu_v16_set1(scale);
+    for (int v = 0; v < nv; v++) {
         mx[v] = cpu_v16_set1(-INFINITY);
         sum[v] = cpu_v16_set1(0.0f);
     }
     for (size_t t = 0; t < seq; t++)
-        for (int v = 0; v < NV; v++) {
+        for (int v = 0; v < nv; v++)
             mx[v] = cpu_v16_max(mx[v], cpu_v16_load(pt + t * OWN_NR + v * 16) * vs);
-        }
     for (size_t t = 0; t < seq; t++)
-        for (int v = 0; v < NV; v++) {
+        for (int v = 0; v < nv; v++) {
             float *p = pt + t * OWN_NR + v * 16;
             cpu_v16 e = cpu_v16_exp(cpu_v16_load(p) * vs - mx[v]);
             sum[v] += e;
             cpu_v16_store(p, e);
         }
-    for (int v = 0; v < NV; v++)
+    for (int v = 0; v < nv; v++)
         cpu_v16_store(inv + v * 16, cpu_v16_set1(1.0f) / sum[v]);
+}
+
+/* The softmax of the first `live` query columns of pt (all OWN_NR where live > 16). */
+CPU_KERNEL
+static void column_softmax(float *pt, size_t seq, size_t live, float scale, float *inv)
+{
+    if (live > 16)
+        column_softmax_nv(pt, seq, OWN_NR / 16, scale, inv);
+    else
+        column_softmax_nv(pt, seq, 1, scale, inv);
 }
 
 /* Row t of o (rows ldo apart, n values each) times inv[t], for t < rows. */
@@ -212,7 +221,7 @@ static void att_task_own(void *arg, size_t begin, size_t end, int thread)
     float *vp = kp + kb * OWN_MR * a->hd;
     float *qp = vp + vb * OWN_MR * a->seq;
     float *pt = qp + a->hd * OWN_NR;
-    float *ct = pt + a->seq * OWN_NR;
+    float *ct = pt + kb * OWN_MR * OWN_NR;
     float inv[OWN_NR];
     for (size_t task = begin; task < end; task++) {
         size_t bh = task / a->tiles, tile = task % a->tiles;
@@ -238,12 +247,13 @@ static void att_task_own(void *arg, size_t begin, size_t end, int thread)
          * into the softmax. */
         const float *q0 = a->q + (row0 + i0) * a->ldq + col;
         a->isa->pack_x(q0, a->ldq, live, a->hd, qp);
-        for (size_t c = 0; c < kb; c++) {
-            cpu_gemm_micro(a->isa, kp + c * a->hd * OWN_MR, qp, a->hd, OWN_NR, ct);
-            size_t keys = a->seq - c * OWN_MR < OWN_MR ? a->seq - c * OWN_MR : OWN_MR;
-            memcpy(pt + c * OWN_MR * OWN_NR, ct, keys * OWN_NR * sizeof(float));
-        }
-        column_softmax(pt, a->seq, a->scale, inv);
+        /* Each call's [12 keys][32 queries] tile is a block of P^T's rows as it lies (pt has
+         * room for the last block's padding keys); with at most 16 live queries the 16-query
+         * kernels fill only the columns the rest of the task reads. */
+        for (size_t c = 0; c < kb; c++)
+            cpu_gemm_micro(a->isa, kp + c * a->hd * OWN_MR, qp, a->hd, live,
+                           pt + c * OWN_MR * OWN_NR);
+        column_softmax(pt, a->seq, live, a->scale, inv);
         /* The context [12 dimensions][queries] per call, stored transposed into O's rows as
          * the GEMM's epilogue stores Y, then each row divided by its query's sum. */
         float *o0 = a->o + (row0 + i0) * a->ldo + col;
@@ -346,7 +356,7 @@ vitcl_status cpu_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_o
         size_t kpad = round_up(seq, OWN_MR), dpad = round_up(head_dim, OWN_MR);
         size_t own_tiles = (seq + OWN_NR - 1) / OWN_NR;
         if (!plugin_size_mul(kpad, head_dim, &f1) || !plugin_size_mul(dpad, seq, &f2) ||
-            !plugin_size_mul(OWN_NR, head_dim + seq, &f3) || !plugin_size_add(f1, f2, &total) ||
+            !plugin_size_mul(OWN_NR, head_dim + kpad, &f3) || !plugin_size_add(f1, f2, &total) ||
             !plugin_size_add(total, f3, &total) || !plugin_size_add(total, OWN_MR * OWN_NR, &total) ||
             !plugin_size_mul(bh, own_tiles, &tasks))
             return cpu_fail(ctx, VITCL_ERR_INVALID_ARGUMENT, op, "scratch size overflows");
@@ -362,7 +372,13 @@ vitcl_status cpu_attention(vitcl_context *ctx, const vitcl_buffer *Q, size_t q_o
     st = cpu_scratch_reserve(ctx, op, total);
     if (st != VITCL_OK)
         return st;
-    cpu_pool_run(ctx->pool, tasks, 1, ctx->gemm.isa ? att_task_own : att_task, &a);
+    /* A thread packs K and V of each head it meets, so chunks follow heads: a whole head's
+     * tiles per chunk while there are at least 16 chunks per thread, fewer tiles otherwise
+     * (one task each, claimed in turn, made both threads pack nearly every head; four chunks
+     * per thread left a thread idle at the end of long sequences). */
+    size_t want = 16 * (size_t)ctx->nthreads, grain = tasks / want;
+    grain = grain < 1 ? 1 : grain > a.tiles ? a.tiles : grain;
+    cpu_pool_run(ctx->pool, tasks, grain, ctx->gemm.isa ? att_task_own : att_task, &a);
     cpu_record(ctx, op, t0);
     return VITCL_OK;
 }

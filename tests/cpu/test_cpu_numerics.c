@@ -409,6 +409,11 @@ Test(cpu_numerics, attention_small_and_odd)
     check_attention(2, 5, 3, 7, 0.4f, 1);
     check_attention(3, 33, 2, 16, 0.25f, 1);
     check_attention(1, 37, 1, 40, 0.158f, 1);
+    /* Last query tiles of 16 and 17 live queries: the 16-query kernels and the 32 on either
+     * side of the switch (scores, softmax columns and context alike). */
+    check_attention(2, 16, 2, 24, 0.2f, 1);
+    check_attention(2, 48, 2, 24, 0.2f, 1);
+    check_attention(1, 49, 3, 64, 0.125f, 1);
 }
 
 Test(cpu_numerics, attention_vit_sequences)
