@@ -9,20 +9,21 @@
  * How: W stays where it lies (PyTorch's [n,k], handed to oneDNN as a k x n matrix with
  * strides {1, k}), and the bias and GELU (the erf form, oneDNN's eltwise post-op) are fused
  * into the primitive. Debian's oneDNN is built on OpenMP; rather than a second thread pool
- * that spins next to ours, Y's columns are cut into chunks (several per thread) that the pool
- * hands out as usual (so a preempted worker costs one chunk), and each chunk is one
- * single-threaded primitive execution on the thread that claimed it: each thread's OpenMP
+ * that spins next to ours, Y is cut into tiles (several per thread: column chunks, and row
+ * blocks too where that moves fewer floats, see dn_tiles) that the pool hands out as usual (so
+ * a preempted worker costs one tile), and each tile is one single-threaded primitive
+ * execution on the thread that claimed it: each thread's OpenMP
  * thread count is set to 1 before oneDNN sees it, so oneDNN never starts a thread of its own,
  * and the caller's setting is put back afterwards. Scratchpads are ours too (user mode, one
  * per thread in the context's per-thread scratch).
  *
  * A 16-bit weight (bf16 or fp16 [n,k] from pack_weight_host) runs the same fp32 primitive:
- * each chunk first widens its rows of W (nc x k, contiguous) into the claiming thread's
+ * each tile first widens its rows of W (nc x k, contiguous) into the claiming thread's
  * scratch, past the scratchpad, where the primitive then reads them from L2. Widening a chunk
  * is one pass over it against 2m FLOPs per element, and the weight crosses memory at half the
  * bytes; X stays fp32, so the products are those of fp32 on the rounded weight.
  *
- * Primitives are created on first use per shape (m, chunk width, k, bias, GELU) and kept in
+ * Primitives are created on first use per tile shape (rows, columns, k, bias, GELU) and kept in
  * the context (CPU_DNNL_CACHE of them, the oldest replaced), since oneDNN JIT-compiles each.
  * Any oneDNN failure comes back as a status and the caller runs the own GEMM instead.
  * Built only where meson found oneDNN (VITCL_HAVE_ONEDNN); elsewhere every entry says so.
@@ -203,17 +204,17 @@ static vitcl_status dn_find(vitcl_context *ctx, const char *op, cpu_dnnl *d, siz
 typedef struct dn_args {
     vitcl_context *ctx;
     cpu_dnnl *d;
-    dn_prim *full, *last; /* chunks of width nc; the last one (narrower) on `last` */
+    dn_prim *prim[2][2]; /* [last row block?][last column chunk?]: the narrower ones last */
     const float *x, *bias;
     const void *w;
     uint32_t wfmt; /* VITCL_PRECISION_FP32, or _BF16 / _FP16: widened per chunk */
     size_t wide_at; /* floats into the thread's scratch where a widened chunk goes */
     float *y;
-    size_t k, nc, chunks;
+    size_t n, k, mb, nc, rblocks, chunks; /* tiles: rblocks x chunks of mb rows x nc columns */
     int failed[CPU_MAX_THREADS];
 } dn_args;
 
-static dnnl_status_t dn_exec(dn_args *a, dn_prim *p, size_t j0, int thread)
+static dnnl_status_t dn_exec(dn_args *a, dn_prim *p, size_t i0, size_t j0, int thread)
 {
     dnnl_memory_t mem[5] = {0};
     dnnl_engine_t eng = a->d->eng;
@@ -224,11 +225,11 @@ static dnnl_status_t dn_exec(dn_args *a, dn_prim *p, size_t j0, int thread)
         cpu_half_widen((const uint16_t *)a->w + j0 * a->k, a->wfmt, scratch + a->wide_at,
                        p->nc * a->k);
     }
-    dnnl_status_t s = dnnl_memory_create(&mem[0], &p->xd, eng, (void *)a->x);
+    dnnl_status_t s = dnnl_memory_create(&mem[0], &p->xd, eng, (void *)(a->x + i0 * a->k));
     if (s == dnnl_success)
         s = dnnl_memory_create(&mem[1], &p->wd, eng, (void *)w);
     if (s == dnnl_success)
-        s = dnnl_memory_create(&mem[2], &p->yd, eng, a->y + j0);
+        s = dnnl_memory_create(&mem[2], &p->yd, eng, a->y + i0 * a->n + j0);
     if (s == dnnl_success && p->bias)
         s = dnnl_memory_create(&mem[3], &p->bd, eng, (void *)(a->bias + j0));
     if (s == dnnl_success && p->scratch_bytes)
@@ -257,10 +258,40 @@ static void dn_task(void *arg, size_t begin, size_t end, int thread)
 {
     dn_args *a = arg;
     omp_set_num_threads(1); /* oneDNN sizes its parallel loop by this: stay on this thread */
-    for (size_t c = begin; c < end; c++) {
-        dn_prim *p = c + 1 == a->chunks ? a->last : a->full;
-        if (dn_exec(a, p, c * a->nc, thread) != dnnl_success)
+    for (size_t t = begin; t < end; t++) {
+        size_t rb = t / a->chunks, c = t % a->chunks;
+        dn_prim *p = a->prim[rb + 1 == a->rblocks][c + 1 == a->chunks];
+        if (dn_exec(a, p, rb * a->mb, c * a->nc, thread) != dnnl_success)
             a->failed[thread] = 1;
+    }
+}
+
+/* How Y is cut into tiles: rows x columns blocks, at least four tiles per thread (so that a
+ * preempted thread costs one), column chunks of 16-column multiples and at least 64 columns
+ * (narrower, oneDNN's blocking suffers). Every tile runs a primitive that packs its rows of
+ * X and its columns of W again, so of the cuts with enough tiles the one that moves the
+ * fewest floats, columns·m·k + rows·n·k, is taken: at batch 1 (m = 197) that is columns only,
+ * at batch 8 rows too (on the Intel Xeon without AMX, 2 threads, the output projection and
+ * fc2 ran 8-13% faster at batch 8 than in eight column chunks; docs/performance.md). */
+static void dn_tiles(size_t m, size_t n, size_t k, size_t threads, size_t *mb, size_t *nc)
+{
+    size_t want = 4 * threads, best_tiles = 0, best_cost = SIZE_MAX;
+    *mb = m, *nc = n;
+    for (size_t cols = 1; cols <= want; cols++) {
+        size_t w = (n + cols - 1) / cols;
+        w = (w + 15) / 16 * 16;
+        w = w < 64 ? 64 : w;
+        w = w > n ? n : w;
+        size_t ncols = (n + w - 1) / w, rows = (want + ncols - 1) / ncols;
+        rows = rows > m ? m : rows;
+        size_t h = (m + rows - 1) / rows;
+        rows = (m + h - 1) / h;
+        size_t tiles = rows * ncols, cost = ncols * m * k + rows * n * k;
+        tiles = tiles > want ? want : tiles;
+        if (tiles > best_tiles || (tiles == best_tiles && cost < best_cost)) {
+            best_tiles = tiles, best_cost = cost;
+            *mb = h, *nc = w;
+        }
     }
 }
 
@@ -278,26 +309,26 @@ vitcl_status cpu_onednn_linear(vitcl_context *ctx, const char *op, const float *
     vitcl_status st = dn_state(ctx, op, &d);
     if (st != VITCL_OK)
         return st;
-    /* About four chunks per thread, 16-column multiples, so that a preempted thread costs
-     * one chunk; narrower than 64 columns oneDNN's blocking suffers. */
-    size_t threads = (size_t)ctx->nthreads;
-    size_t nc = (n + 4 * threads - 1) / (4 * threads);
-    nc = (nc + 15) / 16 * 16;
-    nc = nc < 64 ? 64 : nc;
-    nc = nc > n ? n : nc;
-    size_t chunks = (n + nc - 1) / nc, tail = n - (chunks - 1) * nc;
+    size_t mb, nc;
+    dn_tiles(m, n, k, (size_t)ctx->nthreads, &mb, &nc);
+    size_t rblocks = (m + mb - 1) / mb, chunks = (n + nc - 1) / nc;
+    size_t mtail = m - (rblocks - 1) * mb, ntail = n - (chunks - 1) * nc;
     dn_args *a = calloc(1, sizeof *a);
     if (!a)
         return cpu_fail(ctx, VITCL_ERR_OUT_OF_MEMORY, op, "oneDNN linear: out of memory");
     *a = (dn_args){.ctx = ctx, .d = d, .x = x, .w = w, .wfmt = wfmt, .bias = bias, .y = y,
-                   .k = k, .nc = nc, .chunks = chunks};
-    /* Least recently used goes first, so finding `last` never replaces `full`. */
-    st = dn_find(ctx, op, d, m, nc, k, n, bias != NULL, gelu, &a->full);
-    if (st == VITCL_OK)
-        st = dn_find(ctx, op, d, m, tail, k, n, bias != NULL, gelu, &a->last);
-    size_t scratch = a->full ? a->full->scratch_bytes : 0;
-    if (st == VITCL_OK && a->last->scratch_bytes > scratch)
-        scratch = a->last->scratch_bytes;
+                   .n = n, .k = k, .mb = mb, .nc = nc, .rblocks = rblocks, .chunks = chunks};
+    /* The four tile shapes (some the same). The cache replaces its least recently used entry
+     * and at most four are looked up here, so a later lookup never replaces an earlier one
+     * while the cache holds more than four. */
+    size_t scratch = 0;
+    for (int lr = 0; lr < 2 && st == VITCL_OK; lr++)
+        for (int lc = 0; lc < 2 && st == VITCL_OK; lc++) {
+            st = dn_find(ctx, op, d, lr ? mtail : mb, lc ? ntail : nc, k, n, bias != NULL,
+                         gelu, &a->prim[lr][lc]);
+            if (st == VITCL_OK && a->prim[lr][lc]->scratch_bytes > scratch)
+                scratch = a->prim[lr][lc]->scratch_bytes;
+        }
     /* The scratchpad, then (16-bit W) a widened chunk on a 64-byte boundary. */
     a->wide_at = (scratch + 63) / 64 * 16;
     size_t floats = wfmt == VITCL_PRECISION_FP32 ? (scratch + sizeof(float) - 1) / sizeof(float)
@@ -306,7 +337,7 @@ vitcl_status cpu_onednn_linear(vitcl_context *ctx, const char *op, const float *
         st = cpu_scratch_reserve(ctx, op, floats);
     if (st == VITCL_OK) {
         int old = omp_get_max_threads();
-        cpu_pool_run(ctx->pool, chunks, 1, dn_task, a);
+        cpu_pool_run(ctx->pool, rblocks * chunks, 1, dn_task, a);
         omp_set_num_threads(old);
         for (int t = 0; t < ctx->nthreads; t++)
             if (a->failed[t])

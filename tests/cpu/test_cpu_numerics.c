@@ -551,9 +551,12 @@ Test(cpu_numerics_forced, onednn, .timeout = 240)
     harness_setup();
     path_checks();
     /* Large enough for chunks of Y's columns, one narrower than the rest (n = 1000), and a
-     * primitive per chunk width; run twice, so the second call takes them from the cache. */
+     * primitive per chunk width; then tiles of rows and columns, each with a shorter last one
+     * (999 x 1000: four row blocks of 250, 249 and two chunks of 512, 488), and rows alone
+     * (530 x 37 in path_checks); run twice, so the second call takes them from the cache. */
     for (int rep = 0; rep < 2; rep++) {
         check_linear(197, 1000, 256, 1, VITCL_LINEAR_GELU, 1.0f);
+        check_linear(999, 1000, 256, 1, VITCL_LINEAR_GELU, 1.0f);
         check_linear(64, 520, 96, 0, 0, 1.0f);
     }
     harness_teardown();
