@@ -209,8 +209,22 @@ B_TARGET static void pack_split(const float *x, size_t ldx, size_t live, size_t 
     pack_panel(x, ldx, live, kc, 1, dst);
 }
 
-static const cpu_gemm_bf16 b_table = {"avx512bf16", round_32, round_16, split_32, split_16,
-                                      pack_round, pack_split};
+/* X as a row-major bf16 matrix: 16 floats per vcvtneps2bf16, the tail masked. */
+B_TARGET static void round_x(const float *x, size_t n, uint16_t *dst)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(void *)(dst + i),
+                            (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        __mmask16 mask = (__mmask16)((1u << (n - i)) - 1);
+        __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, x + i));
+        _mm256_mask_storeu_epi16(dst + i, mask, (__m256i)h);
+    }
+}
+
+static const cpu_gemm_bf16 b_table = {"avx512bf16", round_32,   round_16,   split_32,
+                                      split_16,     pack_round, pack_split, round_x};
 
 /* AVX512-BF16 (CPUID.7.1:EAX[5]) and the OS saving the opmask and ZMM state (XCR0). */
 static int have_bf16(void)

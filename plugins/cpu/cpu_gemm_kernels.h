@@ -86,10 +86,15 @@ typedef void (*cpu_gemm_bf16_fn)(const uint32_t *wp, const uint32_t *xp, size_t 
 typedef void (*cpu_gemm_bf16_pack_fn)(const float *x, size_t ldx, size_t live, size_t kc,
                                       uint32_t *dst);
 
+/* round_x: dst[i] = x[i] rounded to bf16 bits for i < n, the rounding of pack_round
+ * (vcvtneps2bf16), for GEMMs that take X as a row-major bf16 matrix (cpu_gemm_onednn.c). */
+typedef void (*cpu_gemm_bf16_round_fn)(const float *x, size_t n, uint16_t *dst);
+
 typedef struct cpu_gemm_bf16 {
     const char *name; /* "avx512bf16" */
     cpu_gemm_bf16_fn round32, round16, split32, split16;
     cpu_gemm_bf16_pack_fn pack_round, pack_split;
+    cpu_gemm_bf16_round_fn round_x;
 } cpu_gemm_bf16;
 
 /* The AMX-BF16 block kernel (cpu_gemm_amx.c), for linear on a bf16 weight where the CPU has

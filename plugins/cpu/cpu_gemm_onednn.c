@@ -1,5 +1,6 @@
-/* plugins/cpu/cpu_gemm_onednn.c - an fp32 linear (Y = X·W^T + b, optionally GELU) on oneDNN's
- * matmul primitive (Debian's libdnnl-dev), run on the context's own pool.
+/* plugins/cpu/cpu_gemm_onednn.c - a linear (Y = X·W^T + b, optionally GELU) on oneDNN's matmul
+ * primitive (Debian's libdnnl-dev), run on the context's own pool: fp32 products, or bf16 ones
+ * on a bf16 weight.
  *
  * Why: oneDNN picks its kernels by the instruction sets the CPU reports at run time (on the
  * Intel Xeon and AMD Zen machines here, its brgemm AVX-512 kernels), and at some ViT shapes on
@@ -23,6 +24,13 @@
  * is one pass over it against 2m FLOPs per element, and the weight crosses memory at half the
  * bytes; X stays fp32, so the products are those of fp32 on the rounded weight.
  *
+ * bf16 products (cpu_onednn_linear_bf16, where the CPU has AVX512-BF16): X is rounded to bf16
+ * once per call by the own bf16 kernels' rounding (so both GEMMs round alike) into the packed-X
+ * buffer, and every tile runs oneDNN's bf16 matmul on its rows of that and its rows of the bf16
+ * W as stored, sums and output in fp32; on the AMD Zen 5 machine its brgemm ran 826-900
+ * GFLOP/s at the ViT-L shapes against the own bf16 kernels' 636-761 (docs/performance.md), and
+ * the bf16 race decides per machine (cpu_gemm_race.c).
+ *
  * Primitives are created on first use per tile shape (rows, columns, k, bias, GELU) and kept in
  * the context (CPU_DNNL_CACHE of them, the oldest replaced), since oneDNN JIT-compiles each.
  * Any oneDNN failure comes back as a status and the caller runs the own GEMM instead.
@@ -44,6 +52,7 @@
 typedef struct dn_prim {
     size_t m, nc, k;
     int bias, gelu;
+    int bf; /* X and W in bf16 (bf16 products), else both fp32 */
     dnnl_primitive_t prim;
     dnnl_memory_desc_t xd, wd, bd, yd, sd;
     size_t scratch_bytes;
@@ -109,14 +118,15 @@ static vitcl_status dn_state(vitcl_context *ctx, const char *op, cpu_dnnl **out)
 /* Makes p's primitive for its shape; the caller's thread runs with one OpenMP thread. */
 static dnnl_status_t dn_make(cpu_dnnl *d, dn_prim *p)
 {
+    dnnl_data_type_t xw = p->bf ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t xdims = {(dnnl_dim_t)p->m, (dnnl_dim_t)p->k},
                 xstr = {(dnnl_dim_t)p->k, 1};
     dnnl_dims_t wdims = {(dnnl_dim_t)p->k, (dnnl_dim_t)p->nc}, wstr = {1, (dnnl_dim_t)p->k};
     dnnl_dims_t bdims = {1, (dnnl_dim_t)p->nc}, bstr = {(dnnl_dim_t)p->nc, 1};
     /* p->yd (Y's chunk, rows ldy apart) is set by dn_find, which keys on its stride. */
-    dnnl_status_t s = dnnl_memory_desc_init_by_strides(&p->xd, 2, xdims, dnnl_f32, xstr);
+    dnnl_status_t s = dnnl_memory_desc_init_by_strides(&p->xd, 2, xdims, xw, xstr);
     if (s == dnnl_success)
-        s = dnnl_memory_desc_init_by_strides(&p->wd, 2, wdims, dnnl_f32, wstr);
+        s = dnnl_memory_desc_init_by_strides(&p->wd, 2, wdims, xw, wstr);
     if (s == dnnl_success)
         s = dnnl_memory_desc_init_by_strides(&p->bd, 2, bdims, dnnl_f32, bstr);
     if (s != dnnl_success)
@@ -162,18 +172,20 @@ static dnnl_status_t dn_make(cpu_dnnl *d, dn_prim *p)
 
 /* The cached primitive for this chunk shape (Y's row stride ldy), made when missing. */
 static vitcl_status dn_find(vitcl_context *ctx, const char *op, cpu_dnnl *d, size_t m,
-                            size_t nc, size_t k, size_t ldy, int bias, int gelu, dn_prim **out)
+                            size_t nc, size_t k, size_t ldy, int bias, int gelu, int bf,
+                            dn_prim **out)
 {
     for (size_t i = 0; i < d->used; i++) {
         dn_prim *p = &d->cache[i];
         if (p->m == m && p->nc == nc && p->k == k && p->bias == bias && p->gelu == gelu &&
+            p->bf == bf &&
             (size_t)p->yd.format_desc.blocking.strides[0] == ldy) {
             p->stamp = ++d->clock;
             *out = p;
             return VITCL_OK;
         }
     }
-    dn_prim fresh = {.m = m, .nc = nc, .k = k, .bias = bias, .gelu = gelu};
+    dn_prim fresh = {.m = m, .nc = nc, .k = k, .bias = bias, .gelu = gelu, .bf = bf};
     dnnl_dims_t ydims = {(dnnl_dim_t)m, (dnnl_dim_t)nc}, ystr = {(dnnl_dim_t)ldy, 1};
     int old = omp_get_max_threads();
     omp_set_num_threads(1); /* the primitive is planned for the one thread that runs it */
@@ -183,8 +195,8 @@ static vitcl_status dn_find(vitcl_context *ctx, const char *op, cpu_dnnl *d, siz
     omp_set_num_threads(old);
     if (s != dnnl_success)
         return cpu_fail(ctx, VITCL_ERR_UNSUPPORTED, op,
-                        "oneDNN matmul %zu x %zu x %zu%s: status %d", m, nc, k,
-                        gelu ? " with GELU" : "", (int)s);
+                        "oneDNN matmul %zu x %zu x %zu%s%s: status %d", m, nc, k,
+                        bf ? " in bf16" : "", gelu ? " with GELU" : "", (int)s);
     size_t slot = d->used;
     if (d->used < CPU_DNNL_CACHE) {
         d->used++;
@@ -206,8 +218,9 @@ typedef struct dn_args {
     cpu_dnnl *d;
     dn_prim *prim[2][2]; /* [last row block?][last column chunk?]: the narrower ones last */
     const float *x, *bias;
+    const uint16_t *xb; /* set: X rounded to bf16 [m,k], multiplied with the bf16 W as is */
     const void *w;
-    uint32_t wfmt; /* VITCL_PRECISION_FP32, or _BF16 / _FP16: widened per chunk */
+    uint32_t wfmt; /* VITCL_PRECISION_FP32, or _BF16 / _FP16: widened per chunk unless xb */
     size_t wide_at; /* floats into the thread's scratch where a widened chunk goes */
     float *y;
     size_t n, k, mb, nc, rblocks, chunks; /* tiles: rblocks x chunks of mb rows x nc columns */
@@ -219,13 +232,16 @@ static dnnl_status_t dn_exec(dn_args *a, dn_prim *p, size_t i0, size_t j0, int t
     dnnl_memory_t mem[5] = {0};
     dnnl_engine_t eng = a->d->eng;
     float *scratch = a->ctx->scratch[thread].data;
-    const float *w = (const float *)a->w + j0 * a->k;
-    if (a->wfmt != VITCL_PRECISION_FP32) {
+    const void *w = (const float *)a->w + j0 * a->k, *x = a->x + i0 * a->k;
+    if (a->xb) {
+        x = a->xb + i0 * a->k;
+        w = (const uint16_t *)a->w + j0 * a->k;
+    } else if (a->wfmt != VITCL_PRECISION_FP32) {
         w = scratch + a->wide_at;
         cpu_half_widen((const uint16_t *)a->w + j0 * a->k, a->wfmt, scratch + a->wide_at,
                        p->nc * a->k);
     }
-    dnnl_status_t s = dnnl_memory_create(&mem[0], &p->xd, eng, (void *)(a->x + i0 * a->k));
+    dnnl_status_t s = dnnl_memory_create(&mem[0], &p->xd, eng, (void *)x);
     if (s == dnnl_success)
         s = dnnl_memory_create(&mem[1], &p->wd, eng, (void *)w);
     if (s == dnnl_success)
@@ -295,6 +311,70 @@ static void dn_tiles(size_t m, size_t n, size_t k, size_t threads, size_t *mb, s
     }
 }
 
+typedef struct dn_round_args {
+    cpu_gemm_bf16_round_fn round;
+    const float *x;
+    uint16_t *xb;
+    size_t k;
+} dn_round_args;
+
+/* Rows [begin, end) of X rounded to bf16. */
+static void dn_round_task(void *arg, size_t begin, size_t end, int thread)
+{
+    const dn_round_args *r = arg;
+    (void)thread;
+    r->round(r->x + begin * r->k, (end - begin) * r->k, r->xb + begin * r->k);
+}
+
+/* The tiles of Y on ctx's pool: fp32 products (xb NULL; a 16-bit W widened per chunk), or
+ * bf16 products of xb (X rounded) and the bf16 W as stored. */
+static vitcl_status dn_linear(vitcl_context *ctx, const char *op, cpu_dnnl *d, const float *x,
+                              const uint16_t *xb, const void *w, uint32_t wfmt,
+                              const float *bias, float *y, size_t m, size_t n, size_t k,
+                              int gelu)
+{
+    vitcl_status st = VITCL_OK;
+    size_t mb, nc;
+    dn_tiles(m, n, k, (size_t)ctx->nthreads, &mb, &nc);
+    size_t rblocks = (m + mb - 1) / mb, chunks = (n + nc - 1) / nc;
+    size_t mtail = m - (rblocks - 1) * mb, ntail = n - (chunks - 1) * nc;
+    dn_args *a = calloc(1, sizeof *a);
+    if (!a)
+        return cpu_fail(ctx, VITCL_ERR_OUT_OF_MEMORY, op, "oneDNN linear: out of memory");
+    *a = (dn_args){.ctx = ctx, .d = d, .x = x, .xb = xb, .w = w, .wfmt = wfmt, .bias = bias, .y = y,
+                   .n = n, .k = k, .mb = mb, .nc = nc, .rblocks = rblocks, .chunks = chunks};
+    /* The four tile shapes (some the same). The cache replaces its least recently used entry
+     * and at most four are looked up here, so a later lookup never replaces an earlier one
+     * while the cache holds more than four. */
+    size_t scratch = 0;
+    for (int lr = 0; lr < 2 && st == VITCL_OK; lr++)
+        for (int lc = 0; lc < 2 && st == VITCL_OK; lc++) {
+            st = dn_find(ctx, op, d, lr ? mtail : mb, lc ? ntail : nc, k, n, bias != NULL,
+                         gelu, xb != NULL, &a->prim[lr][lc]);
+            if (st == VITCL_OK && a->prim[lr][lc]->scratch_bytes > scratch)
+                scratch = a->prim[lr][lc]->scratch_bytes;
+        }
+    /* The scratchpad, then (16-bit W) a widened chunk on a 64-byte boundary. */
+    a->wide_at = (scratch + 63) / 64 * 16;
+    size_t floats = wfmt == VITCL_PRECISION_FP32 || xb
+                        ? (scratch + sizeof(float) - 1) / sizeof(float)
+                        : a->wide_at + nc * k;
+    if (st == VITCL_OK && floats)
+        st = cpu_scratch_reserve(ctx, op, floats);
+    if (st == VITCL_OK) {
+        int old = omp_get_max_threads();
+        cpu_pool_run(ctx->pool, rblocks * chunks, 1, dn_task, a);
+        omp_set_num_threads(old);
+        for (int t = 0; t < ctx->nthreads; t++)
+            if (a->failed[t])
+                st = cpu_fail(ctx, VITCL_ERR_UNSUPPORTED, op,
+                              "oneDNN matmul %zu x %zu x %zu%s failed to execute", m, n, k,
+                              xb ? " in bf16" : "");
+    }
+    free(a);
+    return st;
+}
+
 vitcl_status cpu_onednn_linear(vitcl_context *ctx, const char *op, const float *x,
                                const void *w, uint32_t wfmt, const float *bias, float *y,
                                size_t m, size_t n, size_t k, int gelu)
@@ -307,45 +387,29 @@ vitcl_status cpu_onednn_linear(vitcl_context *ctx, const char *op, const float *
                         (unsigned)wfmt);
     cpu_dnnl *d = NULL;
     vitcl_status st = dn_state(ctx, op, &d);
+    return st == VITCL_OK ? dn_linear(ctx, op, d, x, NULL, w, wfmt, bias, y, m, n, k, gelu) : st;
+}
+
+vitcl_status cpu_onednn_linear_bf16(vitcl_context *ctx, const char *op, const float *x,
+                                    const uint16_t *w, const float *bias, float *y, size_t m,
+                                    size_t n, size_t k, int gelu)
+{
+    if (!ctx->gemm.bf16)
+        return cpu_fail(ctx, VITCL_ERR_UNSUPPORTED, op,
+                        "oneDNN bf16 products: this CPU lacks AVX512-BF16, which rounds X");
+    cpu_dnnl *d = NULL;
+    vitcl_status st = dn_state(ctx, op, &d);
+    /* X rounded once into the packed-X buffer (whole bf16 pairs of floats), then shared by
+     * every tile of its rows. */
+    if (st == VITCL_OK)
+        st = cpu_packed_x_reserve(ctx, op, (m * k + 1) / 2);
     if (st != VITCL_OK)
         return st;
-    size_t mb, nc;
-    dn_tiles(m, n, k, (size_t)ctx->nthreads, &mb, &nc);
-    size_t rblocks = (m + mb - 1) / mb, chunks = (n + nc - 1) / nc;
-    size_t mtail = m - (rblocks - 1) * mb, ntail = n - (chunks - 1) * nc;
-    dn_args *a = calloc(1, sizeof *a);
-    if (!a)
-        return cpu_fail(ctx, VITCL_ERR_OUT_OF_MEMORY, op, "oneDNN linear: out of memory");
-    *a = (dn_args){.ctx = ctx, .d = d, .x = x, .w = w, .wfmt = wfmt, .bias = bias, .y = y,
-                   .n = n, .k = k, .mb = mb, .nc = nc, .rblocks = rblocks, .chunks = chunks};
-    /* The four tile shapes (some the same). The cache replaces its least recently used entry
-     * and at most four are looked up here, so a later lookup never replaces an earlier one
-     * while the cache holds more than four. */
-    size_t scratch = 0;
-    for (int lr = 0; lr < 2 && st == VITCL_OK; lr++)
-        for (int lc = 0; lc < 2 && st == VITCL_OK; lc++) {
-            st = dn_find(ctx, op, d, lr ? mtail : mb, lc ? ntail : nc, k, n, bias != NULL,
-                         gelu, &a->prim[lr][lc]);
-            if (st == VITCL_OK && a->prim[lr][lc]->scratch_bytes > scratch)
-                scratch = a->prim[lr][lc]->scratch_bytes;
-        }
-    /* The scratchpad, then (16-bit W) a widened chunk on a 64-byte boundary. */
-    a->wide_at = (scratch + 63) / 64 * 16;
-    size_t floats = wfmt == VITCL_PRECISION_FP32 ? (scratch + sizeof(float) - 1) / sizeof(float)
-                                                 : a->wide_at + nc * k;
-    if (st == VITCL_OK && floats)
-        st = cpu_scratch_reserve(ctx, op, floats);
-    if (st == VITCL_OK) {
-        int old = omp_get_max_threads();
-        cpu_pool_run(ctx->pool, rblocks * chunks, 1, dn_task, a);
-        omp_set_num_threads(old);
-        for (int t = 0; t < ctx->nthreads; t++)
-            if (a->failed[t])
-                st = cpu_fail(ctx, VITCL_ERR_UNSUPPORTED, op,
-                              "oneDNN matmul %zu x %zu x %zu failed to execute", m, n, k);
-    }
-    free(a);
-    return st;
+    dn_round_args r = {.round = ctx->gemm.bf16->round_x, .x = x,
+                       .xb = (uint16_t *)(void *)ctx->packed_x, .k = k};
+    size_t grain = (m + 4 * (size_t)ctx->nthreads - 1) / (4 * (size_t)ctx->nthreads);
+    cpu_pool_run(ctx->pool, m, grain ? grain : 1, dn_round_task, &r);
+    return dn_linear(ctx, op, d, x, r.xb, w, VITCL_PRECISION_BF16, bias, y, m, n, k, gelu);
 }
 
 #else /* !VITCL_HAVE_ONEDNN */
@@ -372,6 +436,13 @@ vitcl_status cpu_onednn_linear(vitcl_context *ctx, const char *op, const float *
     (void)x, (void)w, (void)wfmt, (void)bias, (void)y, (void)m, (void)n, (void)k, (void)gelu;
     return cpu_fail(ctx, VITCL_ERR_UNSUPPORTED, op,
                     "this cpu plugin was built without oneDNN (libdnnl-dev)");
+}
+
+vitcl_status cpu_onednn_linear_bf16(vitcl_context *ctx, const char *op, const float *x,
+                                    const uint16_t *w, const float *bias, float *y, size_t m,
+                                    size_t n, size_t k, int gelu)
+{
+    return cpu_onednn_linear(ctx, op, x, w, VITCL_PRECISION_BF16, bias, y, m, n, k, gelu);
 }
 
 #endif

@@ -58,12 +58,15 @@ static double race_ms[RACE_CLASSES][RACE_PATHS]; /* best time of each; 0: did no
 /* The own kernels in the deep classes (k > 2048) at the split depth block too: */
 static int race_split[RACE_CLASSES];     /* class -> the split depth block won */
 static double race_split_ms[RACE_CLASSES]; /* its best time; 0: not run */
-/* The bf16 race (AVX512-BF16 products against the widened weight on the fp32 race's winner),
- * run after the fp32 race, at the first large linear on a bf16 weight; also under race_lock. */
+/* The bf16 race (AVX512-BF16 products on the own kernels and on oneDNN against the widened
+ * weight on the fp32 race's winner), run after the fp32 race, at the first large linear on a
+ * bf16 weight; also under race_lock. */
 static int bf16_done;
 static int bf16_widen[RACE_CLASSES];     /* class -> widening won */
 static int bf16_wide_path[RACE_CLASSES]; /* class -> CPU_PATH_* the widened weight ran on */
-static double bf16_ms[RACE_CLASSES][2]; /* best bf16 products, best widened */
+static int bf16_dnnl[RACE_CLASSES];      /* class -> oneDNN's bf16 products beat the own */
+/* best own bf16 products, best widened, best oneDNN bf16 products (0: did not run) */
+static double bf16_ms[RACE_CLASSES][3];
 
 static int race_class(size_t m, size_t k)
 {
@@ -328,11 +331,26 @@ static double bf16_run_dnnl(vitcl_context *ctx, const float *x, const uint16_t *
     return st == VITCL_OK ? t : -1.0;
 }
 
-/* Fills bf16_widen, bf16_wide_path and bf16_ms; race_lock is held. A widened weight runs
- * where an fp32 one of its class does (cpu_linear.c), so the fp32 race comes first and the
- * widened contestant runs on its winner: oneDNN on widened chunks, else the own kernels
- * widening while they pack, at the depth block the fp32 race chose for them (where OpenBLAS
- * won fp32 too: the own kernels are what a context with the bf16 kernels runs). */
+/* One run of oneDNN's bf16 products (X rounded, cpu_onednn_linear_bf16); ms, or < 0. */
+static double bf16_run_dnnl_dot(vitcl_context *ctx, const float *x, const uint16_t *wb,
+                                const float *b, float *y, size_t m, size_t n, size_t k)
+{
+    evict(wb, n * k * sizeof *wb);
+    uint64_t t0 = cpu_now_ns();
+    vitcl_status st = cpu_onednn_linear_bf16(ctx, "bf16 race", x, wb, b, y, m, n, k, 0);
+    double t = elapsed_ms(t0);
+    return st == VITCL_OK ? t : -1.0;
+}
+
+/* Fills bf16_widen, bf16_wide_path, bf16_dnnl and bf16_ms; race_lock is held. The bf16
+ * products run on oneDNN (its brgemm on vdpbf16ps; on the AMD Zen 5 machine 826-900 GFLOP/s
+ * at the ViT-L shapes against the own kernels' 636-761, docs/performance.md) where it is
+ * built in and runs, unless the own bf16 kernels were 10% faster, the rule of the fp32 race.
+ * A widened weight runs where an fp32 one of its class does (cpu_linear.c), so the fp32 race
+ * comes first and the widened contestant runs on its winner: oneDNN on widened chunks, else
+ * the own kernels widening while they pack, at the depth block the fp32 race chose for them
+ * (where OpenBLAS won fp32 too: the own kernels are what a context with the bf16 kernels
+ * runs); it takes the class where it was 10% faster than the bf16 products chosen. */
 static void run_bf16_race(vitcl_context *ctx)
 {
     if (!race_done)
@@ -351,19 +369,24 @@ static void run_bf16_race(vitcl_context *ctx)
             /* oneDNN compiles a primitive per shape on its first call: not part of the race */
             if (dnnl && bf16_run_dnnl(ctx, x, wb, b, y, m, n, k) < 0.0)
                 dnnl = 0;
+            int dot = cpu_onednn_built() && bf16_run_dnnl_dot(ctx, x, wb, b, y, m, n, k) >= 0.0;
             bf16_wide_path[c] = dnnl ? CPU_PATH_DNNL : CPU_PATH_OWN;
-            double best[2] = {1e30, 1e30};
+            double best[3] = {1e30, 1e30, 1e30};
             for (int r = 0; r < RACE_ROUNDS; r++)
-                for (int i = 0; i < 2; i++) {
+                for (int i = 0; i < 2 + dot; i++) {
                     double t = i == 0 ? bf16_run(ctx, CPU_BF16_X_ROUND, x, wb, b, y, m, n, k, 0)
-                               : dnnl ? bf16_run_dnnl(ctx, x, wb, b, y, m, n, k)
-                                      : bf16_run(ctx, CPU_BF16_X_WIDEN, x, wb, b, y, m, n, k, kc);
+                               : i == 2 ? bf16_run_dnnl_dot(ctx, x, wb, b, y, m, n, k)
+                               : dnnl   ? bf16_run_dnnl(ctx, x, wb, b, y, m, n, k)
+                                        : bf16_run(ctx, CPU_BF16_X_WIDEN, x, wb, b, y, m, n, k, kc);
                     if (t >= 0.0 && t < best[i])
                         best[i] = t;
                 }
+            bf16_dnnl[c] = dot && best[2] < 1e30 && !(best[0] < 0.9 * best[2]);
+            double products = bf16_dnnl[c] ? best[2] : best[0];
             bf16_ms[c][0] = best[0];
             bf16_ms[c][1] = best[1];
-            bf16_widen[c] = best[1] < 0.9 * best[0];
+            bf16_ms[c][2] = dot ? best[2] : 0.0;
+            bf16_widen[c] = best[1] < 0.9 * products;
         }
         race_ops_free(&ops);
     }
@@ -398,6 +421,18 @@ int cpu_gemm_race_bf16_widen(const cpu_gemm_plan *plan, size_t m, size_t n, size
     int widen = bf16_done && bf16_widen[race_class(m, k)];
     pthread_mutex_unlock(&race_lock);
     return widen;
+}
+
+int cpu_gemm_race_bf16_dnnl(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k)
+{
+    if (plan->onednn)
+        return 1;
+    if (!plan->race || plan->amx || !worth_racing(m, n, k))
+        return 0;
+    pthread_mutex_lock(&race_lock);
+    int dnnl = bf16_done && bf16_dnnl[race_class(m, k)];
+    pthread_mutex_unlock(&race_lock);
+    return dnnl;
 }
 
 /* snprintf at out + *used, advancing *used, never past len. */
@@ -448,9 +483,10 @@ void cpu_gemm_race_describe(char *out, size_t len)
         put(out, len, &used, " bf16");
         for (int c = 0; c < RACE_CLASSES; c++)
             put(out, len, &used, " %s %s%s", names[c],
-                !bf16_widen[c]                         ? "bf16"
-                : bf16_wide_path[c] == CPU_PATH_DNNL ? "widened oneDNN"
-                                                       : "widened own",
+                bf16_widen[c]   ? (bf16_wide_path[c] == CPU_PATH_DNNL ? "widened oneDNN"
+                                                                        : "widened own")
+                : bf16_dnnl[c] ? "bf16 oneDNN"
+                                : "bf16 own",
                 c + 1 < RACE_CLASSES ? "," : ";");
     }
     if (race_done) {
@@ -464,9 +500,10 @@ void cpu_gemm_race_describe(char *out, size_t len)
         put(out, len, &used, ";");
     }
     if (bf16_done) {
-        put(out, len, &used, " ms bf16/widened:");
+        put(out, len, &used, " ms bf16 own/widened/oneDNN:");
         for (int c = 0; c < RACE_CLASSES; c++)
-            put(out, len, &used, " %s %.1f/%.1f", names[c], bf16_ms[c][0], bf16_ms[c][1]);
+            put(out, len, &used, " %s %.1f/%.1f/%.1f", names[c], bf16_ms[c][0], bf16_ms[c][1],
+                bf16_ms[c][2]);
     }
     pthread_mutex_unlock(&race_lock);
 }

@@ -92,7 +92,8 @@ typedef struct cpu_gemm_plan {
     int linear;
     int race; /* VITCL_CPU_GEMM=auto: each large fp32 linear takes the GEMM (own, OpenBLAS or
                  oneDNN) that won its shape class's race (cpu_gemm_race.c) */
-    int onednn; /* VITCL_CPU_GEMM=onednn: every fp32 linear on oneDNN (cpu_gemm_onednn.c) */
+    int onednn; /* VITCL_CPU_GEMM=onednn: every fp32 linear, and the bf16 products of linears
+                   on a row-major bf16 weight, on oneDNN (cpu_gemm_onednn.c) */
     cpu_caches caches;
     size_t kc;
     /* The fp32 depth block forced for this context's next calls (the race's runs), 0: none. */
@@ -296,13 +297,18 @@ vitcl_status cpu_gemm_linear_fmt(vitcl_context *ctx, const char *op, const float
 int cpu_gemm_race_pick(vitcl_context *ctx, size_t m, size_t n, size_t k, int gelu);
 /* The bf16 race: where a context runs bf16 linears on the AVX512-BF16 kernels (not AMX) and
  * VITCL_CPU_BF16 is auto, the first large linear on a bf16 weight of the process times, per
- * shape class, the bf16 products against the weight widened to fp32 on the fp32 kernels
- * (which keep X exact), and widening takes a class where it was 10% faster (on the Intel Xeon
- * without AMX vdpbf16ps ran below fp32 FMA; on AMD Zen 5 at twice it). cpu_gemm_race_bf16
- * runs it when due (ctx's pool, once per process; thread-safe); cpu_gemm_race_bf16_widen is
- * the verdict for a shape (0 before the race, for small shapes and on AMX plans). */
+ * shape class, the bf16 products on the own kernels and on oneDNN (where built in; it keeps
+ * the class unless the own kernels were 10% faster) against the weight widened to fp32 on the
+ * fp32 kernels (which keep X exact), and widening takes a class where it was 10% faster than
+ * the bf16 products (on the Intel Xeon without AMX vdpbf16ps ran below fp32 FMA; on AMD Zen 5
+ * at twice it). cpu_gemm_race_bf16 runs it when due (ctx's pool, once per process;
+ * thread-safe); cpu_gemm_race_bf16_widen is the widening verdict for a shape (0 before the
+ * race, for small shapes and on AMX plans), cpu_gemm_race_bf16_dnnl whether its bf16 products
+ * run on oneDNN (1 with VITCL_CPU_GEMM=onednn; else 0 before the race, for small shapes and on
+ * AMX plans). */
 void cpu_gemm_race_bf16(vitcl_context *ctx, size_t m, size_t n, size_t k);
 int cpu_gemm_race_bf16_widen(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k);
+int cpu_gemm_race_bf16_dnnl(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k);
 /* The fp32 depth block of the own GEMM for a linear of m tokens, n outputs and depth k: the
  * plan's kc (from L2: one X panel in half of it), or, in the deep shape classes where the
  * race found it faster, the split one (cpu_gemm_kc_split). 0 before the race and for shapes
@@ -327,6 +333,13 @@ void cpu_onednn_describe(char *out, size_t len);
 vitcl_status cpu_onednn_linear(vitcl_context *ctx, const char *op, const float *x,
                                const void *w, uint32_t wfmt, const float *bias, float *y,
                                size_t m, size_t n, size_t k, int gelu);
+/* The same with bf16 products: X rounded to bf16 first (as the own bf16 kernels round it,
+ * ctx->gemm.bf16->round_x, into ctx->packed_x) and multiplied with W, bf16 [n,k] as stored,
+ * sums in fp32 (oneDNN's bf16 matmul). Needs ctx->gemm.bf16 (AVX512-BF16), else
+ * VITCL_ERR_UNSUPPORTED; other errors as cpu_onednn_linear. */
+vitcl_status cpu_onednn_linear_bf16(vitcl_context *ctx, const char *op, const float *x,
+                                    const uint16_t *w, const float *bias, float *y, size_t m,
+                                    size_t n, size_t k, int gelu);
 /* Frees a context's oneDNN state (NULL: nothing). */
 void cpu_onednn_destroy(cpu_dnnl *d);
 /* ---- cpu_linear.c */

@@ -21,7 +21,10 @@
  * A weight from pack_weight_host (ABI 1.1, cpu_pack_host.c; flag VITCL_LINEAR_PACKED_W) is
  * W [n,k] in fp32, bf16 or fp16 (bf16 in the AMX tile layout where AMX runs it). fp32 runs as
  * above. A bf16 W on the own GEMM with AVX512-BF16 or AMX is multiplied in bf16, X rounded to
- * bf16 except for fused-QKV shapes (cpu_gemm_bf16_x_for, VITCL_CPU_BF16). Otherwise a 16-bit W is widened to fp32 and the products run in fp32 (X is
+ * bf16 except for fused-QKV shapes (cpu_gemm_bf16_x_for, VITCL_CPU_BF16): on the own bf16
+ * kernels, or, for a row-major bf16 W (not the AMX layout) with X rounded, on oneDNN's bf16
+ * matmul where the bf16 race gave oneDNN the shape class (VITCL_CPU_GEMM=onednn: always;
+ * cpu_onednn_linear_bf16, the own kernels when it fails). Otherwise a 16-bit W is widened to fp32 and the products run in fp32 (X is
  * not rounded), on oneDNN where an fp32 W of that shape class runs there (its race's winner,
  * or forced), which widens each chunk of rows into its thread's scratch (cpu_gemm_onednn.c),
  * else on the context's default: the own GEMM widens the rows it packs anyway
@@ -166,6 +169,19 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
                 (!ctx->gemm.bf16 ||
                  cpu_gemm_bf16_x_for(&ctx->gemm, m, n, k, gelu) == CPU_BF16_X_WIDEN))) {
         path = cpu_gemm_race_pick(ctx, m, n, k, gelu) == CPU_PATH_DNNL ? CPU_PATH_DNNL : deflt;
+    }
+    /* bf16 products (X rounded) on a row-major bf16 W: oneDNN's where the bf16 race gave it
+     * the class (or VITCL_CPU_GEMM=onednn), else the own kernels below; a failure falls back
+     * to them as for fp32. */
+    if (fmt == VITCL_PRECISION_BF16 && ctx->gemm.linear && ctx->gemm.bf16 &&
+        cpu_gemm_bf16_x_for(&ctx->gemm, m, n, k, gelu) == CPU_BF16_X_ROUND &&
+        cpu_gemm_race_bf16_dnnl(&ctx->gemm, m, n, k)) {
+        if (cpu_onednn_linear_bf16(ctx, op, x, (const uint16_t *)(const void *)w, bias, y, m, n,
+                                   k, gelu) == VITCL_OK) {
+            cpu_record(ctx, op, t0);
+            return VITCL_OK;
+        }
+        ctx->err[0] = '\0';
     }
     if (path == CPU_PATH_DNNL) {
         /* On a oneDNN failure the default GEMM overwrites Y; the call then succeeds, so the

@@ -1,7 +1,8 @@
 /* tests/cpu/test_cpu_bf16.c - the cpu plugin's bf16 kernels (plugins/cpu/cpu_gemm_avx512bf16.c,
  * cpu_gemm_amx.c): linear on a bf16 weight multiplied in bf16 on CPUs with AVX512-BF16 (X
  * rounded, and for fused-QKV shapes the weight widened, or X as hi + lo where AMX runs),
- * VITCL_CPU_BF16 (widen, round, split) and VITCL_CPU_AMX (auto, on, off). Where the CPU has AMX
+ * VITCL_CPU_BF16 (widen, round, split), VITCL_CPU_AMX (auto, on, off) and, with
+ * VITCL_CPU_GEMM=onednn, the same products on oneDNN's bf16 matmul. Where the CPU has AMX
  * every check runs on the AMX kernel and again with VITCL_CPU_AMX=off on the AVX512-BF16 ones.
  *
  * The yardstick is computed here in double, independently of the plugin: W rounded to bf16,
@@ -285,6 +286,29 @@ Test(cpu_bf16, amx_setting)
     unsetenv("VITCL_CPU_AMX");
 }
 
+/* VITCL_CPU_GEMM=onednn: the bf16 products of a row-major bf16 weight run on oneDNN's bf16
+ * matmul (cpu_onednn_linear_bf16: X rounded as the own kernels round it, sums in fp32), so the
+ * same yardstick holds, fused-QKV shapes widened as before; where the CPU lacks AVX512-BF16
+ * every bf16 weight is widened (X exact). */
+Test(cpu_bf16, onednn_products_match_their_yardstick)
+{
+    if (!VITCL_HAVE_ONEDNN)
+        cr_skip_test("the cpu plugin was built without oneDNN (libdnnl-dev)");
+    harness_teardown();
+    setenv("VITCL_CPU_GEMM", "onednn", 1);
+    harness_setup();
+    if (!have_bf16()) {
+        cr_log_info("this CPU lacks AVX512-BF16: checking that oneDNN widens bf16 weights "
+                    "(X not rounded)");
+        all_shapes(X_EXACT);
+    } else {
+        all_shapes(-1);
+    }
+    harness_teardown();
+    unsetenv("VITCL_CPU_GEMM");
+    harness_setup();
+}
+
 Test(cpu_bf16, widen_keeps_x_in_fp32)
 {
     if (!have_bf16())
@@ -448,7 +472,8 @@ Test(cpu_bf16, race_decides_large_linears, .timeout = 300)
     const char *verdict = strstr(info.extra, " bf16 S ");
     cr_assert(verdict, "no bf16 verdict: %s", info.extra);
     cr_log_info("%s", verdict);
-    cr_assert(strncmp(verdict, " bf16 S bf16,", 13) == 0 ||
+    cr_assert(strncmp(verdict, " bf16 S bf16 own,", 17) == 0 ||
+                  strncmp(verdict, " bf16 S bf16 oneDNN,", 20) == 0 ||
                   strncmp(verdict, " bf16 S widened own,", 20) == 0 ||
                   strncmp(verdict, " bf16 S widened oneDNN,", 23) == 0,
               "verdict: %s", verdict);
