@@ -341,8 +341,9 @@ static vitcl_status dn_linear(vitcl_context *ctx, const char *op, cpu_dnnl *d, c
     dn_args *a = calloc(1, sizeof *a);
     if (!a)
         return cpu_fail(ctx, VITCL_ERR_OUT_OF_MEMORY, op, "oneDNN linear: out of memory");
-    *a = (dn_args){.ctx = ctx, .d = d, .x = x, .xb = xb, .w = w, .wfmt = wfmt, .bias = bias, .y = y,
-                   .n = n, .k = k, .mb = mb, .nc = nc, .rblocks = rblocks, .chunks = chunks};
+    *a = (dn_args){.ctx = ctx, .d = d, .x = x, .xb = xb, .w = w, .wfmt = wfmt, .bias = bias,
+                   .y = y, .n = n, .k = k, .mb = mb, .nc = nc, .rblocks = rblocks,
+                   .chunks = chunks};
     /* The four tile shapes (some the same). The cache replaces its least recently used entry
      * and at most four are looked up here, so a later lookup never replaces an earlier one
      * while the cache holds more than four. */

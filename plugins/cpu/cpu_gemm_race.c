@@ -147,6 +147,19 @@ static void race_ops_free(race_ops *ops)
  * whose other runs a neighbour's burst slowed, or the others' may all have been slowed; in a
  * bf16 process right after its weights were packed, the race once gave class S to the own
  * kernels at 4.6 ms against oneDNN's 9.3 (3.6-3.7 in the fp32 processes of the same run). */
+/* Takes run time t of entry e into best, second and live (t < 0: it could not run). */
+static void note_time(double t, int e, double *best, double *second, int *live)
+{
+    if (t < 0.0) {
+        live[e] = 0;
+    } else if (t < best[e]) {
+        second[e] = best[e];
+        best[e] = t;
+    } else if (t < second[e]) {
+        second[e] = t;
+    }
+}
+
 static int confirmed(const double *best, const double *second, const int *live, int entries)
 {
     for (int e = 0; e < entries; e++)
@@ -237,14 +250,7 @@ static void run_race(vitcl_context *ctx)
                     double t = race_run(ctx, e < RACE_PATHS ? e : CPU_PATH_OWN, x, w, b, y, m,
                                         n, k);
                     ctx->gemm.kc_force = 0;
-                    if (t < 0.0) {
-                        live[e] = 0;
-                    } else if (t < t_best[e]) {
-                        t_second[e] = t_best[e];
-                        t_best[e] = t;
-                    } else if (t < t_second[e]) {
-                        t_second[e] = t;
-                    }
+                    note_time(t, e, t_best, t_second, live);
                     if (live[e] && t_best[e] < top)
                         top = t_best[e];
                 }
@@ -408,14 +414,7 @@ static void run_bf16_race(vitcl_context *ctx)
                                : i == 2 ? bf16_run_dnnl_dot(ctx, x, wb, b, y, m, n, k)
                                : dnnl   ? bf16_run_dnnl(ctx, x, wb, b, y, m, n, k)
                                         : bf16_run(ctx, CPU_BF16_X_WIDEN, x, wb, b, y, m, n, k, kc);
-                    if (t < 0.0) {
-                        live[i] = 0;
-                    } else if (t < best[i]) {
-                        second[i] = best[i];
-                        best[i] = t;
-                    } else if (t < second[i]) {
-                        second[i] = t;
-                    }
+                    note_time(t, i, best, second, live);
                 }
             }
             bf16_dnnl[c] = dot && best[2] < 1e30 && !(best[0] < 0.9 * best[2]);
@@ -450,26 +449,26 @@ void cpu_gemm_race_bf16(vitcl_context *ctx, size_t m, size_t n, size_t k)
     pthread_mutex_unlock(&race_lock);
 }
 
-int cpu_gemm_race_bf16_widen(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k)
+/* verdict[class] of the bf16 race for this shape; 0 where the race does not decide it. */
+static int bf16_verdict(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k,
+                        const int verdict[RACE_CLASSES])
 {
     if (!plan->race || plan->amx || !worth_racing(m, n, k))
         return 0;
     pthread_mutex_lock(&race_lock);
-    int widen = bf16_done && bf16_widen[race_class(m, k)];
+    int v = bf16_done && verdict[race_class(m, k)];
     pthread_mutex_unlock(&race_lock);
-    return widen;
+    return v;
+}
+
+int cpu_gemm_race_bf16_widen(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k)
+{
+    return bf16_verdict(plan, m, n, k, bf16_widen);
 }
 
 int cpu_gemm_race_bf16_dnnl(const cpu_gemm_plan *plan, size_t m, size_t n, size_t k)
 {
-    if (plan->onednn)
-        return 1;
-    if (!plan->race || plan->amx || !worth_racing(m, n, k))
-        return 0;
-    pthread_mutex_lock(&race_lock);
-    int dnnl = bf16_done && bf16_dnnl[race_class(m, k)];
-    pthread_mutex_unlock(&race_lock);
-    return dnnl;
+    return plan->onednn || bf16_verdict(plan, m, n, k, bf16_dnnl);
 }
 
 /* snprintf at out + *used, advancing *used, never past len. */

@@ -24,7 +24,8 @@
  * bf16 except for fused-QKV shapes (cpu_gemm_bf16_x_for, VITCL_CPU_BF16): on the own bf16
  * kernels, or, for a row-major bf16 W (not the AMX layout) with X rounded, on oneDNN's bf16
  * matmul where the bf16 race gave oneDNN the shape class (VITCL_CPU_GEMM=onednn: always;
- * cpu_onednn_linear_bf16, the own kernels when it fails). Otherwise a 16-bit W is widened to fp32 and the products run in fp32 (X is
+ * cpu_onednn_linear_bf16, the own kernels when it fails).
+ * Otherwise a 16-bit W is widened to fp32 and the products run in fp32 (X is
  * not rounded), on oneDNN where an fp32 W of that shape class runs there (its race's winner,
  * or forced), which widens each chunk of rows into its thread's scratch (cpu_gemm_onednn.c),
  * else on the context's default: the own GEMM widens the rows it packs anyway
@@ -158,23 +159,24 @@ vitcl_status cpu_linear(vitcl_context *ctx, const vitcl_buffer *X, size_t x_off,
     uint32_t fmt = !packed ? VITCL_PRECISION_FP32 : W->amx ? CPU_WFMT_BF16_AMX : W->precision;
     if (fmt == VITCL_PRECISION_BF16) /* decides how bf16 linears run, once per process */
         cpu_gemm_race_bf16(ctx, m, n, k);
+    /* How a row-major bf16 W takes X (CPU_BF16_X_*): widened where the CPU has no bf16
+     * kernels. */
+    int bx = fmt != VITCL_PRECISION_BF16 ? 0
+             : ctx->gemm.bf16           ? cpu_gemm_bf16_x_for(&ctx->gemm, m, n, k, gelu)
+                                        : CPU_BF16_X_WIDEN;
     /* fp32: the GEMM that won this shape class's race (cpu_gemm_race.c), or the forced one. A
      * 16-bit W that is widened to fp32 (not multiplied in bf16) goes to oneDNN where that won
      * (or is forced), else to the context's default, as the bf16 race timed it. */
     int deflt = ctx->gemm.linear ? CPU_PATH_OWN : CPU_PATH_BLAS, path = deflt;
     if (fmt == VITCL_PRECISION_FP32) {
         path = cpu_gemm_race_pick(ctx, m, n, k, gelu);
-    } else if (fmt == VITCL_PRECISION_FP16 ||
-               (fmt == VITCL_PRECISION_BF16 &&
-                (!ctx->gemm.bf16 ||
-                 cpu_gemm_bf16_x_for(&ctx->gemm, m, n, k, gelu) == CPU_BF16_X_WIDEN))) {
+    } else if (fmt == VITCL_PRECISION_FP16 || bx == CPU_BF16_X_WIDEN) {
         path = cpu_gemm_race_pick(ctx, m, n, k, gelu) == CPU_PATH_DNNL ? CPU_PATH_DNNL : deflt;
     }
     /* bf16 products (X rounded) on a row-major bf16 W: oneDNN's where the bf16 race gave it
      * the class (or VITCL_CPU_GEMM=onednn), else the own kernels below; a failure falls back
      * to them as for fp32. */
-    if (fmt == VITCL_PRECISION_BF16 && ctx->gemm.linear && ctx->gemm.bf16 &&
-        cpu_gemm_bf16_x_for(&ctx->gemm, m, n, k, gelu) == CPU_BF16_X_ROUND &&
+    if (bx == CPU_BF16_X_ROUND && ctx->gemm.linear &&
         cpu_gemm_race_bf16_dnnl(&ctx->gemm, m, n, k)) {
         if (cpu_onednn_linear_bf16(ctx, op, x, (const uint16_t *)(const void *)w, bias, y, m, n,
                                    k, gelu) == VITCL_OK) {

@@ -95,8 +95,9 @@ static const cpu_gemm_isa *best_isa(void)
  * refused where the CPU has neither AVX-512F nor AVX2+FMA), "avx512" or "avx2" (those kernels
  * for all three, refused where the CPU lacks them), "openblas" (OpenBLAS for linear and
  * patch_embed, the plain kernels for attention) or "onednn" (every fp32 linear on oneDNN, and
- * the bf16 products of linears on a row-major bf16 weight, the rest as "own"; refused where the plugin was built without it). Sets *isa (NULL: none),
- * *linear, *race and *onednn, and returns 0, or -1 with err set. */
+ * the bf16 products of linears on a row-major bf16 weight, the rest as "own"; refused where
+ * the plugin was built without it). Sets *isa (NULL: none), *linear, *race and *onednn, and
+ * returns 0, or -1 with err set. */
 static int gemm_choice(const cpu_gemm_isa **isa, int *linear, int *race, int *onednn,
                        char *err, size_t errlen)
 {

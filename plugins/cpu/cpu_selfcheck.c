@@ -186,30 +186,27 @@ static vitcl_status check_bf16(vitcl_context *ctx, float *a, float *b, float *c,
 
 /* oneDNN where a linear may run on it, on an fp32 W, then on a bf16 one (each chunk widened,
  * cpu_gemm_onednn.c; b is rounded to bf16 for it), then, where the CPU has AVX512-BF16, in
- * bf16 products (X rounded: compared on a rounded copy of a). One rule for all: a refusal of
+ * bf16 products (X rounded: a is rounded in place for that last pass, as check_bf16 does for
+ * its rounded one). One rule for all: a refusal of
  * the call refuses the context where oneDNN is forced, and where it is only raced leaves it
  * out of the race (whose run of it then fails too); a wrong result refuses the context. */
-static vitcl_status check_onednn(vitcl_context *ctx, const float *a, float *b, float *c,
+static vitcl_status check_onednn(vitcl_context *ctx, float *a, float *b, float *c,
                                  const float *bias, char *err, size_t errlen)
 {
     size_t a_n = (size_t)SC_M * SC_OWN_K, b_n = (size_t)SC_N * SC_OWN_K;
     static const char *const names[3] = {"oneDNN matmul", "oneDNN matmul on a bf16 weight",
                                          "oneDNN bf16 matmul"};
     uint16_t *wb = NULL;
-    float *ar = NULL; /* a rounded to bf16, for the bf16 products */
     vitcl_status st = VITCL_OK;
     int passes = ctx->gemm.bf16 ? 3 : 2;
     for (int pass = 0; pass < passes && st == VITCL_OK; pass++) {
-        if ((pass == 1 && !(wb = round_to_bf16(b, b_n))) ||
-            (pass == 2 && !(ar = malloc(a_n * sizeof *ar)))) {
+        if (pass == 1 && !(wb = round_to_bf16(b, b_n))) {
             snprintf(err, errlen, "cpu plugin: out of memory for the GEMM self-check");
             st = VITCL_ERR_OUT_OF_MEMORY;
             break;
         }
-        if (pass == 2) {
-            memcpy(ar, a, a_n * sizeof *ar);
-            round_bf16_in_place(ar, a_n);
-        }
+        if (pass == 2)
+            round_bf16_in_place(a, a_n);
         vitcl_status dst =
             pass == 0   ? cpu_onednn_linear(ctx, "self-check", a, b, VITCL_PRECISION_FP32, bias,
                                             c, SC_M, SC_N, SC_OWN_K, 1)
@@ -224,13 +221,12 @@ static vitcl_status check_onednn(vitcl_context *ctx, const float *a, float *b, f
             }
             break;
         }
-        if (!compare(names[pass], pass == 2 ? ar : a, SC_OWN_K, 1, b, 1, SC_OWN_K, NULL, 0.0f,
-                     bias, 1, c, SC_M, SC_N, SC_OWN_K, 1e-5, err, errlen))
+        if (!compare(names[pass], a, SC_OWN_K, 1, b, 1, SC_OWN_K, NULL, 0.0f, bias, 1, c, SC_M,
+                     SC_N, SC_OWN_K, 1e-5, err, errlen))
             st = VITCL_ERR_DEVICE;
     }
     ctx->err[0] = '\0';
     free(wb);
-    free(ar);
     return st;
 }
 
