@@ -200,21 +200,25 @@ int harden_cli(const char *const *argv, unsigned limit_s, char *err, size_t len)
     close(pfd[1]);
     fcntl(pfd[0], F_SETFL, O_NONBLOCK);
     size_t got = 0;
-    int status = 0, done = 0;
+    int status = 0, eof = 0;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* Read stderr until end of file (every write end closed: the child has exited or closed
+     * it), then reap the child. Stopping at the child's exit instead would lose what it wrote
+     * between the last read and the exit. */
     for (;;) {
-        char buf[4096];
-        ssize_t r = read(pfd[0], buf, sizeof buf);
-        if (r > 0) {
-            size_t k = (size_t)r < len - 1 - got ? (size_t)r : len - 1 - got;
-            memcpy(err + got, buf, k);
-            got += k;
-            continue;
+        if (!eof) {
+            char buf[4096];
+            ssize_t r = read(pfd[0], buf, sizeof buf);
+            if (r > 0) {
+                size_t k = (size_t)r < len - 1 - got ? (size_t)r : len - 1 - got;
+                memcpy(err + got, buf, k);
+                got += k;
+                continue;
+            }
+            eof = r == 0;
         }
-        if (!done && waitpid(pid, &status, WNOHANG) == pid)
-            done = 1;
-        if (done && r <= 0)
+        if (eof && waitpid(pid, &status, WNOHANG) == pid)
             break;
         clock_gettime(CLOCK_MONOTONIC, &t);
         if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9 > limit_s) {
